@@ -1,0 +1,185 @@
+"""What a storage backend provides: exclusive write transactions, paged reads, chain metadata.
+
+Backends are ``eventsourcing`` process recorders (notifications, tracking, subscriptions come
+from the library) with a few ledger-specific primitives on top. The append algorithm itself —
+idempotency, versions, offsets, hash chain — lives once, in :mod:`ledger.store`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+GENESIS = bytes(32)
+"""The chain value before the first event."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    """One stored event, as the backend holds it.
+
+    Attributes:
+        offset: global position, gapless, strictly increasing in commit order (from 1).
+        stream: the stream it belongs to (``wf:<workflow>``, ``agent:<agent>`` or ``ledger``).
+        version: position in its stream (from 1).
+        topic: the event type name.
+        event_id: the idempotency key.
+        agent: the agent column (indexed for filters), if any.
+        occurred_at: event time (aware UTC).
+        recorded_at: commit time (aware UTC, non-decreasing with offset).
+        state: the encoded event (the bytes the chain covers).
+        chain: the hash chain value after this event.
+    """
+
+    offset: int
+    stream: str
+    version: int
+    topic: str
+    event_id: UUID
+    agent: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    state: bytes
+    chain: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """The last stored event's position, chain value and commit time (or the genesis)."""
+
+    offset: int
+    chain: bytes
+    recorded_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A chain value recorded at an offset, to detect deletions and truncation."""
+
+    offset: int
+    chain: bytes
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReadQuery:
+    """Filters for a read; offsets are exclusive below (``after``) and inclusive above."""
+
+    after: int = 0
+    stop: int | None = None
+    stream: str | None = None
+    agent: str | None = None
+    topics: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class Existing:
+    """An event id found already stored."""
+
+    offset: int
+    state: bytes
+
+
+class WriteTransaction(ABC):
+    """Primitives used by the append algorithm inside one exclusive transaction."""
+
+    @abstractmethod
+    def existing(self, event_ids: list[UUID]) -> dict[UUID, Existing]:
+        """Return the stored events among ``event_ids``."""
+
+    @abstractmethod
+    def stream_versions(self, streams: list[str]) -> dict[str, int]:
+        """Return the current version of each stream that has events."""
+
+    @abstractmethod
+    def tail(self) -> Tail:
+        """Return the last stored event's offset and chain value."""
+
+    @abstractmethod
+    def insert(self, rows: list[StoredRow]) -> None:
+        """Insert rows (offsets already assigned, contiguous after the tail)."""
+
+    @abstractmethod
+    def save_head(self, tail: Tail, checkpoints: list[Checkpoint]) -> None:
+        """Record the new head of the chain and any checkpoints crossed."""
+
+
+@dataclass
+class BackendStats:
+    """Counts a backend reports for ``rledger stats``."""
+
+    events: int = 0
+    streams: int = 0
+    first_recorded_at: datetime | None = None
+    last_recorded_at: datetime | None = None
+    by_type: dict[str, int] = field(default_factory=dict)
+    size_bytes: int | None = None
+
+
+class LedgerBackend(ABC):
+    """A ledger store: a URL-selected backend implementing the primitives above."""
+
+    url: str
+
+    @abstractmethod
+    def write(self) -> AbstractContextManager[WriteTransaction]:
+        """Open an exclusive write transaction (serialised across threads and processes)."""
+
+    @abstractmethod
+    def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
+        """Return up to ``limit`` rows matching ``query`` in offset order."""
+
+    @abstractmethod
+    def max_offset(self) -> int:
+        """Return the highest stored offset, 0 when empty."""
+
+    @abstractmethod
+    def offset_at(self, when: datetime) -> int | None:
+        """Return the first offset recorded at or after ``when``, or ``None``."""
+
+    @abstractmethod
+    def stream_version(self, stream: str) -> int:
+        """Return the current version of ``stream`` (0 when it has no events)."""
+
+    @abstractmethod
+    def head(self) -> Tail | None:
+        """Return the recorded head of the chain (``None`` if never written)."""
+
+    @abstractmethod
+    def checkpoints(self) -> list[Checkpoint]:
+        """Return every recorded checkpoint in offset order."""
+
+    @abstractmethod
+    def stats(self) -> BackendStats:
+        """Return counts for the whole ledger."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def iter_rows(self, query: ReadQuery, page_size: int = 1000) -> Iterator[StoredRow]:
+        """Yield every row matching ``query`` in offset order, one page in memory at a time."""
+        after = query.after
+        while True:
+            page = self.select(
+                ReadQuery(
+                    after=after,
+                    stop=query.stop,
+                    stream=query.stream,
+                    agent=query.agent,
+                    topics=query.topics,
+                    since=query.since,
+                    until=query.until,
+                ),
+                page_size,
+            )
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1].offset

@@ -1,0 +1,337 @@
+"""SQLite backend: an ``eventsourcing`` SQLite process recorder with the ledger's table.
+
+One ledger per database file. Writes take ``BEGIN IMMEDIATE`` so writers in several processes
+serialise on the database lock and offsets follow commit order. WAL mode lets readers run
+alongside a writer.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteProcessRecorder
+
+from ledger.backends.base import (
+    GENESIS,
+    BackendStats,
+    Checkpoint,
+    Existing,
+    LedgerBackend,
+    ReadQuery,
+    StoredRow,
+    Tail,
+    WriteTransaction,
+)
+
+TABLE = "ledger_events"
+_COLUMNS = (
+    "notification_id, originator_id, originator_version, topic, event_id, agent, "
+    "occurred_at, recorded_at, state, chain"
+)
+
+
+def _us(value: datetime) -> int:
+    return (
+        int(value.timestamp()) * 1_000_000 + value.microsecond
+        if value.tzinfo is not None
+        else int(value.replace(tzinfo=UTC).timestamp()) * 1_000_000 + value.microsecond
+    )
+
+
+def _dt(us: int) -> datetime:
+    return datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
+
+
+def _row(r: Sequence[Any]) -> StoredRow:
+    return StoredRow(
+        offset=r[0],
+        stream=r[1],
+        version=r[2],
+        topic=r[3],
+        event_id=UUID(bytes=r[4]),
+        agent=r[5],
+        occurred_at=_dt(r[6]),
+        recorded_at=_dt(r[7]),
+        state=r[8],
+        chain=r[9],
+    )
+
+
+class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
+    """The ledger table on SQLite, plus the library's tracking table for projections."""
+
+    def __init__(self, datastore: SQLiteDatastore, url: str) -> None:
+        self.url = url
+        super().__init__(datastore, events_table_name=TABLE)
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = [
+            s for s in super().construct_create_table_statements() if f"EXISTS {TABLE} " not in s
+        ]
+        return [
+            f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+            "notification_id INTEGER PRIMARY KEY, "
+            "originator_id TEXT NOT NULL, "
+            "originator_version INTEGER NOT NULL, "
+            "topic TEXT NOT NULL, "
+            "event_id BLOB NOT NULL, "
+            "agent TEXT, "
+            "occurred_at INTEGER NOT NULL, "
+            "recorded_at INTEGER NOT NULL, "
+            "state BLOB NOT NULL, "
+            "chain BLOB NOT NULL)",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_stream "
+            f"ON {TABLE} (originator_id, originator_version)",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_event_id ON {TABLE} (event_id)",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_topic ON {TABLE} (topic, notification_id)",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_agent ON {TABLE} (agent, notification_id)",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_occurred ON {TABLE} (occurred_at)",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_recorded ON {TABLE} (recorded_at)",
+            "CREATE TABLE IF NOT EXISTS ledger_head ("
+            "id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "last_offset INTEGER NOT NULL, chain BLOB NOT NULL, recorded_at INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS ledger_checkpoints ("
+            "offset INTEGER PRIMARY KEY, chain BLOB NOT NULL, recorded_at INTEGER NOT NULL)",
+            *statements,
+        ]
+
+    # -- eventsourcing notification API over the ledger table ------------------------------
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """Return notifications (the library's view of ledger rows) from ``start``."""
+        after = 0 if start is None else (start - 1 if inclusive_of_start else start)
+        rows = self.select(ReadQuery(after=after, stop=stop, topics=tuple(topics)), limit)
+        return [
+            Notification(
+                id=r.offset,
+                originator_id=r.stream,
+                originator_version=r.version,
+                topic=r.topic,
+                state=r.state,
+            )
+            for r in rows
+        ]
+
+    def max_notification_id(self) -> int:
+        """Return the highest offset (0 when empty)."""
+        return self.max_offset()
+
+    # -- ledger primitives -----------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTransaction]:
+        """Yield an exclusive transaction; commit on success, roll back on any error."""
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteWrite(cursor)
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+            finally:
+                cursor.sqlite_cursor.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[SQLiteCursor]:
+        with self.datastore.transaction(commit=False) as c:
+            yield c
+
+    def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
+        """Return up to ``limit`` rows matching ``query`` in offset order."""
+        where = ["notification_id > ?"]
+        params: list[Any] = [query.after]
+        if query.stop is not None:
+            where.append("notification_id <= ?")
+            params.append(query.stop)
+        if query.stream is not None:
+            where.append("originator_id = ?")
+            params.append(query.stream)
+        if query.agent is not None:
+            where.append("agent = ?")
+            params.append(query.agent)
+        if query.topics:
+            where.append(f"topic IN ({','.join('?' * len(query.topics))})")
+            params.extend(query.topics)
+        if query.since is not None:
+            where.append("occurred_at >= ?")
+            params.append(_us(query.since))
+        if query.until is not None:
+            where.append("occurred_at < ?")
+            params.append(_us(query.until))
+        params.append(limit)
+        sql = (
+            f"SELECT {_COLUMNS} FROM {TABLE} WHERE {' AND '.join(where)} "
+            "ORDER BY notification_id LIMIT ?"
+        )
+        with self._read() as c:
+            c.execute(sql, params)
+            return [_row(r) for r in c.fetchall()]
+
+    def max_offset(self) -> int:
+        """Return the highest stored offset, 0 when empty."""
+        with self._read() as c:
+            c.execute(f"SELECT MAX(notification_id) FROM {TABLE}")
+            value = c.fetchone()[0]
+        return int(value or 0)
+
+    def offset_at(self, when: datetime) -> int | None:
+        """Return the first offset recorded at or after ``when``."""
+        with self._read() as c:
+            c.execute(
+                f"SELECT MIN(notification_id) FROM {TABLE} WHERE recorded_at >= ?", (_us(when),)
+            )
+            value = c.fetchone()[0]
+        return None if value is None else int(value)
+
+    def stream_version(self, stream: str) -> int:
+        """Return the stream's current version (0 when empty)."""
+        with self._read() as c:
+            c.execute(f"SELECT MAX(originator_version) FROM {TABLE} WHERE originator_id = ?", (stream,))
+            value = c.fetchone()[0]
+        return int(value or 0)
+
+    def head(self) -> Tail | None:
+        """Return the recorded head of the chain."""
+        with self._read() as c:
+            c.execute("SELECT last_offset, chain, recorded_at FROM ledger_head WHERE id = 1")
+            r = c.fetchone()
+        return None if r is None else Tail(r[0], r[1], _dt(r[2]))
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Return every checkpoint in offset order."""
+        with self._read() as c:
+            c.execute("SELECT offset, chain, recorded_at FROM ledger_checkpoints ORDER BY offset")
+            return [Checkpoint(r[0], r[1], _dt(r[2])) for r in c.fetchall()]
+
+    def stats(self) -> BackendStats:
+        """Return whole-ledger counts."""
+        stats = BackendStats()
+        with self._read() as c:
+            c.execute(f"SELECT topic, COUNT(*) FROM {TABLE} GROUP BY topic")
+            stats.by_type = {r[0]: r[1] for r in c.fetchall()}
+            c.execute(
+                f"SELECT COUNT(*), COUNT(DISTINCT originator_id), MIN(recorded_at), "
+                f"MAX(recorded_at) FROM {TABLE}"
+            )
+            count, streams, first, last = c.fetchone()
+        stats.events = count
+        stats.streams = streams
+        stats.first_recorded_at = _dt(first) if first is not None else None
+        stats.last_recorded_at = _dt(last) if last is not None else None
+        path = self.datastore.pool.db_name
+        if os.path.exists(path):
+            stats.size_bytes = os.path.getsize(path)
+        return stats
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.datastore.close()
+
+
+class _SQLiteWrite(WriteTransaction):
+    def __init__(self, cursor: SQLiteCursor) -> None:
+        self.c = cursor
+
+    def existing(self, event_ids: list[UUID]) -> dict[UUID, Existing]:
+        found: dict[UUID, Existing] = {}
+        # Stay under SQLite's bound-parameter limit.
+        for start in range(0, len(event_ids), 900):
+            chunk = [e.bytes for e in event_ids[start : start + 900]]
+            self.c.execute(
+                f"SELECT event_id, notification_id, state FROM {TABLE} "
+                f"WHERE event_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for r in self.c.fetchall():
+                found[UUID(bytes=r[0])] = Existing(r[1], r[2])
+        return found
+
+    def stream_versions(self, streams: list[str]) -> dict[str, int]:
+        versions: dict[str, int] = {}
+        for start in range(0, len(streams), 900):
+            chunk = streams[start : start + 900]
+            self.c.execute(
+                f"SELECT originator_id, MAX(originator_version) FROM {TABLE} "
+                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                chunk,
+            )
+            versions.update({r[0]: r[1] for r in self.c.fetchall()})
+        return versions
+
+    def tail(self) -> Tail:
+        self.c.execute(
+            f"SELECT notification_id, chain, recorded_at FROM {TABLE} "
+            "ORDER BY notification_id DESC LIMIT 1"
+        )
+        r = self.c.fetchone()
+        if r is None:
+            return Tail(0, GENESIS, None)
+        return Tail(r[0], r[1], _dt(r[2]))
+
+    def insert(self, rows: list[StoredRow]) -> None:
+        try:
+            self.c.executemany(
+                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        r.offset,
+                        r.stream,
+                        r.version,
+                        r.topic,
+                        r.event_id.bytes,
+                        r.agent,
+                        _us(r.occurred_at),
+                        _us(r.recorded_at),
+                        r.state,
+                        r.chain,
+                    )
+                    for r in rows
+                ],
+            )
+        except sqlite3.IntegrityError as exc:  # pragma: no cover - guarded by the lock
+            raise RuntimeError(f"ledger invariant broken on insert: {exc}") from exc
+
+    def save_head(self, tail: Tail, checkpoints: list[Checkpoint]) -> None:
+        assert tail.recorded_at is not None
+        self.c.execute(
+            "INSERT INTO ledger_head (id, last_offset, chain, recorded_at) VALUES (1, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET last_offset = excluded.last_offset, "
+            "chain = excluded.chain, recorded_at = excluded.recorded_at",
+            (tail.offset, tail.chain, _us(tail.recorded_at)),
+        )
+        if checkpoints:
+            self.c.executemany(
+                "INSERT INTO ledger_checkpoints (offset, chain, recorded_at) VALUES (?, ?, ?)",
+                [(cp.offset, cp.chain, _us(cp.recorded_at)) for cp in checkpoints],
+            )
+
+
+def open_sqlite(path: str, url: str, *, lock_timeout: int = 30) -> SQLiteLedgerRecorder:
+    """Open (creating if needed) the ledger in the SQLite file at ``path``."""
+    datastore = SQLiteDatastore(
+        db_name=path,
+        lock_timeout=lock_timeout,
+        pool_timeout=float(lock_timeout),
+        originator_id_type="text",
+    )
+    recorder = SQLiteLedgerRecorder(datastore, url)
+    recorder.create_table()
+    return recorder

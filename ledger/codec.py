@@ -1,0 +1,174 @@
+"""Validation at the door and the stored encoding of events.
+
+Input (dicts, JSON text, JSON lines or event models) is validated into events, collecting every
+problem with its index or line and field, so a rejected batch says exactly what is wrong. The
+stored form of an event is its pydantic JSON encoding; those bytes are what the hash chain covers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from ledger.errors import BatchRejectedError, Problem
+from ledger.events import EVENT_ADAPTER, EVENT_TYPES, LEGACY_TYPE_NAMES, Event, LedgerEvent
+
+DEFAULT_MAX_EVENT_BYTES = 1 << 20
+"""Largest encoded event accepted (1 MiB); larger payloads belong in a blob store."""
+
+_KNOWN_TYPES = ", ".join(sorted(EVENT_TYPES))
+
+
+def encode(event: LedgerEvent) -> bytes:
+    """Return the stored (and hashed) JSON encoding of ``event``."""
+    return event.__pydantic_serializer__.to_json(event)
+
+
+def decode(state: bytes | memoryview, topic: str | None = None) -> Event:
+    """Return the event stored as ``state`` (upcasting a legacy type name if needed)."""
+    if topic is not None and topic in LEGACY_TYPE_NAMES:
+        data = orjson.loads(state)
+        data["type"] = LEGACY_TYPE_NAMES[topic]
+        return EVENT_ADAPTER.validate_python(data)
+    return EVENT_ADAPTER.validate_json(state)
+
+
+def payload_digest(state: bytes) -> str:
+    """Digest of what an event says, for idempotency: all fields but id and time.
+
+    A retried append may re-stamp ``occurred_at`` (it defaults to now), so the time is not
+    part of "the same event"; every other field is.
+    """
+    data = orjson.loads(state)
+    data.pop("event_id", None)
+    data.pop("occurred_at", None)
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _problems_from(
+    error: ValidationError, *, index: int | None, line: int | None
+) -> list[Problem]:
+    problems = []
+    for err in error.errors(include_url=False):
+        kind = err["type"]
+        loc = [str(part) for part in err["loc"]]
+        if kind == "union_tag_invalid":
+            tag = err.get("ctx", {}).get("tag", "?")
+            problems.append(
+                Problem(index, line, "type", f"unknown event type '{tag}' (known: {_KNOWN_TYPES})")
+            )
+            continue
+        if kind == "union_tag_not_found":
+            problems.append(Problem(index, line, "type", "missing 'type' discriminator"))
+            continue
+        if kind == "json_invalid":
+            problems.append(Problem(index, line, None, f"malformed JSON: {err['msg']}"))
+            continue
+        if kind in ("model_type", "model_attributes_type", "dict_type") and len(loc) <= 1:
+            problems.append(Problem(index, line, None, "an event must be a JSON object"))
+            continue
+        # The first location element is the discriminator tag; drop it from the field path.
+        if loc and loc[0] in EVENT_TYPES:
+            loc = loc[1:]
+        field = ".".join(loc) or None
+        msg = err["msg"]
+        if kind == "missing":
+            msg = "required field is missing"
+        elif kind == "extra_forbidden":
+            msg = "unknown field"
+        elif "input" in err and kind not in ("missing",):
+            shown = repr(err["input"])
+            msg = f"{msg} (got {shown[:60]}{'…' if len(shown) > 60 else ''})"
+        problems.append(Problem(index, line, field, msg))
+    return problems
+
+
+def _check_size(event: LedgerEvent, max_bytes: int, index: int | None, line: int | None) -> Problem | None:
+    size = len(encode(event))
+    if size > max_bytes:
+        return Problem(
+            index, line, None, f"encoded event is {size} bytes, over the limit of {max_bytes} bytes"
+        )
+    return None
+
+
+def validate_one(
+    item: LedgerEvent | Mapping[str, Any] | str | bytes,
+    *,
+    index: int | None = None,
+    line: int | None = None,
+    max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> tuple[LedgerEvent | None, list[Problem]]:
+    """Validate one input item into an event, returning the event or its problems."""
+    try:
+        if isinstance(item, LedgerEvent):
+            event: LedgerEvent = item
+        elif isinstance(item, str | bytes | bytearray):
+            event = EVENT_ADAPTER.validate_json(item)
+        elif isinstance(item, Mapping):
+            event = EVENT_ADAPTER.validate_python(dict(item))
+        else:
+            return None, [
+                Problem(index, line, None, f"expected an event, a mapping or JSON, got {type(item).__name__}")
+            ]
+    except ValidationError as exc:
+        return None, _problems_from(exc, index=index, line=line)
+    too_big = _check_size(event, max_bytes, index, line)
+    if too_big is not None:
+        return None, [too_big]
+    return event, []
+
+
+def validate_batch(
+    items: Iterable[LedgerEvent | Mapping[str, Any] | str | bytes],
+    *,
+    max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> list[LedgerEvent]:
+    """Validate a whole batch; raise :class:`BatchRejectedError` listing every problem."""
+    events: list[LedgerEvent] = []
+    problems: list[Problem] = []
+    total = 0
+    for index, item in enumerate(items):
+        total += 1
+        if isinstance(item, LedgerEvent):
+            # Already validated by pydantic; only the size limit remains to check.
+            too_big = _check_size(item, max_bytes, index, None)
+            if too_big is None:
+                events.append(item)
+            else:
+                problems.append(too_big)
+            continue
+        event, found = validate_one(item, index=index, max_bytes=max_bytes)
+        if event is None:
+            problems.extend(found)
+        else:
+            events.append(event)
+    if problems:
+        raise BatchRejectedError(problems, total)
+    return events
+
+
+def validate_lines(
+    lines: Iterable[str | bytes],
+    *,
+    max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> tuple[list[LedgerEvent], list[Problem], int]:
+    """Validate JSON lines (blank lines skipped); return events, problems and lines read."""
+    events: list[LedgerEvent] = []
+    problems: list[Problem] = []
+    count = 0
+    for number, raw in enumerate(lines, start=1):
+        count = number
+        text = raw.strip()
+        if not text:
+            continue
+        event, found = validate_one(text, line=number, max_bytes=max_bytes)
+        if event is None:
+            problems.extend(found)
+        else:
+            events.append(event)
+    return events, problems, count

@@ -1,0 +1,130 @@
+"""The ledger's one error tree; backend exceptions are translated into it at the seam.
+
+::
+
+    LedgerError
+    ├── InvalidEventError          one bad event: where (index / line), which field, why
+    ├── BatchRejectedError         a batch with one or more invalid events; nothing was written
+    ├── ConflictError
+    │   ├── VersionConflictError   optimistic concurrency: a stream is not at the expected version
+    │   └── DuplicateEventError    an event id already stored with a different payload
+    ├── BackendError
+    │   ├── UnsupportedURLError    a ledger URL no backend understands
+    │   └── BackendUnavailableError  the database cannot be reached or opened
+    └── LedgerClosedError          the ledger was closed
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+
+class LedgerError(Exception):
+    """Root of every error the ledger raises."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input event.
+
+    Attributes:
+        index: position of the event in the batch (0-based), or ``None``.
+        line: line number in a JSON-lines input (1-based), or ``None``.
+        field: dotted path of the offending field, or ``None`` for the whole event.
+        reason: what is wrong, in words.
+    """
+
+    index: int | None
+    line: int | None
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else f"event {self.index}"
+        if self.field:
+            where += f", field '{self.field}'"
+        return f"{where}: {self.reason}"
+
+
+class InvalidEventError(LedgerError):
+    """A single event failed validation."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+class BatchRejectedError(LedgerError):
+    """A batch had invalid events; none of the batch was written."""
+
+    def __init__(self, problems: list[Problem], total: int) -> None:
+        self.problems = problems
+        self.total = total
+        shown = "\n".join(f"  {p}" for p in problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(
+            f"rejected {total} event(s): {len(problems)} problem(s), nothing written\n{shown}{more}"
+        )
+
+
+class ConflictError(LedgerError):
+    """A write conflicts with what is already stored."""
+
+
+class VersionConflictError(ConflictError):
+    """A stream was not at the version the writer expected."""
+
+    def __init__(self, stream: str, expected_version: int, actual_version: int) -> None:
+        self.stream = stream
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"stream '{stream}' is at version {actual_version}, "
+            f"expected {expected_version}; nothing written"
+        )
+
+
+class DuplicateEventError(ConflictError):
+    """An event id is already stored with a different payload."""
+
+    def __init__(self, event_id: UUID, offset: int, index: int | None = None) -> None:
+        self.event_id = event_id
+        self.offset = offset
+        self.index = index
+        where = f"event {index}: " if index is not None else ""
+        super().__init__(
+            f"{where}event_id {event_id} is already stored at offset {offset} "
+            "with a different payload; nothing written"
+        )
+
+
+class BackendError(LedgerError):
+    """A storage backend failed."""
+
+
+class UnsupportedURLError(BackendError):
+    """The ledger URL names no known backend."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(
+            f"unsupported ledger URL '{url}': use memory://, sqlite:///path/to/file.db "
+            "or postgresql://user@host:port/dbname"
+        )
+
+
+class BackendUnavailableError(BackendError):
+    """The database behind a ledger URL cannot be reached or opened."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot open ledger at {url}: {reason}")
+
+
+class LedgerClosedError(LedgerError):
+    """An operation was attempted on a closed ledger."""
+
+    def __init__(self) -> None:
+        super().__init__("the ledger is closed")

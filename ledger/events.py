@@ -1,0 +1,244 @@
+"""The event contract (wire format v1): frozen pydantic models, one discriminated union.
+
+Every fact an orchestrator reports is one of these events. On the wire each is a JSON object
+whose ``"type"`` names the class. The type names and the fields below are a public, stored
+contract: add optional fields and new types freely, never rename or remove these (see
+``LEGACY_TYPE_NAMES`` for how a renamed type would keep loading).
+
+Time: ``occurred_at`` is always timezone-aware UTC. A naive datetime is taken as UTC (the
+user's guide passes ``datetime.utcnow()``), converted once here at the door.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeAlias
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+
+
+def new_event_id() -> UUID:
+    """Return a new time-ordered (version 7 layout) UUID.
+
+    Time-ordered ids keep the unique index on ``event_id`` append-mostly, which keeps bulk
+    inserts fast on large tables; random (v4) ids supplied by callers work too.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version 7
+    value |= ((rand >> 62) & 0xFFF) << 64  # 12 random bits
+    value |= 0b10 << 62  # RFC 4122 variant
+    value |= rand & ((1 << 62) - 1)
+    return UUID(int=value)
+
+
+def utc_now() -> datetime:
+    """Return the current time as an aware UTC datetime (the default clock)."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` as aware UTC; a naive value is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(as_utc)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Mode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Confidence = Literal["verified", "claimed", "inferred"]
+
+
+class LedgerEvent(BaseModel):
+    """Fields every event carries.
+
+    Attributes:
+        event_id: the idempotency key; generated when absent.
+        occurred_at: when it happened (aware UTC; defaults to now).
+        workflow_id: the workflow (run) it belongs to, if any; its stream.
+        agent: the agent that did or reported it, if any.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    event_id: UUID = Field(default_factory=new_event_id)
+    occurred_at: UTCDateTime = Field(default_factory=utc_now)
+    workflow_id: Name | None = None
+    agent: Name | None = None
+
+
+class WorkflowStarted(LedgerEvent):
+    """A workflow (agent run) began with a goal and its inputs."""
+
+    type: Literal["WorkflowStarted"] = "WorkflowStarted"
+    goal: str | None = None
+    input: Any = None
+
+
+class WorkflowCompleted(LedgerEvent):
+    """A workflow finished, successfully or not, with its reported totals."""
+
+    type: Literal["WorkflowCompleted"] = "WorkflowCompleted"
+    success: bool = True
+    total_steps: NonNegativeInt | None = None
+    total_retries: NonNegativeInt | None = None
+    required_human: bool = False
+    required_compensation: bool = False
+    duration_ms: NonNegativeFloat | None = None
+    outcome: Any = None
+    agents_involved: tuple[Name, ...] = ()
+
+
+class StepRecorded(LedgerEvent):
+    """An agent took one step; ``mode``/``declared_mode`` feed mode adherence."""
+
+    type: Literal["StepRecorded"] = "StepRecorded"
+    agent: Name
+    success: bool
+    required_compensation: bool = False
+    required_human: bool = False
+    mode: Mode | None = None
+    declared_mode: Mode | None = None
+    tool_duration_ms: NonNegativeFloat | None = None
+    error: str | None = None
+
+
+class ToolCalled(LedgerEvent):
+    """A tool was called: arguments, result or error, duration and its ordinal in the run."""
+
+    type: Literal["ToolCalled"] = "ToolCalled"
+    tool: Name
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    success: bool = True
+    duration_ms: NonNegativeFloat | None = None
+    error: str | None = None
+    call_index: NonNegativeInt | None = None
+
+
+class EvidenceCollected(LedgerEvent):
+    """A piece of evidence, graded by confidence; inferred evidence names its sources."""
+
+    type: Literal["EvidenceCollected"] = "EvidenceCollected"
+    evidence_type: Name
+    source: Name
+    content: Any = None
+    content_hash: str | None = None
+    confidence: Confidence
+    based_on: tuple[UUID, ...] = ()
+
+    @model_validator(mode="after")
+    def _inferred_needs_sources(self) -> EvidenceCollected:
+        if self.confidence == "inferred" and not self.based_on:
+            raise ValueError("inferred evidence must list the evidence ids it is based_on")
+        return self
+
+
+class ModeViolated(LedgerEvent):
+    """An agent acted outside its declared mode (or was blocked from doing so)."""
+
+    type: Literal["ModeViolated"] = "ModeViolated"
+    agent: Name
+    declared_mode: Mode
+    attempted_action: Name
+    violation_type: Name = "blocked"
+
+
+class PlanRevised(LedgerEvent):
+    """The workflow's plan was revised (a replan; counts towards plan churn)."""
+
+    type: Literal["PlanRevised"] = "PlanRevised"
+    reason: str | None = None
+
+
+class HumanIntervened(LedgerEvent):
+    """A human had to step in."""
+
+    type: Literal["HumanIntervened"] = "HumanIntervened"
+    reason: str | None = None
+
+
+class CostIncurred(LedgerEvent):
+    """Money or tokens were spent; ``amount`` is ``None`` exactly when status is unpriced."""
+
+    type: Literal["CostIncurred"] = "CostIncurred"
+    category: Name = "llm"
+    model: Name | None = None
+    tool: Name | None = None
+    prompt_tokens: NonNegativeInt = 0
+    completion_tokens: NonNegativeInt = 0
+    cached_tokens: NonNegativeInt = 0
+    cache_write_tokens: NonNegativeInt = 0
+    reasoning_tokens: NonNegativeInt = 0
+    amount: Decimal | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    price_version: str | None = None
+    status: Literal["priced", "unpriced"] = "priced"
+
+    @model_validator(mode="after")
+    def _amount_matches_status(self) -> CostIncurred:
+        if self.status == "priced" and self.amount is None:
+            raise ValueError("a priced cost needs an amount (use status 'unpriced' if unknown)")
+        if self.status == "unpriced" and self.amount is not None:
+            raise ValueError("an unpriced cost must not carry an amount")
+        if self.amount is not None and (not self.amount.is_finite() or self.amount < 0):
+            raise ValueError("amount must be a finite, non-negative decimal")
+        return self
+
+
+Event: TypeAlias = Annotated[
+    WorkflowStarted
+    | WorkflowCompleted
+    | StepRecorded
+    | ToolCalled
+    | EvidenceCollected
+    | ModeViolated
+    | PlanRevised
+    | HumanIntervened
+    | CostIncurred,
+    Field(discriminator="type"),
+]
+"""Any ledger event; validate input with :data:`EVENT_ADAPTER`."""
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: dict[str, type[LedgerEvent]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (
+        WorkflowStarted,
+        WorkflowCompleted,
+        StepRecorded,
+        ToolCalled,
+        EvidenceCollected,
+        ModeViolated,
+        PlanRevised,
+        HumanIntervened,
+        CostIncurred,
+    )
+}
+"""Stored type name → event class."""
+
+LEGACY_TYPE_NAMES: dict[str, str] = {}
+"""Old stored type name → current type name. Register here before renaming a type."""
+
+
+def event_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the event union (what ``rledger schema`` prints)."""
+    schema = EVENT_ADAPTER.json_schema(mode="validation")
+    schema["title"] = "reliability-ledger event (wire format v1)"
+    return schema

@@ -1,0 +1,487 @@
+"""The ledger: validated, atomic, idempotent appends and audit reads over one backend.
+
+Appending assigns each new event the next global offset (gapless, in commit order), the next
+version in its stream, its commit time and its hash-chain link, all inside one exclusive
+transaction, so a batch is written whole or not at all. An event whose id is already stored is
+not written again: its original offset is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ledger import chain as chain_mod
+from ledger.backends.base import LedgerBackend, ReadQuery, StoredRow, Tail
+from ledger.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, payload_digest, validate_batch
+from ledger.errors import DuplicateEventError, LedgerClosedError, VersionConflictError
+from ledger.events import Event, LedgerEvent, as_utc, utc_now
+
+Clock = Callable[[], datetime]
+EventInput = LedgerEvent | Mapping[str, Any] | str | bytes
+ExpectedVersion = int | Mapping[str, int] | None
+
+SYSTEM_STREAM = "ledger"
+
+
+def stream_of(event: LedgerEvent) -> str:
+    """Return the stream an event belongs to: its workflow, else its agent, else the ledger's."""
+    if event.workflow_id is not None:
+        return f"wf:{event.workflow_id}"
+    if event.agent is not None:
+        return f"agent:{event.agent}"
+    return SYSTEM_STREAM
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An event as read back from the ledger, with where and when it was stored."""
+
+    offset: int
+    stream: str
+    version: int
+    recorded_at: datetime
+    event: Event
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Return the event's JSON form with ``offset``, ``stream``, ``version`` and ``recorded_at``."""
+        data: dict[str, Any] = self.event.model_dump(mode="json")
+        data["offset"] = self.offset
+        data["stream"] = self.stream
+        data["version"] = self.version
+        data["recorded_at"] = self.recorded_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did: one offset per input event, in input order.
+
+    Attributes:
+        offsets: the offset of each input event (the original offset for a duplicate).
+        written: how many events were newly written.
+        duplicates: how many were already stored (idempotent retries) and not written.
+    """
+
+    offsets: tuple[int, ...]
+    written: int
+    duplicates: int
+
+    @property
+    def last_offset(self) -> int | None:
+        """The highest offset among the batch's events (``None`` for an empty batch)."""
+        return max(self.offsets) if self.offsets else None
+
+
+@dataclass
+class _Prepared:
+    events: list[LedgerEvent]
+    states: list[bytes]
+    streams: list[str]
+    expected: ExpectedVersion
+
+
+class Ledger:
+    """An append-only event ledger over one backend (see :func:`ledger.open_ledger`).
+
+    Args:
+        backend: where events are stored.
+        clock: returns an aware UTC datetime; used for commit times.
+        max_event_bytes: largest accepted encoded event.
+    """
+
+    def __init__(
+        self,
+        backend: LedgerBackend,
+        *,
+        clock: Clock = utc_now,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        self.backend = backend
+        self.clock = clock
+        self.max_event_bytes = max_event_bytes
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._group: _GroupCommitter | None = None
+        self._group_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        """The backend's URL (password redacted)."""
+        return self.backend.url
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def append(
+        self, events: Iterable[EventInput] | EventInput, *, expected_version: ExpectedVersion = None
+    ) -> AppendResult:
+        """Validate and write a batch atomically; return each event's offset.
+
+        Args:
+            events: events, mappings or JSON (one or many).
+            expected_version: optimistic concurrency: the version a stream must be at before
+                this batch (an ``int`` when the batch's new events are all in one stream, else a
+                mapping of stream name to version; 0 means "the stream is new").
+
+        Raises:
+            BatchRejectedError: some events are invalid (nothing written).
+            VersionConflictError: a stream is not at the expected version (nothing written).
+            DuplicateEventError: an event id is stored with a different payload (nothing written).
+        """
+        prepared = self._prepare(events, expected_version)
+        return self._commit([prepared])[0]
+
+    async def append_async(
+        self, events: Iterable[EventInput] | EventInput, *, expected_version: ExpectedVersion = None
+    ) -> AppendResult:
+        """Like :meth:`append`, without blocking the event loop.
+
+        Concurrent callers are batched into shared transactions (group commit) by a writer
+        thread; each await resolves once its own events are committed.
+        """
+        prepared = self._prepare(events, expected_version)
+        group = self._group_committer()
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        group.submit(prepared, future)
+        return await future
+
+    def _prepare(self, events: Iterable[EventInput] | EventInput, expected: ExpectedVersion) -> _Prepared:
+        self._check_open()
+        items: Iterable[EventInput]
+        if isinstance(events, LedgerEvent | Mapping | str | bytes):
+            items = [events]
+        else:
+            items = events
+        validated = validate_batch(items, max_bytes=self.max_event_bytes)
+        return _Prepared(
+            events=validated,
+            states=[encode(e) for e in validated],
+            streams=[stream_of(e) for e in validated],
+            expected=expected,
+        )
+
+    def _commit(self, batches: Sequence[_Prepared]) -> list[AppendResult]:
+        """Write several prepared batches in one transaction; all succeed or none is written."""
+        with self._write_lock:
+            self._check_open()
+            with self.backend.write() as tx:
+                all_ids = list({e.event_id for b in batches for e in b.events})
+                existing = tx.existing(all_ids) if all_ids else {}
+                tail = tx.tail()
+                new_streams = sorted({s for b in batches for s in b.streams})
+                versions = tx.stream_versions(new_streams) if new_streams else {}
+                now = as_utc(self.clock())
+                recorded_at = now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
+                offset = tail.offset
+                previous = tail.chain
+                rows: list[StoredRow] = []
+                chains: dict[int, bytes] = {}
+                seen: dict[UUID, tuple[int, bytes]] = {}
+                results: list[AppendResult] = []
+                for batch in batches:
+                    self._check_expected(batch, existing, seen, versions)
+                    offsets: list[int] = []
+                    duplicates = 0
+                    for index, (event, state, stream) in enumerate(
+                        zip(batch.events, batch.states, batch.streams, strict=True)
+                    ):
+                        known = existing.get(event.event_id)
+                        if known is not None:
+                            if payload_digest(known.state) != payload_digest(state):
+                                raise DuplicateEventError(event.event_id, known.offset, index)
+                            offsets.append(known.offset)
+                            duplicates += 1
+                            continue
+                        twin = seen.get(event.event_id)
+                        if twin is not None:
+                            if payload_digest(twin[1]) != payload_digest(state):
+                                raise DuplicateEventError(event.event_id, twin[0], index)
+                            offsets.append(twin[0])
+                            duplicates += 1
+                            continue
+                        offset += 1
+                        version = versions.get(stream, 0) + 1
+                        versions[stream] = version
+                        previous = chain_mod.link(previous, offset, stream, version, state)
+                        chains[offset] = previous
+                        rows.append(
+                            StoredRow(
+                                offset=offset,
+                                stream=stream,
+                                version=version,
+                                topic=event.type,  # type: ignore[attr-defined]
+                                event_id=event.event_id,
+                                agent=event.agent,
+                                occurred_at=event.occurred_at,
+                                recorded_at=recorded_at,
+                                state=state,
+                                chain=previous,
+                            )
+                        )
+                        seen[event.event_id] = (offset, state)
+                        offsets.append(offset)
+                    results.append(
+                        AppendResult(tuple(offsets), len(offsets) - duplicates, duplicates)
+                    )
+                if rows:
+                    tx.insert(rows)
+                    new_tail = Tail(offset, previous, recorded_at)
+                    tx.save_head(
+                        new_tail,
+                        chain_mod.checkpoints_crossed(tail.offset, offset, chains, new_tail),
+                    )
+                return results
+
+    @staticmethod
+    def _check_expected(
+        batch: _Prepared,
+        existing: Mapping[UUID, object],
+        seen: Mapping[UUID, object],
+        versions: Mapping[str, int],
+    ) -> None:
+        if batch.expected is None:
+            return
+        new_streams = {
+            s
+            for e, s in zip(batch.events, batch.streams, strict=True)
+            if e.event_id not in existing and e.event_id not in seen
+        }
+        if not new_streams:
+            # A retry of a batch that is already stored: idempotent, nothing to check.
+            return
+        if isinstance(batch.expected, int):
+            if len(new_streams) != 1:
+                raise ValueError(
+                    "expected_version as an int needs all new events in one stream; "
+                    f"this batch spans {sorted(new_streams)} (pass a mapping of stream to version)"
+                )
+            expected = {next(iter(new_streams)): batch.expected}
+        else:
+            expected = dict(batch.expected)
+        for stream, version in expected.items():
+            actual = versions.get(stream, 0)
+            if actual != version:
+                raise VersionConflictError(stream, version, actual)
+
+    def _group_committer(self) -> _GroupCommitter:
+        with self._group_lock:
+            if self._group is None:
+                self._group = _GroupCommitter(self)
+            return self._group
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read(
+        self,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        until_offset: int | None = None,
+        workflow_id: str | None = None,
+        stream: str | None = None,
+        agent: str | None = None,
+        types: Iterable[str] | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[Recorded]:
+        """Yield stored events in offset order, streaming one page at a time.
+
+        Args:
+            after: only offsets greater than this.
+            limit: at most this many events.
+            until_offset: only offsets up to and including this.
+            workflow_id: only this workflow's events.
+            stream: only this stream (``wf:…``, ``agent:…`` or ``ledger``).
+            agent: only events whose ``agent`` is this.
+            types: only these event types.
+            since: only events that occurred at or after this time (naive = UTC).
+            until: only events that occurred before this time (half-open window).
+            page_size: rows fetched per round trip.
+        """
+        self._check_open()
+        if workflow_id is not None:
+            stream = f"wf:{workflow_id}"
+        topic_tuple: tuple[str, ...] = (types,) if isinstance(types, str) else tuple(types or ())
+        query = ReadQuery(
+            after=after,
+            stop=until_offset,
+            stream=stream,
+            agent=agent,
+            topics=topic_tuple,
+            since=as_utc(since) if since is not None else None,
+            until=as_utc(until) if until is not None else None,
+        )
+        remaining = limit
+        size = page_size if remaining is None else min(page_size, max(remaining, 1))
+        for row in self.backend.iter_rows(query, page_size=size):
+            if remaining is not None:
+                if remaining <= 0:
+                    return
+                remaining -= 1
+            yield to_recorded(row)
+
+    def read_rows(self, query: ReadQuery, page_size: int = 1000) -> Iterator[StoredRow]:
+        """Yield raw stored rows (undecoded) for fast folds; see :meth:`read` for filters."""
+        self._check_open()
+        return self.backend.iter_rows(query, page_size=page_size)
+
+    def stream(self, workflow_id: str) -> list[Recorded]:
+        """Return every event of one workflow in order."""
+        return list(self.read(workflow_id=workflow_id))
+
+    def latest_offset(self) -> int:
+        """Return the highest offset written (0 for an empty ledger)."""
+        self._check_open()
+        return self.backend.max_offset()
+
+    def offset_at(self, when: datetime) -> int:
+        """Return the last offset committed before ``when`` (0 if none): the ledger as of then."""
+        self._check_open()
+        first_after = self.backend.offset_at(as_utc(when))
+        if first_after is None:
+            return self.backend.max_offset()
+        return first_after - 1
+
+    def stream_version(self, stream: str) -> int:
+        """Return the current version of a stream (0 when it has no events)."""
+        self._check_open()
+        return self.backend.stream_version(stream)
+
+    def verify(self) -> chain_mod.VerifyReport:
+        """Recompute the hash chain and check it against checkpoints and the head."""
+        self._check_open()
+        return chain_mod.verify(self.backend)
+
+    def stats(self) -> dict[str, Any]:
+        """Return counts: events, streams, by type, time span and latest offset."""
+        self._check_open()
+        s = self.backend.stats()
+        return {
+            "url": self.url,
+            "events": s.events,
+            "latest_offset": self.backend.max_offset(),
+            "streams": s.streams,
+            "first_recorded_at": s.first_recorded_at.isoformat() if s.first_recorded_at else None,
+            "last_recorded_at": s.last_recorded_at.isoformat() if s.last_recorded_at else None,
+            "by_type": dict(sorted(s.by_type.items())),
+            "size_bytes": s.size_bytes,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LedgerClosedError
+
+    def close(self) -> None:
+        """Flush pending async appends and release the backend."""
+        if self._closed:
+            return
+        group = self._group
+        if group is not None:
+            group.stop()
+        self._closed = True
+        self.backend.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def to_recorded(row: StoredRow) -> Recorded:
+    """Decode a stored row into a :class:`Recorded` event."""
+    return Recorded(
+        offset=row.offset,
+        stream=row.stream,
+        version=row.version,
+        recorded_at=row.recorded_at,
+        event=decode(row.state, row.topic),
+    )
+
+
+class _GroupCommitter:
+    """One writer thread that commits queued async batches together (group commit)."""
+
+    MAX_EVENTS_PER_TRANSACTION = 5000
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._queue: list[tuple[_Prepared, asyncio.Future[AppendResult]]] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, prepared: _Prepared, future: asyncio.Future[AppendResult]) -> None:
+        with self._cond:
+            if self._stopping:
+                raise LedgerClosedError
+            self._queue.append((prepared, future))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _take(self) -> list[tuple[_Prepared, asyncio.Future[AppendResult]]]:
+        with self._cond:
+            while not self._queue and not self._stopping:
+                self._cond.wait()
+            taken: list[tuple[_Prepared, asyncio.Future[AppendResult]]] = []
+            count = 0
+            while self._queue and (not taken or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION):
+                item = self._queue.pop(0)
+                taken.append(item)
+                count += len(item[0].events)
+            return taken
+
+    def _run(self) -> None:
+        while True:
+            taken = self._take()
+            if not taken:
+                return
+            try:
+                results = self._ledger._commit([p for p, _ in taken])
+            except Exception:
+                # One batch may be at fault (a version conflict, a conflicting duplicate):
+                # commit each on its own so only the offending caller sees the error.
+                for prepared, future in taken:
+                    try:
+                        result = self._ledger._commit([prepared])
+                    except Exception as exc:
+                        _resolve(future, error=exc)
+                    else:
+                        _resolve(future, result=result[0])
+                continue
+            for (_, future), result in zip(taken, results, strict=True):
+                _resolve(future, result=result)
+
+
+def _resolve(
+    future: asyncio.Future[AppendResult],
+    *,
+    result: AppendResult | None = None,
+    error: BaseException | None = None,
+) -> None:
+    def settle() -> None:
+        if future.cancelled():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    loop = future.get_loop()
+    if loop.is_closed():
+        return
+    loop.call_soon_threadsafe(settle)
