@@ -8,7 +8,7 @@ idempotency, versions, offsets, hash chain — lives once, in :mod:`ledger.store
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -183,3 +183,30 @@ class LedgerBackend(ABC):
             if len(page) < page_size:
                 return
             after = page[-1].offset
+
+
+def where_clause(
+    query: ReadQuery, placeholder: str, time_param: Callable[[datetime], object]
+) -> tuple[str, list[object]]:
+    """Return the SQL ``WHERE`` body and parameters for ``query`` (shared by SQL backends)."""
+    where = [f"notification_id > {placeholder}"]
+    params: list[object] = [query.after]
+    if query.stop is not None:
+        where.append(f"notification_id <= {placeholder}")
+        params.append(query.stop)
+    if query.stream is not None:
+        where.append(f"originator_id = {placeholder}")
+        params.append(query.stream)
+    if query.agent is not None:
+        where.append(f"agent = {placeholder}")
+        params.append(query.agent)
+    if query.topics:
+        where.append(f"topic IN ({','.join([placeholder] * len(query.topics))})")
+        params.extend(query.topics)
+    if query.since is not None:
+        where.append(f"occurred_at >= {placeholder}")
+        params.append(time_param(query.since))
+    if query.until is not None:
+        where.append(f"occurred_at < {placeholder}")
+        params.append(time_param(query.until))
+    return " AND ".join(where), params

@@ -28,6 +28,7 @@ from ledger.backends.base import (
     StoredRow,
     Tail,
     WriteTransaction,
+    where_clause,
 )
 
 TABLE = "ledger_events"
@@ -156,29 +157,10 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
 
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
         """Return up to ``limit`` rows matching ``query`` in offset order."""
-        where = ["notification_id > ?"]
-        params: list[Any] = [query.after]
-        if query.stop is not None:
-            where.append("notification_id <= ?")
-            params.append(query.stop)
-        if query.stream is not None:
-            where.append("originator_id = ?")
-            params.append(query.stream)
-        if query.agent is not None:
-            where.append("agent = ?")
-            params.append(query.agent)
-        if query.topics:
-            where.append(f"topic IN ({','.join('?' * len(query.topics))})")
-            params.extend(query.topics)
-        if query.since is not None:
-            where.append("occurred_at >= ?")
-            params.append(_us(query.since))
-        if query.until is not None:
-            where.append("occurred_at < ?")
-            params.append(_us(query.until))
+        where, params = where_clause(query, "?", _us)
         params.append(limit)
         sql = (
-            f"SELECT {_COLUMNS} FROM {TABLE} WHERE {' AND '.join(where)} "
+            f"SELECT {_COLUMNS} FROM {TABLE} WHERE {where} "
             "ORDER BY notification_id LIMIT ?"
         )
         with self._read() as c:
@@ -268,12 +250,14 @@ class _SQLiteWrite(WriteTransaction):
         versions: dict[str, int] = {}
         for start in range(0, len(streams), 900):
             chunk = streams[start : start + 900]
+            # One index lookup per stream; a GROUP BY would walk every row of each stream.
             self.c.execute(
-                f"SELECT originator_id, MAX(originator_version) FROM {TABLE} "
-                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(chunk))}) "
+                f"SELECT id, (SELECT MAX(originator_version) FROM {TABLE} "
+                "WHERE originator_id = s.id) FROM s",
                 chunk,
             )
-            versions.update({r[0]: r[1] for r in self.c.fetchall()})
+            versions.update({r[0]: r[1] for r in self.c.fetchall() if r[1] is not None})
         return versions
 
     def tail(self) -> Tail:
