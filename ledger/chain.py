@@ -67,7 +67,9 @@ class VerifyReport:
         return self.problems[0].offset if self.problems else None
 
 
-def checkpoints_crossed(before: int, after: int, chains: dict[int, bytes], tail: Tail) -> list[Checkpoint]:
+def checkpoints_crossed(
+    before: int, after: int, chains: dict[int, bytes], tail: Tail
+) -> list[Checkpoint]:
     """Return the checkpoints for multiples of ``CHECKPOINT_EVERY`` in ``(before, after]``."""
     assert tail.recorded_at is not None
     first = (before // CHECKPOINT_EVERY + 1) * CHECKPOINT_EVERY
@@ -117,19 +119,25 @@ def verify(backend: LedgerBackend, *, max_problems: int = 100) -> VerifyReport:
     report.head_offset = head.offset if head else 0
     for offset in sorted(checkpoints):
         if offset > report.last_offset:
-            problem("truncated", offset, f"checkpoint at offset {offset} but the store ends at {report.last_offset}")
+            problem(
+                "truncated",
+                offset,
+                f"checkpoint at offset {offset} but the store ends at {report.last_offset}",
+            )
     if head is not None:
         if head.offset > report.last_offset:
             problem(
                 "truncated",
                 report.last_offset + 1,
-                f"head says offset {head.offset} was written but the store ends at {report.last_offset}",
+                f"head says offset {head.offset} was written "
+                f"but the store ends at {report.last_offset}",
             )
         elif head.offset < report.last_offset:
-            problem("head_mismatch", head.offset, f"rows after the recorded head ({head.offset}) exist")
+            problem(
+                "head_mismatch", head.offset, f"rows after the recorded head ({head.offset}) exist"
+            )
         elif head.chain != previous:
             problem("head_mismatch", head.offset, "chain value differs from the recorded head")
     elif report.last_offset:
         problem("head_mismatch", 0, "events exist but no head was recorded")
     return report
-

@@ -34,7 +34,7 @@ def decode(state: bytes | memoryview, topic: str | None = None) -> Event:
         data = orjson.loads(state)
         data["type"] = LEGACY_TYPE_NAMES[topic]
         return EVENT_ADAPTER.validate_python(data)
-    return EVENT_ADAPTER.validate_json(state)
+    return EVENT_ADAPTER.validate_json(bytes(state) if isinstance(state, memoryview) else state)
 
 
 def payload_digest(state: bytes) -> str:
@@ -49,9 +49,7 @@ def payload_digest(state: bytes) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _problems_from(
-    error: ValidationError, *, index: int | None, line: int | None
-) -> list[Problem]:
+def _problems_from(error: ValidationError, *, index: int | None, line: int | None) -> list[Problem]:
     problems = []
     for err in error.errors(include_url=False):
         kind = err["type"]
@@ -87,7 +85,9 @@ def _problems_from(
     return problems
 
 
-def _check_size(event: LedgerEvent, max_bytes: int, index: int | None, line: int | None) -> Problem | None:
+def _check_size(
+    event: LedgerEvent, max_bytes: int, index: int | None, line: int | None
+) -> Problem | None:
     size = len(encode(event))
     if size > max_bytes:
         return Problem(
@@ -113,7 +113,12 @@ def validate_one(
             event = EVENT_ADAPTER.validate_python(dict(item))
         else:
             return None, [
-                Problem(index, line, None, f"expected an event, a mapping or JSON, got {type(item).__name__}")
+                Problem(
+                    index,
+                    line,
+                    None,
+                    f"expected an event, a mapping or JSON, got {type(item).__name__}",
+                )
             ]
     except ValidationError as exc:
         return None, _problems_from(exc, index=index, line=line)

@@ -49,7 +49,7 @@ class Recorded:
     event: Event
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Return the event's JSON form with ``offset``, ``stream``, ``version`` and ``recorded_at``."""
+        """Return the event as JSON plus its offset, stream, version and recorded_at."""
         data: dict[str, Any] = self.event.model_dump(mode="json")
         data["offset"] = self.offset
         data["stream"] = self.stream
@@ -150,13 +150,12 @@ class Ledger:
         group.submit(prepared, future)
         return await future
 
-    def _prepare(self, events: Iterable[EventInput] | EventInput, expected: ExpectedVersion) -> _Prepared:
+    def _prepare(
+        self, events: Iterable[EventInput] | EventInput, expected: ExpectedVersion
+    ) -> _Prepared:
         self._check_open()
         items: Iterable[EventInput]
-        if isinstance(events, LedgerEvent | Mapping | str | bytes):
-            items = [events]
-        else:
-            items = events
+        items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else events
         validated = validate_batch(items, max_bytes=self.max_event_bytes)
         return _Prepared(
             events=validated,
@@ -176,7 +175,9 @@ class Ledger:
                 new_streams = sorted({s for b in batches for s in b.streams})
                 versions = tx.stream_versions(new_streams) if new_streams else {}
                 now = as_utc(self.clock())
-                recorded_at = now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
+                recorded_at = (
+                    now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
+                )
                 offset = tail.offset
                 previous = tail.chain
                 rows: list[StoredRow] = []
@@ -439,7 +440,10 @@ class _GroupCommitter:
                 self._cond.wait()
             taken: list[tuple[_Prepared, asyncio.Future[AppendResult]]] = []
             count = 0
-            while self._queue and (not taken or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION):
+            while self._queue and (
+                not taken
+                or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION
+            ):
                 item = self._queue.pop(0)
                 taken.append(item)
                 count += len(item[0].events)
@@ -457,11 +461,11 @@ class _GroupCommitter:
                 # commit each on its own so only the offending caller sees the error.
                 for prepared, future in taken:
                     try:
-                        result = self._ledger._commit([prepared])
+                        (alone,) = self._ledger._commit([prepared])
                     except Exception as exc:
                         _resolve(future, error=exc)
                     else:
-                        _resolve(future, result=result[0])
+                        _resolve(future, result=alone)
                 continue
             for (_, future), result in zip(taken, results, strict=True):
                 _resolve(future, result=result)

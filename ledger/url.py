@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.backends.base import LedgerBackend
 from ledger.errors import BackendUnavailableError, UnsupportedURLError
-from ledger.store import Clock, Ledger
 from ledger.events import utc_now
+from ledger.store import Clock, Ledger
 
 DEFAULT_URL = "sqlite:///ledger.db"
 """The CLI's default ledger: a SQLite file in the working directory."""

@@ -77,17 +77,28 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
                 "chain bytea NOT NULL, "
                 "UNIQUE (originator_id, originator_version))"
             ).format(t=t),
-            SQL("CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_event_id ON {t} (event_id)").format(t=t),
-            SQL("CREATE INDEX IF NOT EXISTS ledger_events_topic ON {t} (topic, notification_id)").format(t=t),
-            SQL("CREATE INDEX IF NOT EXISTS ledger_events_agent ON {t} (agent, notification_id)").format(t=t),
-            SQL("CREATE INDEX IF NOT EXISTS ledger_events_occurred ON {t} (occurred_at)").format(t=t),
-            SQL("CREATE INDEX IF NOT EXISTS ledger_events_recorded ON {t} (recorded_at)").format(t=t),
+            SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_event_id ON {t} (event_id)"
+            ).format(t=t),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS ledger_events_topic ON {t} (topic, notification_id)"
+            ).format(t=t),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS ledger_events_agent ON {t} (agent, notification_id)"
+            ).format(t=t),
+            SQL("CREATE INDEX IF NOT EXISTS ledger_events_occurred ON {t} (occurred_at)").format(
+                t=t
+            ),
+            SQL("CREATE INDEX IF NOT EXISTS ledger_events_recorded ON {t} (recorded_at)").format(
+                t=t
+            ),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {h} (id int PRIMARY KEY CHECK (id = 1), "
-                "last_offset bigint NOT NULL, chain bytea NOT NULL, recorded_at timestamptz NOT NULL)"
+                "last_offset bigint NOT NULL, chain bytea NOT NULL, "
+                "recorded_at timestamptz NOT NULL)"
             ).format(h=self._head_t),
             SQL(
-                "CREATE TABLE IF NOT EXISTS {c} (\"offset\" bigint PRIMARY KEY, "
+                'CREATE TABLE IF NOT EXISTS {c} ("offset" bigint PRIMARY KEY, '
                 "chain bytea NOT NULL, recorded_at timestamptz NOT NULL)"
             ).format(c=self._cp_t),
             *tracking,
@@ -148,7 +159,9 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
         """Return up to ``limit`` rows matching ``query`` in offset order."""
         where, params = where_clause(query, "%s", lambda d: d)
         params.append(limit)
-        sql = SQL("SELECT " + _COLUMNS + " FROM {t} WHERE " + where + " ORDER BY notification_id LIMIT %s")
+        sql = SQL(
+            "SELECT " + _COLUMNS + " FROM {t} WHERE " + where + " ORDER BY notification_id LIMIT %s"
+        )
         return [_row(r) for r in self._fetch(sql.format(t=self._t), params)]
 
     def max_offset(self) -> int:
@@ -167,33 +180,44 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty)."""
         rows = self._fetch(
-            SQL("SELECT MAX(originator_version) FROM {t} WHERE originator_id = %s").format(t=self._t),
+            SQL("SELECT MAX(originator_version) FROM {t} WHERE originator_id = %s").format(
+                t=self._t
+            ),
             [stream],
         )
         return int(rows[0][0] or 0)
 
     def head(self) -> Tail | None:
         """Return the recorded head of the chain."""
-        rows = self._fetch(SQL("SELECT last_offset, chain, recorded_at FROM {h}").format(h=self._head_t))
+        rows = self._fetch(
+            SQL("SELECT last_offset, chain, recorded_at FROM {h}").format(h=self._head_t)
+        )
         return None if not rows else Tail(rows[0][0], bytes(rows[0][1]), rows[0][2])
 
     def checkpoints(self) -> list[Checkpoint]:
         """Return every checkpoint in offset order."""
         rows = self._fetch(
-            SQL('SELECT "offset", chain, recorded_at FROM {c} ORDER BY "offset"').format(c=self._cp_t)
+            SQL('SELECT "offset", chain, recorded_at FROM {c} ORDER BY "offset"').format(
+                c=self._cp_t
+            )
         )
         return [Checkpoint(r[0], bytes(r[1]), r[2]) for r in rows]
 
     def stats(self) -> BackendStats:
         """Return whole-ledger counts."""
-        by_type = self._fetch(SQL("SELECT topic, COUNT(*) FROM {t} GROUP BY topic").format(t=self._t))
-        (count, streams, first, last), = self._fetch(
+        by_type = self._fetch(
+            SQL("SELECT topic, COUNT(*) FROM {t} GROUP BY topic").format(t=self._t)
+        )
+        ((count, streams, first, last),) = self._fetch(
             SQL(
-                "SELECT COUNT(*), COUNT(DISTINCT originator_id), MIN(recorded_at), MAX(recorded_at) "
+                "SELECT COUNT(*), COUNT(DISTINCT originator_id), "
+                "MIN(recorded_at), MAX(recorded_at) "
                 "FROM {t}"
             ).format(t=self._t)
         )
-        size = self._fetch(SQL("SELECT pg_total_relation_size(%s)"), [f"{self.datastore.schema}.{TABLE}"])
+        size = self._fetch(
+            SQL("SELECT pg_total_relation_size(%s)"), [f"{self.datastore.schema}.{TABLE}"]
+        )
         return BackendStats(
             events=count,
             streams=streams,
@@ -209,7 +233,9 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
 
 
 class _PostgresWrite(WriteTransaction):
-    def __init__(self, recorder: PostgresLedgerRecorder, cur: psycopg.Cursor[tuple[Any, ...]]) -> None:
+    def __init__(
+        self, recorder: PostgresLedgerRecorder, cur: psycopg.Cursor[tuple[Any, ...]]
+    ) -> None:
         self.r = recorder
         self.cur = cur
 

@@ -159,10 +159,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
         """Return up to ``limit`` rows matching ``query`` in offset order."""
         where, params = where_clause(query, "?", _us)
         params.append(limit)
-        sql = (
-            f"SELECT {_COLUMNS} FROM {TABLE} WHERE {where} "
-            "ORDER BY notification_id LIMIT ?"
-        )
+        sql = f"SELECT {_COLUMNS} FROM {TABLE} WHERE {where} ORDER BY notification_id LIMIT ?"
         with self._read() as c:
             c.execute(sql, params)
             return [_row(r) for r in c.fetchall()]
@@ -186,7 +183,9 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty)."""
         with self._read() as c:
-            c.execute(f"SELECT MAX(originator_version) FROM {TABLE} WHERE originator_id = ?", (stream,))
+            c.execute(
+                f"SELECT MAX(originator_version) FROM {TABLE} WHERE originator_id = ?", (stream,)
+            )
             value = c.fetchone()[0]
         return int(value or 0)
 

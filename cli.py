@@ -1,0 +1,379 @@
+"""``rledger``: the command line, the composition root and the only place that reads argv or prints.
+
+The ledger is chosen by ``--db URL``, else ``$RLEDGER_URL``, else ``sqlite:///ledger.db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import IO, Any
+
+import orjson
+from tqdm import tqdm
+
+from ledger import (
+    DEFAULT_URL,
+    Ledger,
+    LedgerError,
+    Problem,
+    event_json_schema,
+    open_ledger,
+)
+from ledger.codec import validate_one
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _print_table(rows: Sequence[Sequence[object]], headers: Sequence[str], out: IO[str]) -> None:
+    cells = [[str(h) for h in headers], *[[("" if c is None else str(c)) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        if n == 0:
+            out.write("  ".join("-" * w for w in widths) + "\n")
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)"
+        ) from None
+
+
+def _open(args: argparse.Namespace) -> Ledger:
+    return open_ledger(args.db)
+
+
+# -- append --------------------------------------------------------------------------------------
+
+
+def _spool(source: str) -> tuple[str, bool]:
+    """Return a path to read the input from twice (stdin is copied to a temporary file)."""
+    if source != "-":
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"input file '{source}' does not exist")
+        return source, False
+    fd, path = tempfile.mkstemp(prefix="rledger-", suffix=".jsonl")
+    with os.fdopen(fd, "wb") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+    return path, True
+
+
+def _valid_batches(path: str, size: int, skip: set[int]) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number in skip or not raw.strip():
+                continue
+            event, _ = validate_one(raw.strip(), line=number)
+            assert event is not None  # pass 1 already validated this line
+            batch.append(event)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def cmd_append(args: argparse.Namespace) -> int:
+    """Validate JSON lines, then append them; invalid input writes nothing unless skipped."""
+    path, spooled = _spool(args.file)
+    try:
+        # Pass 1 validates everything before a single event is written; pass 2 re-reads in
+        # batches, so memory stays bounded however large the input is.
+        problems: list[Problem] = []
+        lines = 0
+        with open(path, "rb") as f:
+            for lines, raw in enumerate(f, start=1):
+                if raw.strip():
+                    problems.extend(validate_one(raw.strip(), line=lines)[1])
+        if problems and not args.skip_invalid:
+            print(
+                f"error: rejected the input: {len(problems)} problem(s) in {lines} line(s); "
+                "nothing written (--skip-invalid writes the valid lines)",
+                file=sys.stderr,
+            )
+            for p in problems:
+                print(f"  {p}", file=sys.stderr)
+            return EXIT_USAGE
+        skip = {p.line for p in problems if p.line is not None}
+        written = duplicates = 0
+        last: int | None = None
+        with _open(args) as ledger:
+            for batch in _valid_batches(path, args.batch_size, skip):
+                result = ledger.append(batch)
+                written += result.written
+                duplicates += result.duplicates
+                last = result.last_offset if last is None else max(last, result.last_offset or 0)
+        print(f"appended {written} event(s), {duplicates} already stored; last offset {last}")
+        if problems:
+            print(f"skipped {len(skip)} invalid line(s):", file=sys.stderr)
+            for p in problems:
+                print(f"  {p}", file=sys.stderr)
+            return EXIT_FAILED
+        return EXIT_OK
+    finally:
+        if spooled:
+            os.unlink(path)
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """Print stored events in offset order, filtered."""
+    with _open(args) as ledger:
+        records = ledger.read(
+            after=args.after,
+            limit=args.limit,
+            workflow_id=args.workflow,
+            agent=args.agent,
+            types=args.type or None,
+            since=args.since,
+            until=args.until,
+        )
+        out = sys.stdout
+        if args.format == "json":
+            for rec in records:
+                out.write(orjson.dumps(rec.to_json_dict()).decode() + "\n")
+            return EXIT_OK
+        rows = []
+        for rec in records:
+            e = rec.event
+            rows.append(
+                (
+                    rec.offset,
+                    e.occurred_at.isoformat(timespec="seconds"),
+                    e.type,
+                    e.workflow_id or "",
+                    e.agent or "",
+                    _summary(rec.event),
+                )
+            )
+        _print_table(rows, ("offset", "occurred_at", "type", "workflow", "agent", "detail"), out)
+    return EXIT_OK
+
+
+def _summary(event: Any) -> str:
+    t = event.type
+    if t == "StepRecorded":
+        s = "ok" if event.success else f"FAILED {event.error or ''}".strip()
+        if event.mode or event.declared_mode:
+            s += f" mode={event.mode}/{event.declared_mode}"
+        return s
+    if t == "ToolCalled":
+        return f"{event.tool} {'ok' if event.success else 'FAILED'} {event.duration_ms or 0:.0f}ms"
+    if t == "CostIncurred":
+        amount = f"{event.amount} {event.currency}" if event.amount is not None else "unpriced"
+        return f"{event.model or event.tool or event.category} {amount}"
+    if t == "EvidenceCollected":
+        return f"{event.confidence} {event.evidence_type} from {event.source}"
+    if t == "WorkflowCompleted":
+        return "success" if event.success else "failed"
+    if t == "WorkflowStarted":
+        return str(event.goal or "")[:60]
+    if t == "ModeViolated":
+        return f"{event.attempted_action} in {event.declared_mode}"
+    return str(getattr(event, "reason", "") or "")[:60]
+
+
+# -- verify, schema, stats -----------------------------------------------------------------------
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Recompute the hash chain; exit 1 when integrity or completeness fails."""
+    with _open(args) as ledger:
+        report = ledger.verify()
+    if args.format == "json":
+        print(
+            orjson.dumps(
+                {
+                    "ok": report.ok,
+                    "events_checked": report.events_checked,
+                    "last_offset": report.last_offset,
+                    "head_offset": report.head_offset,
+                    "checkpoints_checked": report.checkpoints_checked,
+                    "problems": [p.__dict__ for p in report.problems],
+                }
+            ).decode()
+        )
+    else:
+        verdict = "OK" if report.ok else "FAILED"
+        print(
+            f"verify {verdict}: {report.events_checked} event(s) checked up to offset "
+            f"{report.last_offset}; head at {report.head_offset}; "
+            f"{report.checkpoints_checked} checkpoint(s) matched"
+        )
+        for p in report.problems:
+            print(f"  offset {p.offset}: {p.kind}: {p.detail}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of the event union."""
+    del args
+    print(orjson.dumps(event_json_schema(), option=orjson.OPT_INDENT_2).decode())
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print counts for the whole ledger."""
+    with _open(args) as ledger:
+        stats = ledger.stats()
+    if args.format == "json":
+        print(orjson.dumps(stats).decode())
+        return EXIT_OK
+    for key in (
+        "url",
+        "events",
+        "latest_offset",
+        "streams",
+        "first_recorded_at",
+        "last_recorded_at",
+        "size_bytes",
+    ):
+        print(f"{key:18} {stats[key]}")
+    if stats["by_type"]:
+        print()
+        _print_table(sorted(stats["by_type"].items()), ("type", "events"), sys.stdout)
+    return EXIT_OK
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate a seeded agent workload, append it with a progress bar, and summarise it."""
+    from ledger.workload import generate
+
+    with _open(args) as ledger:
+        start_offset = ledger.latest_offset()
+        started = time.perf_counter()
+        written = 0
+        batch: list[Any] = []
+        with tqdm(
+            total=args.events, unit="ev", desc="appending", file=sys.stderr, disable=args.quiet
+        ) as bar:
+            for event in generate(args.events, seed=args.seed):
+                batch.append(event)
+                if len(batch) >= 1000:
+                    written += ledger.append(batch).written
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
+                written += ledger.append(batch).written
+                bar.update(len(batch))
+        elapsed = time.perf_counter() - started
+        print(
+            f"wrote {written} event(s) to {ledger.url} in {elapsed:.2f}s "
+            f"({written / elapsed if elapsed else 0:,.0f} events/s); "
+            f"offsets {start_offset + 1}..{ledger.latest_offset()}"
+        )
+        if written < args.events:
+            print(
+                f"{args.events - written} event(s) were already stored (same seed): "
+                "not written again"
+            )
+        stats = ledger.stats()
+        print()
+        _print_table(sorted(stats["by_type"].items()), ("type", "events"), sys.stdout)
+        report = ledger.verify()
+        print()
+        print(
+            f"hash chain: {'intact' if report.ok else 'BROKEN'} "
+            f"over {report.events_checked} event(s)"
+        )
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# -- wiring --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``rledger`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="rledger", description="An event-sourced reliability ledger for AI-agent systems."
+    )
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("RLEDGER_URL", DEFAULT_URL),
+        help="ledger URL: memory://, sqlite:///file.db or postgresql://… "
+        "(default: $RLEDGER_URL or %(default)s)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("append", help="append JSON-lines events (invalid input writes nothing)")
+    p.add_argument("file", nargs="?", default="-", help="JSON-lines file, or - for stdin (default)")
+    p.add_argument(
+        "--skip-invalid", action="store_true", help="write the valid lines, report the rest"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=1000, help="events per transaction (default 1000)"
+    )
+    p.set_defaults(func=cmd_append)
+
+    p = sub.add_parser("events", help="list stored events")
+    p.add_argument("--workflow", help="only this workflow")
+    p.add_argument("--agent", help="only this agent")
+    p.add_argument("--type", action="append", help="only this event type (repeatable)")
+    p.add_argument("--since", type=_parse_time, help="occurred at or after (ISO 8601; naive = UTC)")
+    p.add_argument("--until", type=_parse_time, help="occurred before (ISO 8601; naive = UTC)")
+    p.add_argument("--after", type=int, default=0, metavar="OFFSET", help="only offsets after this")
+    p.add_argument("--limit", type=int, help="at most this many events")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("verify", help="check the hash chain (integrity and completeness)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the events")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("stats", help="counts for the whole ledger")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("demo", help="append a seeded, realistic agent workload and summarise it")
+    p.add_argument("--events", type=int, default=20_000, help="events to generate (default 20000)")
+    p.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``rledger`` with ``argv``; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.func(args)
+    except LedgerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # `rledger events | head` closes the pipe early; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["build_parser", "main"]
