@@ -82,6 +82,14 @@ class LedgerEvent(BaseModel):
     workflow_id: Name | None = None
     agent: Name | None = None
 
+    def stream_key(self) -> str:
+        """Return the stream of this event: its workflow, else its agent, else ``ledger``."""
+        if self.workflow_id is not None:
+            return f"wf:{self.workflow_id}"
+        if self.agent is not None:
+            return f"agent:{self.agent}"
+        return "ledger"
+
 
 class WorkflowStarted(LedgerEvent):
     """A workflow (agent run) began with a goal and its inputs."""
@@ -202,6 +210,72 @@ class CostIncurred(LedgerEvent):
         return self
 
 
+class ExplanationRecorded(LedgerEvent):
+    """A decision trail was built and explained (one MTTE measurement).
+
+    ``workflow_id`` is the explained workflow (the guide's ``thread_id``).
+    """
+
+    type: Literal["ExplanationRecorded"] = "ExplanationRecorded"
+    checkpoint_id: str | None = None
+    duration_ms: NonNegativeFloat
+    success: bool = True
+    error: str | None = None
+
+
+class ReplayAttempted(LedgerEvent):
+    """A recorded workflow was replayed (one RSR observation).
+
+    ``workflow_id`` is the original workflow; ``replay_workflow_id`` the replay's own run.
+    """
+
+    type: Literal["ReplayAttempted"] = "ReplayAttempted"
+    checkpoint_id: str | None = None
+    replay_mode: Literal["strict", "simulated", "counterfactual"]
+    success: bool
+    replay_workflow_id: Name | None = None
+    differences: NonNegativeInt = 0
+    critical_differences: NonNegativeInt = 0
+    error: str | None = None
+
+
+class _BudgetEvent(LedgerEvent):
+    budget: Name
+
+    def stream_key(self) -> str:
+        """Budget events share one stream per budget, for optimistic concurrency."""
+        return f"budget:{self.budget}"
+
+
+class BudgetReserved(_BudgetEvent):
+    """An estimated cost was reserved against a budget before an expensive call."""
+
+    type: Literal["BudgetReserved"] = "BudgetReserved"
+    reservation_id: UUID
+    amount: Decimal
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    category: Name | None = None
+    expires_at: UTCDateTime | None = None
+
+
+class BudgetReservationReleased(_BudgetEvent):
+    """A reservation ended: settled by a recorded cost, or released unused."""
+
+    type: Literal["BudgetReservationReleased"] = "BudgetReservationReleased"
+    reservation_id: UUID
+    settled_amount: Decimal | None = None
+
+
+class BudgetBreached(_BudgetEvent):
+    """Spend went over a budget limit (total, a category's or an agent's)."""
+
+    type: Literal["BudgetBreached"] = "BudgetBreached"
+    scope: Name = "total"
+    limit: Decimal
+    spend: Decimal
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+
+
 Event: TypeAlias = Annotated[
     WorkflowStarted
     | WorkflowCompleted
@@ -211,7 +285,12 @@ Event: TypeAlias = Annotated[
     | ModeViolated
     | PlanRevised
     | HumanIntervened
-    | CostIncurred,
+    | CostIncurred
+    | ExplanationRecorded
+    | ReplayAttempted
+    | BudgetReserved
+    | BudgetReservationReleased
+    | BudgetBreached,
     Field(discriminator="type"),
 ]
 """Any ledger event; validate input with :data:`EVENT_ADAPTER`."""
@@ -229,6 +308,11 @@ EVENT_TYPES: dict[str, type[LedgerEvent]] = {
         PlanRevised,
         HumanIntervened,
         CostIncurred,
+        ExplanationRecorded,
+        ReplayAttempted,
+        BudgetReserved,
+        BudgetReservationReleased,
+        BudgetBreached,
     )
 }
 """Stored type name → event class."""

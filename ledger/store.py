@@ -26,16 +26,10 @@ Clock = Callable[[], datetime]
 EventInput = LedgerEvent | Mapping[str, Any] | str | bytes
 ExpectedVersion = int | Mapping[str, int] | None
 
-SYSTEM_STREAM = "ledger"
-
 
 def stream_of(event: LedgerEvent) -> str:
-    """Return the stream an event belongs to: its workflow, else its agent, else the ledger's."""
-    if event.workflow_id is not None:
-        return f"wf:{event.workflow_id}"
-    if event.agent is not None:
-        return f"agent:{event.agent}"
-    return SYSTEM_STREAM
+    """Return the stream an event belongs to (see :meth:`LedgerEvent.stream_key`)."""
+    return event.stream_key()
 
 
 @dataclass(frozen=True, slots=True)
