@@ -7,7 +7,8 @@
     ├── BatchRejectedError         a batch with one or more invalid events; nothing was written
     ├── ConflictError
     │   ├── VersionConflictError   optimistic concurrency: a stream is not at the expected version
-    │   └── DuplicateEventError    an event id already stored with a different payload
+    │   ├── DuplicateEventError    an event id already stored with a different payload
+    │   └── ViewConflictError      a projection's position was already saved by another runner
     ├── BackendError
     │   ├── UnsupportedURLError    a ledger URL no backend understands
     │   └── BackendUnavailableError  the database cannot be reached or opened
@@ -96,6 +97,17 @@ class DuplicateEventError(ConflictError):
         super().__init__(
             f"{where}event_id {event_id} is already stored at offset {offset} "
             "with a different payload; nothing written"
+        )
+
+
+class ViewConflictError(ConflictError):
+    """A projection save would not advance its recorded position (another runner got there)."""
+
+    def __init__(self, name: str, position: int, detail: str) -> None:
+        self.name = name
+        self.position = position
+        super().__init__(
+            f"projection '{name}' cannot be saved at offset {position}: {detail}; nothing written"
         )
 
 

@@ -7,6 +7,9 @@ idempotency, versions, offsets, hash chain — lives once, in :mod:`ledger.store
 
 from __future__ import annotations
 
+import fcntl
+import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -110,6 +113,50 @@ class WriteTransaction(ABC):
         """Record the new head of the chain and any checkpoints crossed."""
 
 
+@dataclass(frozen=True, slots=True)
+class SavedView:
+    """A projection's stored state: the offset it is folded up to, its bytes and their digest."""
+
+    name: str
+    position: int
+    state: bytes
+    digest: str
+    updated_at: datetime
+
+
+class RunnerLock(ABC):
+    """Held by the one active runner of a projection; released on :meth:`release`."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Let another runner take over."""
+
+
+class FileRunnerLock(RunnerLock):
+    """An exclusive ``flock`` on a file: held per open file, so it excludes threads too."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def try_acquire(cls, path: str) -> FileRunnerLock | None:
+        """Return the lock on ``path`` if no one else holds it, else ``None``."""
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return cls(fd)
+
+    def release(self) -> None:
+        """Unlock and close the file."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class BackendStats:
     """Counts a backend reports for ``rledger stats``."""
@@ -162,6 +209,40 @@ class LedgerBackend(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    @abstractmethod
+    def load_view(self, name: str) -> SavedView | None:
+        """Return a projection's stored state, or ``None`` if it was never saved."""
+
+    @abstractmethod
+    def save_view(self, view: SavedView, *, reset: bool = False) -> None:
+        """Store a projection's state and its position in one transaction.
+
+        The position is recorded through the library's tracking table, which refuses to move a
+        position backwards or write it twice; ``reset`` first forgets the old position (for a
+        rebuild switching over). Raises :class:`ledger.errors.ViewConflictError` on a refusal.
+        """
+
+    @abstractmethod
+    def delete_view(self, name: str) -> None:
+        """Forget a projection's stored state and position."""
+
+    @abstractmethod
+    def try_lock_runner(self, name: str) -> RunnerLock | None:
+        """Become the one active runner of ``name``, or return ``None`` if another is."""
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds until an offset above ``after`` exists."""
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            if self.max_offset() > after:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.1)
 
     def iter_rows(self, query: ReadQuery, page_size: int = 1000) -> Iterator[StoredRow]:
         """Yield every row matching ``query`` in offset order, one page in memory at a time."""

@@ -7,12 +7,13 @@ applied only when the transaction ends without error, so a failed batch leaves n
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.popo import POPOProcessRecorder
 
 from ledger.backends.base import (
@@ -22,10 +23,13 @@ from ledger.backends.base import (
     Existing,
     LedgerBackend,
     ReadQuery,
+    RunnerLock,
+    SavedView,
     StoredRow,
     Tail,
     WriteTransaction,
 )
+from ledger.errors import ViewConflictError
 
 
 class MemoryLedgerRecorder(POPOProcessRecorder, LedgerBackend):
@@ -39,6 +43,8 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerBackend):
         self._streams: dict[str, list[int]] = {}
         self._head: Tail | None = None
         self._checkpoints: list[Checkpoint] = []
+        self._views: dict[str, SavedView] = {}
+        self._runner_locks: dict[str, threading.Lock] = {}
 
     # -- eventsourcing notification API ----------------------------------------------------
 
@@ -151,6 +157,59 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerBackend):
 
     def close(self) -> None:
         """Nothing to release."""
+
+    # -- projection views ------------------------------------------------------------------
+
+    def load_view(self, name: str) -> SavedView | None:
+        """Return a projection's stored state."""
+        return self._views.get(name)
+
+    def save_view(self, view: SavedView, *, reset: bool = False) -> None:
+        """Store state and position together; the tracking refuses regressions."""
+        with self._database_lock:
+            if reset:
+                self._max_tracking_ids.pop(view.name, None)
+            try:
+                self.insert_tracking(Tracking(view.name, view.position))
+            except IntegrityError as exc:
+                raise ViewConflictError(view.name, view.position, str(exc)) from exc
+            self._views[view.name] = view
+
+    def delete_view(self, name: str) -> None:
+        """Forget a projection's state and position."""
+        with self._database_lock:
+            self._max_tracking_ids.pop(name, None)
+            self._views.pop(name, None)
+
+    def try_lock_runner(self, name: str) -> RunnerLock | None:
+        """Take the in-process lock for ``name``."""
+        with self._database_lock:
+            lock = self._runner_locks.setdefault(name, threading.Lock())
+        return _ThreadRunnerLock(lock) if lock.acquire(blocking=False) else None
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Block until an offset above ``after`` exists (woken by appends, no polling)."""
+        event = threading.Event()
+        with self._database_lock:
+            if len(self._rows) > after:
+                return True
+            self._listeners.add(event)
+        try:
+            event.wait(timeout)
+        finally:
+            with self._database_lock:
+                self._listeners.discard(event)
+        return len(self._rows) > after
+
+
+class _ThreadRunnerLock(RunnerLock):
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock: threading.Lock | None = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 class _MemoryWrite(WriteTransaction):

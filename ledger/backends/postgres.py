@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
@@ -28,12 +28,14 @@ from ledger.backends.base import (
     Existing,
     LedgerBackend,
     ReadQuery,
+    RunnerLock,
+    SavedView,
     StoredRow,
     Tail,
     WriteTransaction,
     where_clause,
 )
-from ledger.errors import BackendUnavailableError
+from ledger.errors import BackendUnavailableError, ViewConflictError
 
 TABLE = "ledger_events"
 _COLUMNS = (
@@ -49,13 +51,17 @@ def _row(r: Sequence[Any]) -> StoredRow:
 class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
     """The ledger table on PostgreSQL, plus the library's tracking table for projections."""
 
-    def __init__(self, datastore: PostgresDatastore, url: str) -> None:
+    def __init__(
+        self, datastore: PostgresDatastore, url: str, connect_kwargs: dict[str, Any]
+    ) -> None:
         self.url = url
+        self._connect_kwargs = connect_kwargs
         super().__init__(datastore, events_table_name=TABLE)
         schema = Identifier(self.datastore.schema)
         self._t = SQL("{0}.{1}").format(schema, Identifier(TABLE))
         self._head_t = SQL("{0}.ledger_head").format(schema)
         self._cp_t = SQL("{0}.ledger_checkpoints").format(schema)
+        self._views_t = SQL("{0}.ledger_views").format(schema)
         # Keep only the library's tracking table; the events table, its composite type and
         # insert function are replaced by the ledger's own table below.
         tracking = [
@@ -101,6 +107,10 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
                 'CREATE TABLE IF NOT EXISTS {c} ("offset" bigint PRIMARY KEY, '
                 "chain bytea NOT NULL, recorded_at timestamptz NOT NULL)"
             ).format(c=self._cp_t),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {v} (name text PRIMARY KEY, position bigint NOT NULL, "
+                "state bytea NOT NULL, digest text NOT NULL, updated_at timestamptz NOT NULL)"
+            ).format(v=self._views_t),
             *tracking,
         ]
         self._insert = SQL(
@@ -231,6 +241,93 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
         """Close the connection pool."""
         self.datastore.close()
 
+    # -- projection views ------------------------------------------------------------------
+
+    def load_view(self, name: str) -> SavedView | None:
+        """Return a projection's stored state."""
+        rows = self._fetch(
+            SQL("SELECT name, position, state, digest, updated_at FROM {v} WHERE name = %s").format(
+                v=self._views_t
+            ),
+            [name],
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return SavedView(r[0], r[1], bytes(r[2]), r[3], r[4])
+
+    def save_view(self, view: SavedView, *, reset: bool = False) -> None:
+        """Store state and position atomically; the tracking table refuses regressions."""
+        tracking_t = SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+        )
+        with self.datastore.get_connection() as conn, conn.transaction():
+            cur = conn.cursor()
+            if reset:
+                cur.execute(
+                    SQL("DELETE FROM {t} WHERE application_name = %s").format(t=tracking_t),
+                    [view.name],
+                )
+            try:
+                self._insert_tracking(cur, Tracking(view.name, view.position))
+            except IntegrityError as exc:
+                raise ViewConflictError(view.name, view.position, str(exc)) from exc
+            cur.execute(
+                SQL(
+                    "INSERT INTO {v} (name, position, state, digest, updated_at) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
+                    "position = EXCLUDED.position, state = EXCLUDED.state, "
+                    "digest = EXCLUDED.digest, updated_at = EXCLUDED.updated_at"
+                ).format(v=self._views_t),
+                [view.name, view.position, view.state, view.digest, view.updated_at],
+            )
+
+    def delete_view(self, name: str) -> None:
+        """Forget a projection's state and position."""
+        tracking_t = SQL("{0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+        )
+        with self.datastore.get_connection() as conn, conn.transaction():
+            cur = conn.cursor()
+            cur.execute(
+                SQL("DELETE FROM {t} WHERE application_name = %s").format(t=tracking_t), [name]
+            )
+            cur.execute(SQL("DELETE FROM {v} WHERE name = %s").format(v=self._views_t), [name])
+
+    def try_lock_runner(self, name: str) -> RunnerLock | None:
+        """Take a session advisory lock on a dedicated connection (released if it dies)."""
+        conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
+        key = f"rledger:{self.datastore.schema}:{name}"
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key]).fetchone()
+        if not row or not row[0]:
+            conn.close()
+            return None
+        return _AdvisoryLock(conn)
+
+    def wait_for_events(self, after: int, timeout: float) -> bool:
+        """Block until an offset above ``after`` exists, woken by the writers' NOTIFY."""
+        if self.max_offset() > after:
+            return True
+        with psycopg.connect(**self._connect_kwargs, autocommit=True) as conn:
+            conn.execute(SQL("LISTEN {0}").format(Identifier(self.channel_name)))
+            # Re-check after LISTEN: an append that committed in between sent no notice to us.
+            if self.max_offset() > after:
+                return True
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                break
+        return self.max_offset() > after
+
+
+class _AdvisoryLock(RunnerLock):
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn: psycopg.Connection[Any] | None = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            # Closing the session releases its advisory locks.
+            self._conn.close()
+            self._conn = None
+
 
 class _PostgresWrite(WriteTransaction):
     def __init__(
@@ -342,6 +439,14 @@ def open_postgres(
     if schema:
         with datastore.transaction(commit=True) as cur:
             cur.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
-    recorder = PostgresLedgerRecorder(datastore, url)
+    connect_kwargs: dict[str, Any] = {
+        "dbname": dbname,
+        "host": host,
+        "port": port,
+        "user": user,
+        "password": password,
+        "connect_timeout": 5,
+    }
+    recorder = PostgresLedgerRecorder(datastore, url, connect_kwargs)
     recorder.create_table()
     return recorder

@@ -7,6 +7,7 @@ alongside a writer.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteProcessRecorder
 
 from ledger.backends.base import (
@@ -23,13 +24,17 @@ from ledger.backends.base import (
     BackendStats,
     Checkpoint,
     Existing,
+    FileRunnerLock,
     LedgerBackend,
     ReadQuery,
+    RunnerLock,
+    SavedView,
     StoredRow,
     Tail,
     WriteTransaction,
     where_clause,
 )
+from ledger.errors import ViewConflictError
 
 TABLE = "ledger_events"
 _COLUMNS = (
@@ -100,6 +105,9 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
             "last_offset INTEGER NOT NULL, chain BLOB NOT NULL, recorded_at INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS ledger_checkpoints ("
             "offset INTEGER PRIMARY KEY, chain BLOB NOT NULL, recorded_at INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS ledger_views ("
+            "name TEXT PRIMARY KEY, position INTEGER NOT NULL, state BLOB NOT NULL, "
+            "digest TEXT NOT NULL, updated_at INTEGER NOT NULL)",
             *statements,
         ]
 
@@ -225,6 +233,57 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
     def close(self) -> None:
         """Close the connection pool."""
         self.datastore.close()
+
+    # -- projection views ------------------------------------------------------------------
+
+    def load_view(self, name: str) -> SavedView | None:
+        """Return a projection's stored state."""
+        with self._read() as c:
+            c.execute(
+                "SELECT name, position, state, digest, updated_at FROM ledger_views WHERE name = ?",
+                (name,),
+            )
+            r = c.fetchone()
+        return None if r is None else SavedView(r[0], r[1], r[2], r[3], _dt(r[4]))
+
+    def save_view(self, view: SavedView, *, reset: bool = False) -> None:
+        """Store state and position atomically; the tracking table refuses regressions."""
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                if reset:
+                    cursor.execute("DELETE FROM tracking WHERE application_name = ?", (view.name,))
+                try:
+                    self._insert_tracking(cursor, Tracking(view.name, view.position))
+                except IntegrityError as exc:
+                    raise ViewConflictError(view.name, view.position, str(exc)) from exc
+                cursor.execute(
+                    "INSERT INTO ledger_views (name, position, state, digest, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                    "position = excluded.position, state = excluded.state, "
+                    "digest = excluded.digest, updated_at = excluded.updated_at",
+                    (view.name, view.position, view.state, view.digest, _us(view.updated_at)),
+                )
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+            finally:
+                cursor.sqlite_cursor.close()
+
+    def delete_view(self, name: str) -> None:
+        """Forget a projection's state and position."""
+        with self.write() as tx:
+            assert isinstance(tx, _SQLiteWrite)
+            tx.c.execute("DELETE FROM tracking WHERE application_name = ?", (name,))
+            tx.c.execute("DELETE FROM ledger_views WHERE name = ?", (name,))
+
+    def try_lock_runner(self, name: str) -> RunnerLock | None:
+        """Take an exclusive lock file beside the database (works across processes)."""
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        return FileRunnerLock.try_acquire(f"{self.datastore.pool.db_name}.{digest}.runner.lock")
 
 
 class _SQLiteWrite(WriteTransaction):
