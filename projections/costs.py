@@ -1,0 +1,339 @@
+"""The cost projection: exact spend by agent, model, category and workflow, and budget state.
+
+Money is summed as ``Decimal`` — never floats. All-time totals are kept as running sums so the
+current report is instant; a time window sums the matching events. Budget reservations are
+folded from their own stream per budget, whose length doubles as its optimistic-concurrency
+version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from projections.columns import Interner, Table, window_mask
+from projections.engine import Arrays, Handler, Projection, iso_to_us
+from projections.reports import CostReport
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An outstanding reservation against a budget."""
+
+    reservation_id: str
+    budget: str
+    amount: Decimal
+    currency: str
+    category: str | None
+    agent: str | None
+    expires_us: int | None
+
+
+def _add(totals: dict[str, Decimal], key: str, amount: Decimal) -> None:
+    totals[key] = totals.get(key, ZERO) + amount
+
+
+class CostProjection(Projection):
+    """Columnar cost events plus running Decimal totals, workflow outcomes and reservations."""
+
+    name = "costs"
+    version = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.agents = Interner()
+        self.models = Interner()
+        self.categories = Interner()
+        self.workflows = Interner()
+        self.currencies = Interner()
+        self.costs = Table(
+            {
+                "t": np.int64,
+                "agent": np.int32,
+                "model": np.int32,
+                "category": np.int32,
+                "wf": np.int32,
+                "currency": np.int32,
+                "priced": np.bool_,
+                "tokens": np.int64,
+            }
+        )
+        self.amounts: list[Decimal] = []  # ZERO for unpriced events; see the "priced" column
+        # Running all-time totals: currency -> key -> amount.
+        self.totals: dict[str, Decimal] = {}
+        self.by_agent: dict[str, dict[str, Decimal]] = {}
+        self.by_model: dict[str, dict[str, Decimal]] = {}
+        self.by_category: dict[str, dict[str, Decimal]] = {}
+        self.by_workflow: dict[str, dict[str, Decimal]] = {}
+        self.wf_success: dict[str, bool] = {}
+        self.reservations: dict[str, Reservation] = {}
+        self.budget_versions: dict[str, int] = {}
+
+    def _handlers(self) -> dict[str, Handler]:
+        return {
+            "CostIncurred": self._cost,
+            "WorkflowCompleted": self._completed,
+            "BudgetReserved": self._reserved,
+            "BudgetReservationReleased": self._released,
+            "BudgetBreached": self._budget_event,
+        }
+
+    def _cost(self, offset: int, e: dict[str, Any]) -> None:
+        priced = e.get("status", "priced") == "priced"
+        amount = Decimal(e["amount"]) if priced and e.get("amount") is not None else ZERO
+        currency = e.get("currency") or "USD"
+        agent = e.get("agent")
+        model = e.get("model") or e.get("tool")
+        category = e.get("category") or "llm"
+        wf = e.get("workflow_id")
+        c = self.costs.columns
+        c["t"].append(iso_to_us(e["occurred_at"]))
+        c["agent"].append(-1 if agent is None else self.agents.code(agent))
+        c["model"].append(-1 if model is None else self.models.code(model))
+        c["category"].append(self.categories.code(category))
+        c["wf"].append(-1 if wf is None else self.workflows.code(wf))
+        c["currency"].append(self.currencies.code(currency))
+        c["priced"].append(priced)
+        c["tokens"].append(int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0))
+        self.amounts.append(amount)
+        if priced:
+            _add(self.totals, currency, amount)
+            if agent is not None:
+                _add(self.by_agent.setdefault(currency, {}), agent, amount)
+            if model is not None:
+                _add(self.by_model.setdefault(currency, {}), model, amount)
+            _add(self.by_category.setdefault(currency, {}), category, amount)
+            if wf is not None:
+                _add(self.by_workflow.setdefault(currency, {}), wf, amount)
+
+    def _completed(self, offset: int, e: dict[str, Any]) -> None:
+        wf = e.get("workflow_id")
+        if wf is not None:
+            self.wf_success[wf] = bool(e.get("success", True))
+
+    def _budget_event(self, offset: int, e: dict[str, Any]) -> None:
+        budget = e["budget"]
+        self.budget_versions[budget] = self.budget_versions.get(budget, 0) + 1
+
+    def _reserved(self, offset: int, e: dict[str, Any]) -> None:
+        self._budget_event(offset, e)
+        expires = e.get("expires_at")
+        self.reservations[e["reservation_id"]] = Reservation(
+            reservation_id=e["reservation_id"],
+            budget=e["budget"],
+            amount=Decimal(e["amount"]),
+            currency=e.get("currency") or "USD",
+            category=e.get("category"),
+            agent=e.get("agent"),
+            expires_us=None if expires is None else iso_to_us(expires),
+        )
+
+    def _released(self, offset: int, e: dict[str, Any]) -> None:
+        self._budget_event(offset, e)
+        self.reservations.pop(e["reservation_id"], None)
+
+    # -- state --------------------------------------------------------------------------------
+
+    def dump(self) -> tuple[dict[str, Any], Arrays]:
+        """Return the state as metadata and arrays."""
+
+        def money(d: dict[str, Decimal]) -> dict[str, str]:
+            return {k: str(v) for k, v in d.items()}
+
+        def nested(d: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, str]]:
+            return {k: money(v) for k, v in d.items()}
+
+        meta = {
+            "agents": self.agents.names,
+            "models": self.models.names,
+            "categories": self.categories.names,
+            "workflows": self.workflows.names,
+            "currencies": self.currencies.names,
+            "amounts": [str(a) for a in self.amounts],
+            "totals": money(self.totals),
+            "by_agent": nested(self.by_agent),
+            "by_model": nested(self.by_model),
+            "by_category": nested(self.by_category),
+            "by_workflow": nested(self.by_workflow),
+            "wf_success": self.wf_success,
+            "reservations": [
+                [
+                    r.reservation_id,
+                    r.budget,
+                    str(r.amount),
+                    r.currency,
+                    r.category,
+                    r.agent,
+                    r.expires_us,
+                ]
+                for r in self.reservations.values()
+            ],
+            "budget_versions": self.budget_versions,
+        }
+        return meta, self.costs.dump("costs")
+
+    def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
+        """Restore the state from :meth:`dump`."""
+
+        def money(d: dict[str, str]) -> dict[str, Decimal]:
+            return {k: Decimal(v) for k, v in d.items()}
+
+        self.agents = Interner(meta["agents"])
+        self.models = Interner(meta["models"])
+        self.categories = Interner(meta["categories"])
+        self.workflows = Interner(meta["workflows"])
+        self.currencies = Interner(meta["currencies"])
+        self.costs.load("costs", arrays)
+        self.amounts = [Decimal(a) for a in meta["amounts"]]
+        self.totals = money(meta["totals"])
+        self.by_agent = {k: money(v) for k, v in meta["by_agent"].items()}
+        self.by_model = {k: money(v) for k, v in meta["by_model"].items()}
+        self.by_category = {k: money(v) for k, v in meta["by_category"].items()}
+        self.by_workflow = {k: money(v) for k, v in meta["by_workflow"].items()}
+        self.wf_success = dict(meta["wf_success"])
+        self.reservations = {
+            r[0]: Reservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6])
+            for r in meta["reservations"]
+        }
+        self.budget_versions = dict(meta["budget_versions"])
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def spend(
+        self,
+        *,
+        currency: str = "USD",
+        since_us: int | None = None,
+        until_us: int | None = None,
+        category: str | None = None,
+        agent: str | None = None,
+    ) -> Decimal:
+        """Return exact priced spend in ``[since, until)``, optionally for one category or agent."""
+        if currency not in self.currencies.codes:
+            return ZERO
+        c = self.costs
+        mask = c["priced"] & (c["currency"] == self.currencies.codes[currency])
+        window = window_mask(c["t"], since_us, until_us)
+        if window is not None:
+            mask &= window
+        if category is not None:
+            code = self.categories.codes.get(category)
+            if code is None:
+                return ZERO
+            mask &= c["category"] == code
+        if agent is not None:
+            code = self.agents.codes.get(agent)
+            if code is None:
+                return ZERO
+            mask &= c["agent"] == code
+        amounts = self.amounts
+        return sum((amounts[i] for i in np.flatnonzero(mask)), ZERO)
+
+    def reserved(
+        self, budget: str, *, now_us: int, category: str | None = None, agent: str | None = None
+    ) -> Decimal:
+        """Return the outstanding, unexpired reservations against ``budget``."""
+        total = ZERO
+        for r in self.reservations.values():
+            if r.budget != budget or (r.expires_us is not None and r.expires_us <= now_us):
+                continue
+            if category is not None and r.category != category:
+                continue
+            if agent is not None and r.agent != agent:
+                continue
+            total += r.amount
+        return total
+
+    def report(
+        self, *, currency: str = "USD", since_us: int | None = None, until_us: int | None = None
+    ) -> CostReport:
+        """Compute the cost report over ``[since, until)`` in ``currency``."""
+        c = self.costs
+        window = window_mask(c["t"], since_us, until_us)
+        if window is None:
+            totals = dict(self.totals)
+            by_agent = dict(self.by_agent.get(currency, {}))
+            by_model = dict(self.by_model.get(currency, {}))
+            by_category = dict(self.by_category.get(currency, {}))
+            by_workflow = dict(self.by_workflow.get(currency, {}))
+            indexes = None
+        else:
+            totals, by_agent, by_model, by_category, by_workflow = self._sums(window, currency)
+            indexes = window
+        total = totals.get(currency, ZERO)
+        wf = c["wf"] if indexes is None else c["wf"][indexes]
+        tokens = c["tokens"] if indexes is None else c["tokens"][indexes]
+        priced = c["priced"] if indexes is None else c["priced"][indexes]
+        models = c["model"] if indexes is None else c["model"][indexes]
+        wf_codes = np.unique(wf[wf >= 0])
+        n_wf = len(wf_codes)
+        names = self.workflows.names
+        successful = sum(1 for code in wf_codes if self.wf_success.get(names[code]) is True)
+        total_tokens = int(tokens.sum())
+        unpriced = ~priced
+        unpriced_models = sorted(
+            {self.models.names[m] for m in np.unique(models[unpriced]) if m >= 0}
+        )
+        return CostReport(
+            currency=currency,
+            total_cost=total,
+            totals_by_currency=dict(sorted(totals.items())),
+            cost_by_agent=dict(sorted(by_agent.items())),
+            cost_by_model=dict(sorted(by_model.items())),
+            cost_by_category=dict(sorted(by_category.items())),
+            cost_by_workflow=dict(sorted(by_workflow.items())),
+            workflows=n_wf,
+            cost_per_workflow=None if n_wf == 0 else total / n_wf,
+            successful_workflows=successful,
+            cost_per_successful_workflow=None if successful == 0 else total / successful,
+            total_tokens=total_tokens,
+            # Tokens of events outside any workflow do not belong to a workflow's average.
+            tokens_per_workflow=None if n_wf == 0 else int(tokens[wf >= 0].sum()) / n_wf,
+            priced_events=int(np.count_nonzero(priced)),
+            unpriced_events=int(np.count_nonzero(unpriced)),
+            unpriced_tokens=int(tokens[unpriced].sum()),
+            unpriced_models=unpriced_models,
+            as_of_offset=self.position,
+        )
+
+    def _sums(
+        self, window: np.ndarray[Any, Any], currency: str
+    ) -> tuple[
+        dict[str, Decimal],
+        dict[str, Decimal],
+        dict[str, Decimal],
+        dict[str, Decimal],
+        dict[str, Decimal],
+    ]:
+        c = self.costs
+        totals: dict[str, Decimal] = {}
+        by_agent: dict[str, Decimal] = {}
+        by_model: dict[str, Decimal] = {}
+        by_category: dict[str, Decimal] = {}
+        by_workflow: dict[str, Decimal] = {}
+        cur_code = self.currencies.codes.get(currency, -1)
+        agent, model, category, wf, cur = (
+            c["agent"],
+            c["model"],
+            c["category"],
+            c["wf"],
+            c["currency"],
+        )
+        for i in np.flatnonzero(window & c["priced"]):
+            amount = self.amounts[i]
+            _add(totals, self.currencies.names[cur[i]], amount)
+            if cur[i] != cur_code:
+                continue
+            if agent[i] >= 0:
+                _add(by_agent, self.agents.names[agent[i]], amount)
+            if model[i] >= 0:
+                _add(by_model, self.models.names[model[i]], amount)
+            _add(by_category, self.categories.names[category[i]], amount)
+            if wf[i] >= 0:
+                _add(by_workflow, self.workflows.names[wf[i]], amount)
+        return totals, by_agent, by_model, by_category, by_workflow

@@ -1,0 +1,160 @@
+"""What a projection is: a deterministic fold of stored events, with a portable, digestible state.
+
+A projection folds decoded event dicts in offset order and keeps the offset it has folded up to
+(``position``). Its state serialises to bytes (numpy arrays plus canonical JSON) so a runner can
+store it with its position in one transaction, and its digest proves two builds equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from ledger.backends.base import StoredRow
+
+Handler = Callable[[int, dict[str, Any]], None]
+Arrays = dict[str, npt.NDArray[Any]]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_to_us(value: str) -> int:
+    """Return microseconds since the epoch for an ISO 8601 UTC timestamp string."""
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def dt_to_us(value: datetime | None) -> int | None:
+    """Return microseconds since the epoch (naive = UTC), or ``None``."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def us_to_dt(value: int) -> datetime:
+    """Return the aware UTC datetime for microseconds since the epoch."""
+    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+
+
+class Projection(ABC):
+    """A deterministic fold of ledger events into state.
+
+    Subclasses set ``name`` (where the state is stored), ``version`` (bump it when the state's
+    layout or meaning changes: a stored state of another version is discarded and rebuilt) and
+    ``handlers`` (event type → method). Folds read only the event, never a clock or I/O.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.handlers: dict[str, Handler] = self._handlers()
+
+    @abstractmethod
+    def _handlers(self) -> dict[str, Handler]:
+        """Return the event type → fold method map."""
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The event types this projection folds."""
+        return tuple(sorted(self.handlers))
+
+    def fold_rows(self, rows: Iterable[StoredRow]) -> None:
+        """Fold stored rows (offset order); rows at or below ``position`` are skipped."""
+        handlers = self.handlers
+        loads = orjson.loads
+        position = self.position
+        for row in rows:
+            if row.offset <= position:
+                continue
+            handler = handlers.get(row.topic)
+            if handler is not None:
+                handler(row.offset, loads(row.state))
+            position = row.offset
+        self.position = position
+
+    def fold(self, offset: int, event: dict[str, Any]) -> None:
+        """Fold one decoded event at ``offset`` (ignored if already folded)."""
+        if offset <= self.position:
+            return
+        handler = self.handlers.get(event["type"])
+        if handler is not None:
+            handler(offset, event)
+        self.position = offset
+
+    def advance_to(self, offset: int) -> None:
+        """Record that every event up to ``offset`` has been seen (none of them matched)."""
+        self.position = max(self.position, offset)
+
+    # -- state ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def dump(self) -> tuple[dict[str, Any], Arrays]:
+        """Return the state as JSON-able metadata and numpy arrays."""
+
+    @abstractmethod
+    def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
+        """Restore the state from :meth:`dump`'s output."""
+
+    def to_bytes(self) -> bytes:
+        """Serialise the state (with name, version and position)."""
+        meta, arrays = self.dump()
+        header = {
+            "name": self.name,
+            "version": self.version,
+            "position": self.position,
+            "meta": meta,
+        }
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            allow_pickle=False,
+            __header__=np.frombuffer(orjson.dumps(header, option=orjson.OPT_SORT_KEYS), np.uint8),
+            **arrays,
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self | None:
+        """Return a projection restored from :meth:`to_bytes`, or ``None`` if incompatible."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            header = orjson.loads(npz["__header__"].tobytes())
+            if header.get("name") != cls.name or header.get("version") != cls.version:
+                return None
+            arrays = {k: npz[k] for k in npz.files if k != "__header__"}
+        projection = cls()
+        projection.load(header["meta"], arrays)
+        projection.position = int(header["position"])
+        return projection
+
+    def digest(self) -> str:
+        """Return a SHA-256 over the canonical state: equal digests mean equal states.
+
+        The position is left out on purpose: a fold that stopped at the last matching event and
+        one that read on past events it ignores hold the same state.
+        """
+        meta, arrays = self.dump()
+        h = hashlib.sha256()
+        h.update(orjson.dumps([self.name, self.version, meta], option=orjson.OPT_SORT_KEYS))
+        for key in sorted(arrays):
+            a = np.ascontiguousarray(arrays[key])
+            h.update(key.encode())
+            h.update(a.dtype.str.encode())
+            h.update(str(a.shape).encode())
+            h.update(a.tobytes())
+        return h.hexdigest()

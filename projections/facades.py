@@ -1,0 +1,645 @@
+"""The user guide's API for metrics, SLOs and costs: record by appending events, report by folding.
+
+Each facade takes a ledger (``ledger=``) or a storage (``storage=``) and a ``clock=``; with
+neither it runs on an in-memory ledger, as the guide says. Recording appends events (the guide's
+``async`` methods stay ``async`` and use group commit); reports fold whatever is new in the
+ledger into the facade's projection first, so two facades on one ledger — in two processes —
+see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from ledger import (
+    CostIncurred,
+    ExplanationRecorded,
+    Ledger,
+    LedgerError,
+    ReplayAttempted,
+    StepRecorded,
+    VersionConflictError,
+    WorkflowCompleted,
+    new_event_id,
+    open_ledger,
+)
+from ledger.events import BudgetBreached, BudgetReservationReleased, BudgetReserved, as_utc, utc_now
+from ledger.store import Clock
+from projections.costs import CostProjection
+from projections.engine import Projection, dt_to_us
+from projections.pricing import PriceTable
+from projections.reliability import ReliabilityProjection
+from projections.reports import (
+    BudgetStatus,
+    CostReport,
+    MetricsReport,
+    MetricTargets,
+    SLOReport,
+    SLOTargets,
+)
+from projections.runner import fold_range, load_stored
+from projections.slo import SLOProjection
+
+P = TypeVar("P", bound=Projection)
+
+
+class MetricStorage:
+    """Where a facade's events live: a ledger, opened from a URL."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def close(self) -> None:
+        """Close the underlying ledger."""
+        self.ledger.close()
+
+
+class MemoryMetricStorage(MetricStorage):
+    """An in-memory ledger (the default): nothing survives the process."""
+
+    def __init__(self, *, clock: Clock = utc_now) -> None:
+        super().__init__(open_ledger("memory://", clock=clock))
+
+
+class SQLMetricStorage(MetricStorage):
+    """A SQLite or PostgreSQL ledger: ``SQLMetricStorage("postgresql://…")`` or ``"sqlite:///f.db"``."""
+
+    def __init__(self, url: str, *, clock: Clock = utc_now) -> None:
+        if not url.startswith(("sqlite:", "postgresql:", "postgres:")):
+            raise LedgerError(
+                f"SQLMetricStorage needs a sqlite:/// or postgresql:// URL, got '{url}'"
+            )
+        super().__init__(open_ledger(url, clock=clock))
+
+
+class _Facade(Generic[P]):
+    projection_type: type[P]
+
+    def __init__(
+        self,
+        storage: MetricStorage | None = None,
+        *,
+        ledger: Ledger | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        if storage is not None and ledger is not None:
+            raise ValueError("pass either storage= or ledger=, not both")
+        if ledger is None:
+            ledger = (storage or MemoryMetricStorage(clock=clock)).ledger
+        self.ledger = ledger
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._projection: P = load_stored(ledger, self.projection_type)
+
+    def now(self) -> datetime:
+        """The facade's clock, as aware UTC."""
+        return as_utc(self.clock())
+
+    def projection(self, as_of: int | None = None) -> P:
+        """Return the projection folded up to ``as_of`` (default: everything in the ledger)."""
+        if as_of is not None:
+            fresh = self.projection_type()
+            fold_range(self.ledger, [fresh], until=as_of)
+            return fresh
+        with self._lock:
+            fold_range(self.ledger, [self._projection])
+            return self._projection
+
+
+class ReliabilityMetrics(_Facade[ReliabilityProjection]):
+    """SVR, CR, PC, HIR, MA, tool latency and workflow time (the guide's "Reliability Metrics")."""
+
+    projection_type = ReliabilityProjection
+
+    def __init__(
+        self,
+        storage: MetricStorage | None = None,
+        *,
+        ledger: Ledger | None = None,
+        clock: Clock = utc_now,
+        targets: MetricTargets | None = None,
+    ) -> None:
+        super().__init__(storage, ledger=ledger, clock=clock)
+        self.targets = targets or MetricTargets()
+
+    async def record_step(
+        self,
+        agent: str,
+        success: bool,
+        mode: str | None = None,
+        declared_mode: str | None = None,
+        *,
+        required_compensation: bool = False,
+        required_human: bool = False,
+        tool_duration_ms: float | None = None,
+        workflow_id: str | None = None,
+        error: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> StepRecorded:
+        """Append a ``StepRecorded`` event; ``mode``, ``declared_mode`` may be positional."""
+        event = StepRecorded(
+            agent=agent,
+            success=success,
+            mode=mode,
+            declared_mode=declared_mode,
+            required_compensation=required_compensation,
+            required_human=required_human,
+            tool_duration_ms=tool_duration_ms,
+            workflow_id=workflow_id,
+            error=error,
+            occurred_at=occurred_at or self.now(),
+        )
+        await self.ledger.append_async(event)
+        return event
+
+    async def record_workflow(
+        self,
+        workflow_id: str,
+        total_steps: int | None = None,
+        total_retries: int | None = None,
+        *,
+        required_compensation: bool = False,
+        required_human: bool = False,
+        agents_involved: Sequence[str] = (),
+        duration_ms: float | None = None,
+        success: bool = True,
+        occurred_at: datetime | None = None,
+    ) -> WorkflowCompleted:
+        """Append a ``WorkflowCompleted`` event with the workflow's reported totals."""
+        event = WorkflowCompleted(
+            workflow_id=workflow_id,
+            total_steps=total_steps,
+            total_retries=total_retries,
+            required_compensation=required_compensation,
+            required_human=required_human,
+            agents_involved=tuple(agents_involved),
+            duration_ms=duration_ms,
+            success=success,
+            occurred_at=occurred_at or self.now(),
+        )
+        await self.ledger.append_async(event)
+        return event
+
+    def report(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        as_of: int | None = None,
+    ) -> MetricsReport:
+        """Return the metrics over ``[since, until)`` (event time), as of an offset if given."""
+        return self.projection(as_of).report(
+            self.targets, since_us=dt_to_us(since), until_us=dt_to_us(until)
+        )
+
+    async def get_report(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        as_of: int | None = None,
+    ) -> MetricsReport:
+        """Like :meth:`report`, folding new events off the event loop."""
+        return await asyncio.to_thread(self.report, since, until, as_of=as_of)
+
+
+class SLOTracker(_Facade[SLOProjection]):
+    """Mean time to explain and replay success rate (the guide's "SLO Tracking")."""
+
+    projection_type = SLOProjection
+
+    def __init__(
+        self,
+        storage: MetricStorage | None = None,
+        *,
+        ledger: Ledger | None = None,
+        clock: Clock = utc_now,
+        targets: SLOTargets | None = None,
+    ) -> None:
+        super().__init__(storage, ledger=ledger, clock=clock)
+        self.targets = targets or SLOTargets()
+
+    async def record_mtte(
+        self,
+        thread_id: str,
+        checkpoint_id: str | None = None,
+        duration_ms: float = 0.0,
+        success: bool = True,
+        *,
+        error: str | None = None,
+    ) -> ExplanationRecorded:
+        """Append one explanation timing for workflow ``thread_id``."""
+        event = ExplanationRecorded(
+            workflow_id=thread_id,
+            checkpoint_id=checkpoint_id,
+            duration_ms=duration_ms,
+            success=success,
+            error=error,
+            occurred_at=self.now(),
+        )
+        await self.ledger.append_async(event)
+        return event
+
+    async def record_rsr(
+        self,
+        thread_id: str,
+        checkpoint_id: str | None = None,
+        replay_mode: str = "strict",
+        success: bool = True,
+        *,
+        replay_workflow_id: str | None = None,
+    ) -> ReplayAttempted:
+        """Append one replay outcome for workflow ``thread_id``."""
+        event = ReplayAttempted(
+            workflow_id=thread_id,
+            checkpoint_id=checkpoint_id,
+            replay_mode=replay_mode,  # validated by the model
+            success=success,
+            replay_workflow_id=replay_workflow_id,
+            occurred_at=self.now(),
+        )
+        await self.ledger.append_async(event)
+        return event
+
+    def report(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        as_of: int | None = None,
+    ) -> SLOReport:
+        """Return MTTE and RSR over ``[since, until)``."""
+        return self.projection(as_of).report(
+            self.targets, since_us=dt_to_us(since), until_us=dt_to_us(until)
+        )
+
+    async def get_report(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        as_of: int | None = None,
+    ) -> SLOReport:
+        """Like :meth:`report`, folding new events off the event loop."""
+        return await asyncio.to_thread(self.report, since, until, as_of=as_of)
+
+
+def _money(value: Decimal | float | int | str) -> Decimal:
+    # str() first: Decimal(0.1) would carry the float's binary error into the ledger.
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class CostBudget:
+    """A spending limit over a rolling window ``[now - period_hours, now)`` (all time if ``None``).
+
+    Within budget means spend <= limit, for the total and for every category and agent limit.
+    """
+
+    name: str
+    total_limit: Decimal
+    period_hours: float | None = None
+    category_limits: Mapping[str, Decimal] = field(default_factory=dict)
+    agent_limits: Mapping[str, Decimal] = field(default_factory=dict)
+    currency: str = "USD"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total_limit", _money(self.total_limit))
+        object.__setattr__(
+            self, "category_limits", {k: _money(v) for k, v in self.category_limits.items()}
+        )
+        object.__setattr__(
+            self, "agent_limits", {k: _money(v) for k, v in self.agent_limits.items()}
+        )
+        if self.total_limit < 0:
+            raise ValueError(f"budget '{self.name}': total_limit must not be negative")
+        if self.period_hours is not None and self.period_hours <= 0:
+            raise ValueError(
+                f"budget '{self.name}': period_hours must be positive (or None for all time)"
+            )
+
+
+class UnknownBudgetError(LedgerError, KeyError):
+    """No budget of that name was set."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        super().__init__(f"no budget named '{name}' (set ones: {', '.join(known) or 'none'})")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BudgetExceededError(LedgerError):
+    """A reservation would take a budget over a limit; nothing was reserved."""
+
+    def __init__(
+        self, budget: str, scope: str, limit: Decimal, committed: Decimal, requested: Decimal
+    ) -> None:
+        self.budget = budget
+        self.scope = scope
+        self.limit = limit
+        self.committed = committed
+        self.requested = requested
+        super().__init__(
+            f"budget '{budget}' ({scope}): {committed} spent or reserved + {requested} requested "
+            f"exceeds the limit {limit}; nothing reserved"
+        )
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A granted reservation; pass it to a ``record_*_cost`` call or :meth:`CostTracker.release`."""
+
+    reservation_id: UUID
+    budget: str
+    amount: Decimal
+    expires_at: datetime | None
+
+
+class CostTracker(_Facade[CostProjection]):
+    """LLM and tool costs, budgets and reservations (the guide's "Cost Tracking")."""
+
+    projection_type = CostProjection
+
+    def __init__(
+        self,
+        storage: MetricStorage | None = None,
+        *,
+        ledger: Ledger | None = None,
+        clock: Clock = utc_now,
+        prices: PriceTable | None = None,
+        currency: str = "USD",
+    ) -> None:
+        super().__init__(storage, ledger=ledger, clock=clock)
+        self.prices = prices or PriceTable()
+        self.currency = currency
+        self.budgets: dict[str, CostBudget] = {}
+
+    def set_budget(self, budget: CostBudget) -> None:
+        """Add or replace a budget (by name)."""
+        self.budgets[budget.name] = budget
+
+    def _budget(self, name: str) -> CostBudget:
+        try:
+            return self.budgets[name]
+        except KeyError:
+            raise UnknownBudgetError(name, sorted(self.budgets)) from None
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def record_llm_cost(
+        self,
+        agent: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        model: str,
+        workflow_id: str | None = None,
+        *,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        reservation: Reservation | None = None,
+        occurred_at: datetime | None = None,
+    ) -> CostIncurred:
+        """Price tokens with the table in force at ``occurred_at`` and append the cost.
+
+        An unknown model is recorded as ``unpriced`` with its tokens kept, never as $0.
+        """
+        at = as_utc(occurred_at) if occurred_at is not None else self.now()
+        price = self.prices.lookup(model, at)
+        amount = None
+        if price is not None:
+            amount = price.cost(
+                prompt_tokens,
+                completion_tokens,
+                cached_tokens,
+                cache_write_tokens,
+                reasoning_tokens,
+            )
+        event = CostIncurred(
+            agent=agent,
+            workflow_id=workflow_id,
+            category="llm",
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cached_tokens=cached_tokens,
+            cache_write_tokens=cache_write_tokens,
+            reasoning_tokens=reasoning_tokens,
+            amount=amount,
+            currency=price.currency if price is not None else self.currency,
+            price_version=price.version if price is not None else None,
+            status="priced" if price is not None else "unpriced",
+            occurred_at=at,
+        )
+        self._record(event, reservation)
+        return event
+
+    def record_tool_cost(
+        self,
+        agent: str,
+        tool_name: str,
+        cost: Decimal | float | str,
+        workflow_id: str | None = None,
+        *,
+        category: str = "tool",
+        reservation: Reservation | None = None,
+        occurred_at: datetime | None = None,
+    ) -> CostIncurred:
+        """Append a tool's cost (an exact amount in the tracker's currency)."""
+        event = CostIncurred(
+            agent=agent,
+            workflow_id=workflow_id,
+            category=category,
+            tool=tool_name,
+            amount=_money(cost),
+            currency=self.currency,
+            status="priced",
+            occurred_at=as_utc(occurred_at) if occurred_at is not None else self.now(),
+        )
+        self._record(event, reservation)
+        return event
+
+    def _record(self, event: CostIncurred, reservation: Reservation | None) -> None:
+        before = {name: self._breaches(b) for name, b in self.budgets.items()}
+        batch: list[CostIncurred | BudgetReservationReleased] = [event]
+        if reservation is not None:
+            batch.append(
+                BudgetReservationReleased(
+                    budget=reservation.budget,
+                    reservation_id=reservation.reservation_id,
+                    settled_amount=event.amount,
+                    occurred_at=event.occurred_at,
+                )
+            )
+        self.ledger.append(batch)
+        # A breach is recorded once, when spend crosses a limit (not again on every later cost).
+        breaches = []
+        for name, budget in self.budgets.items():
+            for scope, (limit, spend) in self._breaches(budget).items():
+                if scope not in before[name]:
+                    breaches.append(
+                        BudgetBreached(
+                            budget=name,
+                            scope=scope,
+                            limit=limit,
+                            spend=spend,
+                            currency=budget.currency,
+                            occurred_at=self.now(),
+                        )
+                    )
+        if breaches:
+            self.ledger.append(breaches)
+
+    # -- budgets ------------------------------------------------------------------------------
+
+    def _window(self, budget: CostBudget) -> tuple[int | None, int]:
+        now = self.now()
+        since = None if budget.period_hours is None else now - timedelta(hours=budget.period_hours)
+        return dt_to_us(since), dt_to_us(now) or 0
+
+    def _breaches(self, budget: CostBudget) -> dict[str, tuple[Decimal, Decimal]]:
+        p = self.projection()
+        since, until = self._window(budget)
+        limits: list[tuple[str, Decimal, str | None, str | None]] = [
+            ("total", budget.total_limit, None, None)
+        ]
+        limits += [(f"category:{c}", v, c, None) for c, v in budget.category_limits.items()]
+        limits += [(f"agent:{a}", v, None, a) for a, v in budget.agent_limits.items()]
+        out = {}
+        for scope, limit, category, agent in limits:
+            spend = p.spend(
+                currency=budget.currency,
+                since_us=since,
+                until_us=until,
+                category=category,
+                agent=agent,
+            )
+            if spend > limit:
+                out[scope] = (limit, spend)
+        return out
+
+    def budget_status(self, name: str) -> BudgetStatus:
+        """Return one budget's spend, reservations and verdict now."""
+        budget = self._budget(name)
+        p = self.projection()
+        since, until = self._window(budget)
+        spend = p.spend(currency=budget.currency, since_us=since, until_us=until)
+        breaches = self._breaches(budget)
+        return BudgetStatus(
+            name=name,
+            currency=budget.currency,
+            limit=budget.total_limit,
+            spend=spend,
+            reserved=p.reserved(name, now_us=until),
+            period_hours=budget.period_hours,
+            within_budget=not breaches,
+            breaches=[
+                f"{scope}: spent {spend_} > limit {limit}"
+                for scope, (limit, spend_) in breaches.items()
+            ],
+        )
+
+    def is_within_budget(self, name: str | None = None) -> bool:
+        """True when the named budget (or every budget) has spend <= each of its limits."""
+        names = [name] if name is not None else list(self.budgets)
+        return all(self.budget_status(n).within_budget for n in names)
+
+    def reserve(
+        self,
+        budget: str,
+        amount: Decimal | float | str,
+        *,
+        category: str | None = None,
+        agent: str | None = None,
+        ttl_seconds: float = 300.0,
+        max_attempts: int = 50,
+    ) -> Reservation:
+        """Reserve an estimated cost, or raise :class:`BudgetExceededError`.
+
+        Reservations of one budget are appended to its own stream with the version the check
+        was made against, so concurrent reservers — in any process — can never jointly exceed
+        the limit: a loser of the race re-checks against the winner's reservation.
+        """
+        b = self._budget(budget)
+        requested = _money(amount)
+        for _ in range(max_attempts):
+            p = self.projection()
+            version = p.budget_versions.get(budget, 0)
+            since, until = self._window(b)
+            checks: list[tuple[str, Decimal, str | None, str | None]] = [
+                ("total", b.total_limit, None, None)
+            ]
+            if category is not None and category in b.category_limits:
+                checks.append((f"category:{category}", b.category_limits[category], category, None))
+            if agent is not None and agent in b.agent_limits:
+                checks.append((f"agent:{agent}", b.agent_limits[agent], None, agent))
+            for scope, limit, cat, ag in checks:
+                committed = p.spend(
+                    currency=b.currency, since_us=since, until_us=until, category=cat, agent=ag
+                ) + p.reserved(budget, now_us=until, category=cat, agent=ag)
+                if committed + requested > limit:
+                    raise BudgetExceededError(budget, scope, limit, committed, requested)
+            expires = self.now() + timedelta(seconds=ttl_seconds)
+            event = BudgetReserved(
+                budget=budget,
+                reservation_id=new_event_id(),
+                amount=requested,
+                currency=b.currency,
+                category=category,
+                agent=agent,
+                expires_at=expires,
+                occurred_at=self.now(),
+            )
+            try:
+                self.ledger.append(event, expected_version=version)
+            except VersionConflictError:
+                continue
+            return Reservation(event.reservation_id, budget, requested, expires)
+        raise LedgerError(
+            f"budget '{budget}': could not reserve after {max_attempts} conflicting attempts"
+        )
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back a reservation that was not used."""
+        self.ledger.append(
+            BudgetReservationReleased(
+                budget=reservation.budget,
+                reservation_id=reservation.reservation_id,
+                occurred_at=self.now(),
+            )
+        )
+
+    # -- reports ------------------------------------------------------------------------------
+
+    def report(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        as_of: int | None = None,
+    ) -> CostReport:
+        """Return costs over ``[since, until)`` with the state of every budget now."""
+        base = self.projection(as_of).report(
+            currency=self.currency, since_us=dt_to_us(since), until_us=dt_to_us(until)
+        )
+        budgets = [self.budget_status(n) for n in sorted(self.budgets)]
+        return base.model_copy(update={"budgets": budgets})
+
+    def get_report(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        as_of: int | None = None,
+    ) -> CostReport:
+        """The guide's name for :meth:`report` (synchronous, as in the guide)."""
+        return self.report(since, until, as_of=as_of)

@@ -1,0 +1,196 @@
+"""Report models: what the facades and ``rledger report`` return, validated and serialisable.
+
+Field names follow the user's guide (``svr``, ``cr``, ``pc``, ``hir``, ``ma``, ``tcl``, ``wct``,
+``agent_metrics``, ``mtte_p95_ms``, ``rsr``, ``total_cost`` …). A metric over no observations is
+``None`` and is listed in ``insufficient_data``; health and compliance judge only metrics with data.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MetricTargets(BaseModel):
+    """Reliability targets (the guide's values by default); comparisons are strict."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    svr_min: float = 0.95
+    cr_max: float = 0.10
+    pc_max: float = 2.0
+    hir_max: float = 0.05
+    ma_min: float = 0.90
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:g}%"
+
+
+class AgentMetrics(BaseModel):
+    """One agent's share of the metrics."""
+
+    model_config = ConfigDict(frozen=True)
+
+    svr: float | None
+    cr: float | None
+    ma: float | None
+    tcl: float | None
+    total_steps: int
+    tool_calls: int
+
+
+class MetricsReport(BaseModel):
+    """SVR, CR, PC, HIR, MA, tool latency (TCL) and workflow time (WCT), overall and per agent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    svr: float | None = Field(description="successful steps / steps")
+    cr: float | None = Field(description="steps needing compensation / steps")
+    pc: float | None = Field(description="mean replans per completed workflow")
+    hir: float | None = Field(
+        description="completed workflows needing a human / completed workflows"
+    )
+    ma: float | None = Field(description="compliant mode observations / mode observations")
+    tcl: float | None = Field(description="mean tool latency, ms")
+    tcl_p50: float | None = None
+    tcl_p95: float | None = None
+    tcl_p99: float | None = None
+    wct: float | None = Field(description="mean workflow completion time, ms")
+    wct_p50: float | None = None
+    wct_p95: float | None = None
+    wct_p99: float | None = None
+    total_steps: int = 0
+    total_workflows: int = 0
+    tool_calls: int = 0
+    mode_observations: int = 0
+    agent_metrics: dict[str, AgentMetrics] = Field(default_factory=dict)
+    targets: MetricTargets = Field(default_factory=MetricTargets)
+    as_of_offset: int = 0
+
+    @property
+    def insufficient_data(self) -> list[str]:
+        """The health metrics that have no observations (and so are not judged)."""
+        return [n for n in ("svr", "cr", "pc", "hir", "ma") if getattr(self, n) is None]
+
+    def get_violations(self) -> list[str]:
+        """One readable line per failing metric, in the order SVR, CR, PC, HIR, MA."""
+        t = self.targets
+        out: list[str] = []
+        if self.svr is not None and not self.svr > t.svr_min:
+            out.append(f"SVR too low: {self.svr:.2%} (target >{_pct(t.svr_min)})")
+        if self.cr is not None and not self.cr < t.cr_max:
+            out.append(f"CR too high: {self.cr:.2%} (target <{_pct(t.cr_max)})")
+        if self.pc is not None and not self.pc < t.pc_max:
+            out.append(f"PC too high: {self.pc:.2f} (target <{t.pc_max:g})")
+        if self.hir is not None and not self.hir < t.hir_max:
+            out.append(f"HIR too high: {self.hir:.2%} (target <{_pct(t.hir_max)})")
+        if self.ma is not None and not self.ma > t.ma_min:
+            out.append(f"MA too low: {self.ma:.2%} (target >{_pct(t.ma_min)})")
+        return out
+
+    def is_healthy(self) -> bool:
+        """True when no metric that has data violates its target."""
+        return not self.get_violations()
+
+
+class SLOTargets(BaseModel):
+    """SLO targets: MTTE p95 at most 5 minutes, RSR at least 99% (both inclusive)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mtte_p95_ms: float = 300_000.0
+    rsr_min: float = 0.99
+
+
+class SLOReport(BaseModel):
+    """Mean time to explain (over successful explanations) and replay success rate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mtte_mean_ms: float | None
+    mtte_p50_ms: float | None
+    mtte_p95_ms: float | None
+    mtte_p99_ms: float | None
+    explanations: int
+    explanation_failures: int
+    explanation_failure_rate: float | None
+    rsr: float | None
+    rsr_by_mode: dict[str, float | None]
+    replay_attempts: int
+    replay_attempts_by_mode: dict[str, int]
+    targets: SLOTargets = Field(default_factory=SLOTargets)
+    as_of_offset: int = 0
+
+    @property
+    def insufficient_data(self) -> list[str]:
+        """The SLOs with no observations (and so not judged)."""
+        out = []
+        if self.mtte_p95_ms is None:
+            out.append("mtte")
+        if self.rsr is None:
+            out.append("rsr")
+        return out
+
+    def is_mtte_compliant(self) -> bool:
+        """True when MTTE p95 <= target, or when there is no data to judge."""
+        return self.mtte_p95_ms is None or self.mtte_p95_ms <= self.targets.mtte_p95_ms
+
+    def is_rsr_compliant(self) -> bool:
+        """True when RSR >= target, or when there is no data to judge."""
+        return self.rsr is None or self.rsr >= self.targets.rsr_min
+
+    def get_violations(self) -> list[str]:
+        """One readable line per failing SLO."""
+        out = []
+        if self.mtte_p95_ms is not None and not self.is_mtte_compliant():
+            out.append(
+                f"MTTE p95 too slow: {self.mtte_p95_ms / 1000:.1f}s "
+                f"(target <={self.targets.mtte_p95_ms / 1000:g}s)"
+            )
+        if not self.is_rsr_compliant():
+            assert self.rsr is not None
+            out.append(f"RSR too low: {self.rsr:.2%} (target >={_pct(self.targets.rsr_min)})")
+        return out
+
+
+class BudgetStatus(BaseModel):
+    """A budget's spend in its window against its limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    currency: str
+    limit: Decimal
+    spend: Decimal
+    reserved: Decimal
+    period_hours: float | None
+    within_budget: bool
+    breaches: list[str]
+
+
+class CostReport(BaseModel):
+    """Money (exact decimals) and tokens, by agent, model, category and workflow."""
+
+    model_config = ConfigDict(frozen=True)
+
+    currency: str
+    total_cost: Decimal
+    totals_by_currency: dict[str, Decimal]
+    cost_by_agent: dict[str, Decimal]
+    cost_by_model: dict[str, Decimal]
+    cost_by_category: dict[str, Decimal]
+    cost_by_workflow: dict[str, Decimal]
+    workflows: int
+    cost_per_workflow: Decimal | None
+    successful_workflows: int
+    cost_per_successful_workflow: Decimal | None
+    total_tokens: int
+    tokens_per_workflow: float | None
+    priced_events: int
+    unpriced_events: int
+    unpriced_tokens: int
+    unpriced_models: list[str]
+    budgets: list[BudgetStatus] = Field(default_factory=list)
+    as_of_offset: int = 0

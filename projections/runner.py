@@ -1,0 +1,223 @@
+"""The runner that keeps stored projections current, exactly once, and rebuilds them.
+
+It reads pages of events after the projections' positions, folds them, and saves each state with
+its position in one transaction (the library's tracking table refuses a position that does not
+advance). After a crash it resumes from the saved positions, so no event is folded twice into a
+stored state. One runner per projection set is active at a time (a lock in the backend).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from ledger import Ledger, LedgerError
+from ledger.backends.base import ReadQuery, RunnerLock, SavedView, StoredRow
+from projections.engine import Projection
+
+P = TypeVar("P", bound=Projection)
+
+Progress = Callable[[int, int], None]
+"""Called with (events folded so far, events to fold in all) as a run advances."""
+
+SHADOW_SUFFIX = "#shadow"
+
+
+class RunnerBusyError(LedgerError):
+    """Another runner is active for these projections."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = list(names)
+        super().__init__(
+            f"another runner is already keeping {', '.join(self.names)} current; "
+            "stop it, or wait for it (--wait)"
+        )
+
+
+def load_stored(ledger: Ledger, projection_type: type[P], name: str | None = None) -> P:
+    """Return the stored state of a projection, or a fresh one if none (or stale) is stored."""
+    view = ledger.backend.load_view(name or projection_type.name)
+    if view is not None:
+        restored = projection_type.from_bytes(view.state)
+        if restored is not None:
+            return restored
+    return projection_type()
+
+
+def fold_range(
+    ledger: Ledger,
+    projections: Sequence[Projection],
+    *,
+    until: int | None = None,
+    page_size: int = 5000,
+    progress: Progress | None = None,
+) -> int:
+    """Fold events after each projection's position up to ``until`` (default: the latest).
+
+    Returns the offset every projection is now at. Reads once for all projections.
+    """
+    if not projections:
+        return 0
+    target = ledger.latest_offset() if until is None else until
+    start = min(p.position for p in projections)
+    if start >= target:
+        for p in projections:
+            p.advance_to(target)
+        return target
+    topics = tuple(sorted({t for p in projections for t in p.topics}))
+    total = target - start
+    done = 0
+    page: list[StoredRow] = []
+    for row in ledger.read_rows(ReadQuery(after=start, stop=target, topics=topics), page_size):
+        page.append(row)
+        if len(page) >= page_size:
+            for p in projections:
+                p.fold_rows(page)
+            done = page[-1].offset - start
+            page = []
+            if progress is not None:
+                progress(done, total)
+    if page:
+        for p in projections:
+            p.fold_rows(page)
+    for p in projections:
+        p.advance_to(target)
+    if progress is not None:
+        progress(total, total)
+    return target
+
+
+class ProjectionRunner:
+    """Keeps a set of stored projections current on one ledger.
+
+    Args:
+        ledger: the ledger to follow.
+        projection_types: the projections to keep (each stored under its ``name``).
+        save_every: save states at least every this many offsets during a long catch-up.
+        page_size: rows read per round trip.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        projection_types: Sequence[type[Projection]],
+        *,
+        save_every: int = 100_000,
+        page_size: int = 5000,
+    ) -> None:
+        self.ledger = ledger
+        self.types = list(projection_types)
+        self.save_every = save_every
+        self.page_size = page_size
+        self.projections: list[Projection] = []
+        self._lock: RunnerLock | None = None
+        self._stop = threading.Event()
+
+    @property
+    def names(self) -> list[str]:
+        """The stored names of the projections this runner keeps."""
+        return [t.name for t in self.types]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def acquire(self, *, wait: bool = False, poll: float = 0.5) -> None:
+        """Become the active runner (or raise :class:`RunnerBusyError`; ``wait`` blocks)."""
+        key = "+".join(sorted(self.names))
+        while True:
+            self._lock = self.ledger.backend.try_lock_runner(key)
+            if self._lock is not None:
+                break
+            if not wait or self._stop.wait(poll):
+                raise RunnerBusyError(self.names)
+        self.projections = [load_stored(self.ledger, t) for t in self.types]
+
+    def release(self) -> None:
+        """Stop being the active runner."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def stop(self) -> None:
+        """Ask :meth:`follow` (or a waiting :meth:`acquire`) to return."""
+        self._stop.set()
+
+    def __enter__(self) -> ProjectionRunner:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    # -- work --------------------------------------------------------------------------------
+
+    def _save(
+        self, projections: Sequence[Projection], *, suffix: str = "", reset: bool = False
+    ) -> None:
+        now = datetime.now(UTC)
+        for p in projections:
+            self.ledger.backend.save_view(
+                SavedView(p.name + suffix, p.position, p.to_bytes(), p.digest(), now), reset=reset
+            )
+
+    def catch_up(self, *, progress: Progress | None = None) -> int:
+        """Fold every new event into the stored projections and save them; return the position."""
+        if self._lock is None:
+            raise RuntimeError("call acquire() (or use the runner as a context manager) first")
+        saved = {p.name: p.position for p in self.projections}
+        target = self.ledger.latest_offset()
+        position = min((p.position for p in self.projections), default=target)
+        while position < target:
+            step = min(target, position + self.save_every)
+            fold_range(
+                self.ledger, self.projections, until=step, page_size=self.page_size, progress=None
+            )
+            position = step
+            if progress is not None:
+                progress(
+                    position - min(saved.values(), default=0),
+                    target - min(saved.values(), default=0),
+                )
+            self._save([p for p in self.projections if p.position > saved[p.name]])
+            saved = {p.name: p.position for p in self.projections}
+        return position
+
+    def rebuild(self, *, progress: Progress | None = None) -> dict[str, str]:
+        """Fold every projection from offset 0 into a shadow copy, then switch over.
+
+        The stored projections keep serving until the new ones are complete; the switch
+        replaces state and position together. Returns each projection's digest.
+        """
+        if self._lock is None:
+            raise RuntimeError("call acquire() (or use the runner as a context manager) first")
+        fresh = [t() for t in self.types]
+        target = self.ledger.latest_offset()
+        position = 0
+        first = True
+        while True:
+            step = min(target, position + self.save_every)
+            fold_range(self.ledger, fresh, until=step, page_size=self.page_size)
+            position = step
+            if progress is not None:
+                progress(position, target)
+            if position >= target:
+                break
+            # Checkpoint the shadow so a long rebuild's progress is visible and durable.
+            self._save(fresh, suffix=SHADOW_SUFFIX, reset=first)
+            first = False
+        self._save(fresh, reset=True)
+        for p in fresh:
+            self.ledger.backend.delete_view(p.name + SHADOW_SUFFIX)
+        self.projections = fresh
+        return {p.name: p.digest() for p in fresh}
+
+    def follow(
+        self, *, idle_timeout: float = 1.0, on_batch: Callable[[int], None] | None = None
+    ) -> None:
+        """Catch up, then keep folding new events as they arrive until :meth:`stop` is called."""
+        while not self._stop.is_set():
+            position = self.catch_up()
+            if on_batch is not None:
+                on_batch(position)
+            self.ledger.backend.wait_for_events(position, idle_timeout)
