@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import IO, Any
 
 import orjson
@@ -27,6 +28,16 @@ from ledger import (
     open_ledger,
 )
 from ledger.codec import validate_one
+from projections import (
+    CORE_PROJECTIONS,
+    CostBudget,
+    CostTracker,
+    Projection,
+    ProjectionRunner,
+    ReliabilityMetrics,
+    SLOTracker,
+)
+from projections.render import render_costs, render_metrics, render_slo
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -250,6 +261,130 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- projections: report, rebuild, follow ------------------------------------------------------
+
+
+def _parse_budget(value: str) -> CostBudget:
+    """Parse ``NAME=LIMIT[/HOURS]`` into a budget (e.g. ``daily=100/24``)."""
+    try:
+        name, rest = value.split("=", 1)
+        limit, _, hours = rest.partition("/")
+        return CostBudget(
+            name=name, total_limit=Decimal(limit), period_hours=float(hours) if hours else None
+        )
+    except (ValueError, ArithmeticError):
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a budget: use NAME=LIMIT or NAME=LIMIT/HOURS (e.g. daily=100/24)"
+        ) from None
+
+
+def _full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
+    metrics = ReliabilityMetrics(ledger=ledger)
+    slo = SLOTracker(ledger=ledger)
+    costs = CostTracker(ledger=ledger)
+    for budget in getattr(args, "budget", None) or []:
+        costs.set_budget(budget)
+    since, until, as_of = (
+        getattr(args, "since", None),
+        getattr(args, "until", None),
+        getattr(args, "as_of", None),
+    )
+    return {
+        "metrics": metrics.report(since, until, as_of=as_of),
+        "slo": slo.report(since, until, as_of=as_of),
+        "costs": costs.report(since, until, as_of=as_of),
+    }
+
+
+def _print_report(reports: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        print(
+            orjson.dumps(
+                {k: v.model_dump(mode="json") for k, v in reports.items()},
+                option=orjson.OPT_INDENT_2,
+            ).decode()
+        )
+        return
+    print(render_metrics(reports["metrics"]))
+    print()
+    print(render_slo(reports["slo"]))
+    print()
+    print(render_costs(reports["costs"]))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print health verdicts, per-agent metrics, SLOs, costs and budgets."""
+    with _open(args) as ledger:
+        if args.as_of is not None and not 0 <= args.as_of <= ledger.latest_offset():
+            raise ValueError(
+                f"--as-of {args.as_of} is outside the ledger (0..{ledger.latest_offset()})"
+            )
+        reports = _full_report(ledger, args)
+    _print_report(reports, args.format)
+    return EXIT_OK if reports["metrics"].is_healthy() else EXIT_FAILED if args.strict else EXIT_OK
+
+
+def _selected(names: Sequence[str]) -> list[type[Projection]]:
+    known = {p.name: p for p in CORE_PROJECTIONS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[n] for n in names] if names else list(CORE_PROJECTIONS)
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Rebuild projections from offset 0 into a shadow copy, then switch over."""
+    with _open(args) as ledger:
+        runner = ProjectionRunner(ledger, _selected(args.names))
+        runner.acquire(wait=args.wait)
+        try:
+            total = ledger.latest_offset()
+            started = time.perf_counter()
+            with tqdm(
+                total=total, unit="ev", desc="rebuilding", file=sys.stderr, disable=args.quiet
+            ) as bar:
+
+                def progress(done: int, _total: int) -> None:
+                    bar.update(done - bar.n)
+
+                digests = runner.rebuild(progress=progress)
+            elapsed = time.perf_counter() - started
+        finally:
+            runner.release()
+    print(
+        f"rebuilt {', '.join(digests)} over {total} event(s) in {elapsed:.2f}s "
+        f"({total / elapsed if elapsed else 0:,.0f} events/s)"
+    )
+    for name, digest in digests.items():
+        print(f"  {name:12} digest {digest}")
+    return EXIT_OK
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    """Keep stored projections current as events arrive (Ctrl-C to stop)."""
+    with _open(args) as ledger:
+        runner = ProjectionRunner(ledger, _selected(args.names))
+        runner.acquire(wait=args.wait)
+        deadline = None if args.seconds is None else time.monotonic() + args.seconds
+        last = -1
+
+        def on_batch(position: int) -> None:
+            nonlocal last
+            if position != last:
+                print(f"{', '.join(runner.names)} at offset {position}", flush=True)
+                last = position
+            if deadline is not None and time.monotonic() >= deadline:
+                runner.stop()
+
+        try:
+            runner.follow(idle_timeout=0.5, on_batch=on_batch)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            runner.release()
+    return EXIT_OK
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 
@@ -294,6 +429,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"hash chain: {'intact' if report.ok else 'BROKEN'} "
             f"over {report.events_checked} event(s)"
         )
+        print()
+        _print_report(_full_report(ledger, args), "text")
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -344,6 +481,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="counts for the whole ledger")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("report", help="metrics, health, SLOs, costs and budgets")
+    p.add_argument("--since", type=_parse_time, help="events that occurred at or after (ISO 8601)")
+    p.add_argument("--until", type=_parse_time, help="events that occurred before (ISO 8601)")
+    p.add_argument(
+        "--as-of", type=int, metavar="OFFSET", help="the ledger as it was at this offset"
+    )
+    p.add_argument("--budget", type=_parse_budget, action="append", metavar="NAME=LIMIT[/HOURS]")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a health metric is violated")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("rebuild", help="rebuild stored projections from offset 0, then switch over")
+    p.add_argument("names", nargs="*", help="projections (default: all core ones)")
+    p.add_argument("--wait", action="store_true", help="wait for another runner instead of failing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_rebuild)
+
+    p = sub.add_parser("follow", help="keep stored projections current as events arrive")
+    p.add_argument("names", nargs="*", help="projections (default: all core ones)")
+    p.add_argument("--wait", action="store_true", help="wait for another runner instead of failing")
+    p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
+    p.set_defaults(func=cmd_follow)
 
     p = sub.add_parser("demo", help="append a seeded, realistic agent workload and summarise it")
     p.add_argument("--events", type=int, default=20_000, help="events to generate (default 20000)")

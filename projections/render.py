@@ -1,0 +1,147 @@
+"""Plain-text rendering of reports (for ``rledger report`` and ``rledger demo``); no I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from projections.reports import CostReport, MetricsReport, SLOReport
+
+
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    """Return rows as an aligned text table with a header rule."""
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "no data" if value is None else f"{value:.2%}"
+
+
+def _ms(value: float | None) -> str:
+    return "no data" if value is None else f"{value:,.0f} ms"
+
+
+def _money(value: Decimal | None, currency: str) -> str:
+    return "no data" if value is None else f"{value:,.4f} {currency}"
+
+
+def _verdict(value: float | None, ok: bool) -> str:
+    return "no data" if value is None else ("ok" if ok else "VIOLATION")
+
+
+def render_metrics(r: MetricsReport) -> str:
+    """Return the reliability metrics, their targets and verdicts, and the per-agent table."""
+    t = r.targets
+    rows = [
+        ("SVR", _pct(r.svr), f">{t.svr_min:.0%}", _verdict(r.svr, r.svr is None or r.svr > t.svr_min)),
+        ("CR", _pct(r.cr), f"<{t.cr_max:.0%}", _verdict(r.cr, r.cr is None or r.cr < t.cr_max)),
+        (
+            "PC",
+            "no data" if r.pc is None else f"{r.pc:.2f}",
+            f"<{t.pc_max:g}",
+            _verdict(r.pc, r.pc is None or r.pc < t.pc_max),
+        ),
+        ("HIR", _pct(r.hir), f"<{t.hir_max:.0%}", _verdict(r.hir, r.hir is None or r.hir < t.hir_max)),
+        ("MA", _pct(r.ma), f">{t.ma_min:.0%}", _verdict(r.ma, r.ma is None or r.ma > t.ma_min)),
+    ]
+    out = [
+        f"Reliability — {r.total_steps} steps, {r.total_workflows} completed workflows, "
+        f"as of offset {r.as_of_offset}",
+        table(rows, ("metric", "value", "target", "verdict")),
+        "",
+        f"Tool latency (TCL): mean {_ms(r.tcl)}, p50 {_ms(r.tcl_p50)}, p95 {_ms(r.tcl_p95)}, "
+        f"p99 {_ms(r.tcl_p99)} over {r.tool_calls} calls",
+        f"Workflow time (WCT): mean {_ms(r.wct)}, p50 {_ms(r.wct_p50)}, p95 {_ms(r.wct_p95)}, "
+        f"p99 {_ms(r.wct_p99)}",
+        f"Health: {'HEALTHY' if r.is_healthy() else 'UNHEALTHY'}",
+    ]
+    out += [f"  - {v}" for v in r.get_violations()]
+    if r.insufficient_data:
+        out.append(f"  (no data: {', '.join(m.upper() for m in r.insufficient_data)})")
+    if r.agent_metrics:
+        out += [
+            "",
+            table(
+                [
+                    (name, a.total_steps, _pct(a.svr), _pct(a.cr), _pct(a.ma), _ms(a.tcl))
+                    for name, a in r.agent_metrics.items()
+                ],
+                ("agent", "steps", "SVR", "CR", "MA", "TCL"),
+            ),
+        ]
+    return "\n".join(out)
+
+
+def render_slo(r: SLOReport) -> str:
+    """Return MTTE and RSR with their compliance."""
+    t = r.targets
+    mtte = "no data" if r.mtte_p95_ms is None else f"{r.mtte_p95_ms / 1000:.3f}s"
+    rsr = _pct(r.rsr)
+    lines = [
+        "SLOs",
+        f"  MTTE p95 {mtte} (target <= {t.mtte_p95_ms / 1000:g}s): "
+        f"{'compliant' if r.is_mtte_compliant() else 'VIOLATION'}"
+        f"{' (no data)' if r.mtte_p95_ms is None else ''}; mean {_ms(r.mtte_mean_ms)}, "
+        f"p50 {_ms(r.mtte_p50_ms)}, p99 {_ms(r.mtte_p99_ms)}; "
+        f"{r.explanations} explanations, {r.explanation_failures} failed",
+        f"  RSR {rsr} (target >= {t.rsr_min:.0%}): "
+        f"{'compliant' if r.is_rsr_compliant() else 'VIOLATION'}"
+        f"{' (no data)' if r.rsr is None else ''}; {r.replay_attempts} replays ("
+        + ", ".join(
+            f"{mode} {_pct(r.rsr_by_mode[mode])} of {r.replay_attempts_by_mode[mode]}"
+            for mode in r.rsr_by_mode
+        )
+        + ")",
+    ]
+    return "\n".join(lines)
+
+
+def render_costs(r: CostReport) -> str:
+    """Return totals, per-model and per-agent spend, unpriced usage and budgets."""
+    c = r.currency
+    lines = [
+        f"Costs — {r.priced_events} priced, {r.unpriced_events} unpriced events",
+        f"  total {_money(r.total_cost, c)}; per workflow {_money(r.cost_per_workflow, c)} "
+        f"over {r.workflows}; per successful workflow {_money(r.cost_per_successful_workflow, c)} "
+        f"over {r.successful_workflows}",
+        f"  tokens {r.total_tokens:,}; per workflow "
+        f"{'no data' if r.tokens_per_workflow is None else f'{r.tokens_per_workflow:,.0f}'}",
+    ]
+    if r.unpriced_events:
+        lines.append(
+            f"  unpriced: {r.unpriced_tokens:,} tokens of {', '.join(r.unpriced_models) or '?'} "
+            "(cost unknown; add a price to count them)"
+        )
+    for cur, total in r.totals_by_currency.items():
+        if cur != c:
+            lines.append(f"  also spent {_money(total, cur)}")
+    if r.cost_by_model:
+        lines += ["", table([(m, _money(v, c)) for m, v in r.cost_by_model.items()], ("model", "cost"))]
+    if r.cost_by_agent:
+        lines += ["", table([(a, _money(v, c)) for a, v in r.cost_by_agent.items()], ("agent", "cost"))]
+    if r.budgets:
+        lines += [
+            "",
+            table(
+                [
+                    (
+                        b.name,
+                        _money(b.spend, b.currency),
+                        _money(b.reserved, b.currency),
+                        _money(b.limit, b.currency),
+                        "all time" if b.period_hours is None else f"{b.period_hours:g}h",
+                        "within" if b.within_budget else "EXCEEDED: " + "; ".join(b.breaches),
+                    )
+                    for b in r.budgets
+                ],
+                ("budget", "spend", "reserved", "limit", "window", "state"),
+            ),
+        ]
+    return "\n".join(lines)
