@@ -67,9 +67,7 @@ class VerifyReport:
         return self.problems[0].offset if self.problems else None
 
 
-def checkpoints_crossed(
-    before: int, after: int, chains: dict[int, bytes], tail: Tail
-) -> list[Checkpoint]:
+def checkpoints_crossed(before: int, after: int, chains: dict[int, bytes], tail: Tail) -> list[Checkpoint]:
     """Return the checkpoints for multiples of ``CHECKPOINT_EVERY`` in ``(before, after]``."""
     assert tail.recorded_at is not None
     first = (before // CHECKPOINT_EVERY + 1) * CHECKPOINT_EVERY
@@ -129,13 +127,10 @@ def verify(backend: LedgerBackend, *, max_problems: int = 100) -> VerifyReport:
             problem(
                 "truncated",
                 report.last_offset + 1,
-                f"head says offset {head.offset} was written "
-                f"but the store ends at {report.last_offset}",
+                f"head says offset {head.offset} was written but the store ends at {report.last_offset}",
             )
         elif head.offset < report.last_offset:
-            problem(
-                "head_mismatch", head.offset, f"rows after the recorded head ({head.offset}) exist"
-            )
+            problem("head_mismatch", head.offset, f"rows after the recorded head ({head.offset}) exist")
         elif head.chain != previous:
             problem("head_mismatch", head.offset, "chain value differs from the recorded head")
     elif report.last_offset:

@@ -85,9 +85,7 @@ def _problems_from(error: ValidationError, *, index: int | None, line: int | Non
     return problems
 
 
-def _check_size(
-    event: LedgerEvent, max_bytes: int, index: int | None, line: int | None
-) -> Problem | None:
+def _check_size(event: LedgerEvent, max_bytes: int, index: int | None, line: int | None) -> Problem | None:
     size = len(encode(event))
     if size > max_bytes:
         return Problem(
@@ -134,27 +132,48 @@ def validate_batch(
     max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> list[LedgerEvent]:
     """Validate a whole batch; raise :class:`BatchRejectedError` listing every problem."""
+    return validate_and_encode(items, max_bytes=max_bytes)[0]
+
+
+def validate_and_encode(
+    items: Iterable[LedgerEvent | Mapping[str, Any] | str | bytes],
+    *,
+    max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> tuple[list[LedgerEvent], list[bytes]]:
+    """Validate a whole batch and return the events with their stored encodings.
+
+    Raises :class:`BatchRejectedError` listing every problem; each event is encoded once.
+    """
     events: list[LedgerEvent] = []
+    states: list[bytes] = []
     problems: list[Problem] = []
     total = 0
     for index, item in enumerate(items):
         total += 1
         if isinstance(item, LedgerEvent):
-            # Already validated by pydantic; only the size limit remains to check.
-            too_big = _check_size(item, max_bytes, index, None)
-            if too_big is None:
-                events.append(item)
-            else:
-                problems.append(too_big)
-            continue
-        event, found = validate_one(item, index=index, max_bytes=max_bytes)
-        if event is None:
-            problems.extend(found)
+            event: LedgerEvent | None = item  # already validated by pydantic
         else:
-            events.append(event)
+            event, found = validate_one(item, index=index, max_bytes=max_bytes)
+            if event is None:
+                problems.extend(found)
+                continue
+        assert event is not None
+        state = encode(event)
+        if len(state) > max_bytes:
+            problems.append(
+                Problem(
+                    index,
+                    None,
+                    None,
+                    f"encoded event is {len(state)} bytes, over the limit of {max_bytes} bytes",
+                )
+            )
+            continue
+        events.append(event)
+        states.append(state)
     if problems:
         raise BatchRejectedError(problems, total)
-    return events
+    return events, states
 
 
 def validate_lines(

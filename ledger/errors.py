@@ -81,8 +81,7 @@ class VersionConflictError(ConflictError):
         self.expected_version = expected_version
         self.actual_version = actual_version
         super().__init__(
-            f"stream '{stream}' is at version {actual_version}, "
-            f"expected {expected_version}; nothing written"
+            f"stream '{stream}' is at version {actual_version}, expected {expected_version}; nothing written"
         )
 
 

@@ -11,11 +11,12 @@ user's guide passes ``datetime.utcnow()``), converted once here at the door.
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, Self, TypeAlias
 from uuid import UUID
 
 from pydantic import (
@@ -59,7 +60,48 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UTCDateTime = Annotated[datetime, AfterValidator(as_utc)]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_epoch_us(value: datetime) -> int:
+    """Return microseconds since 1970-01-01 UTC (exact, also before 1970; naive = UTC)."""
+    delta = as_utc(value) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_epoch_us(value: int) -> datetime:
+    """Return the aware UTC datetime ``value`` microseconds after 1970-01-01 UTC."""
+    return EPOCH + timedelta(microseconds=value)
+
+
+_FREE_FORM_FIELDS = ("input", "outcome", "arguments", "result", "content")
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    """Return the path of the first non-finite float inside a JSON-like value, if any."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _utc_field(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError("time cannot be held in UTC (out of the representable range)") from None
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_utc_field)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Mode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Confidence = Literal["verified", "claimed", "inferred"]
@@ -75,12 +117,22 @@ class LedgerEvent(BaseModel):
         agent: the agent that did or reported it, if any.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    # JSON has no Infinity or NaN: refuse them rather than store something else.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, allow_inf_nan=False)
 
     event_id: UUID = Field(default_factory=new_event_id)
     occurred_at: UTCDateTime = Field(default_factory=utc_now)
     workflow_id: Name | None = None
     agent: Name | None = None
+
+    @model_validator(mode="after")
+    def _json_payloads_are_finite(self) -> Self:
+        for name in _FREE_FORM_FIELDS:
+            if name in type(self).model_fields:
+                where = _non_finite(getattr(self, name), name)
+                if where is not None:
+                    raise ValueError(f"{where} is not a finite number (JSON has no Infinity or NaN)")
+        return self
 
     def stream_key(self) -> str:
         """Return the stream of this event: its workflow, else its agent, else ``ledger``."""

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from ledger import chain as chain_mod
 from ledger.backends.base import LedgerBackend, ReadQuery, StoredRow, Tail
-from ledger.codec import DEFAULT_MAX_EVENT_BYTES, decode, encode, payload_digest, validate_batch
+from ledger.codec import DEFAULT_MAX_EVENT_BYTES, decode, payload_digest, validate_and_encode
 from ledger.errors import DuplicateEventError, LedgerClosedError, VersionConflictError
 from ledger.events import Event, LedgerEvent, as_utc, utc_now
 
@@ -144,16 +144,14 @@ class Ledger:
         group.submit(prepared, future)
         return await future
 
-    def _prepare(
-        self, events: Iterable[EventInput] | EventInput, expected: ExpectedVersion
-    ) -> _Prepared:
+    def _prepare(self, events: Iterable[EventInput] | EventInput, expected: ExpectedVersion) -> _Prepared:
         self._check_open()
         items: Iterable[EventInput]
         items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else events
-        validated = validate_batch(items, max_bytes=self.max_event_bytes)
+        validated, states = validate_and_encode(items, max_bytes=self.max_event_bytes)
         return _Prepared(
             events=validated,
-            states=[encode(e) for e in validated],
+            states=states,
             streams=[stream_of(e) for e in validated],
             expected=expected,
         )
@@ -166,12 +164,14 @@ class Ledger:
                 all_ids = list({e.event_id for b in batches for e in b.events})
                 existing = tx.existing(all_ids) if all_ids else {}
                 tail = tx.tail()
-                new_streams = sorted({s for b in batches for s in b.streams})
+                # Streams named in expected_version may have no event in the batch: look them up too.
+                new_streams = sorted(
+                    {s for b in batches for s in b.streams}
+                    | {s for b in batches if isinstance(b.expected, Mapping) for s in b.expected}
+                )
                 versions = tx.stream_versions(new_streams) if new_streams else {}
                 now = as_utc(self.clock())
-                recorded_at = (
-                    now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
-                )
+                recorded_at = now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
                 offset = tail.offset
                 previous = tail.chain
                 rows: list[StoredRow] = []
@@ -220,9 +220,7 @@ class Ledger:
                         )
                         seen[event.event_id] = (offset, state)
                         offsets.append(offset)
-                    results.append(
-                        AppendResult(tuple(offsets), len(offsets) - duplicates, duplicates)
-                    )
+                    results.append(AppendResult(tuple(offsets), len(offsets) - duplicates, duplicates))
                 if rows:
                     tx.insert(rows)
                     new_tail = Tail(offset, previous, recorded_at)
@@ -435,8 +433,7 @@ class _GroupCommitter:
             taken: list[tuple[_Prepared, asyncio.Future[AppendResult]]] = []
             count = 0
             while self._queue and (
-                not taken
-                or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION
+                not taken or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION
             ):
                 item = self._queue.pop(0)
                 taken.append(item)

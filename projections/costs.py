@@ -197,8 +197,7 @@ class CostProjection(Projection):
         self.by_workflow = {k: money(v) for k, v in meta["by_workflow"].items()}
         self.wf_success = dict(meta["wf_success"])
         self.reservations = {
-            r[0]: Reservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6])
-            for r in meta["reservations"]
+            r[0]: Reservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6]) for r in meta["reservations"]
         }
         self.budget_versions = dict(meta["budget_versions"])
 
@@ -276,9 +275,7 @@ class CostProjection(Projection):
         successful = sum(1 for code in wf_codes if self.wf_success.get(names[code]) is True)
         total_tokens = int(tokens.sum())
         unpriced = ~priced
-        unpriced_models = sorted(
-            {self.models.names[m] for m in np.unique(models[unpriced]) if m >= 0}
-        )
+        unpriced_models = sorted({self.models.names[m] for m in np.unique(models[unpriced]) if m >= 0})
         return CostReport(
             currency=currency,
             total_cost=total,

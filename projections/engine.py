@@ -19,6 +19,7 @@ import numpy.typing as npt
 import orjson
 
 from ledger.backends.base import StoredRow
+from ledger.events import from_epoch_us, to_epoch_us
 
 Handler = Callable[[int, dict[str, Any]], None]
 Arrays = dict[str, npt.NDArray[Any]]
@@ -37,17 +38,10 @@ def iso_to_us(value: str) -> int:
 
 def dt_to_us(value: datetime | None) -> int | None:
     """Return microseconds since the epoch (naive = UTC), or ``None``."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return None if value is None else to_epoch_us(value)
 
 
-def us_to_dt(value: int) -> datetime:
-    """Return the aware UTC datetime for microseconds since the epoch."""
-    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+us_to_dt = from_epoch_us
 
 
 class Projection(ABC):

@@ -73,9 +73,7 @@ class SQLMetricStorage(MetricStorage):
 
     def __init__(self, url: str, *, clock: Clock = utc_now) -> None:
         if not url.startswith(("sqlite:", "postgresql:", "postgres:")):
-            raise LedgerError(
-                f"SQLMetricStorage needs a sqlite:/// or postgresql:// URL, got '{url}'"
-            )
+            raise LedgerError(f"SQLMetricStorage needs a sqlite:/// or postgresql:// URL, got '{url}'")
         super().__init__(open_ledger(url, clock=clock))
 
 
@@ -195,9 +193,7 @@ class ReliabilityMetrics(_Facade[ReliabilityProjection]):
         as_of: int | None = None,
     ) -> MetricsReport:
         """Return the metrics over ``[since, until)`` (event time), as of an offset if given."""
-        return self.projection(as_of).report(
-            self.targets, since_us=dt_to_us(since), until_us=dt_to_us(until)
-        )
+        return self.projection(as_of).report(self.targets, since_us=dt_to_us(since), until_us=dt_to_us(until))
 
     async def get_report(
         self,
@@ -276,9 +272,7 @@ class SLOTracker(_Facade[SLOProjection]):
         as_of: int | None = None,
     ) -> SLOReport:
         """Return MTTE and RSR over ``[since, until)``."""
-        return self.projection(as_of).report(
-            self.targets, since_us=dt_to_us(since), until_us=dt_to_us(until)
-        )
+        return self.projection(as_of).report(self.targets, since_us=dt_to_us(since), until_us=dt_to_us(until))
 
     async def get_report(
         self,
@@ -312,18 +306,12 @@ class CostBudget:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "total_limit", _money(self.total_limit))
-        object.__setattr__(
-            self, "category_limits", {k: _money(v) for k, v in self.category_limits.items()}
-        )
-        object.__setattr__(
-            self, "agent_limits", {k: _money(v) for k, v in self.agent_limits.items()}
-        )
+        object.__setattr__(self, "category_limits", {k: _money(v) for k, v in self.category_limits.items()})
+        object.__setattr__(self, "agent_limits", {k: _money(v) for k, v in self.agent_limits.items()})
         if self.total_limit < 0:
             raise ValueError(f"budget '{self.name}': total_limit must not be negative")
         if self.period_hours is not None and self.period_hours <= 0:
-            raise ValueError(
-                f"budget '{self.name}': period_hours must be positive (or None for all time)"
-            )
+            raise ValueError(f"budget '{self.name}': period_hours must be positive (or None for all time)")
 
 
 class UnknownBudgetError(LedgerError, KeyError):
@@ -543,8 +531,7 @@ class CostTracker(_Facade[CostProjection]):
             period_hours=budget.period_hours,
             within_budget=not breaches,
             breaches=[
-                f"{scope}: spent {spend_} > limit {limit}"
-                for scope, (limit, spend_) in breaches.items()
+                f"{scope}: spent {spend_} > limit {limit}" for scope, (limit, spend_) in breaches.items()
             ],
         )
 
@@ -575,9 +562,7 @@ class CostTracker(_Facade[CostProjection]):
             p = self.projection()
             version = p.budget_versions.get(budget, 0)
             since, until = self._window(b)
-            checks: list[tuple[str, Decimal, str | None, str | None]] = [
-                ("total", b.total_limit, None, None)
-            ]
+            checks: list[tuple[str, Decimal, str | None, str | None]] = [("total", b.total_limit, None, None)]
             if category is not None and category in b.category_limits:
                 checks.append((f"category:{category}", b.category_limits[category], category, None))
             if agent is not None and agent in b.agent_limits:
@@ -604,9 +589,7 @@ class CostTracker(_Facade[CostProjection]):
             except VersionConflictError:
                 continue
             return Reservation(event.reservation_id, budget, requested, expires)
-        raise LedgerError(
-            f"budget '{budget}': could not reserve after {max_attempts} conflicting attempts"
-        )
+        raise LedgerError(f"budget '{budget}': could not reserve after {max_attempts} conflicting attempts")
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation that was not used."""

@@ -54,13 +54,10 @@ class ModelPrice:
         """Return the exact cost of the given token counts."""
         if cached + cache_write > prompt:
             raise ValueError(
-                f"cached ({cached}) + cache-write ({cache_write}) tokens "
-                f"exceed prompt tokens ({prompt})"
+                f"cached ({cached}) + cache-write ({cache_write}) tokens exceed prompt tokens ({prompt})"
             )
         if reasoning > completion:
-            raise ValueError(
-                f"reasoning tokens ({reasoning}) exceed completion tokens ({completion})"
-            )
+            raise ValueError(f"reasoning tokens ({reasoning}) exceed completion tokens ({completion})")
         cached_price = self.cached_input_per_token
         write_price = self.cache_write_per_token
         reasoning_price = self.reasoning_per_token
@@ -120,9 +117,7 @@ class PriceTable:
         by_model: dict[str, list[ModelPrice]] = {}
         for p in prices:
             by_model.setdefault(p.model, []).append(p)
-        self._by_model = {
-            m: sorted(ps, key=lambda p: p.effective_from) for m, ps in by_model.items()
-        }
+        self._by_model = {m: sorted(ps, key=lambda p: p.effective_from) for m, ps in by_model.items()}
 
     @property
     def models(self) -> list[str]:

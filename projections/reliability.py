@@ -261,9 +261,7 @@ class ReliabilityProjection(Projection):
 
         tcl = Distribution.of(latencies)
         wct = Distribution.of(durations)
-        agent_metrics = self._per_agent(
-            s_agent, s_success, s_comp, s_mode, v_agent, t_agent, t_ms, s_tool
-        )
+        agent_metrics = self._per_agent(s_agent, s_success, s_comp, s_mode, v_agent, t_agent, t_ms, s_tool)
         return MetricsReport(
             svr=_rate(np.count_nonzero(s_success), n_steps),
             cr=_rate(np.count_nonzero(s_comp), n_steps),
@@ -302,9 +300,7 @@ class ReliabilityProjection(Projection):
         if n == 0:
             return {}
 
-        def count(
-            codes: npt.NDArray[Any], weights: npt.NDArray[Any] | None = None
-        ) -> npt.NDArray[Any]:
+        def count(codes: npt.NDArray[Any], weights: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
             ok = codes >= 0
             w = None if weights is None else weights[ok]
             return np.bincount(codes[ok], weights=w, minlength=n)

@@ -49,9 +49,7 @@ class MetricsReport(BaseModel):
     svr: float | None = Field(description="successful steps / steps")
     cr: float | None = Field(description="steps needing compensation / steps")
     pc: float | None = Field(description="mean replans per completed workflow")
-    hir: float | None = Field(
-        description="completed workflows needing a human / completed workflows"
-    )
+    hir: float | None = Field(description="completed workflows needing a human / completed workflows")
     ma: float | None = Field(description="compliant mode observations / mode observations")
     tcl: float | None = Field(description="mean tool latency, ms")
     tcl_p50: float | None = None

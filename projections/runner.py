@@ -152,9 +152,7 @@ class ProjectionRunner:
 
     # -- work --------------------------------------------------------------------------------
 
-    def _save(
-        self, projections: Sequence[Projection], *, suffix: str = "", reset: bool = False
-    ) -> None:
+    def _save(self, projections: Sequence[Projection], *, suffix: str = "", reset: bool = False) -> None:
         now = datetime.now(UTC)
         for p in projections:
             self.ledger.backend.save_view(
@@ -170,9 +168,7 @@ class ProjectionRunner:
         position = min((p.position for p in self.projections), default=target)
         while position < target:
             step = min(target, position + self.save_every)
-            fold_range(
-                self.ledger, self.projections, until=step, page_size=self.page_size, progress=None
-            )
+            fold_range(self.ledger, self.projections, until=step, page_size=self.page_size, progress=None)
             position = step
             if progress is not None:
                 progress(
@@ -212,9 +208,7 @@ class ProjectionRunner:
         self.projections = fresh
         return {p.name: p.digest() for p in fresh}
 
-    def follow(
-        self, *, idle_timeout: float = 1.0, on_batch: Callable[[int], None] | None = None
-    ) -> None:
+    def follow(self, *, idle_timeout: float = 1.0, on_batch: Callable[[int], None] | None = None) -> None:
         """Catch up, then keep folding new events as they arrive until :meth:`stop` is called."""
         while not self._stop.is_set():
             position = self.catch_up()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -44,16 +44,31 @@ _COLUMNS = (
 )
 
 
+def _utc(value: datetime) -> datetime:
+    # timestamptz comes back in the session's time zone; the ledger speaks UTC only.
+    return value.astimezone(UTC)
+
+
 def _row(r: Sequence[Any]) -> StoredRow:
-    return StoredRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8]), bytes(r[9]))
+    return StoredRow(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]), bytes(r[8]), bytes(r[9]))
+
+
+class _Datastore(PostgresDatastore):
+    """The library's datastore without composite-type adapters.
+
+    The library's insert function and its composite type are never created here (the ledger
+    inserts through ``unnest`` of plain arrays), so there is nothing to look up — and looking up
+    an absent type in a schema whose name needs quoting fails.
+    """
+
+    def register_type_adapters(self) -> None:
+        """Nothing to register."""
 
 
 class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
     """The ledger table on PostgreSQL, plus the library's tracking table for projections."""
 
-    def __init__(
-        self, datastore: PostgresDatastore, url: str, connect_kwargs: dict[str, Any]
-    ) -> None:
+    def __init__(self, datastore: PostgresDatastore, url: str, connect_kwargs: dict[str, Any]) -> None:
         self.url = url
         self._connect_kwargs = connect_kwargs
         super().__init__(datastore, events_table_name=TABLE)
@@ -64,9 +79,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
         self._views_t = SQL("{0}.ledger_views").format(schema)
         # Keep only the library's tracking table; the events table, its composite type and
         # insert function are replaced by the ledger's own table below.
-        tracking = [
-            s for s in self.sql_create_statements if self.tracking_table_name in s.as_string()
-        ]
+        tracking = [s for s in self.sql_create_statements if self.tracking_table_name in s.as_string()]
         t = self._t
         self.sql_create_statements = [
             SQL(
@@ -83,21 +96,11 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
                 "chain bytea NOT NULL, "
                 "UNIQUE (originator_id, originator_version))"
             ).format(t=t),
-            SQL(
-                "CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_event_id ON {t} (event_id)"
-            ).format(t=t),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS ledger_events_topic ON {t} (topic, notification_id)"
-            ).format(t=t),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS ledger_events_agent ON {t} (agent, notification_id)"
-            ).format(t=t),
-            SQL("CREATE INDEX IF NOT EXISTS ledger_events_occurred ON {t} (occurred_at)").format(
-                t=t
-            ),
-            SQL("CREATE INDEX IF NOT EXISTS ledger_events_recorded ON {t} (recorded_at)").format(
-                t=t
-            ),
+            SQL("CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_event_id ON {t} (event_id)").format(t=t),
+            SQL("CREATE INDEX IF NOT EXISTS ledger_events_topic ON {t} (topic, notification_id)").format(t=t),
+            SQL("CREATE INDEX IF NOT EXISTS ledger_events_agent ON {t} (agent, notification_id)").format(t=t),
+            SQL("CREATE INDEX IF NOT EXISTS ledger_events_occurred ON {t} (occurred_at)").format(t=t),
+            SQL("CREATE INDEX IF NOT EXISTS ledger_events_recorded ON {t} (recorded_at)").format(t=t),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {h} (id int PRIMARY KEY CHECK (id = 1), "
                 "last_offset bigint NOT NULL, chain bytea NOT NULL, "
@@ -115,9 +118,24 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
         ]
         self._insert = SQL(
             "INSERT INTO {t} (" + _COLUMNS + ") SELECT * FROM unnest("
-            "%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::uuid[], %s::text[], "
-            "%s::timestamptz[], %s::timestamptz[], %s::bytea[], %s::bytea[])"
+            "%b::bigint[], %b::text[], %b::bigint[], %b::text[], %b::uuid[], %b::text[], "
+            "%b::timestamptz[], %b::timestamptz[], %b::bytea[], %b::bytea[])"
         ).format(t=t)
+
+    def create_table(self) -> None:
+        """Create the schema and tables, serialised across processes by an advisory lock.
+
+        ``CREATE … IF NOT EXISTS`` races in PostgreSQL (two creators collide on the catalogue),
+        and the library's tracking set-up reads then writes a migration row.
+        """
+        with psycopg.connect(**self._connect_kwargs, autocommit=True) as conn:
+            key = f"rledger:create:{self.datastore.schema}"
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+            try:
+                conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.datastore.schema)))
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
     # -- eventsourcing notification API over the ledger table ------------------------------
 
@@ -169,9 +187,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
         """Return up to ``limit`` rows matching ``query`` in offset order."""
         where, params = where_clause(query, "%s", lambda d: d)
         params.append(limit)
-        sql = SQL(
-            "SELECT " + _COLUMNS + " FROM {t} WHERE " + where + " ORDER BY notification_id LIMIT %s"
-        )
+        sql = SQL("SELECT " + _COLUMNS + " FROM {t} WHERE " + where + " ORDER BY notification_id LIMIT %s")
         return [_row(r) for r in self._fetch(sql.format(t=self._t), params)]
 
     def max_offset(self) -> int:
@@ -190,49 +206,40 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty)."""
         rows = self._fetch(
-            SQL("SELECT MAX(originator_version) FROM {t} WHERE originator_id = %s").format(
-                t=self._t
-            ),
+            SQL("SELECT MAX(originator_version) FROM {t} WHERE originator_id = %s").format(t=self._t),
             [stream],
         )
         return int(rows[0][0] or 0)
 
     def head(self) -> Tail | None:
         """Return the recorded head of the chain."""
-        rows = self._fetch(
-            SQL("SELECT last_offset, chain, recorded_at FROM {h}").format(h=self._head_t)
-        )
-        return None if not rows else Tail(rows[0][0], bytes(rows[0][1]), rows[0][2])
+        rows = self._fetch(SQL("SELECT last_offset, chain, recorded_at FROM {h}").format(h=self._head_t))
+        return None if not rows else Tail(rows[0][0], bytes(rows[0][1]), _utc(rows[0][2]))
 
     def checkpoints(self) -> list[Checkpoint]:
         """Return every checkpoint in offset order."""
         rows = self._fetch(
-            SQL('SELECT "offset", chain, recorded_at FROM {c} ORDER BY "offset"').format(
-                c=self._cp_t
-            )
+            SQL('SELECT "offset", chain, recorded_at FROM {c} ORDER BY "offset"').format(c=self._cp_t)
         )
-        return [Checkpoint(r[0], bytes(r[1]), r[2]) for r in rows]
+        return [Checkpoint(r[0], bytes(r[1]), _utc(r[2])) for r in rows]
 
     def stats(self) -> BackendStats:
         """Return whole-ledger counts."""
-        by_type = self._fetch(
-            SQL("SELECT topic, COUNT(*) FROM {t} GROUP BY topic").format(t=self._t)
-        )
+        by_type = self._fetch(SQL("SELECT topic, COUNT(*) FROM {t} GROUP BY topic").format(t=self._t))
         ((count, streams, first, last),) = self._fetch(
             SQL(
-                "SELECT COUNT(*), COUNT(DISTINCT originator_id), "
-                "MIN(recorded_at), MAX(recorded_at) "
-                "FROM {t}"
+                "SELECT COUNT(*), COUNT(DISTINCT originator_id), MIN(recorded_at), MAX(recorded_at) FROM {t}"
             ).format(t=self._t)
         )
         size = self._fetch(
-            SQL("SELECT pg_total_relation_size(%s)"), [f"{self.datastore.schema}.{TABLE}"]
+            SQL("SELECT pg_total_relation_size(format('%%I.%%I', %s::text, %s::text)::regclass)"),
+            [self.datastore.schema, TABLE],
         )
         return BackendStats(
             events=count,
             streams=streams,
-            first_recorded_at=first,
-            last_recorded_at=last,
+            first_recorded_at=None if first is None else _utc(first),
+            last_recorded_at=None if last is None else _utc(last),
             by_type={r[0]: r[1] for r in by_type},
             size_bytes=int(size[0][0]),
         )
@@ -254,7 +261,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
         if not rows:
             return None
         r = rows[0]
-        return SavedView(r[0], r[1], bytes(r[2]), r[3], r[4])
+        return SavedView(r[0], r[1], bytes(r[2]), r[3], _utc(r[4]))
 
     def save_view(self, view: SavedView, *, reset: bool = False) -> None:
         """Store state and position atomically; the tracking table refuses regressions."""
@@ -289,9 +296,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
         )
         with self.datastore.get_connection() as conn, conn.transaction():
             cur = conn.cursor()
-            cur.execute(
-                SQL("DELETE FROM {t} WHERE application_name = %s").format(t=tracking_t), [name]
-            )
+            cur.execute(SQL("DELETE FROM {t} WHERE application_name = %s").format(t=tracking_t), [name])
             cur.execute(SQL("DELETE FROM {v} WHERE name = %s").format(v=self._views_t), [name])
 
     def try_lock_runner(self, name: str) -> RunnerLock | None:
@@ -330,9 +335,7 @@ class _AdvisoryLock(RunnerLock):
 
 
 class _PostgresWrite(WriteTransaction):
-    def __init__(
-        self, recorder: PostgresLedgerRecorder, cur: psycopg.Cursor[tuple[Any, ...]]
-    ) -> None:
+    def __init__(self, recorder: PostgresLedgerRecorder, cur: psycopg.Cursor[tuple[Any, ...]]) -> None:
         self.r = recorder
         self.cur = cur
 
@@ -359,14 +362,13 @@ class _PostgresWrite(WriteTransaction):
     def tail(self) -> Tail:
         self.cur.execute(
             SQL(
-                "SELECT notification_id, chain, recorded_at FROM {t} "
-                "ORDER BY notification_id DESC LIMIT 1"
+                "SELECT notification_id, chain, recorded_at FROM {t} ORDER BY notification_id DESC LIMIT 1"
             ).format(t=self.r._t)
         )
         row = self.cur.fetchone()
         if row is None:
             return Tail(0, GENESIS, None)
-        return Tail(row[0], bytes(row[1]), row[2])
+        return Tail(row[0], bytes(row[1]), _utc(row[2]))
 
     def insert(self, rows: list[StoredRow]) -> None:
         self.cur.execute(
@@ -424,7 +426,7 @@ def open_postgres(
         ).close()
     except psycopg.Error as exc:
         raise BackendUnavailableError(url, str(exc).strip().splitlines()[0]) from exc
-    datastore = PostgresDatastore(
+    datastore = _Datastore(
         dbname=dbname,
         host=host,
         port=port,
@@ -436,9 +438,6 @@ def open_postgres(
         originator_id_type="text",
         enable_db_functions=False,
     )
-    if schema:
-        with datastore.transaction(commit=True) as cur:
-            cur.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(schema)))
     connect_kwargs: dict[str, Any] = {
         "dbname": dbname,
         "host": host,

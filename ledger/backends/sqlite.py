@@ -7,12 +7,13 @@ alongside a writer.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +36,7 @@ from ledger.backends.base import (
     where_clause,
 )
 from ledger.errors import ViewConflictError
+from ledger.events import from_epoch_us, to_epoch_us
 
 TABLE = "ledger_events"
 _COLUMNS = (
@@ -43,16 +45,8 @@ _COLUMNS = (
 )
 
 
-def _us(value: datetime) -> int:
-    return (
-        int(value.timestamp()) * 1_000_000 + value.microsecond
-        if value.tzinfo is not None
-        else int(value.replace(tzinfo=UTC).timestamp()) * 1_000_000 + value.microsecond
-    )
-
-
-def _dt(us: int) -> datetime:
-    return datetime.fromtimestamp(us // 1_000_000, UTC).replace(microsecond=us % 1_000_000)
+_us = to_epoch_us
+_dt = from_epoch_us
 
 
 def _row(r: Sequence[Any]) -> StoredRow:
@@ -78,9 +72,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
         super().__init__(datastore, events_table_name=TABLE)
 
     def construct_create_table_statements(self) -> list[str]:
-        statements = [
-            s for s in super().construct_create_table_statements() if f"EXISTS {TABLE} " not in s
-        ]
+        statements = [s for s in super().construct_create_table_statements() if f"EXISTS {TABLE} " not in s]
         return [
             f"CREATE TABLE IF NOT EXISTS {TABLE} ("
             "notification_id INTEGER PRIMARY KEY, "
@@ -110,6 +102,20 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
             "digest TEXT NOT NULL, updated_at INTEGER NOT NULL)",
             *statements,
         ]
+
+    def create_table(self) -> None:
+        """Create the tables, serialised across processes opening a new file at once.
+
+        The library's tracking table set-up reads, then writes a migration row; two processes
+        doing that together collide. An ``flock`` on the database file (independent of
+        SQLite's own ``fcntl`` locks) makes the set-up one at a time.
+        """
+        fd = os.open(self.datastore.pool.db_name, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            super().create_table()
+        finally:
+            os.close(fd)  # closing releases the flock
 
     # -- eventsourcing notification API over the ledger table ------------------------------
 
@@ -182,18 +188,14 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
     def offset_at(self, when: datetime) -> int | None:
         """Return the first offset recorded at or after ``when``."""
         with self._read() as c:
-            c.execute(
-                f"SELECT MIN(notification_id) FROM {TABLE} WHERE recorded_at >= ?", (_us(when),)
-            )
+            c.execute(f"SELECT MIN(notification_id) FROM {TABLE} WHERE recorded_at >= ?", (_us(when),))
             value = c.fetchone()[0]
         return None if value is None else int(value)
 
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty)."""
         with self._read() as c:
-            c.execute(
-                f"SELECT MAX(originator_version) FROM {TABLE} WHERE originator_id = ?", (stream,)
-            )
+            c.execute(f"SELECT MAX(originator_version) FROM {TABLE} WHERE originator_id = ?", (stream,))
             value = c.fetchone()[0]
         return int(value or 0)
 
@@ -320,8 +322,7 @@ class _SQLiteWrite(WriteTransaction):
 
     def tail(self) -> Tail:
         self.c.execute(
-            f"SELECT notification_id, chain, recorded_at FROM {TABLE} "
-            "ORDER BY notification_id DESC LIMIT 1"
+            f"SELECT notification_id, chain, recorded_at FROM {TABLE} ORDER BY notification_id DESC LIMIT 1"
         )
         r = self.c.fetchone()
         if r is None:

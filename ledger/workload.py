@@ -1,0 +1,498 @@
+"""Seeded, deterministic synthetic agent traffic: the workload every benchmark replays.
+
+:func:`generate` streams validated events for about ``active_workflows`` concurrently running
+workflows whose events arrive interleaved, as in production. Each workflow has 20-200 events: a
+start, then steps (a few percent failing, some compensated, some needing a human, some run in
+another mode than declared), tool calls with latencies and 100-1650-byte results, evidence graded
+verified / claimed / inferred (inferred evidence cites earlier evidence of its workflow), LLM
+costs for several models (one unpriced), replans, and a completion. Encoded events are 150-2000
+bytes with a median near 300.
+
+The same ``seed`` always yields the same events, ids and times included: everything comes from
+one ``random.Random(seed)`` and a simulated clock, never from the wall clock or ``os.urandom``.
+Memory is bounded by the number of active workflows, not by ``n_events``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any, Literal
+from uuid import UUID
+
+from ledger.codec import encode
+from ledger.events import (
+    CostIncurred,
+    EvidenceCollected,
+    HumanIntervened,
+    LedgerEvent,
+    ModeViolated,
+    PlanRevised,
+    StepRecorded,
+    ToolCalled,
+    WorkflowCompleted,
+    WorkflowStarted,
+)
+
+DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+"""Where the simulated clock starts unless told otherwise."""
+
+PRICE_VERSION = "2026-01-01"
+"""The price table version stamped on priced costs."""
+
+PRICES: dict[str, tuple[Decimal, Decimal, Decimal]] = {
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60"), Decimal("0.075")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00"), Decimal("1.25")),
+    "claude-3-5-sonnet": (Decimal("3.00"), Decimal("15.00"), Decimal("0.30")),
+    "gpt-4": (Decimal("30.00"), Decimal("60.00"), Decimal("30.00")),
+}
+"""USD per million tokens: (prompt, completion, cached prompt)."""
+
+UNPRICED_MODEL = "local-llama-3.1-70b"
+"""A model with no price: its costs are recorded as unpriced (amount ``None``)."""
+
+_MODELS = (*PRICES, UNPRICED_MODEL)
+_MODEL_TABLE = tuple(_MODELS[i] for i, share in enumerate((40, 25, 20, 5, 10)) for _ in range(share))
+"""One model per percent of LLM calls (10 % go to the unpriced model)."""
+_KIND_TABLE = tuple(
+    kind
+    for kind, share in (("step", 34), ("tool", 28), ("cost", 20), ("evidence", 15), ("replan", 3))
+    for _ in range(share)
+)
+"""One kind per percent of the events between a workflow's start and its completion."""
+_AGENTS = ("planner", "researcher", "coder", "reviewer", "executor", "summariser", "router")
+_MODES = ("plan", "research", "write", "review", "execute", "read_only")
+_TOOLS = (
+    ("web_search", 350.0),
+    ("vector_lookup", 40.0),
+    ("sql_query", 90.0),
+    ("http_get", 220.0),
+    ("python_exec", 600.0),
+    ("file_read", 8.0),
+    ("send_email", 400.0),
+)
+_ACTIONS = ("write_file", "send_email", "delete_record", "deploy")
+_ERRORS = ("timeout", "rate_limited", "tool_error: bad arguments", "validation_failed", "http 503")
+_EVIDENCE_TYPES = ("document", "web_page", "tool_output", "database_row", "user_statement")
+_MICRO = Decimal("0.00000001")
+_MILLION = Decimal(1_000_000)
+
+_WORDS = [
+    "the",
+    "agent",
+    "retrieved",
+    "policy",
+    "customer",
+    "order",
+    "refund",
+    "invoice",
+    "shipment",
+    "ticket",
+    "status",
+    "pending",
+    "approved",
+    "rejected",
+    "because",
+    "according",
+    "to",
+    "record",
+    "shows",
+    "total",
+    "amount",
+    "account",
+    "region",
+    "date",
+    "priority",
+    "escalation",
+    "summary",
+    "result",
+    "found",
+    "matching",
+    "entries",
+    "latency",
+    "error",
+    "retry",
+    "plan",
+    "step",
+    "source",
+    "verified",
+    "claim",
+    "inferred",
+    "evidence",
+    "model",
+    "prompt",
+    "token",
+    "budget",
+    "tool",
+    "call",
+    "response",
+]
+_TEXT = " ".join(random.Random(20260101).choices(_WORDS, k=2000))
+"""A fixed text corpus; payload strings are slices of it (cheap and deterministic)."""
+
+_Z = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
+"""Standard normal quantiles: ``exp(mu + sigma * z)`` draws a log-normal value in one lookup
+(``random.lognormvariate`` is several times slower)."""
+
+IdFactory = Callable[[int], Any]
+Made = tuple[type[LedgerEvent], dict[str, Any]]
+
+
+class _Workflow:
+    """The state of one simulated workflow (only what later events need)."""
+
+    __slots__ = (
+        "agents",
+        "call_index",
+        "compensated",
+        "evidence",
+        "failures",
+        "human",
+        "id",
+        "length",
+        "modes",
+        "pending",
+        "retries",
+        "sent",
+        "started_us",
+        "steps",
+    )
+
+    def __init__(self, rng: random.Random, number: int, now_us: int) -> None:
+        self.id = f"wf-{number:x}-{rng.getrandbits(24):06x}"
+        self.agents = tuple(rng.sample(_AGENTS, 1 + int(rng.random() * 4)))
+        self.modes = {a: _MODES[int(rng.random() * len(_MODES))] for a in self.agents}
+        self.length = 20 + int(rng.random() * 181)
+        self.sent = 0
+        self.started_us = now_us
+        self.steps = self.retries = self.failures = self.call_index = 0
+        self.human = self.compensated = False
+        self.evidence: list[int] = []
+        self.pending: list[tuple[str, str]] = []  # follow-ups (kind, agent) owed by earlier events
+
+
+class _Generator:
+    """Produces (event class, fields) pairs; :func:`generate` validates them into models."""
+
+    def __init__(
+        self,
+        seed: int,
+        active: int,
+        start: datetime | None,
+        uuid_version: Literal[4, 7],
+        as_id: IdFactory,
+    ) -> None:
+        if active < 1:
+            raise ValueError("active_workflows must be at least 1")
+        if uuid_version not in (4, 7):
+            raise ValueError("uuid_version must be 4 or 7")
+        self.rng = random.Random(seed)
+        self.rand = self.rng.random
+        self.start = start if start is not None else DEFAULT_START
+        self.start_ms = int(self.start.timestamp() * 1000)
+        self.uuid_version = uuid_version
+        self.as_id = as_id
+        self.now_us = 0
+        self.last_id = 0
+        self.started = 0
+        self.slots = [self._new_workflow() for _ in range(active)]
+        self.makers: dict[str, Callable[[_Workflow, str, dict[str, Any]], type[LedgerEvent]]]
+        self.makers = {
+            "step": self._step,
+            "tool": self._tool,
+            "cost": self._cost,
+            "evidence": self._evidence,
+            "replan": self._replan,
+            "human": self._human,
+            "violation": self._violation,
+        }
+
+    def _new_workflow(self) -> _Workflow:
+        self.started += 1
+        return _Workflow(self.rng, self.started, self.now_us)
+
+    def _id(self) -> int:
+        if self.uuid_version == 4:
+            value = self.rng.getrandbits(128)
+            return (value & ~(0xF << 76) & ~(0b11 << 62)) | 0x4 << 76 | 0b10 << 62
+        # The layout of ledger.events.new_event_id, stamped with the simulated clock.
+        ms = self.start_ms + self.now_us // 1000
+        rand = self.rng.getrandbits(74)
+        return (
+            (ms & 0xFFFFFFFFFFFF) << 80
+            | 0x7 << 76
+            | (rand >> 62) << 64
+            | 0b10 << 62
+            | (rand & ((1 << 62) - 1))
+        )
+
+    def _text(self, low: int, high: int) -> str:
+        size = low + int(self.rand() * (high - low + 1))
+        at = int(self.rand() * (len(_TEXT) - size))
+        return _TEXT[at : at + size]
+
+    def _lognormal(self, median: float, sigma: float) -> float:
+        return median * math.exp(sigma * _Z[int(self.rand() * 1024)])
+
+    def __iter__(self) -> Iterator[Made]:
+        rand = self.rand
+        slots = self.slots
+        active = len(slots)
+        start = self.start
+        makers = self.makers
+        while True:
+            # Exponential gaps, mean 5 ms: about 200 events/s across the active workflows.
+            self.now_us += 1 + int(-5000.0 * math.log(1.0 - rand()))
+            index = int(rand() * active)
+            wf = slots[index]
+            wf.sent += 1
+            self.last_id = self._id()
+            fields: dict[str, Any] = {
+                "event_id": self.as_id(self.last_id),
+                "occurred_at": start + timedelta(microseconds=self.now_us),
+                "workflow_id": wf.id,
+            }
+            if wf.sent == 1:
+                cls = self._started(wf, fields)
+            elif wf.sent >= wf.length:
+                cls = self._completed(wf, fields)
+                slots[index] = self._new_workflow()
+            elif wf.pending:
+                kind, agent = wf.pending.pop()
+                cls = makers[kind](wf, agent, fields)
+            else:
+                agent = wf.agents[int(rand() * len(wf.agents))]
+                cls = makers[_KIND_TABLE[int(rand() * 100)]](wf, agent, fields)
+            yield cls, fields
+
+    def _started(self, wf: _Workflow, fields: dict[str, Any]) -> type[LedgerEvent]:
+        fields["agent"] = wf.agents[0]
+        fields["goal"] = self._text(40, 160)
+        fields["input"] = {
+            "user": f"u{int(self.rand() * 10_000)}",
+            "priority": 1 + int(self.rand() * 5),
+        }
+        return WorkflowStarted
+
+    def _completed(self, wf: _Workflow, fields: dict[str, Any]) -> type[LedgerEvent]:
+        success = wf.failures == 0 or wf.compensated or self.rand() < 0.6
+        fields.update(
+            agent=wf.agents[0],
+            success=success,
+            total_steps=wf.steps,
+            total_retries=wf.retries,
+            required_human=wf.human,
+            required_compensation=wf.compensated,
+            duration_ms=(self.now_us - wf.started_us) / 1000,
+            outcome={"status": "done" if success else "failed", "items": int(self.rand() * 50)},
+            agents_involved=wf.agents,
+        )
+        return WorkflowCompleted
+
+    def _step(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
+        rand = self.rand
+        wf.steps += 1
+        declared = wf.modes[agent]
+        mode = declared
+        if rand() < 0.03:
+            mode = _MODES[int(rand() * len(_MODES))]
+            if mode != declared and rand() < 0.5:
+                wf.pending.append(("violation", agent))
+        success = rand() >= 0.04
+        fields["agent"] = agent
+        fields["success"] = success
+        fields["mode"] = mode
+        fields["declared_mode"] = declared
+        fields["tool_duration_ms"] = round(self._lognormal(90.0, 1.0), 1)
+        if not success:
+            wf.failures += 1
+            fields["error"] = _ERRORS[int(rand() * len(_ERRORS))]
+            if rand() < 0.35:
+                fields["required_compensation"] = wf.compensated = True
+            if rand() < 0.5:
+                wf.retries += 1
+        if rand() < (0.008 if success else 0.2):
+            fields["required_human"] = wf.human = True
+            wf.pending.append(("human", agent))
+        return StepRecorded
+
+    def _tool(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
+        rand = self.rand
+        tool, median_ms = _TOOLS[int(rand() * len(_TOOLS))]
+        wf.call_index += 1
+        fields["agent"] = agent
+        fields["tool"] = tool
+        fields["arguments"] = {"query": self._text(10, 60), "limit": 1 + int(rand() * 50)}
+        fields["duration_ms"] = round(self._lognormal(median_ms, 0.8), 1)
+        fields["call_index"] = wf.call_index
+        if rand() < 0.03:
+            fields["success"] = False
+            fields["error"] = _ERRORS[int(rand() * len(_ERRORS))]
+        else:
+            size = min(1650, max(100, int(self._lognormal(170.0, 0.9))))
+            fields["result"] = self._text(size - size // 4, size)
+        return ToolCalled
+
+    def _cost(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
+        rand = self.rand
+        model = _MODEL_TABLE[int(rand() * 100)]
+        prompt = min(60_000, max(50, int(self._lognormal(1500.0, 0.9))))
+        completion = min(8000, max(1, int(self._lognormal(300.0, 0.9))))
+        cached = int(rand() * prompt) if rand() < 0.3 else 0
+        fields["agent"] = agent
+        fields["model"] = model
+        fields["prompt_tokens"] = prompt
+        fields["completion_tokens"] = completion
+        fields["cached_tokens"] = cached
+        price = PRICES.get(model)
+        if price is None:
+            fields["status"] = "unpriced"
+        else:
+            p_in, p_out, p_cached = price
+            amount = ((prompt - cached) * p_in + cached * p_cached + completion * p_out) / _MILLION
+            fields["amount"] = amount.quantize(_MICRO)
+            fields["price_version"] = PRICE_VERSION
+        return CostIncurred
+
+    def _evidence(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
+        rand = self.rand
+        size = min(1200, max(40, int(self._lognormal(120.0, 0.9))))
+        content = self._text(size - size // 4, size)
+        r = rand()
+        confidence = "verified" if r < 0.5 else "claimed" if r < 0.8 or not wf.evidence else "inferred"
+        fields["agent"] = agent
+        fields["evidence_type"] = _EVIDENCE_TYPES[int(rand() * len(_EVIDENCE_TYPES))]
+        fields["source"] = _TOOLS[int(rand() * len(_TOOLS))][0]
+        fields["content"] = content
+        fields["content_hash"] = hashlib.sha256(content.encode()).hexdigest()[:16]
+        fields["confidence"] = confidence
+        if confidence == "inferred":
+            cited = self.rng.sample(wf.evidence, min(len(wf.evidence), 3))
+            fields["based_on"] = tuple(self.as_id(n) for n in cited)
+        wf.evidence.append(self.last_id)
+        if len(wf.evidence) > 16:
+            del wf.evidence[0]
+        return EvidenceCollected
+
+    def _replan(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
+        fields["agent"] = agent
+        fields["reason"] = self._text(30, 200)
+        return PlanRevised
+
+    def _human(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
+        fields["agent"] = agent
+        fields["reason"] = self._text(20, 120)
+        return HumanIntervened
+
+    def _violation(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
+        fields["agent"] = agent
+        fields["declared_mode"] = wf.modes[agent]
+        fields["attempted_action"] = _ACTIONS[int(self.rand() * len(_ACTIONS))]
+        fields["violation_type"] = "blocked" if self.rand() < 0.7 else "allowed"
+        return ModeViolated
+
+
+def _fields(
+    n_events: int,
+    *,
+    seed: int,
+    active: int,
+    start: datetime | None,
+    uuid_version: Literal[4, 7],
+    as_id: IdFactory,
+) -> Iterator[Made]:
+    if n_events < 0:
+        raise ValueError("n_events must not be negative")
+    if n_events == 0:
+        return
+    made = _Generator(seed, active, start, uuid_version, as_id)
+    for count, item in enumerate(made, start=1):
+        yield item
+        if count >= n_events:
+            return
+
+
+def _id_bytes(value: int) -> bytes:
+    # pydantic builds the UUID from 16 bytes in Rust, ~1 µs cheaper than uuid.UUID(int=...).
+    return value.to_bytes(16, "big")
+
+
+def _id_uuid(value: int) -> UUID:
+    return UUID(int=value)
+
+
+def generate(
+    n_events: int,
+    *,
+    seed: int = 0,
+    active_workflows: int = 200,
+    start: datetime | None = None,
+    uuid_version: Literal[4, 7] = 7,
+) -> Iterator[LedgerEvent]:
+    """Yield ``n_events`` validated events of interleaved synthetic agent traffic.
+
+    Args:
+        n_events: how many events to yield (the last workflows are left running).
+        seed: the same seed always yields the same events, ids and times included.
+        active_workflows: how many workflows run concurrently (their events interleave).
+        start: the simulated clock's start (aware; default 2026-01-01T00:00Z).
+        uuid_version: 7 for time-ordered ids like the ledger's own default, 4 for random ids.
+
+    Raises:
+        ValueError: ``n_events`` is negative or ``active_workflows`` is below 1.
+    """
+    for cls, fields in _fields(
+        n_events,
+        seed=seed,
+        active=active_workflows,
+        start=start,
+        uuid_version=uuid_version,
+        as_id=_id_bytes,
+    ):
+        yield cls.__pydantic_validator__.validate_python(fields)
+
+
+def generate_dicts(
+    n_events: int,
+    *,
+    seed: int = 0,
+    active_workflows: int = 200,
+    start: datetime | None = None,
+    uuid_version: Literal[4, 7] = 7,
+) -> Iterator[dict[str, Any]]:
+    """Yield the same events as :func:`generate` as unvalidated mappings with a ``"type"`` key.
+
+    Values are Python objects (UUID, datetime, Decimal), as an in-process orchestrator would
+    pass them to ``Ledger.append``; use :func:`iter_jsonl` for the JSON wire form.
+    """
+    for cls, fields in _fields(
+        n_events,
+        seed=seed,
+        active=active_workflows,
+        start=start,
+        uuid_version=uuid_version,
+        as_id=_id_uuid,
+    ):
+        fields["type"] = cls.model_fields["type"].default
+        yield fields
+
+
+def iter_jsonl(n_events: int, *, seed: int = 0, **options: Any) -> Iterator[bytes]:
+    """Yield the events of :func:`generate` as JSON lines (the stored encoding plus ``\\n``)."""
+    for event in generate(n_events, seed=seed, **options):
+        yield encode(event) + b"\n"
+
+
+def write_jsonl(path: str | Path, n_events: int, *, seed: int = 0, **options: Any) -> int:
+    """Write the events of :func:`generate` to ``path`` as JSON lines; return bytes written."""
+    written = 0
+    with open(path, "wb") as out:
+        for line in iter_jsonl(n_events, seed=seed, **options):
+            written += out.write(line)
+    return written
