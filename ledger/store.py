@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger import chain as chain_mod
-from ledger.backends.base import LedgerBackend, ReadQuery, StoredRow, Tail
+from ledger.backends.base import LedgerBackend, ReadQuery, ScanRow, StoredRow, Tail
 from ledger.codec import DEFAULT_MAX_EVENT_BYTES, decode, payload_digest, validate_and_encode
 from ledger.errors import DuplicateEventError, LedgerClosedError, VersionConflictError
 from ledger.events import Event, LedgerEvent, as_utc, utc_now
@@ -323,6 +323,18 @@ class Ledger:
         """Yield raw stored rows (undecoded) for fast folds; see :meth:`read` for filters."""
         self._check_open()
         return self.backend.iter_rows(query, page_size=page_size)
+
+    def scan(
+        self, *, after: int = 0, until_offset: int | None = None, page_size: int = 5000
+    ) -> Iterator[ScanRow]:
+        """Yield lean rows (offset, type, occurred_at µs, bytes) in offset order, for fast folds."""
+        self._check_open()
+        while True:
+            page = self.backend.scan(after, until_offset, page_size)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1][0]
 
     def stream(self, workflow_id: str) -> list[Recorded]:
         """Return every event of one workflow in order."""

@@ -38,16 +38,26 @@ class Column:
     def __len__(self) -> int:
         return self._n + len(self._pending)
 
+    def extend(self, values: npt.NDArray[Any]) -> None:
+        """Add many values at the end (after any pending single appends)."""
+        self.array()
+        need = self._n + len(values)
+        self._reserve(need)
+        self._buf[self._n : need] = values
+        self._n = need
+
+    def _reserve(self, need: int) -> None:
+        if need > len(self._buf):
+            grown = np.empty(max(need, 2 * len(self._buf)), dtype=self._dtype)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+
     def array(self) -> npt.NDArray[Any]:
         """Return the column as a numpy array (a view; do not modify it)."""
         pending = self._pending
         if pending:
-            k = len(pending)
-            need = self._n + k
-            if need > len(self._buf):
-                grown = np.empty(max(need, 2 * len(self._buf)), dtype=self._dtype)
-                grown[: self._n] = self._buf[: self._n]
-                self._buf = grown
+            need = self._n + len(pending)
+            self._reserve(need)
             self._buf[self._n : need] = pending
             self._n = need
             self._pending = []
@@ -77,24 +87,44 @@ class Interner:
 
 
 class Table:
-    """Named columns of equal length, appended row by row."""
+    """Named columns of equal length, appended a row at a time.
+
+    Rows wait as tuples (one list append per row, the cheapest thing a fold can do) and move
+    into the columns in one vectorised conversion when a column is read.
+    """
 
     def __init__(self, spec: dict[str, npt.DTypeLike]) -> None:
         self.spec = {name: np.dtype(dtype) for name, dtype in spec.items()}
+        self._row_dtype = np.dtype(list(self.spec.items()))
         self.columns = {name: Column(dtype) for name, dtype in self.spec.items()}
+        self._rows: list[tuple[Any, ...]] = []
+
+    def add(self, *values: Any) -> None:
+        """Append one row, values in the order of the spec."""
+        self._rows.append(values)
+
+    def _flush(self) -> None:
+        if self._rows:
+            block = np.array(self._rows, dtype=self._row_dtype)
+            self._rows = []
+            for name, column in self.columns.items():
+                column.extend(block[name])
 
     def __len__(self) -> int:
-        return len(next(iter(self.columns.values())))
+        return len(next(iter(self.columns.values()))) + len(self._rows)
 
     def __getitem__(self, name: str) -> npt.NDArray[Any]:
+        self._flush()
         return self.columns[name].array()
 
     def dump(self, prefix: str) -> dict[str, npt.NDArray[Any]]:
         """Return the columns as arrays keyed ``prefix.name`` (for serialising state)."""
+        self._flush()
         return {f"{prefix}.{name}": col.array() for name, col in self.columns.items()}
 
     def load(self, prefix: str, arrays: dict[str, npt.NDArray[Any]]) -> None:
         """Restore columns saved by :meth:`dump`."""
+        self._rows = []
         for name, dtype in self.spec.items():
             self.columns[name] = Column(dtype, arrays[f"{prefix}.{name}"])
 

@@ -83,7 +83,7 @@ class CostProjection(Projection):
             "BudgetBreached": self._budget_event,
         }
 
-    def _cost(self, offset: int, e: dict[str, Any]) -> None:
+    def _cost(self, t: int, e: dict[str, Any]) -> None:
         priced = e.get("status", "priced") == "priced"
         amount = Decimal(e["amount"]) if priced and e.get("amount") is not None else ZERO
         currency = e.get("currency") or "USD"
@@ -91,15 +91,16 @@ class CostProjection(Projection):
         model = e.get("model") or e.get("tool")
         category = e.get("category") or "llm"
         wf = e.get("workflow_id")
-        c = self.costs.columns
-        c["t"].append(iso_to_us(e["occurred_at"]))
-        c["agent"].append(-1 if agent is None else self.agents.code(agent))
-        c["model"].append(-1 if model is None else self.models.code(model))
-        c["category"].append(self.categories.code(category))
-        c["wf"].append(-1 if wf is None else self.workflows.code(wf))
-        c["currency"].append(self.currencies.code(currency))
-        c["priced"].append(priced)
-        c["tokens"].append(int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0))
+        self.costs.add(
+            t,
+            -1 if agent is None else self.agents.code(agent),
+            -1 if model is None else self.models.code(model),
+            self.categories.code(category),
+            -1 if wf is None else self.workflows.code(wf),
+            self.currencies.code(currency),
+            priced,
+            int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0),
+        )
         self.amounts.append(amount)
         if priced:
             _add(self.totals, currency, amount)
@@ -111,17 +112,17 @@ class CostProjection(Projection):
             if wf is not None:
                 _add(self.by_workflow.setdefault(currency, {}), wf, amount)
 
-    def _completed(self, offset: int, e: dict[str, Any]) -> None:
+    def _completed(self, t: int, e: dict[str, Any]) -> None:
         wf = e.get("workflow_id")
         if wf is not None:
             self.wf_success[wf] = bool(e.get("success", True))
 
-    def _budget_event(self, offset: int, e: dict[str, Any]) -> None:
+    def _budget_event(self, t: int, e: dict[str, Any]) -> None:
         budget = e["budget"]
         self.budget_versions[budget] = self.budget_versions.get(budget, 0) + 1
 
-    def _reserved(self, offset: int, e: dict[str, Any]) -> None:
-        self._budget_event(offset, e)
+    def _reserved(self, t: int, e: dict[str, Any]) -> None:
+        self._budget_event(t, e)
         expires = e.get("expires_at")
         self.reservations[e["reservation_id"]] = Reservation(
             reservation_id=e["reservation_id"],
@@ -133,8 +134,8 @@ class CostProjection(Projection):
             expires_us=None if expires is None else iso_to_us(expires),
         )
 
-    def _released(self, offset: int, e: dict[str, Any]) -> None:
-        self._budget_event(offset, e)
+    def _released(self, t: int, e: dict[str, Any]) -> None:
+        self._budget_event(t, e)
         self.reservations.pop(e["reservation_id"], None)
 
     # -- state --------------------------------------------------------------------------------

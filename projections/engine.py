@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -18,10 +18,11 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from ledger.backends.base import StoredRow
+from ledger.backends.base import ScanRow
 from ledger.events import from_epoch_us, to_epoch_us
 
 Handler = Callable[[int, dict[str, Any]], None]
+"""A fold method: called with the event's time (µs since the epoch) and the decoded event."""
 Arrays = dict[str, npt.NDArray[Any]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,6 +43,36 @@ def dt_to_us(value: datetime | None) -> int | None:
 
 
 us_to_dt = from_epoch_us
+
+
+def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) -> None:
+    """Fold one page of rows into several projections, decoding each event once.
+
+    Projections at different positions (one resumed from an older save) fold separately.
+    """
+    if not projections or not rows:
+        return
+    position = projections[0].position
+    if any(p.position != position for p in projections):
+        for p in projections:
+            p.fold_rows(rows)
+        return
+    dispatch: dict[str, list[Handler]] = {}
+    for p in projections:
+        for topic, handler in p.handlers.items():
+            dispatch.setdefault(topic, []).append(handler)
+    loads = orjson.loads
+    for offset, topic, t, state in rows:
+        if offset <= position:
+            continue
+        handlers = dispatch.get(topic)
+        if handlers is not None:
+            event = loads(state)
+            for handler in handlers:
+                handler(t, event)
+    last = rows[-1][0]
+    for p in projections:
+        p.position = max(p.position, last)
 
 
 class Projection(ABC):
@@ -68,18 +99,18 @@ class Projection(ABC):
         """The event types this projection folds."""
         return tuple(sorted(self.handlers))
 
-    def fold_rows(self, rows: Iterable[StoredRow]) -> None:
-        """Fold stored rows (offset order); rows at or below ``position`` are skipped."""
+    def fold_rows(self, rows: Iterable[ScanRow]) -> None:
+        """Fold lean rows (offset order); rows at or below ``position`` are skipped."""
         handlers = self.handlers
         loads = orjson.loads
         position = self.position
-        for row in rows:
-            if row.offset <= position:
+        for offset, topic, t, state in rows:
+            if offset <= position:
                 continue
-            handler = handlers.get(row.topic)
+            handler = handlers.get(topic)
             if handler is not None:
-                handler(row.offset, loads(row.state))
-            position = row.offset
+                handler(t, loads(state))
+            position = offset
         self.position = position
 
     def fold(self, offset: int, event: dict[str, Any]) -> None:
@@ -88,7 +119,7 @@ class Projection(ABC):
             return
         handler = self.handlers.get(event["type"])
         if handler is not None:
-            handler(offset, event)
+            handler(iso_to_us(event["occurred_at"]), event)
         self.position = offset
 
     def advance_to(self, offset: int) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from projections.columns import Interner, Table, window_mask
-from projections.engine import Arrays, Handler, Projection, iso_to_us
+from projections.engine import Arrays, Handler, Projection
 from projections.reports import AgentMetrics, MetricsReport, MetricTargets
 
 _NO_MODE, _COMPLIANT, _VIOLATION = 0, 1, 2
@@ -117,57 +117,54 @@ class ReliabilityProjection(Projection):
     def _agent(self, agent: str | None) -> int:
         return -1 if agent is None else self.agents.code(agent)
 
-    def _step(self, offset: int, e: dict[str, Any]) -> None:
+    def _step(self, t: int, e: dict[str, Any]) -> None:
         wf = self._wf(e.get("workflow_id"))
         human = bool(e.get("required_human"))
         if human and wf >= 0:
             self.wf_human[wf] = True
-        s = self.steps.columns
-        s["t"].append(iso_to_us(e["occurred_at"]))
-        s["agent"].append(self._agent(e.get("agent")))
-        s["success"].append(bool(e["success"]))
-        s["comp"].append(bool(e.get("required_compensation")))
-        s["human"].append(human)
-        s["mode"].append(_mode_code(e.get("mode"), e.get("declared_mode")))
         ms = e.get("tool_duration_ms")
-        s["tool_ms"].append(math.nan if ms is None else float(ms))
+        self.steps.add(
+            t,
+            self._agent(e.get("agent")),
+            bool(e["success"]),
+            bool(e.get("required_compensation")),
+            human,
+            _mode_code(e.get("mode"), e.get("declared_mode")),
+            math.nan if ms is None else float(ms),
+        )
 
-    def _tool(self, offset: int, e: dict[str, Any]) -> None:
+    def _tool(self, t: int, e: dict[str, Any]) -> None:
         ms = e.get("duration_ms")
         if ms is None:
             return
-        c = self.tools.columns
-        c["t"].append(iso_to_us(e["occurred_at"]))
-        c["agent"].append(self._agent(e.get("agent")))
-        c["ms"].append(float(ms))
+        self.tools.add(t, self._agent(e.get("agent")), float(ms))
 
-    def _violation(self, offset: int, e: dict[str, Any]) -> None:
-        c = self.violations.columns
-        c["t"].append(iso_to_us(e["occurred_at"]))
-        c["agent"].append(self._agent(e.get("agent")))
+    def _violation(self, t: int, e: dict[str, Any]) -> None:
+        self.violations.add(t, self._agent(e.get("agent")))
 
-    def _started(self, offset: int, e: dict[str, Any]) -> None:
+    def _started(self, t: int, e: dict[str, Any]) -> None:
         wf = self._wf(e.get("workflow_id"))
         if wf >= 0 and self.wf_started[wf] < 0:
-            self.wf_started[wf] = iso_to_us(e["occurred_at"])
+            self.wf_started[wf] = t
 
-    def _completed(self, offset: int, e: dict[str, Any]) -> None:
+    def _completed(self, t: int, e: dict[str, Any]) -> None:
         wf = self._wf(e.get("workflow_id"))
         retries = e.get("total_retries")
         ms = e.get("duration_ms")
-        c = self.completed.columns
-        c["t"].append(iso_to_us(e["occurred_at"]))
-        c["wf"].append(wf)
-        c["retries"].append(-1 if retries is None else int(retries))
-        c["human"].append(bool(e.get("required_human")))
-        c["ms"].append(math.nan if ms is None else float(ms))
+        self.completed.add(
+            t,
+            wf,
+            -1 if retries is None else int(retries),
+            bool(e.get("required_human")),
+            math.nan if ms is None else float(ms),
+        )
 
-    def _replanned(self, offset: int, e: dict[str, Any]) -> None:
+    def _replanned(self, t: int, e: dict[str, Any]) -> None:
         wf = self._wf(e.get("workflow_id"))
         if wf >= 0:
             self.wf_replans[wf] += 1
 
-    def _human(self, offset: int, e: dict[str, Any]) -> None:
+    def _human(self, t: int, e: dict[str, Any]) -> None:
         wf = self._wf(e.get("workflow_id"))
         if wf >= 0:
             self.wf_human[wf] = True

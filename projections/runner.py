@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from ledger import Ledger, LedgerError
-from ledger.backends.base import ReadQuery, RunnerLock, SavedView, StoredRow
-from projections.engine import Projection
+from ledger.backends.base import RunnerLock, SavedView, ScanRow
+from projections.engine import Projection, fold_together
 
 P = TypeVar("P", bound=Projection)
 
@@ -66,22 +66,19 @@ def fold_range(
         for p in projections:
             p.advance_to(target)
         return target
-    topics = tuple(sorted({t for p in projections for t in p.topics}))
+    # A primary-key range scan of every event beats an index lookup by type: the core
+    # projections want most types anyway, and unwanted ones are skipped before decoding.
     total = target - start
-    done = 0
-    page: list[StoredRow] = []
-    for row in ledger.read_rows(ReadQuery(after=start, stop=target, topics=topics), page_size):
+    page: list[ScanRow] = []
+    for row in ledger.scan(after=start, until_offset=target, page_size=page_size):
         page.append(row)
         if len(page) >= page_size:
-            for p in projections:
-                p.fold_rows(page)
-            done = page[-1].offset - start
+            fold_together(projections, page)
             page = []
             if progress is not None:
-                progress(done, total)
+                progress(row[0] - start, total)
     if page:
-        for p in projections:
-            p.fold_rows(page)
+        fold_together(projections, page)
     for p in projections:
         p.advance_to(target)
     if progress is not None:

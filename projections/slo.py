@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from projections.columns import Table, window_mask
-from projections.engine import Arrays, Handler, Projection, iso_to_us
+from projections.engine import Arrays, Handler, Projection
 from projections.reliability import Distribution
 from projections.reports import SLOReport, SLOTargets
 
@@ -34,17 +34,11 @@ class SLOProjection(Projection):
     def _handlers(self) -> dict[str, Handler]:
         return {"ExplanationRecorded": self._explained, "ReplayAttempted": self._replayed}
 
-    def _explained(self, offset: int, e: dict[str, Any]) -> None:
-        c = self.explanations.columns
-        c["t"].append(iso_to_us(e["occurred_at"]))
-        c["ms"].append(float(e["duration_ms"]))
-        c["success"].append(bool(e.get("success", True)))
+    def _explained(self, t: int, e: dict[str, Any]) -> None:
+        self.explanations.add(t, float(e["duration_ms"]), bool(e.get("success", True)))
 
-    def _replayed(self, offset: int, e: dict[str, Any]) -> None:
-        c = self.replays.columns
-        c["t"].append(iso_to_us(e["occurred_at"]))
-        c["mode"].append(REPLAY_MODES.index(e["replay_mode"]))
-        c["success"].append(bool(e["success"]))
+    def _replayed(self, t: int, e: dict[str, Any]) -> None:
+        self.replays.add(t, REPLAY_MODES.index(e["replay_mode"]), bool(e["success"]))
 
     def dump(self) -> tuple[dict[str, Any], Arrays]:
         """Return the state as metadata and arrays."""

@@ -50,6 +50,10 @@ class StoredRow:
     chain: bytes
 
 
+ScanRow = tuple[int, str, int, bytes]
+"""A lean stored row for folds: (offset, event type, occurred_at in µs since the epoch, bytes)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Tail:
     """The last stored event's position, chain value and commit time (or the genesis)."""
@@ -181,6 +185,13 @@ class LedgerBackend(ABC):
     @abstractmethod
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
         """Return up to ``limit`` rows matching ``query`` in offset order."""
+
+    @abstractmethod
+    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+        """Return up to ``limit`` lean rows (offset, type, occurred_at µs, bytes) after ``after``.
+
+        The fast path for folds: no filters but the offset range, nothing decoded.
+        """
 
     @abstractmethod
     def max_offset(self) -> int:

@@ -25,11 +25,13 @@ from ledger.backends.base import (
     ReadQuery,
     RunnerLock,
     SavedView,
+    ScanRow,
     StoredRow,
     Tail,
     WriteTransaction,
 )
 from ledger.errors import ViewConflictError
+from ledger.events import to_epoch_us
 
 
 class MemoryLedgerRecorder(POPOProcessRecorder, LedgerBackend):
@@ -118,6 +120,13 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerBackend):
                 if len(out) >= limit:
                     break
             return out
+
+    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+        """Return lean rows in offset order."""
+        with self._database_lock:
+            end = len(self._rows) if stop is None else min(stop, len(self._rows))
+            rows = self._rows[max(after, 0) : min(end, max(after, 0) + limit)]
+        return [(r.offset, r.topic, to_epoch_us(r.occurred_at), r.state) for r in rows]
 
     def max_offset(self) -> int:
         """Return the highest stored offset, 0 when empty."""

@@ -30,6 +30,7 @@ from ledger.backends.base import (
     ReadQuery,
     RunnerLock,
     SavedView,
+    ScanRow,
     StoredRow,
     Tail,
     WriteTransaction,
@@ -189,6 +190,16 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
         params.append(limit)
         sql = SQL("SELECT " + _COLUMNS + " FROM {t} WHERE " + where + " ORDER BY notification_id LIMIT %s")
         return [_row(r) for r in self._fetch(sql.format(t=self._t), params)]
+
+    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+        """Return lean rows in offset order; the time is converted to µs by the server."""
+        sql = SQL(
+            "SELECT notification_id, topic, "
+            "(extract(epoch FROM occurred_at) * 1000000)::bigint, state FROM {t} "
+            "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
+        ).format(t=self._t)
+        rows = self._fetch(sql, [after, stop if stop is not None else 2**62, limit])
+        return [(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
     def max_offset(self) -> int:
         """Return the highest stored offset, 0 when empty."""

@@ -30,6 +30,7 @@ from ledger.backends.base import (
     ReadQuery,
     RunnerLock,
     SavedView,
+    ScanRow,
     StoredRow,
     Tail,
     WriteTransaction,
@@ -177,6 +178,23 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
         with self._read() as c:
             c.execute(sql, params)
             return [_row(r) for r in c.fetchall()]
+
+    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+        """Return lean rows in offset order (a primary-key range scan)."""
+        with self._read() as c:
+            if stop is None:
+                c.execute(
+                    f"SELECT notification_id, topic, occurred_at, state FROM {TABLE} "
+                    "WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                    (after, limit),
+                )
+            else:
+                c.execute(
+                    f"SELECT notification_id, topic, occurred_at, state FROM {TABLE} "
+                    "WHERE notification_id > ? AND notification_id <= ? ORDER BY notification_id LIMIT ?",
+                    (after, stop, limit),
+                )
+            return [tuple(r) for r in c.fetchall()]
 
     def max_offset(self) -> int:
         """Return the highest stored offset, 0 when empty."""
