@@ -21,6 +21,7 @@ DEFAULT_MAX_EVENT_BYTES = 1 << 20
 """Largest encoded event accepted (1 MiB); larger payloads belong in a blob store."""
 
 _KNOWN_TYPES = ", ".join(sorted(EVENT_TYPES))
+_REGISTERED = frozenset(EVENT_TYPES.values())
 
 
 def encode(event: LedgerEvent) -> bytes:
@@ -151,7 +152,18 @@ def validate_and_encode(
     for index, item in enumerate(items):
         total += 1
         if isinstance(item, LedgerEvent):
-            event: LedgerEvent | None = item  # already validated by pydantic
+            event: LedgerEvent | None = item
+            if type(item) not in _REGISTERED:
+                problems.append(
+                    Problem(
+                        index,
+                        None,
+                        "type",
+                        f"{type(item).__name__} is not a registered event class "
+                        f"(known: {_KNOWN_TYPES}); it could not be read back",
+                    )
+                )
+                continue
         else:
             event, found = validate_one(item, index=index, max_bytes=max_bytes)
             if event is None:
@@ -169,6 +181,14 @@ def validate_and_encode(
                 )
             )
             continue
+        if isinstance(item, LedgerEvent):
+            # A model built past validation (model_construct, model_copy(update=...)) may hold
+            # values its class forbids; check what would be stored reads back as an event.
+            try:
+                event = EVENT_ADAPTER.validate_json(state)
+            except ValidationError as exc:
+                problems.extend(_problems_from(exc, index=index, line=None))
+                continue
         events.append(event)
         states.append(state)
     if problems:

@@ -108,10 +108,12 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
         """Create the tables, serialised across processes opening a new file at once.
 
         The library's tracking table set-up reads, then writes a migration row; two processes
-        doing that together collide. An ``flock`` on the database file (independent of
-        SQLite's own ``fcntl`` locks) makes the set-up one at a time.
+        doing that together collide. An ``flock`` on a lock file beside the database makes the
+        set-up one at a time. Never on the database file itself: closing any descriptor of
+        that file drops every POSIX lock SQLite holds on it in this process, and a writer
+        elsewhere then resets the WAL under live connections (acknowledged appends vanish).
         """
-        fd = os.open(self.datastore.pool.db_name, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(f"{self.datastore.pool.db_name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             super().create_table()
