@@ -70,7 +70,7 @@ class CostProjection(Projection):
         self.by_model: dict[str, dict[str, Decimal]] = {}
         self.by_category: dict[str, dict[str, Decimal]] = {}
         self.by_workflow: dict[str, dict[str, Decimal]] = {}
-        self.wf_success: dict[str, bool] = {}
+        self.wf_success: list[int] = []  # by workflow code: -1 not completed, 0 failed, 1 succeeded
         self.reservations: dict[str, Reservation] = {}
         self.budget_versions: dict[str, int] = {}
 
@@ -96,7 +96,7 @@ class CostProjection(Projection):
             -1 if agent is None else self.agents.code(agent),
             -1 if model is None else self.models.code(model),
             self.categories.code(category),
-            -1 if wf is None else self.workflows.code(wf),
+            -1 if wf is None else self._workflow(wf),
             self.currencies.code(currency),
             priced,
             int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0),
@@ -112,10 +112,17 @@ class CostProjection(Projection):
             if wf is not None:
                 _add(self.by_workflow.setdefault(currency, {}), wf, amount)
 
+    def _workflow(self, workflow_id: str) -> int:
+        code = self.workflows.code(workflow_id)
+        if code == len(self.wf_success):
+            self.wf_success.append(-1)
+        return code
+
     def _completed(self, t: int, e: dict[str, Any]) -> None:
         wf = e.get("workflow_id")
         if wf is not None:
-            self.wf_success[wf] = bool(e.get("success", True))
+            code = self._workflow(wf)
+            self.wf_success[code] = 1 if e.get("success", True) else 0
 
     def _budget_event(self, t: int, e: dict[str, Any]) -> None:
         budget = e["budget"]
@@ -196,7 +203,7 @@ class CostProjection(Projection):
         self.by_model = {k: money(v) for k, v in meta["by_model"].items()}
         self.by_category = {k: money(v) for k, v in meta["by_category"].items()}
         self.by_workflow = {k: money(v) for k, v in meta["by_workflow"].items()}
-        self.wf_success = dict(meta["wf_success"])
+        self.wf_success = [int(v) for v in meta["wf_success"]]
         self.reservations = {
             r[0]: Reservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6]) for r in meta["reservations"]
         }
@@ -270,32 +277,36 @@ class CostProjection(Projection):
         tokens = c["tokens"] if indexes is None else c["tokens"][indexes]
         priced = c["priced"] if indexes is None else c["priced"][indexes]
         models = c["model"] if indexes is None else c["model"][indexes]
-        wf_codes = np.unique(wf[wf >= 0])
-        n_wf = len(wf_codes)
-        names = self.workflows.names
-        successful = sum(1 for code in wf_codes if self.wf_success.get(names[code]) is True)
+        in_wf = wf >= 0
+        # O(rows) presence counts rather than a sort: reports stay fast on large ledgers.
+        has_cost = np.bincount(wf[in_wf], minlength=len(self.workflows)) > 0
+        n_wf = int(np.count_nonzero(has_cost))
+        successful = int(np.count_nonzero(has_cost & (np.asarray(self.wf_success, dtype=np.int8) == 1)))
         total_tokens = int(tokens.sum())
         unpriced = ~priced
         unpriced_models = sorted({self.models.names[m] for m in np.unique(models[unpriced]) if m >= 0})
-        return CostReport(
+        # Every value here is computed from validated events; skipping re-validation keeps a
+        # report with thousands of workflows cheap.
+        return CostReport.model_construct(
             currency=currency,
             total_cost=total,
             totals_by_currency=dict(sorted(totals.items())),
             cost_by_agent=dict(sorted(by_agent.items())),
             cost_by_model=dict(sorted(by_model.items())),
             cost_by_category=dict(sorted(by_category.items())),
-            cost_by_workflow=dict(sorted(by_workflow.items())),
+            cost_by_workflow=by_workflow,  # in order of first cost, like the ledger
             workflows=n_wf,
             cost_per_workflow=None if n_wf == 0 else total / n_wf,
             successful_workflows=successful,
             cost_per_successful_workflow=None if successful == 0 else total / successful,
             total_tokens=total_tokens,
             # Tokens of events outside any workflow do not belong to a workflow's average.
-            tokens_per_workflow=None if n_wf == 0 else int(tokens[wf >= 0].sum()) / n_wf,
+            tokens_per_workflow=None if n_wf == 0 else int(tokens[in_wf].sum()) / n_wf,
             priced_events=int(np.count_nonzero(priced)),
             unpriced_events=int(np.count_nonzero(unpriced)),
             unpriced_tokens=int(tokens[unpriced].sum()),
             unpriced_models=unpriced_models,
+            budgets=[],
             as_of_offset=self.position,
         )
 

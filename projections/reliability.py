@@ -12,7 +12,7 @@ event's ``occurred_at``; workflow metrics take workflows whose completion falls 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,48 @@ class Distribution:
         if len(values) == 0:
             return cls(0, None, None, None, None)
         p50, p95, p99 = np.percentile(values, [50, 95, 99])
-        return cls(len(values), float(values.mean()), float(p50), float(p95), float(p99))
+        return cls(len(values), exact_sum(values) / len(values), float(p50), float(p95), float(p99))
+
+    @classmethod
+    def of_sorted(cls, ordered: npt.NDArray[np.float64], total: float) -> Distribution:
+        """Summarise already sorted values in O(1), with numpy's linear percentile arithmetic."""
+        n = len(ordered)
+        if n == 0:
+            return cls(0, None, None, None, None)
+        return cls(
+            n,
+            total / n,
+            _sorted_percentile(ordered, 0.50),
+            _sorted_percentile(ordered, 0.95),
+            _sorted_percentile(ordered, 0.99),
+        )
+
+
+def nanos(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Milliseconds as whole nanoseconds: integer sums are exact in any order."""
+    return np.rint(values * 1e6).astype(np.int64)
+
+
+def exact_sum(values: npt.NDArray[np.float64]) -> float:
+    """The sum of millisecond values, the same however the values were grouped or ordered.
+
+    A float sum depends on the order of additions, so an incremental report and a one-shot
+    fold would differ in the last digits; summing whole nanoseconds does not.
+    """
+    return int(nanos(values).sum()) / 1e6
+
+
+def _sorted_percentile(ordered: npt.NDArray[np.float64], q: float) -> float:
+    """numpy's ``percentile(method="linear")`` on sorted data, the same float operations."""
+    n = len(ordered)
+    virtual = (n - 1) * q  # numpy's virtual index for the linear method
+    below = int(np.floor(virtual))
+    gamma = virtual - below
+    lo = float(ordered[min(max(below, 0), n - 1)])
+    hi = float(ordered[min(max(below + 1, 0), n - 1)])
+    diff = hi - lo
+    # numpy's _lerp: computed from the nearer end for stability.
+    return hi - diff * (1 - gamma) if gamma >= 0.5 else lo + diff * gamma
 
 
 class ReliabilityProjection(Projection):
@@ -86,6 +127,7 @@ class ReliabilityProjection(Projection):
                 "ms": np.float64,
             }
         )
+        self._cache = _AllTimeCache()
         # Per-workflow facts, indexed by workflow code.
         self.wf_started: list[int] = []
         self.wf_replans: list[int] = []
@@ -195,6 +237,7 @@ class ReliabilityProjection(Projection):
         self.wf_started = [int(v) for v in arrays["wf.started"]]
         self.wf_replans = [int(v) for v in arrays["wf.replans"]]
         self.wf_human = [bool(v) for v in arrays["wf.human"]]
+        self._cache = _AllTimeCache()
 
     # -- reports ------------------------------------------------------------------------------
 
@@ -205,40 +248,99 @@ class ReliabilityProjection(Projection):
         since_us: int | None = None,
         until_us: int | None = None,
     ) -> MetricsReport:
-        """Compute every metric over ``[since, until)`` (event time), overall and per agent."""
+        """Compute every metric over ``[since, until)`` (event time), overall and per agent.
+
+        The all-time report is incremental: step counts and the sorted latencies are kept from
+        the previous report and only rows folded since are added, so it costs O(new rows).
+        """
         targets = targets or MetricTargets()
-        steps = self.steps
-        m = window_mask(steps["t"], since_us, until_us)
+        n_agents = len(self.agents)
+        if since_us is None and until_us is None:
+            counts, latencies = self._all_time()
+        else:
+            steps, tools, violations = self.steps, self.tools, self.violations
+            m = window_mask(steps["t"], since_us, until_us)
+            tm = window_mask(tools["t"], since_us, until_us)
+            vm = window_mask(violations["t"], since_us, until_us)
+            assert m is not None and tm is not None and vm is not None
+            counts = _Counts.of(
+                n_agents,
+                steps["agent"][m],
+                steps["success"][m],
+                steps["comp"][m],
+                steps["mode"][m],
+                steps["tool_ms"][m],
+                violations["agent"][vm],
+                tools["agent"][tm],
+                tools["ms"][tm],
+            )
+            step_ms = steps["tool_ms"][m]
+            latencies = Distribution.of(np.concatenate([tools["ms"][tm], step_ms[~np.isnan(step_ms)]]))
+        pc, hir, wct, n_done = self._workflows(since_us, until_us)
+        return MetricsReport(
+            svr=_rate(counts.success.sum(), counts.steps.sum()),
+            cr=_rate(counts.comp.sum(), counts.steps.sum()),
+            pc=pc,
+            hir=hir,
+            ma=_rate(counts.ok.sum(), counts.obs.sum()),
+            tcl=latencies.mean,
+            tcl_p50=latencies.p50,
+            tcl_p95=latencies.p95,
+            tcl_p99=latencies.p99,
+            wct=wct.mean,
+            wct_p50=wct.p50,
+            wct_p95=wct.p95,
+            wct_p99=wct.p99,
+            total_steps=int(counts.steps.sum()),
+            total_workflows=n_done,
+            tool_calls=latencies.count,
+            mode_observations=int(counts.obs.sum()),
+            agent_metrics=counts.per_agent(self.agents.names),
+            targets=targets,
+            as_of_offset=self.position,
+        )
 
-        def pick(a: npt.NDArray[Any], mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[Any]:
-            return a if mask is None else a[mask]
+    def _all_time(self) -> tuple[_Counts, Distribution]:
+        cache = self._cache
+        steps, tools, violations = self.steps, self.tools, self.violations
+        s0, t0, v0 = cache.steps, cache.tools, cache.violations
+        s_agent, t_agent, v_agent = steps["agent"], tools["agent"], violations["agent"]
+        step_ms = steps["tool_ms"][s0:]
+        delta = _Counts.of(
+            len(self.agents),
+            s_agent[s0:],
+            steps["success"][s0:],
+            steps["comp"][s0:],
+            steps["mode"][s0:],
+            step_ms,
+            v_agent[v0:],
+            t_agent[t0:],
+            tools["ms"][t0:],
+        )
+        cache.counts = cache.counts.plus(delta)
+        new = np.sort(np.concatenate([tools["ms"][t0:], step_ms[~np.isnan(step_ms)]]))
+        if len(new):
+            cache.latency_nanos += int(nanos(new).sum())
+            cache.latencies = (
+                new
+                if not len(cache.latencies)
+                else np.insert(cache.latencies, np.searchsorted(cache.latencies, new), new)
+            )
+        cache.steps, cache.tools, cache.violations = len(s_agent), len(t_agent), len(v_agent)
+        return cache.counts, Distribution.of_sorted(cache.latencies, cache.latency_nanos / 1e6)
 
-        s_agent = pick(steps["agent"], m)
-        s_success = pick(steps["success"], m)
-        s_comp = pick(steps["comp"], m)
-        s_mode = pick(steps["mode"], m)
-        s_tool = pick(steps["tool_ms"], m)
-        n_steps = len(s_success)
+    def _workflows(
+        self, since_us: int | None, until_us: int | None
+    ) -> tuple[float | None, float | None, Distribution, int]:
+        """PC, HIR and WCT over workflows completed in the window."""
+        completed = self.completed
+        cm = window_mask(completed["t"], since_us, until_us)
 
-        vm = window_mask(self.violations["t"], since_us, until_us)
-        v_agent = pick(self.violations["agent"], vm)
+        def pick(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return a if cm is None else a[cm]
 
-        tm = window_mask(self.tools["t"], since_us, until_us)
-        t_ms = pick(self.tools["ms"], tm)
-        t_agent = pick(self.tools["agent"], tm)
-        step_tool = ~np.isnan(s_tool)
-        latencies = np.concatenate([t_ms, s_tool[step_tool]])
-
-        mode_obs = int(np.count_nonzero(s_mode)) + len(v_agent)
-        mode_ok = int(np.count_nonzero(s_mode == _COMPLIANT))
-
-        # Workflows completed in the window.
-        cm = window_mask(self.completed["t"], since_us, until_us)
-        c_wf = pick(self.completed["wf"], cm)
-        c_retries = pick(self.completed["retries"], cm)
-        c_human = pick(self.completed["human"], cm)
-        c_ms = pick(self.completed["ms"], cm)
-        c_t = pick(self.completed["t"], cm)
+        c_wf, c_retries, c_human = pick(completed["wf"]), pick(completed["retries"]), pick(completed["human"])
+        c_ms, c_t = pick(completed["ms"]), pick(completed["t"])
         n_done = len(c_wf)
         known = c_wf >= 0
         idx = np.where(known, c_wf, 0)
@@ -254,74 +356,112 @@ class ReliabilityProjection(Projection):
         started = per_wf(self.wf_started, -1)
         derived = np.where(started >= 0, (c_t - started) / 1000.0, np.nan)
         durations = np.where(np.isnan(c_ms), derived, c_ms)
-        durations = durations[~np.isnan(durations)]
-
-        tcl = Distribution.of(latencies)
-        wct = Distribution.of(durations)
-        agent_metrics = self._per_agent(s_agent, s_success, s_comp, s_mode, v_agent, t_agent, t_ms, s_tool)
-        return MetricsReport(
-            svr=_rate(np.count_nonzero(s_success), n_steps),
-            cr=_rate(np.count_nonzero(s_comp), n_steps),
-            pc=None if n_done == 0 else float(replans.mean()),
-            hir=_rate(np.count_nonzero(human), n_done),
-            ma=_rate(mode_ok, mode_obs),
-            tcl=tcl.mean,
-            tcl_p50=tcl.p50,
-            tcl_p95=tcl.p95,
-            tcl_p99=tcl.p99,
-            wct=wct.mean,
-            wct_p50=wct.p50,
-            wct_p95=wct.p95,
-            wct_p99=wct.p99,
-            total_steps=n_steps,
-            total_workflows=n_done,
-            tool_calls=tcl.count,
-            mode_observations=mode_obs,
-            agent_metrics=agent_metrics,
-            targets=targets,
-            as_of_offset=self.position,
+        pc = None if n_done == 0 else float(replans.mean())
+        return (
+            pc,
+            _rate(np.count_nonzero(human), n_done),
+            Distribution.of(durations[~np.isnan(durations)]),
+            n_done,
         )
 
-    def _per_agent(
-        self,
+
+@dataclass
+class _Counts:
+    """Per-agent step, mode and latency counts; slot 0 holds rows without an agent."""
+
+    steps: npt.NDArray[np.float64]
+    success: npt.NDArray[np.float64]
+    comp: npt.NDArray[np.float64]
+    obs: npt.NDArray[np.float64]
+    ok: npt.NDArray[np.float64]
+    lat_n: npt.NDArray[np.float64]
+    lat_sum: npt.NDArray[np.float64]
+
+    @classmethod
+    def empty(cls) -> _Counts:
+        """No observations."""
+        z = np.zeros(1)
+        return cls(z, z, z, z, z, z, z)
+
+    @classmethod
+    def of(
+        cls,
+        n_agents: int,
         s_agent: npt.NDArray[np.int32],
         s_success: npt.NDArray[np.bool_],
         s_comp: npt.NDArray[np.bool_],
         s_mode: npt.NDArray[np.int8],
+        s_tool: npt.NDArray[np.float64],
         v_agent: npt.NDArray[np.int32],
         t_agent: npt.NDArray[np.int32],
         t_ms: npt.NDArray[np.float64],
-        s_tool: npt.NDArray[np.float64],
-    ) -> dict[str, AgentMetrics]:
-        n = len(self.agents)
-        if n == 0:
-            return {}
+    ) -> _Counts:
+        """Count the given rows by agent (codes shifted by one so "no agent" lands in slot 0)."""
+        size = n_agents + 1
 
-        def count(codes: npt.NDArray[Any], weights: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
-            ok = codes >= 0
-            w = None if weights is None else weights[ok]
-            return np.bincount(codes[ok], weights=w, minlength=n)
+        def count(
+            codes: npt.NDArray[Any], weights: npt.NDArray[Any] | None = None
+        ) -> npt.NDArray[np.float64]:
+            return np.bincount(codes + 1, weights=weights, minlength=size).astype(np.float64)
 
-        steps = count(s_agent)
-        success = count(s_agent, s_success.astype(np.float64))
-        comp = count(s_agent, s_comp.astype(np.float64))
-        obs = count(s_agent, (s_mode != _NO_MODE).astype(np.float64)) + count(v_agent)
-        ok = count(s_agent, (s_mode == _COMPLIANT).astype(np.float64))
         step_tool = ~np.isnan(s_tool)
         lat_codes = np.concatenate([t_agent, s_agent[step_tool]])
-        lat_values = np.concatenate([t_ms, s_tool[step_tool]])
-        lat_n = count(lat_codes)
-        lat_sum = count(lat_codes, lat_values)
+        return cls(
+            steps=count(s_agent),
+            success=count(s_agent, s_success.astype(np.float64)),
+            comp=count(s_agent, s_comp.astype(np.float64)),
+            obs=count(s_agent, (s_mode != _NO_MODE).astype(np.float64)) + count(v_agent),
+            ok=count(s_agent, (s_mode == _COMPLIANT).astype(np.float64)),
+            lat_n=count(lat_codes),
+            # Whole nanoseconds, exact in float64 below 2**53: sums independent of order.
+            lat_sum=count(lat_codes, nanos(np.concatenate([t_ms, s_tool[step_tool]])).astype(np.float64)),
+        )
+
+    def plus(self, other: _Counts) -> _Counts:
+        """Return the element-wise sum (the shorter side padded: agents only ever get added)."""
+
+        def add(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            if len(a) < len(b):
+                a, b = b, a
+            out = a.copy()
+            out[: len(b)] += b
+            return out
+
+        return _Counts(
+            add(self.steps, other.steps),
+            add(self.success, other.success),
+            add(self.comp, other.comp),
+            add(self.obs, other.obs),
+            add(self.ok, other.ok),
+            add(self.lat_n, other.lat_n),
+            add(self.lat_sum, other.lat_sum),
+        )
+
+    def per_agent(self, names: list[str]) -> dict[str, AgentMetrics]:
+        """Return the breakdown for every agent with a step, a latency or a mode observation."""
         out: dict[str, AgentMetrics] = {}
-        for code, agent in enumerate(self.agents.names):
-            if steps[code] == 0 and lat_n[code] == 0 and obs[code] == 0:
+        for code, agent in enumerate(names):
+            i = code + 1
+            if i >= len(self.steps) or (self.steps[i] == 0 and self.lat_n[i] == 0 and self.obs[i] == 0):
                 continue
             out[agent] = AgentMetrics(
-                svr=_rate(success[code], steps[code]),
-                cr=_rate(comp[code], steps[code]),
-                ma=_rate(ok[code], obs[code]),
-                tcl=_rate(lat_sum[code], lat_n[code]),
-                total_steps=int(steps[code]),
-                tool_calls=int(lat_n[code]),
+                svr=_rate(self.success[i], self.steps[i]),
+                cr=_rate(self.comp[i], self.steps[i]),
+                ma=_rate(self.ok[i], self.obs[i]),
+                tcl=None if self.lat_n[i] == 0 else float(self.lat_sum[i]) / 1e6 / float(self.lat_n[i]),
+                total_steps=int(self.steps[i]),
+                tool_calls=int(self.lat_n[i]),
             )
         return dict(sorted(out.items()))
+
+
+@dataclass
+class _AllTimeCache:
+    """What the last all-time report had counted (rows per table), so the next adds only new rows."""
+
+    steps: int = 0
+    tools: int = 0
+    violations: int = 0
+    counts: _Counts = field(default_factory=_Counts.empty)
+    latencies: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    latency_nanos: int = 0
