@@ -64,6 +64,45 @@ class Column:
         return self._buf[: self._n]
 
 
+class Vector:
+    """A growable numpy array updated in place by index (per-workflow facts, say).
+
+    Reports read :meth:`array` without converting a Python list each time.
+    """
+
+    __slots__ = ("_buf", "_fill", "_n")
+
+    def __init__(self, dtype: npt.DTypeLike, fill: Any, values: npt.NDArray[Any] | None = None) -> None:
+        self._fill = fill
+        if values is None:
+            self._buf: npt.NDArray[Any] = np.full(1024, fill, dtype=dtype)
+            self._n = 0
+        else:
+            self._buf = np.array(values, dtype=dtype)
+            self._n = len(values)
+
+    def grow(self) -> None:
+        """Add one element holding the fill value."""
+        if self._n == len(self._buf):
+            grown = np.full(2 * len(self._buf) or 1024, self._fill, dtype=self._buf.dtype)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+        self._n += 1
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: int) -> Any:
+        return self._buf[index]
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        self._buf[index] = value
+
+    def array(self) -> npt.NDArray[Any]:
+        """The filled part (a view; do not modify it)."""
+        return self._buf[: self._n]
+
+
 class Interner:
     """Maps strings to dense integer codes (0, 1, 2, …) and back."""
 

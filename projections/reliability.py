@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from projections.columns import Interner, Table, window_mask
+from projections.columns import Interner, Table, Vector, window_mask
 from projections.engine import Arrays, Handler, Projection
 from projections.reports import AgentMetrics, MetricsReport, MetricTargets
 
@@ -129,9 +129,9 @@ class ReliabilityProjection(Projection):
         )
         self._cache = _AllTimeCache()
         # Per-workflow facts, indexed by workflow code.
-        self.wf_started: list[int] = []
-        self.wf_replans: list[int] = []
-        self.wf_human: list[bool] = []
+        self.wf_started = Vector(np.int64, -1)
+        self.wf_replans = Vector(np.int64, 0)
+        self.wf_human = Vector(np.bool_, False)
 
     def _handlers(self) -> dict[str, Handler]:
         return {
@@ -151,9 +151,9 @@ class ReliabilityProjection(Projection):
             return -1
         code = self.workflows.code(workflow_id)
         if code == len(self.wf_started):
-            self.wf_started.append(-1)
-            self.wf_replans.append(0)
-            self.wf_human.append(False)
+            self.wf_started.grow()
+            self.wf_replans.grow()
+            self.wf_human.grow()
         return code
 
     def _agent(self, agent: str | None) -> int:
@@ -220,9 +220,9 @@ class ReliabilityProjection(Projection):
             **self.tools.dump("tools"),
             **self.violations.dump("violations"),
             **self.completed.dump("completed"),
-            "wf.started": np.array(self.wf_started, dtype=np.int64),
-            "wf.replans": np.array(self.wf_replans, dtype=np.int64),
-            "wf.human": np.array(self.wf_human, dtype=np.bool_),
+            "wf.started": self.wf_started.array(),
+            "wf.replans": self.wf_replans.array(),
+            "wf.human": self.wf_human.array(),
         }
         return {"agents": self.agents.names, "workflows": self.workflows.names}, arrays
 
@@ -234,9 +234,9 @@ class ReliabilityProjection(Projection):
         self.tools.load("tools", arrays)
         self.violations.load("violations", arrays)
         self.completed.load("completed", arrays)
-        self.wf_started = [int(v) for v in arrays["wf.started"]]
-        self.wf_replans = [int(v) for v in arrays["wf.replans"]]
-        self.wf_human = [bool(v) for v in arrays["wf.human"]]
+        self.wf_started = Vector(np.int64, -1, arrays["wf.started"])
+        self.wf_replans = Vector(np.int64, 0, arrays["wf.replans"])
+        self.wf_human = Vector(np.bool_, False, arrays["wf.human"])
         self._cache = _AllTimeCache()
 
     # -- reports ------------------------------------------------------------------------------
@@ -345,11 +345,11 @@ class ReliabilityProjection(Projection):
         known = c_wf >= 0
         idx = np.where(known, c_wf, 0)
 
-        def per_wf(values: list[int] | list[bool], default: int | bool) -> npt.NDArray[Any]:
+        def per_wf(values: Vector, default: int | bool) -> npt.NDArray[Any]:
             # Workflow facts for each completion; completions without a workflow id get default.
-            if not values:
+            if not len(values):
                 return np.full(n_done, default)
-            return np.where(known, np.asarray(values)[idx], default)
+            return np.where(known, values.array()[idx], default)
 
         replans = np.where(c_retries >= 0, c_retries, per_wf(self.wf_replans, 0))
         human = c_human | per_wf(self.wf_human, False).astype(np.bool_)
