@@ -88,15 +88,20 @@ class VersionConflictError(ConflictError):
 class DuplicateEventError(ConflictError):
     """An event id is already stored with a different payload."""
 
-    def __init__(self, event_id: UUID, offset: int, index: int | None = None) -> None:
+    def __init__(
+        self, event_id: UUID, offset: int, index: int | None = None, *, in_batch: bool = False
+    ) -> None:
         self.event_id = event_id
         self.offset = offset
         self.index = index
+        self.in_batch = in_batch
         where = f"event {index}: " if index is not None else ""
-        super().__init__(
-            f"{where}event_id {event_id} is already stored at offset {offset} "
-            "with a different payload; nothing written"
+        earlier = (
+            "is used by an earlier event of the same batch"
+            if in_batch
+            else f"is already stored at offset {offset}"
         )
+        super().__init__(f"{where}event_id {event_id} {earlier} with a different payload; nothing written")
 
 
 class ViewConflictError(ConflictError):

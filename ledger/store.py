@@ -195,7 +195,7 @@ class Ledger:
                         twin = seen.get(event.event_id)
                         if twin is not None:
                             if payload_digest(twin[1]) != payload_digest(state):
-                                raise DuplicateEventError(event.event_id, twin[0], index)
+                                raise DuplicateEventError(event.event_id, twin[0], index, in_batch=True)
                             offsets.append(twin[0])
                             duplicates += 1
                             continue

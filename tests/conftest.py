@@ -1,0 +1,164 @@
+"""Shared fixtures: a ledger URL for every backend, ledgers that close themselves, a hand clock.
+
+PostgreSQL tests are marked ``postgres``. The server is probed once per session; when it is
+unreachable those tests skip with the reason (shown in the header and the ``-ra`` summary), or
+fail when ``RLEDGER_REQUIRE_SERVICES=1`` (as CI sets). Each PostgreSQL test gets its own schema,
+dropped afterwards. ``RLEDGER_TEST_PG_URL`` overrides the server URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ledger import Ledger, open_ledger
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL = os.environ.get("RLEDGER_TEST_PG_URL", DEFAULT_PG_URL)
+REQUIRE_SERVICES = os.environ.get("RLEDGER_REQUIRE_SERVICES") == "1"
+
+
+class ManualClock:
+    """A clock that stands still until the test moves it (aware UTC, like the ledger's)."""
+
+    def __init__(self, start: datetime = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        """Move the clock by ``timedelta(**delta)`` (may be negative) and return the new time."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+# -- PostgreSQL availability ------------------------------------------------------------------
+
+
+@cache
+def postgres_problem() -> str | None:
+    """Return why PostgreSQL cannot be used, or ``None`` when it can (probed once)."""
+    try:
+        psycopg.connect(PG_URL, connect_timeout=2).close()
+    except psycopg.Error as exc:
+        return f"PostgreSQL unavailable at {PG_URL}: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    problem = postgres_problem()
+    if problem is None:
+        return f"postgres: {PG_URL} (schema per test)"
+    if REQUIRE_SERVICES:
+        return f"postgres: {problem} -- RLEDGER_REQUIRE_SERVICES=1, postgres tests will FAIL"
+    return f"postgres: {problem} -- postgres tests will be SKIPPED"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """The PostgreSQL server URL (no schema); skips or fails the test when it is unreachable."""
+    problem = postgres_problem()
+    if problem is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{problem} (RLEDGER_REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(problem)
+    return PG_URL
+
+
+@pytest.fixture(autouse=True)
+def _postgres_gate(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``postgres`` check the server even when they only use ``pg_url`` later."""
+    if request.node.get_closest_marker("postgres") is not None:
+        request.getfixturevalue("pg_server_url")
+
+
+def with_schema(url: str, schema: str) -> str:
+    """Return ``url`` with ``?schema=`` set (keeping any other query parameters)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"] + [("schema", schema)]
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+@pytest.fixture
+def pg_schema(pg_server_url: str) -> Iterator[str]:
+    """A fresh schema name, dropped (with everything in it) after the test."""
+    schema = f"t_{secrets.token_hex(6)}"
+    yield schema
+    with psycopg.connect(pg_server_url, autocommit=True, connect_timeout=5) as conn:
+        # A leaked connection holding a lock must fail the teardown, not hang it.
+        conn.execute("SET lock_timeout = '10s'")
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str, pg_schema: str) -> str:
+    """A ledger URL on PostgreSQL in a schema of its own."""
+    return with_schema(pg_server_url, pg_schema)
+
+
+# -- ledger URLs and ledgers ------------------------------------------------------------------
+
+MEMORY = pytest.param("memory", id="memory")
+SQLITE = pytest.param("sqlite", id="sqlite")
+POSTGRES = pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)
+
+
+def sqlite_url(path: Path) -> str:
+    """Return the URL of a SQLite file (absolute paths give four slashes)."""
+    return f"sqlite:///{path}"
+
+
+def _url_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return sqlite_url(tmp_path / "l.db")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture(params=[MEMORY, SQLITE, POSTGRES])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL for an empty ledger on each backend in turn."""
+    return _url_for(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=[SQLITE, POSTGRES])
+def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL for an empty ledger on each backend that outlives a process."""
+    return _url_for(request.param, request, tmp_path)
+
+
+MakeLedger = Callable[..., Ledger]
+
+
+@pytest.fixture
+def make_ledger(ledger_url: str) -> Iterator[MakeLedger]:
+    """Open ledgers (on ``ledger_url`` unless given another URL); all are closed afterwards."""
+    opened: list[Ledger] = []
+
+    def make(url: str | None = None, *, clock: Callable[[], datetime] | None = None) -> Ledger:
+        target = ledger_url if url is None else url
+        ledger = open_ledger(target) if clock is None else open_ledger(target, clock=clock)
+        opened.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in reversed(opened):
+        ledger.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock at 2025-01-01 12:00 UTC that moves only when told."""
+    return ManualClock()

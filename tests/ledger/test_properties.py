@@ -1,0 +1,237 @@
+"""Properties: encode → decode is identity for every event type; interleaved writers lose nothing.
+
+The event strategies are read off the models' fields and constraints, so a new event type or
+field is covered as soon as it exists (an unknown kind of field fails loudly). Free-form fields
+hold JSON values; floats are finite here, and what happens to an infinite float is pinned down by
+an example test below.
+"""
+
+from __future__ import annotations
+
+import types
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from uuid import UUID
+
+import pytest
+from hypothesis import given, reject, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from ledger import (
+    EVENT_TYPES,
+    AppendResult,
+    BatchRejectedError,
+    CostIncurred,
+    LedgerEvent,
+    PlanRevised,
+    open_ledger,
+    validate_batch,
+)
+from ledger.codec import decode, encode
+
+json_values: st.SearchStrategy[Any] = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+zones: st.SearchStrategy[Any] = st.sampled_from(
+    [UTC, None, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
+)
+# A day's margin keeps every zone's conversion to UTC inside datetime's range.
+moments = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=zones)
+
+
+def _bound(metadata: tuple[Any, ...], name: str) -> Any:
+    return next((getattr(m, name) for m in metadata if getattr(m, name, None) is not None), None)
+
+
+def strategy_for(tp: Any, metadata: tuple[Any, ...] = ()) -> st.SearchStrategy[Any]:
+    """A strategy for the values a field annotated ``tp`` (with constraints) accepts."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *extra = get_args(tp)
+        return strategy_for(base, (*metadata, *extra))
+    if origin in (Union, types.UnionType):
+        return st.one_of(*[st.none() if a is type(None) else strategy_for(a, metadata) for a in get_args(tp)])
+    if origin is Literal:
+        return st.sampled_from(get_args(tp))
+    if origin is tuple:
+        item, ellipsis = get_args(tp)
+        assert ellipsis is Ellipsis
+        return st.lists(strategy_for(item), max_size=3).map(tuple)
+    if origin is dict:
+        return st.dictionaries(st.text(max_size=10), json_values, max_size=4)
+    ge = _bound(metadata, "ge")
+    strategies: dict[Any, st.SearchStrategy[Any]] = {
+        Any: json_values,
+        bool: st.booleans(),
+        UUID: st.uuids(),
+        datetime: moments,
+        int: st.integers(min_value=ge if ge is not None else -(2**63), max_value=2**63 - 1),
+        float: st.floats(min_value=ge, allow_nan=False, allow_infinity=False),
+        Decimal: st.decimals(min_value=ge, allow_nan=False, allow_infinity=False),
+    }
+    if tp in strategies:
+        return strategies[tp]
+    if tp is str:
+        pattern = _bound(metadata, "pattern")
+        if pattern is not None:
+            return st.from_regex(pattern, fullmatch=True)
+        low = _bound(metadata, "min_length") or 0
+        return st.text(min_size=low, max_size=_bound(metadata, "max_length") or 200)
+    raise TypeError(f"no strategy for a field of type {tp!r}: teach strategy_for about it")
+
+
+def event_strategy(cls: type[LedgerEvent]) -> st.SearchStrategy[LedgerEvent]:
+    """Events of ``cls`` with every field drawn; combinations a model rule refuses are skipped."""
+    fields = {
+        name: strategy_for(info.annotation, tuple(info.metadata))
+        for name, info in cls.model_fields.items()
+        if name != "type"
+    }
+
+    @st.composite
+    def build(draw: st.DrawFn) -> LedgerEvent:
+        values = {name: draw(strategy) for name, strategy in fields.items()}
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            if any(error["loc"] for error in exc.errors()):
+                raise  # a field-level refusal means this strategy drew a value it should not
+            reject()  # a rule across fields: inferred evidence without sources, and the like
+
+    return build()
+
+
+EVENTS = {name: event_strategy(cls) for name, cls in sorted(EVENT_TYPES.items())}
+any_event = st.one_of(*EVENTS.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+@pytest.mark.parametrize("type_name", sorted(EVENT_TYPES))
+def test_encode_then_decode_is_identity(type_name: str, data: st.DataObject) -> None:
+    event = data.draw(EVENTS[type_name])
+
+    stored = encode(event)
+    back = decode(stored)
+
+    assert back == event
+    assert type(back) is type(event)
+    assert encode(back) == stored  # the bytes the hash chain covers are stable
+    assert back.occurred_at.utcoffset() == timedelta(0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(any_event)
+def test_a_validated_event_survives_its_own_json(event: LedgerEvent) -> None:
+    # What the CLI and HTTP ingest do: JSON text in, validated, stored, read back.
+    (validated,) = validate_batch([encode(event).decode()])
+
+    assert validated == event
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        pytest.param({"type": "ToolCalled", "tool": "t", "duration_ms": float("inf")}, id="duration"),
+        pytest.param(
+            {"type": "StepRecorded", "agent": "a", "success": True, "tool_duration_ms": float("inf")},
+            id="step-duration",
+        ),
+        pytest.param({"type": "WorkflowStarted", "input": {"score": float("-inf")}}, id="input-value"),
+        pytest.param({"type": "ToolCalled", "tool": "t", "result": [1.0, float("inf")]}, id="result-item"),
+    ],
+)
+def test_an_infinite_float_is_refused_or_kept(item: dict[str, Any]) -> None:
+    # JSON has no Infinity: an event holding one must be refused, or come back from storage as it went in.
+    try:
+        (event,) = validate_batch([item])
+    except BatchRejectedError as exc:
+        assert [p.index for p in exc.problems] == [0]
+        return
+    assert decode(encode(event)) == event
+
+
+# -- interleaved writers ------------------------------------------------------------------------
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> tuple[dict[str, list[list[PlanRevised]]], list[tuple[str, int]]]:
+    """Writers with batches for their own workflow (and a shared one), and an interleaving.
+
+    The interleaving keeps each writer's batches in order and may send a batch again later (a
+    retry after a lost acknowledgement).
+    """
+    writers = draw(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=5, unique=True))
+    plans: dict[str, list[list[PlanRevised]]] = {}
+    for writer in writers:
+        sizes = draw(st.lists(st.integers(1, 4), min_size=1, max_size=6))
+        plans[writer] = [
+            [
+                PlanRevised(
+                    workflow_id="shared" if draw(st.booleans()) else f"own-{writer}",
+                    agent=writer,
+                    reason=f"{writer}:{b}:{i}",
+                )
+                for i in range(size)
+            ]
+            for b, size in enumerate(sizes)
+        ]
+    tokens = draw(st.permutations([w for w in writers for _ in plans[w]]))
+    next_batch: dict[str, int] = defaultdict(int)
+    order: list[tuple[str, int]] = []
+    for writer in tokens:
+        order.append((writer, next_batch[writer]))
+        next_batch[writer] += 1
+        if draw(st.integers(0, 4)) == 0:  # now and then, a retry of some earlier batch
+            order.append((writer, draw(st.integers(0, next_batch[writer] - 1))))
+    return plans, order
+
+
+@settings(max_examples=80, deadline=None)
+@given(schedules())
+def test_interleaved_writers_never_lose_or_duplicate_events(
+    schedule: tuple[dict[str, list[list[PlanRevised]]], list[tuple[str, int]]],
+) -> None:
+    plans, order = schedule
+    first_offsets: dict[tuple[str, int], tuple[int, ...]] = {}
+
+    with open_ledger("memory://") as ledger:
+        for writer, batch in order:
+            result = ledger.append(plans[writer][batch])
+            if (writer, batch) in first_offsets:
+                assert result == AppendResult(first_offsets[writer, batch], 0, len(result.offsets))
+            else:
+                first_offsets[writer, batch] = result.offsets
+        records = list(ledger.read(page_size=7))
+        assert ledger.verify().ok
+
+    sent = [e for batches in plans.values() for batch in batches for e in batch]
+    assert [r.offset for r in records] == list(range(1, len(sent) + 1))
+    assert sorted(r.event.event_id for r in records) == sorted(e.event_id for e in sent)
+    versions: dict[str, list[int]] = defaultdict(list)
+    seen_by_writer: dict[tuple[str, str], list[UUID]] = defaultdict(list)
+    for record in records:
+        versions[record.stream].append(record.version)
+        seen_by_writer[record.stream, record.event.agent or ""].append(record.event.event_id)
+    assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+    for writer, batches in plans.items():
+        for stream in ("wf:shared", f"wf:own-{writer}"):
+            expected = [e.event_id for b in batches for e in b if f"wf:{e.workflow_id}" == stream]
+            assert seen_by_writer[stream, writer] == expected
+
+
+def test_decimal_amounts_keep_their_exact_value() -> None:
+    event = CostIncurred(amount=Decimal("0.000000123456789012345678901234567890"))
+
+    assert decode(encode(event)).amount == event.amount  # type: ignore[union-attr]

@@ -1,0 +1,191 @@
+"""Guards on the architecture: imports point one way, and public names do not silently vanish.
+
+``cli → replay → projections → ledger``: only ``ledger/`` talks to infrastructure (eventsourcing,
+psycopg, sqlite3); ``projections/`` and ``replay/`` never import a concrete backend; nothing but
+the composition root imports ``cli``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRASTRUCTURE = {"eventsourcing", "psycopg", "psycopg_pool", "sqlite3"}
+CONCRETE_BACKENDS = ("ledger.backends.memory", "ledger.backends.sqlite", "ledger.backends.postgres")
+
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    # package → modules (and their submodules) it must not import
+    "ledger": ("projections", "replay", "cli"),
+    "projections": ("replay", "cli", *INFRASTRUCTURE, *CONCRETE_BACKENDS),
+    "replay": ("cli", *INFRASTRUCTURE, *CONCRETE_BACKENDS),
+    "cli": tuple(INFRASTRUCTURE),
+}
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(path: Path, root: Path) -> set[str]:
+    """Every module a file imports, anywhere in it, with relative imports made absolute."""
+    name = module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            if module:
+                found.add(module)
+            # `from pkg import sub` may import the submodule pkg.sub.
+            found.update(f"{module}.{a.name}" if module else a.name for a in node.names)
+    return found
+
+
+def python_files(root: Path, top: str) -> list[Path]:
+    single = root / f"{top}.py"
+    if single.is_file():
+        return [single]
+    return sorted((root / top).rglob("*.py")) if (root / top).is_dir() else []
+
+
+def violations(root: Path) -> list[str]:
+    """Return ``file: imports module`` for each import that breaks the direction rules."""
+    found = []
+    for top, forbidden in FORBIDDEN.items():
+        for path in python_files(root, top):
+            for module in sorted(imported_modules(path, root)):
+                if any(module == f or module.startswith(f"{f}.") for f in forbidden):
+                    found.append(f"{path.relative_to(root)}: imports {module}")
+    return found
+
+
+def test_imports_point_one_way() -> None:
+    assert violations(ROOT) == []
+
+
+def test_the_import_scan_sees_the_ledgers_own_infrastructure_imports() -> None:
+    # If the scan saw nothing, the guard above would pass vacuously.
+    seen = set().union(*(imported_modules(p, ROOT) for p in python_files(ROOT, "ledger")))
+
+    assert {"eventsourcing.sqlite", "psycopg", "sqlite3"} <= seen
+    assert len(python_files(ROOT, "ledger")) >= 10
+
+
+def test_the_import_guard_catches_each_kind_of_violation(tmp_path: Path) -> None:
+    files = {
+        "ledger/__init__.py": "",
+        "ledger/store.py": "def f():\n    from projections import engine\n",
+        "ledger/backends/__init__.py": "",
+        "ledger/backends/base.py": "from ...replay import trail\n",
+        "projections/__init__.py": "",
+        "projections/fold.py": "import psycopg\nfrom ledger.backends import sqlite\n",
+        "projections/view.py": "from replay.trail import Trail\nimport cli\n",
+        "replay/__init__.py": "from . import trail\n",
+        "replay/trail.py": "from .. import cli\nimport sqlite3 as db\n",
+        "cli.py": "from eventsourcing.application import Application\nimport ledger\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+    assert violations(tmp_path) == [
+        "ledger/backends/base.py: imports replay",
+        "ledger/backends/base.py: imports replay.trail",
+        "ledger/store.py: imports projections",
+        "ledger/store.py: imports projections.engine",
+        "projections/fold.py: imports ledger.backends.sqlite",
+        "projections/fold.py: imports psycopg",
+        "projections/view.py: imports cli",
+        "projections/view.py: imports replay.trail",
+        "projections/view.py: imports replay.trail.Trail",
+        "replay/trail.py: imports cli",
+        "replay/trail.py: imports sqlite3",
+        "cli.py: imports eventsourcing.application",
+        "cli.py: imports eventsourcing.application.Application",
+    ]
+
+
+# -- the public API of ledger -------------------------------------------------------------------
+
+PUBLIC_AT_LEAST = [
+    "DEFAULT_URL",
+    "EVENT_ADAPTER",
+    "EVENT_TYPES",
+    "AppendResult",
+    "BackendError",
+    "BackendUnavailableError",
+    "BatchRejectedError",
+    "BudgetBreached",
+    "BudgetReservationReleased",
+    "BudgetReserved",
+    "ConflictError",
+    "CostIncurred",
+    "DuplicateEventError",
+    "Event",
+    "EvidenceCollected",
+    "ExplanationRecorded",
+    "HumanIntervened",
+    "IntegrityProblem",
+    "InvalidEventError",
+    "Ledger",
+    "LedgerClosedError",
+    "LedgerError",
+    "LedgerEvent",
+    "ModeViolated",
+    "PlanRevised",
+    "Problem",
+    "Recorded",
+    "ReplayAttempted",
+    "StepRecorded",
+    "ToolCalled",
+    "UnsupportedURLError",
+    "VerifyReport",
+    "VersionConflictError",
+    "WorkflowCompleted",
+    "WorkflowStarted",
+    "event_json_schema",
+    "new_event_id",
+    "open_ledger",
+    "stream_of",
+    "validate_batch",
+    "validate_lines",
+]
+
+
+def isort_key(name: str) -> tuple[int, list[int | str]]:
+    """Order as ruff's RUF022 sorts ``__all__``: CONSTANTS, then Classes, then functions."""
+    group = 0 if name.isupper() else 1 if name[:1].isupper() else 2
+    natural = [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name) if p]
+    return group, natural
+
+
+def test_no_public_name_disappears() -> None:
+    missing = sorted(set(PUBLIC_AT_LEAST) - set(ledger.__all__))
+
+    assert missing == [], f"removed from ledger.__all__: {missing}"
+
+
+def test_all_is_sorted_without_duplicates() -> None:
+    assert ledger.__all__ == sorted(ledger.__all__, key=isort_key)
+    assert len(set(ledger.__all__)) == len(ledger.__all__)
+
+
+def test_every_public_name_is_importable() -> None:
+    namespace: dict[str, object] = {}
+    exec("from ledger import *", namespace)
+
+    assert set(ledger.__all__) <= set(namespace)
+    assert sorted(PUBLIC_AT_LEAST, key=isort_key) == PUBLIC_AT_LEAST
