@@ -149,6 +149,8 @@ class WorkflowStarted(LedgerEvent):
     type: Literal["WorkflowStarted"] = "WorkflowStarted"
     goal: str | None = None
     input: Any = None
+    replay_of: Name | None = None
+    replay_mode: Literal["strict", "simulated", "counterfactual"] | None = None
 
 
 class WorkflowCompleted(LedgerEvent):
@@ -328,6 +330,130 @@ class BudgetBreached(_BudgetEvent):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
 
 
+class CheckpointMarked(LedgerEvent):
+    """A named point in a workflow that a decision trail can be built up to."""
+
+    type: Literal["CheckpointMarked"] = "CheckpointMarked"
+    checkpoint_id: Name
+    label: str | None = None
+
+
+class StateChanged(LedgerEvent):
+    """The workflow's state changed: ``key`` now holds ``value``."""
+
+    type: Literal["StateChanged"] = "StateChanged"
+    key: Name
+    value: Any = None
+
+
+Polarity = Literal["higher_is_better", "lower_is_better"]
+Severity = Literal["info", "low", "medium", "warning", "high", "critical"]
+
+
+class AgentModeSet(LedgerEvent):
+    """An agent was put in a mode (explore, execute or escalate)."""
+
+    type: Literal["AgentModeSet"] = "AgentModeSet"
+    agent: Name
+    mode: Mode
+
+
+class ModeChecked(LedgerEvent):
+    """An action was checked against the agent's mode and allowed (a compliant observation).
+
+    A blocked or violating action is a ``ModeViolated`` event instead.
+    """
+
+    type: Literal["ModeChecked"] = "ModeChecked"
+    agent: Name
+    declared_mode: Mode
+    action: Name
+    approved_by: str | None = None
+
+
+class BreakerCallRecorded(LedgerEvent):
+    """A call guarded by a circuit breaker succeeded, failed, or was rejected."""
+
+    type: Literal["BreakerCallRecorded"] = "BreakerCallRecorded"
+    breaker: Name
+    outcome: Literal["success", "failure", "rejected"]
+
+    def stream_key(self) -> str:
+        """A breaker's events share one stream."""
+        return f"breaker:{self.breaker}"
+
+
+class CircuitTransitioned(LedgerEvent):
+    """A circuit breaker changed state."""
+
+    type: Literal["CircuitTransitioned"] = "CircuitTransitioned"
+    breaker: Name
+    from_state: Literal["closed", "open", "half_open"]
+    to_state: Literal["closed", "open", "half_open"]
+    reason: str | None = None
+
+    def stream_key(self) -> str:
+        """A breaker's events share one stream."""
+        return f"breaker:{self.breaker}"
+
+
+class MetricRecorded(LedgerEvent):
+    """A value of a named metric, recorded by hand for anomaly detection or trends."""
+
+    type: Literal["MetricRecorded"] = "MetricRecorded"
+    metric_name: Name
+    value: float
+    polarity: Polarity | None = None
+
+
+class AnomalyDetected(LedgerEvent):
+    """An anomaly detector flagged a value."""
+
+    type: Literal["AnomalyDetected"] = "AnomalyDetected"
+    metric_name: Name
+    anomaly_type: Name
+    severity: Severity
+    current_value: float
+    expected_value: float | None = None
+    z_score: float | None = None
+    detail: str | None = None
+
+
+class AlertRaised(LedgerEvent):
+    """An alert fired (delivered, or suppressed by a cooldown)."""
+
+    type: Literal["AlertRaised"] = "AlertRaised"
+    alert_id: UUID
+    alert_type: Name
+    source: Name
+    severity: Severity
+    title: str
+    message: str = ""
+    metric_name: Name | None = None
+    current_value: float | None = None
+    threshold: float | None = None
+    suppressed: bool = False
+
+
+class AlertDelivered(LedgerEvent):
+    """An alert was handed to a channel (or the channel failed)."""
+
+    type: Literal["AlertDelivered"] = "AlertDelivered"
+    alert_id: UUID
+    channel: Name
+    success: bool
+    error: str | None = None
+
+
+class AlertAcknowledged(LedgerEvent):
+    """Someone acknowledged an alert."""
+
+    type: Literal["AlertAcknowledged"] = "AlertAcknowledged"
+    alert_id: UUID
+    by: str | None = None
+    note: str | None = None
+
+
 Event: TypeAlias = Annotated[
     WorkflowStarted
     | WorkflowCompleted
@@ -342,7 +468,18 @@ Event: TypeAlias = Annotated[
     | ReplayAttempted
     | BudgetReserved
     | BudgetReservationReleased
-    | BudgetBreached,
+    | BudgetBreached
+    | CheckpointMarked
+    | StateChanged
+    | AgentModeSet
+    | ModeChecked
+    | BreakerCallRecorded
+    | CircuitTransitioned
+    | MetricRecorded
+    | AnomalyDetected
+    | AlertRaised
+    | AlertDelivered
+    | AlertAcknowledged,
     Field(discriminator="type"),
 ]
 """Any ledger event; validate input with :data:`EVENT_ADAPTER`."""
@@ -365,6 +502,17 @@ EVENT_TYPES: dict[str, type[LedgerEvent]] = {
         BudgetReserved,
         BudgetReservationReleased,
         BudgetBreached,
+        CheckpointMarked,
+        StateChanged,
+        AgentModeSet,
+        ModeChecked,
+        BreakerCallRecorded,
+        CircuitTransitioned,
+        MetricRecorded,
+        AnomalyDetected,
+        AlertRaised,
+        AlertDelivered,
+        AlertAcknowledged,
     )
 }
 """Stored type name → event class."""

@@ -4,7 +4,8 @@ Definitions (``docs/semantics.md``): SVR = successful steps / steps; CR = compen
 steps; PC = mean replans over completed workflows (reported ``total_retries``, else the count of
 its ``PlanRevised`` events); HIR = completed workflows that needed a human (on the completion, on
 any step, or a ``HumanIntervened`` event) / completed workflows; MA = compliant mode observations
-/ mode observations (steps carrying both modes, and mode violations); TCL and WCT with
+/ mode observations (steps carrying both modes, actions the mode enforcer allowed, and mode
+violations); TCL and WCT with
 linearly interpolated percentiles. A rate over nothing is ``None``. Windows are half-open on the
 event's ``occurred_at``; workflow metrics take workflows whose completion falls in the window.
 """
@@ -117,7 +118,8 @@ class ReliabilityProjection(Projection):
             }
         )
         self.tools = Table({"t": np.int64, "agent": np.int32, "ms": np.float64})
-        self.violations = Table({"t": np.int64, "agent": np.int32})
+        # Actions checked by the mode enforcer: allowed (ModeChecked) or not (ModeViolated).
+        self.checks = Table({"t": np.int64, "agent": np.int32, "ok": np.bool_})
         self.completed = Table(
             {
                 "t": np.int64,
@@ -138,6 +140,7 @@ class ReliabilityProjection(Projection):
             "StepRecorded": self._step,
             "ToolCalled": self._tool,
             "ModeViolated": self._violation,
+            "ModeChecked": self._checked,
             "WorkflowStarted": self._started,
             "WorkflowCompleted": self._completed,
             "PlanRevised": self._replanned,
@@ -182,7 +185,10 @@ class ReliabilityProjection(Projection):
         self.tools.add(t, self._agent(e.get("agent")), float(ms))
 
     def _violation(self, t: int, e: dict[str, Any]) -> None:
-        self.violations.add(t, self._agent(e.get("agent")))
+        self.checks.add(t, self._agent(e.get("agent")), False)
+
+    def _checked(self, t: int, e: dict[str, Any]) -> None:
+        self.checks.add(t, self._agent(e.get("agent")), True)
 
     def _started(self, t: int, e: dict[str, Any]) -> None:
         wf = self._wf(e.get("workflow_id"))
@@ -218,7 +224,7 @@ class ReliabilityProjection(Projection):
         arrays: Arrays = {
             **self.steps.dump("steps"),
             **self.tools.dump("tools"),
-            **self.violations.dump("violations"),
+            **self.checks.dump("checks"),
             **self.completed.dump("completed"),
             "wf.started": self.wf_started.array(),
             "wf.replans": self.wf_replans.array(),
@@ -232,7 +238,7 @@ class ReliabilityProjection(Projection):
         self.workflows = Interner(meta["workflows"])
         self.steps.load("steps", arrays)
         self.tools.load("tools", arrays)
-        self.violations.load("violations", arrays)
+        self.checks.load("checks", arrays)
         self.completed.load("completed", arrays)
         self.wf_started = Vector(np.int64, -1, arrays["wf.started"])
         self.wf_replans = Vector(np.int64, 0, arrays["wf.replans"])
@@ -258,10 +264,10 @@ class ReliabilityProjection(Projection):
         if since_us is None and until_us is None:
             counts, latencies = self._all_time()
         else:
-            steps, tools, violations = self.steps, self.tools, self.violations
+            steps, tools, checks = self.steps, self.tools, self.checks
             m = window_mask(steps["t"], since_us, until_us)
             tm = window_mask(tools["t"], since_us, until_us)
-            vm = window_mask(violations["t"], since_us, until_us)
+            vm = window_mask(checks["t"], since_us, until_us)
             assert m is not None and tm is not None and vm is not None
             counts = _Counts.of(
                 n_agents,
@@ -270,7 +276,8 @@ class ReliabilityProjection(Projection):
                 steps["comp"][m],
                 steps["mode"][m],
                 steps["tool_ms"][m],
-                violations["agent"][vm],
+                checks["agent"][vm],
+                checks["ok"][vm],
                 tools["agent"][tm],
                 tools["ms"][tm],
             )
@@ -302,9 +309,9 @@ class ReliabilityProjection(Projection):
 
     def _all_time(self) -> tuple[_Counts, Distribution]:
         cache = self._cache
-        steps, tools, violations = self.steps, self.tools, self.violations
-        s0, t0, v0 = cache.steps, cache.tools, cache.violations
-        s_agent, t_agent, v_agent = steps["agent"], tools["agent"], violations["agent"]
+        steps, tools, checks = self.steps, self.tools, self.checks
+        s0, t0, v0 = cache.steps, cache.tools, cache.checks
+        s_agent, t_agent, v_agent = steps["agent"], tools["agent"], checks["agent"]
         step_ms = steps["tool_ms"][s0:]
         delta = _Counts.of(
             len(self.agents),
@@ -314,6 +321,7 @@ class ReliabilityProjection(Projection):
             steps["mode"][s0:],
             step_ms,
             v_agent[v0:],
+            checks["ok"][v0:],
             t_agent[t0:],
             tools["ms"][t0:],
         )
@@ -326,7 +334,7 @@ class ReliabilityProjection(Projection):
                 if not len(cache.latencies)
                 else np.insert(cache.latencies, np.searchsorted(cache.latencies, new), new)
             )
-        cache.steps, cache.tools, cache.violations = len(s_agent), len(t_agent), len(v_agent)
+        cache.steps, cache.tools, cache.checks = len(s_agent), len(t_agent), len(v_agent)
         return cache.counts, Distribution.of_sorted(cache.latencies, cache.latency_nanos / 1e6)
 
     def _workflows(
@@ -392,7 +400,8 @@ class _Counts:
         s_comp: npt.NDArray[np.bool_],
         s_mode: npt.NDArray[np.int8],
         s_tool: npt.NDArray[np.float64],
-        v_agent: npt.NDArray[np.int32],
+        c_agent: npt.NDArray[np.int32],
+        c_ok: npt.NDArray[np.bool_],
         t_agent: npt.NDArray[np.int32],
         t_ms: npt.NDArray[np.float64],
     ) -> _Counts:
@@ -410,8 +419,9 @@ class _Counts:
             steps=count(s_agent),
             success=count(s_agent, s_success.astype(np.float64)),
             comp=count(s_agent, s_comp.astype(np.float64)),
-            obs=count(s_agent, (s_mode != _NO_MODE).astype(np.float64)) + count(v_agent),
-            ok=count(s_agent, (s_mode == _COMPLIANT).astype(np.float64)),
+            obs=count(s_agent, (s_mode != _NO_MODE).astype(np.float64)) + count(c_agent),
+            ok=count(s_agent, (s_mode == _COMPLIANT).astype(np.float64))
+            + count(c_agent, c_ok.astype(np.float64)),
             lat_n=count(lat_codes),
             # Whole nanoseconds, exact in float64 below 2**53: sums independent of order.
             lat_sum=count(lat_codes, nanos(np.concatenate([t_ms, s_tool[step_tool]])).astype(np.float64)),
@@ -461,7 +471,7 @@ class _AllTimeCache:
 
     steps: int = 0
     tools: int = 0
-    violations: int = 0
+    checks: int = 0
     counts: _Counts = field(default_factory=_Counts.empty)
     latencies: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     latency_nanos: int = 0
