@@ -276,6 +276,10 @@ class ExplanationRecorded(LedgerEvent):
     success: bool = True
     error: str | None = None
 
+    def stream_key(self) -> str:
+        """Explanations of a workflow have their own stream: they are not part of its run."""
+        return f"explain:{self.workflow_id}" if self.workflow_id else "explain"
+
 
 class ReplayAttempted(LedgerEvent):
     """A recorded workflow was replayed (one RSR observation).
@@ -292,6 +296,10 @@ class ReplayAttempted(LedgerEvent):
     critical_differences: NonNegativeInt = 0
     error: str | None = None
 
+    def stream_key(self) -> str:
+        """Replays of a workflow have their own stream: they are not part of its run."""
+        return f"replays:{self.workflow_id}" if self.workflow_id else "replays"
+
 
 class _BudgetEvent(LedgerEvent):
     budget: Name
@@ -306,7 +314,7 @@ class BudgetReserved(_BudgetEvent):
 
     type: Literal["BudgetReserved"] = "BudgetReserved"
     reservation_id: UUID
-    amount: Decimal
+    amount: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     category: Name | None = None
     expires_at: UTCDateTime | None = None

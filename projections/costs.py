@@ -88,7 +88,7 @@ class CostProjection(Projection):
         amount = Decimal(e["amount"]) if priced and e.get("amount") is not None else ZERO
         currency = e.get("currency") or "USD"
         agent = e.get("agent")
-        model = e.get("model") or e.get("tool")
+        model = e.get("model")
         category = e.get("category") or "llm"
         wf = e.get("workflow_id")
         self.costs.add(

@@ -45,6 +45,10 @@ def dt_to_us(value: datetime | None) -> int | None:
 us_to_dt = from_epoch_us
 
 
+NO_EVENTS = -(1 << 62)
+"""``latest_event_us`` of a projection that has folded nothing."""
+
+
 def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) -> None:
     """Fold one page of rows into several projections, decoding each event once.
 
@@ -62,6 +66,7 @@ def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) ->
         for topic, handler in p.handlers.items():
             dispatch.setdefault(topic, []).append(handler)
     loads = orjson.loads
+    latest = NO_EVENTS
     for offset, topic, t, state in rows:
         if offset <= position:
             continue
@@ -70,9 +75,13 @@ def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) ->
             event = loads(state)
             for handler in handlers:
                 handler(t, event)
+            latest = max(latest, t)
     last = rows[-1][0]
     for p in projections:
         p.position = max(p.position, last)
+        # An upper bound for each projection (the newest event any of them folded): enough
+        # to tell that no folded event lies at or after a report's "now".
+        p.latest_event_us = max(p.latest_event_us, latest)
 
 
 class Projection(ABC):
@@ -88,6 +97,7 @@ class Projection(ABC):
 
     def __init__(self) -> None:
         self.position = 0
+        self.latest_event_us = NO_EVENTS
         self.handlers: dict[str, Handler] = self._handlers()
 
     @abstractmethod
@@ -104,14 +114,17 @@ class Projection(ABC):
         handlers = self.handlers
         loads = orjson.loads
         position = self.position
+        latest = self.latest_event_us
         for offset, topic, t, state in rows:
             if offset <= position:
                 continue
             handler = handlers.get(topic)
             if handler is not None:
                 handler(t, loads(state))
+                latest = max(latest, t)
             position = offset
         self.position = position
+        self.latest_event_us = latest
 
     def fold(self, offset: int, event: dict[str, Any]) -> None:
         """Fold one decoded event at ``offset`` (ignored if already folded)."""
@@ -119,7 +132,9 @@ class Projection(ABC):
             return
         handler = self.handlers.get(event["type"])
         if handler is not None:
-            handler(iso_to_us(event["occurred_at"]), event)
+            t = iso_to_us(event["occurred_at"])
+            handler(t, event)
+            self.latest_event_us = max(self.latest_event_us, t)
         self.position = offset
 
     def advance_to(self, offset: int) -> None:
@@ -143,6 +158,7 @@ class Projection(ABC):
             "name": self.name,
             "version": self.version,
             "position": self.position,
+            "latest_event_us": self.latest_event_us,
             "meta": meta,
         }
         buf = io.BytesIO()
@@ -165,6 +181,7 @@ class Projection(ABC):
         projection = cls()
         projection.load(header["meta"], arrays)
         projection.position = int(header["position"])
+        projection.latest_event_us = int(header.get("latest_event_us", NO_EVENTS))
         return projection
 
     def digest(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -48,6 +48,7 @@ from projections.runner import fold_range, load_stored
 from projections.slo import SLOProjection
 
 P = TypeVar("P", bound=Projection)
+R = TypeVar("R")
 
 
 class MetricStorage:
@@ -93,7 +94,9 @@ class _Facade(Generic[P]):
             ledger = (storage or MemoryMetricStorage(clock=clock)).ledger
         self.ledger = ledger
         self.clock = clock
-        self._lock = threading.Lock()
+        # Folding and reporting both touch the projection's state (its columns flush pending
+        # rows, its caches advance), so one lock covers the fold and the computation.
+        self._lock = threading.RLock()
         self._projection: P = load_stored(ledger, self.projection_type)
 
     def now(self) -> datetime:
@@ -101,14 +104,41 @@ class _Facade(Generic[P]):
         return as_utc(self.clock())
 
     def projection(self, as_of: int | None = None) -> P:
-        """Return the projection folded up to ``as_of`` (default: everything in the ledger)."""
+        """Return the projection folded up to ``as_of`` (default: everything in the ledger).
+
+        The live projection is shared: compute on it through :meth:`compute` when other threads
+        may report at the same time.
+        """
         if as_of is not None:
             fresh = self.projection_type()
-            fold_range(self.ledger, [fresh], until=as_of)
+            fold_range(self.ledger, [fresh], until=min(as_of, self.ledger.latest_offset()))
             return fresh
         with self._lock:
             fold_range(self.ledger, [self._projection])
             return self._projection
+
+    def compute(self, fn: Callable[[P], R], as_of: int | None = None) -> R:
+        """Fold new events and run ``fn`` on the projection, safely against concurrent callers."""
+        if as_of is not None:
+            return fn(self.projection(as_of))
+        with self._lock:
+            return fn(self.projection())
+
+    def window(
+        self, p: Projection, since: datetime | None, until: datetime | None
+    ) -> tuple[int | None, int | None]:
+        """Resolve a half-open report window; ``until=None`` means now (the clock).
+
+        When no folded event lies at or after now, an open window gives the same answer, and
+        lets the projection serve its incremental all-time report.
+        """
+        since_us = dt_to_us(since)
+        if until is not None:
+            return since_us, dt_to_us(until)
+        now_us = dt_to_us(self.now())
+        if since_us is None and now_us is not None and p.latest_event_us < now_us:
+            return None, None
+        return since_us, now_us
 
 
 class ReliabilityMetrics(_Facade[ReliabilityProjection]):
@@ -193,7 +223,12 @@ class ReliabilityMetrics(_Facade[ReliabilityProjection]):
         as_of: int | None = None,
     ) -> MetricsReport:
         """Return the metrics over ``[since, until)`` (event time), as of an offset if given."""
-        return self.projection(as_of).report(self.targets, since_us=dt_to_us(since), until_us=dt_to_us(until))
+
+        def run(p: ReliabilityProjection) -> MetricsReport:
+            since_us, until_us = self.window(p, since, until)
+            return p.report(self.targets, since_us=since_us, until_us=until_us)
+
+        return self.compute(run, as_of)
 
     async def get_report(
         self,
@@ -272,7 +307,12 @@ class SLOTracker(_Facade[SLOProjection]):
         as_of: int | None = None,
     ) -> SLOReport:
         """Return MTTE and RSR over ``[since, until)``."""
-        return self.projection(as_of).report(self.targets, since_us=dt_to_us(since), until_us=dt_to_us(until))
+
+        def run(p: SLOProjection) -> SLOReport:
+            since_us, until_us = self.window(p, since, until)
+            return p.report(self.targets, since_us=since_us, until_us=until_us)
+
+        return self.compute(run, as_of)
 
     async def get_report(
         self,
@@ -457,7 +497,15 @@ class CostTracker(_Facade[CostProjection]):
         return event
 
     def _record(self, event: CostIncurred, reservation: Reservation | None) -> None:
-        before = {name: self._breaches(b) for name, b in self.budgets.items()}
+        with self._lock:
+            self._record_locked(event, reservation)
+
+    def _record_locked(self, event: CostIncurred, reservation: Reservation | None) -> None:
+        # Spend is judged over [now - period, now). A cost stamped "now" falls at the window's
+        # open end, so the check after it looks just past the newer of now and the cost.
+        now = self.now()
+        after = max(now, event.occurred_at) + timedelta(microseconds=1)
+        before = {name: self._breaches(b, now) for name, b in self.budgets.items()}
         batch: list[CostIncurred | BudgetReservationReleased] = [event]
         if reservation is not None:
             batch.append(
@@ -472,7 +520,7 @@ class CostTracker(_Facade[CostProjection]):
         # A breach is recorded once, when spend crosses a limit (not again on every later cost).
         breaches = []
         for name, budget in self.budgets.items():
-            for scope, (limit, spend) in self._breaches(budget).items():
+            for scope, (limit, spend) in self._breaches(budget, after).items():
                 if scope not in before[name]:
                     breaches.append(
                         BudgetBreached(
@@ -489,14 +537,16 @@ class CostTracker(_Facade[CostProjection]):
 
     # -- budgets ------------------------------------------------------------------------------
 
-    def _window(self, budget: CostBudget) -> tuple[int | None, int]:
-        now = self.now()
+    def _window(self, budget: CostBudget, now: datetime | None = None) -> tuple[int | None, int]:
+        now = now or self.now()
         since = None if budget.period_hours is None else now - timedelta(hours=budget.period_hours)
         return dt_to_us(since), dt_to_us(now) or 0
 
-    def _breaches(self, budget: CostBudget) -> dict[str, tuple[Decimal, Decimal]]:
+    def _breaches(
+        self, budget: CostBudget, now: datetime | None = None
+    ) -> dict[str, tuple[Decimal, Decimal]]:
         p = self.projection()
-        since, until = self._window(budget)
+        since, until = self._window(budget, now)
         limits: list[tuple[str, Decimal, str | None, str | None]] = [
             ("total", budget.total_limit, None, None)
         ]
@@ -517,6 +567,10 @@ class CostTracker(_Facade[CostProjection]):
 
     def budget_status(self, name: str) -> BudgetStatus:
         """Return one budget's spend, reservations and verdict now."""
+        with self._lock:
+            return self._budget_status(name)
+
+    def _budget_status(self, name: str) -> BudgetStatus:
         budget = self._budget(name)
         p = self.projection()
         since, until = self._window(budget)
@@ -558,22 +612,13 @@ class CostTracker(_Facade[CostProjection]):
         """
         b = self._budget(budget)
         requested = _money(amount)
+        if not requested.is_finite() or requested <= 0:
+            raise ValueError(f"budget '{budget}': a reservation must be a positive amount, got {requested}")
         for _ in range(max_attempts):
-            p = self.projection()
-            version = p.budget_versions.get(budget, 0)
-            since, until = self._window(b)
-            checks: list[tuple[str, Decimal, str | None, str | None]] = [("total", b.total_limit, None, None)]
-            if category is not None and category in b.category_limits:
-                checks.append((f"category:{category}", b.category_limits[category], category, None))
-            if agent is not None and agent in b.agent_limits:
-                checks.append((f"agent:{agent}", b.agent_limits[agent], None, agent))
-            for scope, limit, cat, ag in checks:
-                committed = p.spend(
-                    currency=b.currency, since_us=since, until_us=until, category=cat, agent=ag
-                ) + p.reserved(budget, now_us=until, category=cat, agent=ag)
-                if committed + requested > limit:
-                    raise BudgetExceededError(budget, scope, limit, committed, requested)
-            expires = self.now() + timedelta(seconds=ttl_seconds)
+            with self._lock:
+                p = self.projection()
+                checked = self._check_reservation(p, b, budget, requested, category, agent, ttl_seconds)
+            version, expires = checked
             event = BudgetReserved(
                 budget=budget,
                 reservation_id=new_event_id(),
@@ -590,6 +635,31 @@ class CostTracker(_Facade[CostProjection]):
                 continue
             return Reservation(event.reservation_id, budget, requested, expires)
         raise LedgerError(f"budget '{budget}': could not reserve after {max_attempts} conflicting attempts")
+
+    def _check_reservation(
+        self,
+        p: CostProjection,
+        b: CostBudget,
+        budget: str,
+        requested: Decimal,
+        category: str | None,
+        agent: str | None,
+        ttl_seconds: float = 300.0,
+    ) -> tuple[int, datetime]:
+        version = p.budget_versions.get(budget, 0)
+        since, until = self._window(b)
+        checks: list[tuple[str, Decimal, str | None, str | None]] = [("total", b.total_limit, None, None)]
+        if category is not None and category in b.category_limits:
+            checks.append((f"category:{category}", b.category_limits[category], category, None))
+        if agent is not None and agent in b.agent_limits:
+            checks.append((f"agent:{agent}", b.agent_limits[agent], None, agent))
+        for scope, limit, cat, ag in checks:
+            committed = p.spend(
+                currency=b.currency, since_us=since, until_us=until, category=cat, agent=ag
+            ) + p.reserved(budget, now_us=until, category=cat, agent=ag)
+            if committed + requested > limit:
+                raise BudgetExceededError(budget, scope, limit, committed, requested)
+        return version, self.now() + timedelta(seconds=ttl_seconds)
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation that was not used."""
@@ -611,10 +681,14 @@ class CostTracker(_Facade[CostProjection]):
         as_of: int | None = None,
     ) -> CostReport:
         """Return costs over ``[since, until)`` with the state of every budget now."""
-        base = self.projection(as_of).report(
-            currency=self.currency, since_us=dt_to_us(since), until_us=dt_to_us(until)
-        )
-        budgets = [self.budget_status(n) for n in sorted(self.budgets)]
+
+        def run(p: CostProjection) -> CostReport:
+            since_us, until_us = self.window(p, since, until)
+            return p.report(currency=self.currency, since_us=since_us, until_us=until_us)
+
+        base = self.compute(run, as_of)
+        with self._lock:
+            budgets = [self.budget_status(n) for n in sorted(self.budgets)]
         return base.model_copy(update={"budgets": budgets})
 
     def get_report(

@@ -109,7 +109,7 @@ class ProjectionRunner:
         self.save_every = save_every
         self.page_size = page_size
         self.projections: list[Projection] = []
-        self._lock: RunnerLock | None = None
+        self._locks: list[RunnerLock] = []
         self._stop = threading.Event()
 
     @property
@@ -121,10 +121,20 @@ class ProjectionRunner:
 
     def acquire(self, *, wait: bool = False, poll: float = 0.5) -> None:
         """Become the active runner (or raise :class:`RunnerBusyError`; ``wait`` blocks)."""
-        key = "+".join(sorted(self.names))
         while True:
-            self._lock = self.ledger.backend.try_lock_runner(key)
-            if self._lock is not None:
+            held: list[RunnerLock] = []
+            # One lock per projection, taken in name order (no deadlock between runners of
+            # overlapping sets): a runner of "slo" and a runner of everything exclude each other.
+            for name in sorted(self.names):
+                lock = self.ledger.backend.try_lock_runner(name)
+                if lock is None:
+                    for taken in held:
+                        taken.release()
+                    held = []
+                    break
+                held.append(lock)
+            if held:
+                self._locks = held
                 break
             if not wait or self._stop.wait(poll):
                 raise RunnerBusyError(self.names)
@@ -132,9 +142,9 @@ class ProjectionRunner:
 
     def release(self) -> None:
         """Stop being the active runner."""
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        for lock in self._locks:
+            lock.release()
+        self._locks = []
 
     def stop(self) -> None:
         """Ask :meth:`follow` (or a waiting :meth:`acquire`) to return."""
@@ -158,7 +168,7 @@ class ProjectionRunner:
 
     def catch_up(self, *, progress: Progress | None = None) -> int:
         """Fold every new event into the stored projections and save them; return the position."""
-        if self._lock is None:
+        if not self._locks:
             raise RuntimeError("call acquire() (or use the runner as a context manager) first")
         saved = {p.name: p.position for p in self.projections}
         target = self.ledger.latest_offset()
@@ -182,7 +192,7 @@ class ProjectionRunner:
         The stored projections keep serving until the new ones are complete; the switch
         replaces state and position together. Returns each projection's digest.
         """
-        if self._lock is None:
+        if not self._locks:
             raise RuntimeError("call acquire() (or use the runner as a context manager) first")
         fresh = [t() for t in self.types]
         target = self.ledger.latest_offset()

@@ -1,0 +1,114 @@
+"""Facades on one SQLite ledger in different processes see each other's data; the public API.
+
+Process A records steps, process B records more and reports; a facade opened in this process
+before either of them ran sees everything, because reports fold whatever is new in the ledger.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import projections
+from ledger import LedgerError
+from projections import ReliabilityMetrics, SQLMetricStorage
+from tests.conftest import sqlite_url
+from tests.projections import mp_workers
+
+SPAWN = multiprocessing.get_context("spawn")
+TIMEOUT = 120.0
+
+
+def run(target: Callable[..., None], *args: object) -> None:
+    process = SPAWN.Process(target=target, args=args)
+    process.start()
+    process.join(TIMEOUT)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    assert process.exitcode == 0
+
+
+@pytest.mark.slow
+def test_facades_in_different_processes_share_one_sqlite_ledger(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "shared.db")
+    storage = SQLMetricStorage(url)
+    try:
+        here = ReliabilityMetrics(storage=storage)
+        assert here.report().total_steps == 0
+
+        run(mp_workers.record_steps, url, "process-a", [True, True, False])
+        results = SPAWN.Queue()
+        run(mp_workers.record_steps, url, "process-b", [True, True])
+        run(mp_workers.report_steps, url, results)
+        seen_by_b = results.get(timeout=TIMEOUT)
+        results.close()
+        results.join_thread()
+
+        assert seen_by_b == (5, pytest.approx(4 / 5), {"process-a": 3, "process-b": 2})
+        report = here.report()
+        assert report.total_steps == 5
+        assert report.svr == pytest.approx(4 / 5)
+        assert report.agent_metrics["process-a"].svr == pytest.approx(2 / 3)
+    finally:
+        storage.close()
+
+
+def test_sql_metric_storage_refuses_a_url_that_is_not_sql() -> None:
+    with pytest.raises(LedgerError, match="sqlite:/// or postgresql://"):
+        SQLMetricStorage("memory://")
+
+
+CURRENT_PUBLIC_NAMES = [
+    "CORE_PROJECTIONS",
+    "DEFAULT_PRICES",
+    "AgentMetrics",
+    "BudgetExceededError",
+    "BudgetStatus",
+    "CostBudget",
+    "CostProjection",
+    "CostReport",
+    "CostTracker",
+    "MemoryMetricStorage",
+    "MetricStorage",
+    "MetricTargets",
+    "MetricsReport",
+    "ModelPrice",
+    "PriceTable",
+    "Projection",
+    "ProjectionRunner",
+    "ReliabilityMetrics",
+    "ReliabilityProjection",
+    "Reservation",
+    "RunnerBusyError",
+    "SLOProjection",
+    "SLOReport",
+    "SLOTargets",
+    "SLOTracker",
+    "SQLMetricStorage",
+    "UnknownBudgetError",
+    "fold_range",
+    "load_stored",
+]
+
+
+def test_no_public_name_disappears() -> None:
+    missing = sorted(set(CURRENT_PUBLIC_NAMES) - set(projections.__all__))
+
+    assert missing == []
+
+
+def test_every_public_name_is_importable_and_listed_once() -> None:
+    assert len(projections.__all__) == len(set(projections.__all__))
+    for name in projections.__all__:
+        assert getattr(projections, name) is not None, name
+
+
+def test_public_names_are_sorted_constants_then_classes_then_functions() -> None:
+    def group(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert projections.__all__ == sorted(projections.__all__, key=group)

@@ -1,0 +1,337 @@
+"""The projection runner on every backend: exactly-once saves, crash recovery, one active runner,
+rebuilds that switch over, and following new events.
+
+"Truth" is always a fresh projection folded over the whole ledger in one go, plus an
+independent count of the generated steps.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ledger import Ledger, StepRecorded
+from ledger.backends.base import SavedView
+from ledger.errors import ViewConflictError
+from ledger.workload import generate
+from projections import (
+    CORE_PROJECTIONS,
+    Projection,
+    ProjectionRunner,
+    ReliabilityProjection,
+    RunnerBusyError,
+    fold_range,
+)
+from projections.runner import SHADOW_SUFFIX
+from tests.conftest import MakeLedger
+
+TIMEOUT = 10.0
+NAMES = ["reliability", "slo", "costs"]
+
+
+def append_traffic(ledger: Ledger, n: int, seed: int) -> int:
+    """Append ``n`` generated events; return how many of them are steps."""
+    events = list(generate(n, seed=seed, active_workflows=4))
+    ledger.append(events)
+    return sum(isinstance(e, StepRecorded) for e in events)
+
+
+def fresh(ledger: Ledger, projection_type: type[Projection]) -> Projection:
+    projection = projection_type()
+    fold_range(ledger, [projection])
+    return projection
+
+
+def stored(ledger: Ledger, name: str) -> SavedView:
+    view = ledger.backend.load_view(name)
+    assert view is not None, f"no stored view '{name}'"
+    return view
+
+
+def stored_steps(ledger: Ledger) -> int:
+    restored = ReliabilityProjection.from_bytes(stored(ledger, "reliability").state)
+    assert restored is not None
+    return restored.report().total_steps
+
+
+def another_connection(ledger: Ledger, make_ledger: MakeLedger) -> Ledger:
+    """A second handle on the same ledger (the memory backend lives in one object only)."""
+    return ledger if ledger.url.startswith("memory") else make_ledger()
+
+
+def test_catch_up_saves_each_state_with_its_position(make_ledger: MakeLedger) -> None:
+    ledger = make_ledger()
+    steps = append_traffic(ledger, 300, seed=1)
+
+    with ProjectionRunner(ledger, CORE_PROJECTIONS, save_every=100, page_size=64) as runner:
+        assert runner.names == NAMES
+        assert runner.catch_up() == ledger.latest_offset() == 300
+        for projection in runner.projections:
+            view = stored(ledger, projection.name)
+            restored = type(projection).from_bytes(view.state)
+            assert restored is not None
+            assert view.position == restored.position == 300
+            assert view.digest == projection.digest() == restored.digest()
+            assert view.digest == fresh(ledger, type(projection)).digest()
+        assert stored_steps(ledger) == steps
+
+        more = append_traffic(ledger, 50, seed=2)
+        assert runner.catch_up() == 350
+
+    assert [stored(ledger, name).position for name in NAMES] == [350] * 3
+    assert stored_steps(ledger) == steps + more
+
+
+def test_catch_up_before_acquire_is_refused(make_ledger: MakeLedger) -> None:
+    runner = ProjectionRunner(make_ledger(), CORE_PROJECTIONS)
+
+    with pytest.raises(RuntimeError, match="acquire"):
+        runner.catch_up()
+
+
+def test_a_crash_between_fold_and_save_does_not_double_count(
+    make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = make_ledger()
+    steps = append_traffic(ledger, 300, seed=3)
+    backend = ledger.backend
+    save_view = backend.save_view
+    calls = 0
+
+    def crash_on_fifth_save(view: SavedView, *, reset: bool = False) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise RuntimeError("power cut")
+        save_view(view, reset=reset)
+
+    monkeypatch.setattr(backend, "save_view", crash_on_fifth_save)
+    with (
+        ProjectionRunner(ledger, CORE_PROJECTIONS, save_every=100) as crashing,
+        pytest.raises(RuntimeError, match="power cut"),
+    ):
+        crashing.catch_up()
+    monkeypatch.undo()
+
+    # Saved: every projection at 100, then reliability at 200 before the crash.
+    assert [stored(ledger, name).position for name in NAMES] == [200, 100, 100]
+
+    restarted = make_ledger() if not ledger.url.startswith("memory") else ledger
+    with ProjectionRunner(restarted, CORE_PROJECTIONS, save_every=100) as runner:
+        assert runner.catch_up() == 300
+        for projection in runner.projections:
+            truth = fresh(restarted, type(projection))
+            assert projection.digest() == truth.digest()
+            assert projection.report() == truth.report()  # type: ignore[attr-defined]
+
+    assert [stored(ledger, name).position for name in NAMES] == [300] * 3
+    assert stored_steps(ledger) == steps
+
+
+def test_a_second_runner_is_busy_while_the_first_holds_the_lock(
+    make_ledger: MakeLedger,
+) -> None:
+    ledger = make_ledger()
+    first = ProjectionRunner(ledger, CORE_PROJECTIONS)
+    second = ProjectionRunner(another_connection(ledger, make_ledger), CORE_PROJECTIONS)
+    first.acquire()
+    try:
+        with pytest.raises(RunnerBusyError) as caught:
+            second.acquire()
+        assert caught.value.names == NAMES
+        assert "another runner is already keeping reliability, slo, costs current" in str(caught.value)
+    finally:
+        first.release()
+
+    second.acquire()
+    second.release()
+
+
+def test_a_waiting_acquire_gets_the_lock_once_it_is_released(
+    make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = make_ledger()
+    other = another_connection(ledger, make_ledger)
+    first = ProjectionRunner(ledger, CORE_PROJECTIONS)
+    second = ProjectionRunner(other, CORE_PROJECTIONS)
+    first.acquire()
+    refused = threading.Event()
+    try_lock = other.backend.try_lock_runner
+
+    def watched(name: str) -> Any:
+        lock = try_lock(name)
+        if lock is None:
+            refused.set()
+        return lock
+
+    monkeypatch.setattr(other.backend, "try_lock_runner", watched)
+    outcome: dict[str, Any] = {}
+
+    def wait_for_lock() -> None:
+        try:
+            second.acquire(wait=True, poll=0.01)
+            outcome["acquired"] = True
+        except BaseException as exc:  # reported below, not lost in the thread
+            outcome["error"] = exc
+
+    waiter = threading.Thread(target=wait_for_lock)
+    waiter.start()
+    try:
+        assert refused.wait(TIMEOUT), "the waiting runner never tried the lock"
+        assert "acquired" not in outcome
+    finally:
+        first.release()
+        waiter.join(TIMEOUT)
+    try:
+        assert not waiter.is_alive()
+        assert outcome == {"acquired": True}
+    finally:
+        second.release()
+
+
+def test_stop_ends_a_waiting_acquire(make_ledger: MakeLedger) -> None:
+    ledger = make_ledger()
+    first = ProjectionRunner(ledger, CORE_PROJECTIONS)
+    second = ProjectionRunner(another_connection(ledger, make_ledger), CORE_PROJECTIONS)
+    first.acquire()
+    try:
+        second.stop()
+        with pytest.raises(RunnerBusyError):
+            second.acquire(wait=True, poll=0.01)
+    finally:
+        first.release()
+
+
+def test_saving_a_position_already_saved_is_a_conflict_not_a_double_count(
+    make_ledger: MakeLedger,
+) -> None:
+    ledger = make_ledger()
+    steps = append_traffic(ledger, 120, seed=4)
+    projection = fresh(ledger, ReliabilityProjection)
+    view = SavedView(
+        projection.name, projection.position, projection.to_bytes(), projection.digest(), datetime.now(UTC)
+    )
+    other = another_connection(ledger, make_ledger)
+    ledger.backend.save_view(view)
+
+    with pytest.raises(ViewConflictError) as caught:
+        other.backend.save_view(view)
+
+    assert (caught.value.name, caught.value.position) == ("reliability", 120)
+    assert stored(ledger, "reliability").position == 120
+    assert stored(ledger, "reliability").digest == projection.digest()
+    assert stored_steps(ledger) == steps
+
+
+def test_saving_an_older_position_after_a_newer_one_is_a_conflict(make_ledger: MakeLedger) -> None:
+    ledger = make_ledger()
+    append_traffic(ledger, 80, seed=5)
+    newer = fresh(ledger, ReliabilityProjection)
+    older = ReliabilityProjection()
+    fold_range(ledger, [older], until=40)
+    now = datetime.now(UTC)
+    ledger.backend.save_view(SavedView("reliability", 80, newer.to_bytes(), newer.digest(), now))
+
+    with pytest.raises(ViewConflictError):
+        ledger.backend.save_view(SavedView("reliability", 40, older.to_bytes(), older.digest(), now))
+
+    assert stored(ledger, "reliability").digest == newer.digest()
+
+
+def test_rebuild_gives_the_digests_of_a_fold_from_scratch_and_switches_over(
+    make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = make_ledger()
+    append_traffic(ledger, 250, seed=6)
+    backend = ledger.backend
+    with ProjectionRunner(ledger, CORE_PROJECTIONS, save_every=100) as runner:
+        runner.catch_up()
+        # A wrong stored state (only the first 10 events) claiming to be complete.
+        wrong = ReliabilityProjection()
+        fold_range(ledger, [wrong], until=10)
+        backend.save_view(
+            SavedView("reliability", 250, wrong.to_bytes(), wrong.digest(), datetime.now(UTC)),
+            reset=True,
+        )
+        append_traffic(ledger, 40, seed=7)
+        saved_names: list[str] = []
+        save_view = backend.save_view
+
+        def spy(view: SavedView, *, reset: bool = False) -> None:
+            saved_names.append(view.name)
+            save_view(view, reset=reset)
+
+        monkeypatch.setattr(backend, "save_view", spy)
+
+        digests = runner.rebuild()
+        monkeypatch.undo()
+
+        truth = {t.name: fresh(ledger, t).digest() for t in CORE_PROJECTIONS}
+        assert digests == truth
+        assert {p.name: p.digest() for p in runner.projections} == truth
+        assert any(name.endswith(SHADOW_SUFFIX) for name in saved_names)
+        for name in NAMES:
+            assert stored(ledger, name).position == ledger.latest_offset() == 290
+            assert stored(ledger, name).digest == truth[name]
+            assert backend.load_view(name + SHADOW_SUFFIX) is None
+
+        # It carries on incrementally from the switched-over state.
+        append_traffic(ledger, 30, seed=8)
+        assert runner.catch_up() == 320
+        assert stored(ledger, "costs").digest == fresh(ledger, CORE_PROJECTIONS[2]).digest()
+
+    # The same digests as a runner catching up from nothing.
+    after_rebuild = {name: stored(ledger, name).digest for name in NAMES}
+    for name in NAMES:
+        ledger.backend.delete_view(name)
+    with ProjectionRunner(ledger, CORE_PROJECTIONS, save_every=100) as scratch:
+        assert scratch.catch_up() == 320
+        assert {p.name: p.digest() for p in scratch.projections} == after_rebuild
+
+
+def test_follow_picks_up_events_appended_meanwhile_and_stops_on_stop(
+    make_ledger: MakeLedger,
+) -> None:
+    ledger = make_ledger()
+    writer = another_connection(ledger, make_ledger)
+    runner = ProjectionRunner(ledger, [ReliabilityProjection])
+    runner.acquire()
+    positions: list[int] = []
+    progressed = threading.Condition()
+    failure: list[BaseException] = []
+
+    def on_batch(position: int) -> None:
+        with progressed:
+            positions.append(position)
+            progressed.notify_all()
+
+    def follow() -> None:
+        try:
+            runner.follow(idle_timeout=0.05, on_batch=on_batch)
+        except BaseException as exc:  # reported below, not lost in the thread
+            failure.append(exc)
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    try:
+        for batch in range(3):
+            writer.append([StepRecorded(agent=f"a{batch}", success=i % 2 == 0) for i in range(5)])
+            target = writer.latest_offset()
+            with progressed:
+                assert progressed.wait_for(
+                    lambda target=target: bool(positions) and positions[-1] >= target,  # type: ignore[misc]
+                    timeout=TIMEOUT,
+                ), f"follow never reached offset {target}"
+    finally:
+        runner.stop()
+        follower.join(TIMEOUT)
+        runner.release()
+
+    assert not follower.is_alive()
+    assert failure == []
+    assert positions[-1] == 15
+    assert stored(ledger, "reliability").position == 15
+    assert stored_steps(ledger) == 15
