@@ -1,0 +1,410 @@
+"""The run context: how an orchestrator records a workflow while it runs it.
+
+An orchestrator is anything with ``run(ctx, inputs) -> outcome`` (a plain or an ``async``
+function or method). It calls its tools through ``ctx.call_tool(name, **arguments)``, which
+runs the tool from the context's :class:`ToolRegistry` and records a ``ToolCalled`` event with
+the arguments, result or error, duration and ordinal — that recording is the tape replays use.
+Steps, evidence, costs, plan revisions, state changes and checkpoints are recorded the same way.
+
+The context is a context manager (sync and async): leaving it normally completes the workflow
+if ``complete`` was not called; an exception completes it as failed with the error recorded.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from ledger import (
+    CheckpointMarked,
+    CostIncurred,
+    EvidenceCollected,
+    HumanIntervened,
+    Ledger,
+    LedgerEvent,
+    PlanRevised,
+    StateChanged,
+    StepRecorded,
+    ToolCalled,
+    WorkflowCompleted,
+    WorkflowStarted,
+    new_event_id,
+)
+from ledger.events import as_utc, utc_now
+from ledger.store import Clock
+from projections.pricing import PriceTable
+
+ToolFunction = Callable[..., Any]
+
+
+class Orchestrator(Protocol):
+    """Anything that runs a workflow through a context: ``run(ctx, inputs) -> outcome``."""
+
+    def run(self, ctx: RunContext, inputs: Any) -> Any:
+        """Run the workflow; may be ``async``."""
+
+
+class ToolError(Exception):
+    """A tool raised; the error is recorded on its ``ToolCalled`` event and re-raised as this."""
+
+    def __init__(self, tool: str, call_index: int, message: str) -> None:
+        self.tool = tool
+        self.call_index = call_index
+        super().__init__(f"tool '{tool}' (call {call_index}) failed: {message}")
+
+
+class UnknownToolError(LookupError):
+    """The registry has no tool of that name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"no tool named '{name}' (registered: {', '.join(known) or 'none'})")
+
+
+class ToolRegistry:
+    """Named tools (plain or ``async`` callables taking keyword arguments)."""
+
+    def __init__(self, tools: Mapping[str, ToolFunction] | None = None) -> None:
+        self._tools: dict[str, ToolFunction] = dict(tools or {})
+
+    def register(self, name: str, tool: ToolFunction) -> None:
+        """Add or replace a tool."""
+        self._tools[name] = tool
+
+    def get(self, name: str) -> ToolFunction:
+        """Return the tool called ``name`` or raise :class:`UnknownToolError`."""
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise UnknownToolError(name, sorted(self._tools)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    @property
+    def names(self) -> list[str]:
+        """The registered tool names."""
+        return sorted(self._tools)
+
+    async def call(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
+        """Run a tool and return its result (awaiting it if it is a coroutine)."""
+        del ctx, call_index  # a plain registry runs the real tool whatever the ordinal
+        result = self.get(name)(**arguments)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+@dataclass
+class RunContext:
+    """Records one workflow run into a ledger (see the module docstring).
+
+    Args:
+        ledger: where the events go.
+        workflow_id: the run's id (its stream is ``wf:<workflow_id>``).
+        tools: the tools ``call_tool`` runs.
+        agent: the default agent for recorded facts.
+        clock: aware UTC time source.
+        buffered: keep events in memory and append them in one batch when the run completes
+            (replays use this: a replay's record is atomic and cheap); otherwise each fact is
+            appended as it happens, so a crash loses nothing recorded so far.
+    """
+
+    ledger: Ledger
+    workflow_id: str
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
+    agent: str | None = None
+    clock: Clock = utc_now
+    buffered: bool = False
+    prices: PriceTable = field(default_factory=PriceTable)
+    goal: str | None = None
+    inputs: Any = None
+    replay_of: str | None = None
+    replay_mode: str | None = None
+    completed: bool = field(default=False, init=False)
+    outcome: Any = field(default=None, init=False)
+    success: bool | None = field(default=None, init=False)
+    call_count: int = field(default=0, init=False)
+    recorded: list[LedgerEvent] = field(default_factory=list, init=False)
+    _pending: list[LedgerEvent] = field(default_factory=list, init=False)
+    _started_at: datetime | None = field(default=None, init=False)
+    _started_monotonic: float = field(default=0.0, init=False)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Record ``WorkflowStarted`` (called by the context managers)."""
+        self._started_at = self.now()
+        self._started_monotonic = time.perf_counter()
+        self._record(
+            WorkflowStarted(
+                workflow_id=self.workflow_id,
+                agent=self.agent,
+                goal=self.goal,
+                input=self.inputs,
+                replay_of=self.replay_of,
+                replay_mode=self.replay_mode,  # validated by the model
+                occurred_at=self._started_at,
+            )
+        )
+        return self
+
+    def complete(
+        self, outcome: Any = None, *, success: bool = True, total_retries: int | None = None
+    ) -> None:
+        """Record ``WorkflowCompleted`` with the outcome and the run's duration (once)."""
+        if self.completed:
+            return
+        self.completed = True
+        self.outcome = outcome
+        self.success = success
+        duration_ms = (time.perf_counter() - self._started_monotonic) * 1000
+        self._record(
+            WorkflowCompleted(
+                workflow_id=self.workflow_id,
+                agent=self.agent,
+                success=success,
+                total_steps=None,
+                total_retries=total_retries,
+                duration_ms=round(duration_ms, 3),
+                outcome=outcome,
+                occurred_at=self.now(),
+            )
+        )
+        self.flush()
+
+    def fail(self, error: BaseException) -> None:
+        """Complete the workflow as failed, recording the error as its outcome."""
+        self.complete({"error": f"{type(error).__name__}: {error}"}, success=False)
+
+    def flush(self) -> None:
+        """Append buffered events (one atomic batch)."""
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.ledger.append(batch)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self.fail(exc)
+        else:
+            self.complete(self.outcome)
+
+    async def __aenter__(self) -> Self:
+        return self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The context's clock, as aware UTC."""
+        return as_utc(self.clock())
+
+    def _record(self, event: LedgerEvent) -> None:
+        self.recorded.append(event)
+        if self.buffered:
+            self._pending.append(event)
+        else:
+            self.ledger.append(event)
+
+    async def call_tool(self, name: str, /, **arguments: Any) -> Any:
+        """Run a tool through the registry and record the call (the tape)."""
+        index = self.call_count
+        self.call_count += 1
+        started = time.perf_counter()
+        try:
+            result = await self.tools.call(self, name, index, arguments)
+        except Exception as exc:
+            self._tool_event(name, index, arguments, None, started, error=f"{type(exc).__name__}: {exc}")
+            raise ToolError(name, index, str(exc)) from exc
+        self._tool_event(name, index, arguments, result, started)
+        return result
+
+    def call_tool_sync(self, name: str, /, **arguments: Any) -> Any:
+        """:meth:`call_tool` for synchronous orchestrators (tools must then be synchronous)."""
+        index = self.call_count
+        self.call_count += 1
+        started = time.perf_counter()
+        try:
+            result = self.tools.get(name)(**arguments)
+            if inspect.isawaitable(result):
+                raise TypeError(f"tool '{name}' is async: use 'await ctx.call_tool(...)'")
+        except Exception as exc:
+            self._tool_event(name, index, arguments, None, started, error=f"{type(exc).__name__}: {exc}")
+            raise ToolError(name, index, str(exc)) from exc
+        self._tool_event(name, index, arguments, result, started)
+        return result
+
+    def _tool_event(
+        self,
+        name: str,
+        index: int,
+        arguments: dict[str, Any],
+        result: Any,
+        started: float,
+        *,
+        error: str | None = None,
+    ) -> None:
+        self._record(
+            ToolCalled(
+                workflow_id=self.workflow_id,
+                agent=self.agent,
+                tool=name,
+                arguments=arguments,
+                result=result,
+                success=error is None,
+                error=error,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                call_index=index,
+                occurred_at=self.now(),
+            )
+        )
+
+    def record_step(
+        self,
+        success: bool = True,
+        *,
+        agent: str | None = None,
+        mode: str | None = None,
+        declared_mode: str | None = None,
+        required_compensation: bool = False,
+        required_human: bool = False,
+        error: str | None = None,
+    ) -> None:
+        """Record one step of an agent."""
+        self._record(
+            StepRecorded(
+                workflow_id=self.workflow_id,
+                agent=agent or self.agent or "orchestrator",
+                success=success,
+                mode=mode,
+                declared_mode=declared_mode,
+                required_compensation=required_compensation,
+                required_human=required_human,
+                error=error,
+                occurred_at=self.now(),
+            )
+        )
+
+    def collect_evidence(
+        self,
+        evidence_type: str,
+        source: str,
+        content: Any,
+        *,
+        confidence: str = "verified",
+        based_on: tuple[UUID, ...] = (),
+        agent: str | None = None,
+    ) -> UUID:
+        """Record an evidence item; return its id (to cite it in ``based_on``)."""
+        event = EvidenceCollected(
+            workflow_id=self.workflow_id,
+            agent=agent or self.agent,
+            evidence_type=evidence_type,
+            source=source,
+            content=content,
+            confidence=confidence,  # validated by the model
+            based_on=based_on,
+            occurred_at=self.now(),
+        )
+        self._record(event)
+        return event.event_id
+
+    def record_llm_cost(
+        self,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        *,
+        agent: str | None = None,
+        amount: Decimal | None = None,
+    ) -> None:
+        """Record an LLM call's tokens, priced with the context's table unless ``amount`` is given."""
+        at = self.now()
+        price = self.prices.lookup(model, at) if amount is None else None
+        if price is not None:
+            amount = price.cost(prompt_tokens, completion_tokens)
+        self._record(
+            CostIncurred(
+                workflow_id=self.workflow_id,
+                agent=agent or self.agent,
+                category="llm",
+                model=model,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                amount=amount,
+                price_version=price.version if price is not None else None,
+                status="priced" if amount is not None else "unpriced",
+                occurred_at=at,
+            )
+        )
+
+    def revise_plan(self, reason: str | None = None) -> None:
+        """Record a replan."""
+        self._record(
+            PlanRevised(workflow_id=self.workflow_id, agent=self.agent, reason=reason, occurred_at=self.now())
+        )
+
+    def human_intervened(self, reason: str | None = None) -> None:
+        """Record that a human had to step in."""
+        self._record(
+            HumanIntervened(
+                workflow_id=self.workflow_id, agent=self.agent, reason=reason, occurred_at=self.now()
+            )
+        )
+
+    def set_state(self, key: str, value: Any) -> None:
+        """Record a state change."""
+        self._record(
+            StateChanged(
+                workflow_id=self.workflow_id, agent=self.agent, key=key, value=value, occurred_at=self.now()
+            )
+        )
+
+    def mark_checkpoint(self, checkpoint_id: str, label: str | None = None) -> None:
+        """Record a named point a trail can be built up to."""
+        self._record(
+            CheckpointMarked(
+                workflow_id=self.workflow_id,
+                agent=self.agent,
+                checkpoint_id=checkpoint_id,
+                label=label,
+                occurred_at=self.now(),
+            )
+        )
+
+
+def new_workflow_id(prefix: str = "wf") -> str:
+    """Return a fresh, time-ordered workflow id."""
+    return f"{prefix}-{new_event_id().hex[:20]}"
+
+
+async def run_workflow(
+    orchestrator: Orchestrator | Callable[[RunContext, Any], Any],
+    ctx: RunContext,
+    inputs: Any,
+) -> Any:
+    """Run ``orchestrator`` inside ``ctx`` (sync or async), completing the workflow either way."""
+    run: Callable[[RunContext, Any], Any | Awaitable[Any]]
+    run = orchestrator.run if hasattr(orchestrator, "run") else orchestrator
+    async with ctx:
+        outcome = run(ctx, inputs)
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        ctx.complete(outcome)
+    return outcome
