@@ -6,6 +6,8 @@ The ledger is chosen by ``--db URL``, else ``$RLEDGER_URL``, else ``sqlite:///le
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
 import os
 import shutil
 import sys
@@ -38,6 +40,9 @@ from projections import (
     SLOTracker,
 )
 from projections.render import render_costs, render_metrics, render_slo
+from projections.render import table as render_table
+from replay import DecisionTrailBuilder, History, Replayer
+from replay.trail import build_trail
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -269,9 +274,7 @@ def _parse_budget(value: str) -> CostBudget:
     try:
         name, rest = value.split("=", 1)
         limit, _, hours = rest.partition("/")
-        return CostBudget(
-            name=name, total_limit=Decimal(limit), period_hours=float(hours) if hours else None
-        )
+        return CostBudget(name=name, total_limit=Decimal(limit), period_hours=float(hours) if hours else None)
     except (ValueError, ArithmeticError):
         raise argparse.ArgumentTypeError(
             f"'{value}' is not a budget: use NAME=LIMIT or NAME=LIMIT/HOURS (e.g. daily=100/24)"
@@ -316,9 +319,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Print health verdicts, per-agent metrics, SLOs, costs and budgets."""
     with _open(args) as ledger:
         if args.as_of is not None and not 0 <= args.as_of <= ledger.latest_offset():
-            raise ValueError(
-                f"--as-of {args.as_of} is outside the ledger (0..{ledger.latest_offset()})"
-            )
+            raise ValueError(f"--as-of {args.as_of} is outside the ledger (0..{ledger.latest_offset()})")
         reports = _full_report(ledger, args)
     _print_report(reports, args.format)
     return EXIT_OK if reports["metrics"].is_healthy() else EXIT_FAILED if args.strict else EXIT_OK
@@ -340,9 +341,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         try:
             total = ledger.latest_offset()
             started = time.perf_counter()
-            with tqdm(
-                total=total, unit="ev", desc="rebuilding", file=sys.stderr, disable=args.quiet
-            ) as bar:
+            with tqdm(total=total, unit="ev", desc="rebuilding", file=sys.stderr, disable=args.quiet) as bar:
 
                 def progress(done: int, _total: int) -> None:
                     bar.update(done - bar.n)
@@ -385,6 +384,116 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- replay: trail, export, replay ------------------------------------------------------------
+
+
+def _load_object(spec: str) -> Any:
+    """Import ``module:attr`` (the orchestrator or tool registry given on the command line)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"'{spec}' is not module:attribute (e.g. replay.examples:TicketAgent)")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load '{spec}': {exc}") from None
+    return obj() if isinstance(obj, type) else obj
+
+
+def _parse_setting(value: str) -> tuple[str, Any]:
+    key, sep, raw = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"'{value}' is not key=value")
+    try:
+        return key, orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return key, raw  # a bare word is a string
+
+
+def cmd_trail(args: argparse.Namespace) -> int:
+    """Print a workflow's decision trail as Markdown (and record the MTTE measurement)."""
+    with _open(args) as ledger:
+        builder = DecisionTrailBuilder(ledger)
+        trail = builder.build(args.workflow, args.checkpoint)
+        print(builder.explain(trail), end="")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a workflow's history as JSON lines (to replay it elsewhere)."""
+    with _open(args) as ledger:
+        history = History.load(ledger, args.workflow, args.checkpoint)
+    data = history.to_jsonl()
+    if args.out:
+        with open(args.out, "wb") as f:
+            f.write(data)
+        print(f"wrote {len(history)} event(s) of {args.workflow} to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a recorded workflow strictly, simulated or counterfactually; exit 1 if it diverged."""
+    orchestrator = _load_object(args.orchestrator)
+    tools = _load_object(args.tools) if args.tools else None
+    settings = dict(args.set or [])
+    with _open(args) as ledger:
+        if args.history:
+            trail = build_trail(History.read(args.history))
+        else:
+            trail = build_trail(History.load(ledger, args.workflow, args.checkpoint), ledger=ledger)
+        replayer = Replayer(trail, ledger=ledger)
+        if args.mode == "strict":
+            if tools is None:
+                raise ValueError("a strict replay runs real tools: give --tools module:attr")
+            run = replayer.strict_replay(orchestrator, tools)
+        elif args.mode == "simulated":
+            run = replayer.simulated_replay(orchestrator)
+        else:
+            run = replayer.counterfactual_replay(
+                settings or None, orchestrator=orchestrator, tool_registry=tools
+            )
+        result = asyncio.run(run)
+    if args.format == "json":
+        print(
+            orjson.dumps(
+                {
+                    "mode": result.mode.value,
+                    "success": result.success,
+                    "exact_match": result.is_exact_match(),
+                    "replay_workflow_id": result.replay_workflow_id,
+                    "outcome": result.outcome,
+                    "original_outcome": result.original_outcome,
+                    "error": result.error,
+                    "deltas": result.deltas,
+                    "differences": [d.__dict__ for d in result.differences],
+                },
+                default=str,
+                option=orjson.OPT_INDENT_2,
+            ).decode()
+        )
+    else:
+        verdict = (
+            "exact match" if result.is_exact_match() else ("reproduced" if result.success else "DIVERGED")
+        )
+        print(f"{result.mode.value} replay of {trail.workflow_id} as {result.replay_workflow_id}: {verdict}")
+        if result.error:
+            print(f"  error: {result.error}")
+        if result.differences:
+            print(
+                render_table(
+                    [(d.location, d.field, d.significance, d.description) for d in result.differences],
+                    ("where", "field", "significance", "difference"),
+                )
+            )
+        if result.deltas:
+            print(
+                "deltas: "
+                + ", ".join(f"{k} {v:+}" if v is not None else f"{k} n/a" for k, v in result.deltas.items())
+            )
+    return EXIT_OK if result.success else EXIT_FAILED
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 
@@ -397,9 +506,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         written = 0
         batch: list[Any] = []
-        with tqdm(
-            total=args.events, unit="ev", desc="appending", file=sys.stderr, disable=args.quiet
-        ) as bar:
+        with tqdm(total=args.events, unit="ev", desc="appending", file=sys.stderr, disable=args.quiet) as bar:
             for event in generate(args.events, seed=args.seed):
                 batch.append(event)
                 if len(batch) >= 1000:
@@ -416,19 +523,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"offsets {start_offset + 1}..{ledger.latest_offset()}"
         )
         if written < args.events:
-            print(
-                f"{args.events - written} event(s) were already stored (same seed): "
-                "not written again"
-            )
+            print(f"{args.events - written} event(s) were already stored (same seed): not written again")
         stats = ledger.stats()
         print()
         _print_table(sorted(stats["by_type"].items()), ("type", "events"), sys.stdout)
         report = ledger.verify()
         print()
-        print(
-            f"hash chain: {'intact' if report.ok else 'BROKEN'} "
-            f"over {report.events_checked} event(s)"
-        )
+        print(f"hash chain: {'intact' if report.ok else 'BROKEN'} over {report.events_checked} event(s)")
         print()
         _print_report(_full_report(ledger, args), "text")
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -452,12 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("append", help="append JSON-lines events (invalid input writes nothing)")
     p.add_argument("file", nargs="?", default="-", help="JSON-lines file, or - for stdin (default)")
-    p.add_argument(
-        "--skip-invalid", action="store_true", help="write the valid lines, report the rest"
-    )
-    p.add_argument(
-        "--batch-size", type=int, default=1000, help="events per transaction (default 1000)"
-    )
+    p.add_argument("--skip-invalid", action="store_true", help="write the valid lines, report the rest")
+    p.add_argument("--batch-size", type=int, default=1000, help="events per transaction (default 1000)")
     p.set_defaults(func=cmd_append)
 
     p = sub.add_parser("events", help="list stored events")
@@ -485,9 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="metrics, health, SLOs, costs and budgets")
     p.add_argument("--since", type=_parse_time, help="events that occurred at or after (ISO 8601)")
     p.add_argument("--until", type=_parse_time, help="events that occurred before (ISO 8601)")
-    p.add_argument(
-        "--as-of", type=int, metavar="OFFSET", help="the ledger as it was at this offset"
-    )
+    p.add_argument("--as-of", type=int, metavar="OFFSET", help="the ledger as it was at this offset")
     p.add_argument("--budget", type=_parse_budget, action="append", metavar="NAME=LIMIT[/HOURS]")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="exit 1 when a health metric is violated")
@@ -504,6 +599,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="wait for another runner instead of failing")
     p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     p.set_defaults(func=cmd_follow)
+
+    p = sub.add_parser("trail", help="a workflow's decision trail as Markdown")
+    p.add_argument("workflow")
+    p.add_argument("--checkpoint", help="a CheckpointMarked id, an event id or an offset")
+    p.set_defaults(func=cmd_trail)
+
+    p = sub.add_parser("export", help="a workflow's history as JSON lines")
+    p.add_argument("workflow")
+    p.add_argument("--checkpoint", help="a CheckpointMarked id, an event id or an offset")
+    p.add_argument("--out", help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("replay", help="replay a recorded workflow: strict, simulated or counterfactual")
+    p.add_argument("workflow", help="the recorded workflow (ignored with --history)")
+    p.add_argument("--mode", choices=("strict", "simulated", "counterfactual"), default="simulated")
+    p.add_argument(
+        "--orchestrator", required=True, help="module:attr of the orchestrator (a class is instantiated)"
+    )
+    p.add_argument("--tools", help="module:attr of the ToolRegistry (strict; optional for counterfactual)")
+    p.add_argument(
+        "--set",
+        type=_parse_setting,
+        action="append",
+        metavar="KEY=VALUE",
+        help="changed input (counterfactual)",
+    )
+    p.add_argument("--checkpoint", help="replay the history up to this checkpoint")
+    p.add_argument("--history", help="replay a JSON-lines history file instead of the ledger's")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("demo", help="append a seeded, realistic agent workload and summarise it")
     p.add_argument("--events", type=int, default=20_000, help="events to generate (default 20000)")
