@@ -473,8 +473,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             ).decode()
         )
     else:
-        verdict = (
-            "exact match" if result.is_exact_match() else ("reproduced" if result.success else "DIVERGED")
+        if result.mode.value == "counterfactual":
+            verdict = "completed" if result.success else "FAILED"
+        elif result.is_exact_match():
+            verdict = "exact match"
+        else:
+            verdict = "reproduced" if result.success else "DIVERGED"
         )
         print(f"{result.mode.value} replay of {trail.workflow_id} as {result.replay_workflow_id}: {verdict}")
         if result.error:
