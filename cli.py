@@ -479,7 +479,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
             verdict = "exact match"
         else:
             verdict = "reproduced" if result.success else "DIVERGED"
-        )
         print(f"{result.mode.value} replay of {trail.workflow_id} as {result.replay_workflow_id}: {verdict}")
         if result.error:
             print(f"  error: {result.error}")
