@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from ledger.errors import BatchRejectedError, Problem
-from ledger.events import EVENT_ADAPTER, EVENT_TYPES, LEGACY_TYPE_NAMES, Event, LedgerEvent
+from ledger.events import EVENT_ADAPTER, EVENT_TYPES, LEGACY_TYPE_NAMES, Event, LedgerEvent, non_finite_field
 
 DEFAULT_MAX_EVENT_BYTES = 1 << 20
 """Largest encoded event accepted (1 MiB); larger payloads belong in a blob store."""
@@ -86,13 +86,78 @@ def _problems_from(error: ValidationError, *, index: int | None, line: int | Non
     return problems
 
 
-def _check_size(event: LedgerEvent, max_bytes: int, index: int | None, line: int | None) -> Problem | None:
-    size = len(encode(event))
-    if size > max_bytes:
-        return Problem(
-            index, line, None, f"encoded event is {size} bytes, over the limit of {max_bytes} bytes"
+def _encode_checked(
+    event: LedgerEvent, max_bytes: int, index: int | None, line: int | None
+) -> tuple[bytes, Problem | None]:
+    """Encode an event and check the encoding: size limit, and only finite numbers."""
+    state = encode(event)
+    if len(state) > max_bytes:
+        return state, Problem(
+            index, line, None, f"encoded event is {len(state)} bytes, over the limit of {max_bytes} bytes"
         )
-    return None
+    # Non-finite floats in free-form fields encode as bare Infinity/NaN tokens (the models'
+    # ser_json_inf_nan="constants"), which standard JSON parsers reject. The substring test is
+    # a cheap filter; a real parse confirms (a string that merely says "NaN" is fine).
+    if b"Infinity" in state or b"NaN" in state:
+        try:
+            orjson.loads(state)
+        except orjson.JSONDecodeError:
+            where = non_finite_field(event) or "a value"
+            return state, Problem(index, line, where, "not a finite number (JSON has no Infinity or NaN)")
+    return state, None
+
+
+def _validate(
+    item: LedgerEvent | Mapping[str, Any] | str | bytes,
+    *,
+    index: int | None,
+    line: int | None,
+    max_bytes: int,
+) -> tuple[LedgerEvent | None, bytes, list[Problem]]:
+    try:
+        if isinstance(item, LedgerEvent):
+            if type(item) not in _REGISTERED:
+                return (
+                    None,
+                    b"",
+                    [
+                        Problem(
+                            index,
+                            line,
+                            "type",
+                            f"{type(item).__name__} is not a registered event class "
+                            f"(known: {_KNOWN_TYPES}); it could not be read back",
+                        )
+                    ],
+                )
+            event: LedgerEvent = item
+        elif isinstance(item, str | bytes | bytearray):
+            event = EVENT_ADAPTER.validate_json(item)
+        elif isinstance(item, Mapping):
+            event = EVENT_ADAPTER.validate_python(dict(item))
+        else:
+            return (
+                None,
+                b"",
+                [
+                    Problem(
+                        index, line, None, f"expected an event, a mapping or JSON, got {type(item).__name__}"
+                    )
+                ],
+            )
+    except ValidationError as exc:
+        return None, b"", _problems_from(exc, index=index, line=line)
+    state, problem = _encode_checked(event, max_bytes, index, line)
+    if problem is not None:
+        return None, b"", [problem]
+    if isinstance(item, LedgerEvent):
+        # A model built past validation (model_construct, model_copy(update=...)) may hold
+        # values its class forbids; check that what would be stored reads back as an event.
+        try:
+            event = EVENT_ADAPTER.validate_json(state)
+        except ValidationError as exc:
+            return None, b"", _problems_from(exc, index=index, line=line)
+    return event, state, []
 
 
 def validate_one(
@@ -103,28 +168,8 @@ def validate_one(
     max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> tuple[LedgerEvent | None, list[Problem]]:
     """Validate one input item into an event, returning the event or its problems."""
-    try:
-        if isinstance(item, LedgerEvent):
-            event: LedgerEvent = item
-        elif isinstance(item, str | bytes | bytearray):
-            event = EVENT_ADAPTER.validate_json(item)
-        elif isinstance(item, Mapping):
-            event = EVENT_ADAPTER.validate_python(dict(item))
-        else:
-            return None, [
-                Problem(
-                    index,
-                    line,
-                    None,
-                    f"expected an event, a mapping or JSON, got {type(item).__name__}",
-                )
-            ]
-    except ValidationError as exc:
-        return None, _problems_from(exc, index=index, line=line)
-    too_big = _check_size(event, max_bytes, index, line)
-    if too_big is not None:
-        return None, [too_big]
-    return event, []
+    event, _, problems = _validate(item, index=index, line=line, max_bytes=max_bytes)
+    return event, problems
 
 
 def validate_batch(
@@ -151,44 +196,10 @@ def validate_and_encode(
     total = 0
     for index, item in enumerate(items):
         total += 1
-        if isinstance(item, LedgerEvent):
-            event: LedgerEvent | None = item
-            if type(item) not in _REGISTERED:
-                problems.append(
-                    Problem(
-                        index,
-                        None,
-                        "type",
-                        f"{type(item).__name__} is not a registered event class "
-                        f"(known: {_KNOWN_TYPES}); it could not be read back",
-                    )
-                )
-                continue
-        else:
-            event, found = validate_one(item, index=index, max_bytes=max_bytes)
-            if event is None:
-                problems.extend(found)
-                continue
-        assert event is not None
-        state = encode(event)
-        if len(state) > max_bytes:
-            problems.append(
-                Problem(
-                    index,
-                    None,
-                    None,
-                    f"encoded event is {len(state)} bytes, over the limit of {max_bytes} bytes",
-                )
-            )
+        event, state, found = _validate(item, index=index, line=None, max_bytes=max_bytes)
+        if event is None:
+            problems.extend(found)
             continue
-        if isinstance(item, LedgerEvent):
-            # A model built past validation (model_construct, model_copy(update=...)) may hold
-            # values its class forbids; check what would be stored reads back as an event.
-            try:
-                event = EVENT_ADAPTER.validate_json(state)
-            except ValidationError as exc:
-                problems.extend(_problems_from(exc, index=index, line=None))
-                continue
         events.append(event)
         states.append(state)
     if problems:

@@ -16,7 +16,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Self, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 from uuid import UUID
 
 from pydantic import (
@@ -77,6 +77,16 @@ def from_epoch_us(value: int) -> datetime:
 _FREE_FORM_FIELDS = ("input", "outcome", "arguments", "result", "content")
 
 
+def non_finite_field(event: BaseModel) -> str | None:
+    """Return the dotted path of the first non-finite float in an event's free-form fields."""
+    for name in _FREE_FORM_FIELDS:
+        if hasattr(event, name):
+            where = _non_finite(getattr(event, name), name)
+            if where is not None:
+                return where
+    return None
+
+
 def _non_finite(value: Any, path: str) -> str | None:
     """Return the path of the first non-finite float inside a JSON-like value, if any."""
     if isinstance(value, float):
@@ -117,22 +127,16 @@ class LedgerEvent(BaseModel):
         agent: the agent that did or reported it, if any.
     """
 
-    # JSON has no Infinity or NaN: refuse them rather than store something else.
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, allow_inf_nan=False)
+    # JSON has no Infinity or NaN: typed numbers refuse them here; free-form values encode them
+    # as bare tokens, which the codec detects and refuses (never stored as something else).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=False, allow_inf_nan=False, ser_json_inf_nan="constants"
+    )
 
     event_id: UUID = Field(default_factory=new_event_id)
     occurred_at: UTCDateTime = Field(default_factory=utc_now)
     workflow_id: Name | None = None
     agent: Name | None = None
-
-    @model_validator(mode="after")
-    def _json_payloads_are_finite(self) -> Self:
-        for name in _FREE_FORM_FIELDS:
-            if name in type(self).model_fields:
-                where = _non_finite(getattr(self, name), name)
-                if where is not None:
-                    raise ValueError(f"{where} is not a finite number (JSON has no Infinity or NaN)")
-        return self
 
     def stream_key(self) -> str:
         """Return the stream of this event: its workflow, else its agent, else ``ledger``."""
