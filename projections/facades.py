@@ -141,7 +141,34 @@ class _Facade(Generic[P]):
         return since_us, now_us
 
 
-class ReliabilityMetrics(_Facade[ReliabilityProjection]):
+class _Reporting(_Facade[P], Generic[P, R]):
+    """A facade whose report is one projection's report over a window."""
+
+    def _report_from(self, p: P, since_us: int | None, until_us: int | None) -> R:
+        raise NotImplementedError
+
+    def report(
+        self, since: datetime | None = None, until: datetime | None = None, *, as_of: int | None = None
+    ) -> R:
+        """Return the report over ``[since, until)`` (event time; ``until`` defaults to now).
+
+        ``as_of`` computes it over the ledger as it was at that offset.
+        """
+
+        def run(p: P) -> R:
+            since_us, until_us = self.window(p, since, until)
+            return self._report_from(p, since_us, until_us)
+
+        return self.compute(run, as_of)
+
+    async def get_report(
+        self, since: datetime | None = None, until: datetime | None = None, *, as_of: int | None = None
+    ) -> R:
+        """Like :meth:`report`, folding new events off the event loop."""
+        return await asyncio.to_thread(self.report, since, until, as_of=as_of)
+
+
+class ReliabilityMetrics(_Reporting[ReliabilityProjection, MetricsReport]):
     """SVR, CR, PC, HIR, MA, tool latency and workflow time (the guide's "Reliability Metrics")."""
 
     projection_type = ReliabilityProjection
@@ -215,33 +242,13 @@ class ReliabilityMetrics(_Facade[ReliabilityProjection]):
         await self.ledger.append_async(event)
         return event
 
-    def report(
-        self,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        *,
-        as_of: int | None = None,
+    def _report_from(
+        self, p: ReliabilityProjection, since_us: int | None, until_us: int | None
     ) -> MetricsReport:
-        """Return the metrics over ``[since, until)`` (event time), as of an offset if given."""
-
-        def run(p: ReliabilityProjection) -> MetricsReport:
-            since_us, until_us = self.window(p, since, until)
-            return p.report(self.targets, since_us=since_us, until_us=until_us)
-
-        return self.compute(run, as_of)
-
-    async def get_report(
-        self,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        *,
-        as_of: int | None = None,
-    ) -> MetricsReport:
-        """Like :meth:`report`, folding new events off the event loop."""
-        return await asyncio.to_thread(self.report, since, until, as_of=as_of)
+        return p.report(self.targets, since_us=since_us, until_us=until_us)
 
 
-class SLOTracker(_Facade[SLOProjection]):
+class SLOTracker(_Reporting[SLOProjection, SLOReport]):
     """Mean time to explain and replay success rate (the guide's "SLO Tracking")."""
 
     projection_type = SLOProjection
@@ -299,30 +306,8 @@ class SLOTracker(_Facade[SLOProjection]):
         await self.ledger.append_async(event)
         return event
 
-    def report(
-        self,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        *,
-        as_of: int | None = None,
-    ) -> SLOReport:
-        """Return MTTE and RSR over ``[since, until)``."""
-
-        def run(p: SLOProjection) -> SLOReport:
-            since_us, until_us = self.window(p, since, until)
-            return p.report(self.targets, since_us=since_us, until_us=until_us)
-
-        return self.compute(run, as_of)
-
-    async def get_report(
-        self,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        *,
-        as_of: int | None = None,
-    ) -> SLOReport:
-        """Like :meth:`report`, folding new events off the event loop."""
-        return await asyncio.to_thread(self.report, since, until, as_of=as_of)
+    def _report_from(self, p: SLOProjection, since_us: int | None, until_us: int | None) -> SLOReport:
+        return p.report(self.targets, since_us=since_us, until_us=until_us)
 
 
 def _money(value: Decimal | float | int | str) -> Decimal:

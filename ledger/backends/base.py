@@ -11,11 +11,13 @@ import fcntl
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
+
+from eventsourcing.persistence import Notification
 
 GENESIS = bytes(32)
 """The chain value before the first event."""
@@ -254,6 +256,36 @@ class LedgerBackend(ABC):
                 return False
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.1)
+
+    # -- the eventsourcing notification API, served from the ledger table ------------------
+    # (LedgerBackend comes first in each backend's bases, so these replace the library's.)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """Return notifications (the library's view of ledger rows) from ``start``."""
+        after = 0 if start is None else (start - 1 if inclusive_of_start else start)
+        rows = self.select(ReadQuery(after=after, stop=stop, topics=tuple(topics)), limit)
+        return [
+            Notification(
+                id=r.offset,
+                originator_id=r.stream,
+                originator_version=r.version,
+                topic=r.topic,
+                state=r.state,
+            )
+            for r in rows
+        ]
+
+    def max_notification_id(self) -> int:
+        """Return the highest offset (0 when empty)."""
+        return self.max_offset()
 
     def iter_rows(self, query: ReadQuery, page_size: int = 1000) -> Iterator[StoredRow]:
         """Yield every row matching ``query`` in offset order, one page in memory at a time."""

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.popo import POPOProcessRecorder
 
 from ledger.backends.base import (
@@ -34,7 +34,7 @@ from ledger.errors import ViewConflictError
 from ledger.events import to_epoch_us
 
 
-class MemoryLedgerRecorder(POPOProcessRecorder, LedgerBackend):
+class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
     """Ledger rows in memory, plus the library's in-memory tracking for projections."""
 
     def __init__(self, url: str = "memory://") -> None:
@@ -47,34 +47,6 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerBackend):
         self._checkpoints: list[Checkpoint] = []
         self._views: dict[str, SavedView] = {}
         self._runner_locks: dict[str, threading.Lock] = {}
-
-    # -- eventsourcing notification API ----------------------------------------------------
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        """Return notifications (the library's view of ledger rows) from ``start``."""
-        after = 0 if start is None else (start - 1 if inclusive_of_start else start)
-        return [
-            Notification(
-                id=r.offset,
-                originator_id=r.stream,
-                originator_version=r.version,
-                topic=r.topic,
-                state=r.state,
-            )
-            for r in self.select(ReadQuery(after=after, stop=stop, topics=tuple(topics)), limit)
-        ]
-
-    def max_notification_id(self) -> int:
-        """Return the highest offset (0 when empty)."""
-        return self.max_offset()
 
     # -- ledger primitives -----------------------------------------------------------------
 

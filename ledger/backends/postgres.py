@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
@@ -66,7 +66,7 @@ class _Datastore(PostgresDatastore):
         """Nothing to register."""
 
 
-class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
+class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
     """The ledger table on PostgreSQL, plus the library's tracking table for projections."""
 
     def __init__(self, datastore: PostgresDatastore, url: str, connect_kwargs: dict[str, Any]) -> None:
@@ -137,35 +137,6 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerBackend):
                 super().create_table()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
-
-    # -- eventsourcing notification API over the ledger table ------------------------------
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        """Return notifications (the library's view of ledger rows) from ``start``."""
-        after = 0 if start is None else (start - 1 if inclusive_of_start else start)
-        rows = self.select(ReadQuery(after=after, stop=stop, topics=tuple(topics)), limit)
-        return [
-            Notification(
-                id=r.offset,
-                originator_id=r.stream,
-                originator_version=r.version,
-                topic=r.topic,
-                state=r.state,
-            )
-            for r in rows
-        ]
-
-    def max_notification_id(self) -> int:
-        """Return the highest offset (0 when empty)."""
-        return self.max_offset()
 
     # -- ledger primitives -----------------------------------------------------------------
 

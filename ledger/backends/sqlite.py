@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteProcessRecorder
 
 from ledger.backends.base import (
@@ -65,7 +65,7 @@ def _row(r: Sequence[Any]) -> StoredRow:
     )
 
 
-class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
+class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
     """The ledger table on SQLite, plus the library's tracking table for projections."""
 
     def __init__(self, datastore: SQLiteDatastore, url: str) -> None:
@@ -119,35 +119,6 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerBackend):
             super().create_table()
         finally:
             os.close(fd)  # closing releases the flock
-
-    # -- eventsourcing notification API over the ledger table ------------------------------
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        """Return notifications (the library's view of ledger rows) from ``start``."""
-        after = 0 if start is None else (start - 1 if inclusive_of_start else start)
-        rows = self.select(ReadQuery(after=after, stop=stop, topics=tuple(topics)), limit)
-        return [
-            Notification(
-                id=r.offset,
-                originator_id=r.stream,
-                originator_version=r.version,
-                topic=r.topic,
-                state=r.state,
-            )
-            for r in rows
-        ]
-
-    def max_notification_id(self) -> int:
-        """Return the highest offset (0 when empty)."""
-        return self.max_offset()
 
     # -- ledger primitives -----------------------------------------------------------------
 
