@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, Self, TypeAlias
 from uuid import UUID
 
 from pydantic import (
@@ -137,6 +138,19 @@ class LedgerEvent(BaseModel):
     occurred_at: UTCDateTime = Field(default_factory=utc_now)
     workflow_id: Name | None = None
     agent: Name | None = None
+
+    # Every instance is a validated one: the two pydantic routes around validation validate
+    # here, so the ledger can store any instance without checking that it reads back.
+    @classmethod
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:  # type: ignore[override]
+        """Build an event from values — validated (events are never built unchecked)."""
+        return cls.model_validate(values)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Return a copy; an ``update`` is validated like any new event."""
+        if not update:
+            return self  # frozen: a copy would be indistinguishable
+        return self.model_validate({**self.model_dump(), **update})
 
     def stream_key(self) -> str:
         """Return the stream of this event: its workflow, else its agent, else ``ledger``."""

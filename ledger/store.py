@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger import chain as chain_mod
-from ledger.backends.base import LedgerBackend, ReadQuery, ScanRow, StoredRow, Tail
+from ledger.backends.base import DuplicateKeyError, LedgerBackend, ReadQuery, ScanRow, StoredRow, Tail
 from ledger.codec import DEFAULT_MAX_EVENT_BYTES, decode, payload_digest, validate_and_encode
 from ledger.errors import DuplicateEventError, LedgerClosedError, VersionConflictError
 from ledger.events import Event, LedgerEvent, as_utc, utc_now
@@ -157,78 +158,90 @@ class Ledger:
         )
 
     def _commit(self, batches: Sequence[_Prepared]) -> list[AppendResult]:
-        """Write several prepared batches in one transaction; all succeed or none is written."""
+        """Write several prepared batches in one transaction; all succeed or none is written.
+
+        Idempotency is optimistic: the first attempt does not look the event ids up, and the
+        unique index on ``event_id`` refuses a stored one. Only then (a retry, rare) does a
+        second attempt look them up, to return their original offsets — or to tell an
+        expected-version conflict caused by already-stored events from a real one.
+        """
         with self._write_lock:
             self._check_open()
-            with self.backend.write() as tx:
-                all_ids = list({e.event_id for b in batches for e in b.events})
-                existing = tx.existing(all_ids) if all_ids else {}
-                tail = tx.tail()
-                # Streams named in expected_version may have no event in the batch: look them up too.
-                new_streams = sorted(
-                    {s for b in batches for s in b.streams}
-                    | {s for b in batches if isinstance(b.expected, Mapping) for s in b.expected}
-                )
-                versions = tx.stream_versions(new_streams) if new_streams else {}
-                now = as_utc(self.clock())
-                recorded_at = now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
-                offset = tail.offset
-                previous = tail.chain
-                rows: list[StoredRow] = []
-                chains: dict[int, bytes] = {}
-                seen: dict[UUID, tuple[int, bytes]] = {}
-                results: list[AppendResult] = []
-                for batch in batches:
-                    self._check_expected(batch, existing, seen, versions)
-                    offsets: list[int] = []
-                    duplicates = 0
-                    for index, (event, state, stream) in enumerate(
-                        zip(batch.events, batch.states, batch.streams, strict=True)
-                    ):
-                        known = existing.get(event.event_id)
-                        if known is not None:
-                            if payload_digest(known.state) != payload_digest(state):
-                                raise DuplicateEventError(event.event_id, known.offset, index)
-                            offsets.append(known.offset)
-                            duplicates += 1
-                            continue
-                        twin = seen.get(event.event_id)
-                        if twin is not None:
-                            if payload_digest(twin[1]) != payload_digest(state):
-                                raise DuplicateEventError(event.event_id, twin[0], index, in_batch=True)
-                            offsets.append(twin[0])
-                            duplicates += 1
-                            continue
-                        offset += 1
-                        version = versions.get(stream, 0) + 1
-                        versions[stream] = version
-                        previous = chain_mod.link(previous, offset, stream, version, state)
-                        chains[offset] = previous
-                        rows.append(
-                            StoredRow(
-                                offset=offset,
-                                stream=stream,
-                                version=version,
-                                topic=event.type,  # type: ignore[attr-defined]
-                                event_id=event.event_id,
-                                agent=event.agent,
-                                occurred_at=event.occurred_at,
-                                recorded_at=recorded_at,
-                                state=state,
-                                chain=previous,
-                            )
+            try:
+                return self._commit_once(batches, look_up=False)
+            except (DuplicateKeyError, VersionConflictError):
+                return self._commit_once(batches, look_up=True)
+
+    def _commit_once(self, batches: Sequence[_Prepared], *, look_up: bool) -> list[AppendResult]:
+        with self.backend.write() as tx:
+            all_ids = list({e.event_id for b in batches for e in b.events})
+            existing = tx.existing(all_ids) if all_ids and look_up else {}
+            tail = tx.tail()
+            # Streams named in expected_version may have no event in the batch: look them up too.
+            new_streams = sorted(
+                {s for b in batches for s in b.streams}
+                | {s for b in batches if isinstance(b.expected, Mapping) for s in b.expected}
+            )
+            versions = tx.stream_versions(new_streams) if new_streams else {}
+            now = as_utc(self.clock())
+            recorded_at = now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
+            offset = tail.offset
+            previous = tail.chain
+            rows: list[StoredRow] = []
+            chains: dict[int, bytes] = {}
+            seen: dict[UUID, tuple[int, bytes]] = {}
+            results: list[AppendResult] = []
+            for batch in batches:
+                self._check_expected(batch, existing, seen, versions)
+                offsets: list[int] = []
+                duplicates = 0
+                for index, (event, state, stream) in enumerate(
+                    zip(batch.events, batch.states, batch.streams, strict=True)
+                ):
+                    known = existing.get(event.event_id)
+                    if known is not None:
+                        if payload_digest(known.state) != payload_digest(state):
+                            raise DuplicateEventError(event.event_id, known.offset, index)
+                        offsets.append(known.offset)
+                        duplicates += 1
+                        continue
+                    twin = seen.get(event.event_id)
+                    if twin is not None:
+                        if payload_digest(twin[1]) != payload_digest(state):
+                            raise DuplicateEventError(event.event_id, twin[0], index, in_batch=True)
+                        offsets.append(twin[0])
+                        duplicates += 1
+                        continue
+                    offset += 1
+                    version = versions.get(stream, 0) + 1
+                    versions[stream] = version
+                    previous = chain_mod.link(previous, offset, stream, version, state)
+                    chains[offset] = previous
+                    rows.append(
+                        StoredRow(
+                            offset=offset,
+                            stream=stream,
+                            version=version,
+                            topic=event.type,  # type: ignore[attr-defined]
+                            event_id=event.event_id,
+                            agent=event.agent,
+                            occurred_at=event.occurred_at,
+                            recorded_at=recorded_at,
+                            state=state,
+                            chain=previous,
                         )
-                        seen[event.event_id] = (offset, state)
-                        offsets.append(offset)
-                    results.append(AppendResult(tuple(offsets), len(offsets) - duplicates, duplicates))
-                if rows:
-                    tx.insert(rows)
-                    new_tail = Tail(offset, previous, recorded_at)
-                    tx.save_head(
-                        new_tail,
-                        chain_mod.checkpoints_crossed(tail.offset, offset, chains, new_tail),
                     )
-                return results
+                    seen[event.event_id] = (offset, state)
+                    offsets.append(offset)
+                results.append(AppendResult(tuple(offsets), len(offsets) - duplicates, duplicates))
+            if rows:
+                tx.insert(rows)
+                new_tail = Tail(offset, previous, recorded_at)
+                tx.save_head(
+                    new_tail,
+                    chain_mod.checkpoints_crossed(tail.offset, offset, chains, new_tail),
+                )
+            return results
 
     @staticmethod
     def _check_expected(
@@ -416,10 +429,14 @@ class _GroupCommitter:
     """One writer thread that commits queued async batches together (group commit)."""
 
     MAX_EVENTS_PER_TRANSACTION = 5000
+    LINGER_SECONDS = 0.0005
+    """After waking, wait this long for more callers before committing: producers that were
+    just resolved are re-submitting, and a short wait lets them share the next transaction
+    (measured: 0.5 ms helped, 2 ms and more hurt)."""
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
-        self._queue: list[tuple[_Prepared, asyncio.Future[AppendResult]]] = []
+        self._queue: deque[tuple[_Prepared, asyncio.Future[AppendResult]]] = deque()
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
@@ -442,12 +459,14 @@ class _GroupCommitter:
         with self._cond:
             while not self._queue and not self._stopping:
                 self._cond.wait()
+            if self._queue and not self._stopping:
+                self._cond.wait(self.LINGER_SECONDS)
             taken: list[tuple[_Prepared, asyncio.Future[AppendResult]]] = []
             count = 0
             while self._queue and (
                 not taken or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION
             ):
-                item = self._queue.pop(0)
+                item = self._queue.popleft()
                 taken.append(item)
                 count += len(item[0].events)
             return taken

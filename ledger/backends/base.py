@@ -95,6 +95,10 @@ class Existing:
     state: bytes
 
 
+class DuplicateKeyError(Exception):
+    """An insert hit a stored event id (the optimistic append retries with a lookup)."""
+
+
 class WriteTransaction(ABC):
     """Primitives used by the append algorithm inside one exclusive transaction."""
 
@@ -112,7 +116,11 @@ class WriteTransaction(ABC):
 
     @abstractmethod
     def insert(self, rows: list[StoredRow]) -> None:
-        """Insert rows (offsets already assigned, contiguous after the tail)."""
+        """Insert rows (offsets already assigned, contiguous after the tail).
+
+        Raises :class:`DuplicateKeyError` when an event id is already stored; the caller then
+        rolls the transaction back.
+        """
 
     @abstractmethod
     def save_head(self, tail: Tail, checkpoints: list[Checkpoint]) -> None:

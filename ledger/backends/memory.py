@@ -20,6 +20,7 @@ from ledger.backends.base import (
     GENESIS,
     BackendStats,
     Checkpoint,
+    DuplicateKeyError,
     Existing,
     LedgerBackend,
     ReadQuery,
@@ -218,6 +219,8 @@ class _MemoryWrite(WriteTransaction):
         return Tail(rows[-1].offset, rows[-1].chain, rows[-1].recorded_at)
 
     def insert(self, rows: list[StoredRow]) -> None:
+        if any(r.event_id in self.store._by_id for r in rows):
+            raise DuplicateKeyError("an event id is already stored")
         self.staged.extend(rows)
 
     def save_head(self, tail: Tail, checkpoints: list[Checkpoint]) -> None:

@@ -3,8 +3,7 @@
 Writes lock the table ``IN EXCLUSIVE MODE`` for the transaction (readers are not blocked) so
 offsets are assigned and committed in one order: a reader following offsets never skips an
 event. The library's database functions are never used — in 9.5.6 its insert function skips
-that lock. Rows go in as ten binary arrays through ``unnest``: one round trip per batch,
-without text-encoding a composite array on the client.
+that lock. Rows go in by binary ``COPY`` inside that locked transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from ledger.backends.base import (
     GENESIS,
     BackendStats,
     Checkpoint,
+    DuplicateKeyError,
     Existing,
     LedgerBackend,
     ReadQuery,
@@ -43,6 +43,9 @@ _COLUMNS = (
     "notification_id, originator_id, originator_version, topic, event_id, agent, "
     "occurred_at, recorded_at, state, chain"
 )
+
+
+_COPY_TYPES = ("int8", "text", "int8", "text", "uuid", "text", "timestamptz", "timestamptz", "bytea", "bytea")
 
 
 def _utc(value: datetime) -> datetime:
@@ -117,11 +120,7 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             ).format(v=self._views_t),
             *tracking,
         ]
-        self._insert = SQL(
-            "INSERT INTO {t} (" + _COLUMNS + ") SELECT * FROM unnest("
-            "%b::bigint[], %b::text[], %b::bigint[], %b::text[], %b::uuid[], %b::text[], "
-            "%b::timestamptz[], %b::timestamptz[], %b::bytea[], %b::bytea[])"
-        ).format(t=t)
+        self._copy = SQL("COPY {t} (" + _COLUMNS + ") FROM STDIN (FORMAT BINARY)").format(t=t)
 
     def create_table(self) -> None:
         """Create the schema and tables, serialised across processes by an advisory lock.
@@ -145,8 +144,12 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
         """Yield an exclusive transaction (table lock); commit on success, else roll back."""
         with self.datastore.get_connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=tuple_row)
-            cur.execute(SQL("LOCK TABLE {t} IN EXCLUSIVE MODE").format(t=self._t))
-            cur.execute(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
+            # One round trip for both (no parameters, so a multi-statement string is allowed).
+            cur.execute(
+                SQL("LOCK TABLE {t} IN EXCLUSIVE MODE; NOTIFY {c}").format(
+                    t=self._t, c=Identifier(self.channel_name)
+                )
+            )
             yield _PostgresWrite(self, cur)
 
     def _fetch(self, sql: Composed | SQL, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -353,22 +356,29 @@ class _PostgresWrite(WriteTransaction):
         return Tail(row[0], bytes(row[1]), _utc(row[2]))
 
     def insert(self, rows: list[StoredRow]) -> None:
-        self.cur.execute(
-            self.r._insert,
-            [
-                [r.offset for r in rows],
-                [r.stream for r in rows],
-                [r.version for r in rows],
-                [r.topic for r in rows],
-                [r.event_id for r in rows],
-                [r.agent for r in rows],
-                [r.occurred_at for r in rows],
-                [r.recorded_at for r in rows],
-                [r.state for r in rows],
-                [r.chain for r in rows],
-            ],
-            binary=True,
-        )
+        # Binary COPY inside the locked transaction: the fastest way in, and the table lock
+        # still orders offsets by commit.
+        try:
+            with self.cur.copy(self.r._copy) as copy:
+                copy.set_types(_COPY_TYPES)
+                write = copy.write_row
+                for r in rows:
+                    write(
+                        (
+                            r.offset,
+                            r.stream,
+                            r.version,
+                            r.topic,
+                            r.event_id,
+                            r.agent,
+                            r.occurred_at,
+                            r.recorded_at,
+                            r.state,
+                            r.chain,
+                        )
+                    )
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateKeyError(str(exc).splitlines()[0]) from exc
 
     def save_head(self, tail: Tail, checkpoints: list[Checkpoint]) -> None:
         self.cur.execute(

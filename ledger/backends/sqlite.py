@@ -24,6 +24,7 @@ from ledger.backends.base import (
     GENESIS,
     BackendStats,
     Checkpoint,
+    DuplicateKeyError,
     Existing,
     FileRunnerLock,
     LedgerBackend,
@@ -340,8 +341,10 @@ class _SQLiteWrite(WriteTransaction):
                     for r in rows
                 ],
             )
-        except sqlite3.IntegrityError as exc:  # pragma: no cover - guarded by the lock
-            raise RuntimeError(f"ledger invariant broken on insert: {exc}") from exc
+        except sqlite3.IntegrityError as exc:
+            # Offsets and versions are assigned under the write lock, so only an event id that
+            # is already stored can collide.
+            raise DuplicateKeyError(str(exc)) from exc
 
     def save_head(self, tail: Tail, checkpoints: list[Checkpoint]) -> None:
         assert tail.recorded_at is not None
