@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import os
 import shutil
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import IO, Any
 
@@ -30,15 +31,30 @@ from ledger import (
     open_ledger,
 )
 from ledger.codec import validate_one
+from ledger.events import from_epoch_us
 from projections import (
+    BUILTIN_SERIES,
     CORE_PROJECTIONS,
+    Alert,
+    AlertManager,
+    AlertSeverity,
+    BreakerProjection,
+    CallbackAlertChannel,
+    CircuitState,
     CostBudget,
     CostTracker,
+    ModeEnforcer,
+    Monitor,
+    MonitorConfig,
+    MonitorResult,
     Projection,
     ProjectionRunner,
     ReliabilityMetrics,
     SLOTracker,
+    TrendAnalyzer,
+    WebhookAlertChannel,
 )
+from projections.binding import fold_new
 from projections.render import render_costs, render_metrics, render_slo
 from projections.render import table as render_table
 from replay import DecisionTrailBuilder, History, Replayer
@@ -497,6 +513,192 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK if result.success else EXIT_FAILED
 
 
+# -- guards and signals: alerts, breakers, violations, trends, monitor ---------------------------
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat(timespec="seconds")
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """List recorded alerts at a severity or above, with their deliveries."""
+    with _open(args) as ledger:
+        manager = AlertManager(ledger=ledger)
+        alerts = manager.get_alerts(args.since, args.severity, include_suppressed=args.all)
+        suppressed = manager.suppressed_count()
+    if args.format == "json":
+        for alert in alerts:
+            print(orjson.dumps(alert.to_json()).decode())
+        return EXIT_OK
+    rows = [
+        (
+            _when(a.timestamp),
+            a.severity.value,
+            a.alert_type,
+            a.source,
+            a.title,
+            "suppressed"
+            if a.suppressed
+            else ", ".join(f"{d.channel} {'ok' if d.success else 'FAILED'}" for d in a.deliveries) or "-",
+            a.acknowledged_by or ("yes" if a.acknowledged else ""),
+            str(a.id),
+        )
+        for a in alerts
+    ]
+    _print_table(
+        rows, ("raised_at", "severity", "type", "source", "title", "delivery", "ack", "id"), sys.stdout
+    )
+    print(f"{len(alerts)} alert(s); {suppressed} suppressed by cooldowns in all")
+    return EXIT_OK
+
+
+def cmd_breakers(args: argparse.Namespace) -> int:
+    """List every circuit breaker in the ledger with its state and counters."""
+    with _open(args) as ledger:
+        projection = BreakerProjection()
+        fold_new(ledger, projection)
+    now = datetime.now(UTC)
+    timeout = timedelta(seconds=args.timeout_seconds)
+    rows = []
+    for name, fold in sorted(projection.breakers.items()):
+        core = fold.core
+        since = None if core.since_us is None else from_epoch_us(core.since_us)
+        state = core.state.value
+        if core.state is CircuitState.OPEN and since is not None and now >= since + timeout:
+            # Configs are not in the ledger: the move is shown, and made by the next breaker to act.
+            state = "half_open (due)"
+        rows.append(
+            (name, state, _when(since), fold.successes, fold.failures, fold.rejected, fold.transitions)
+        )
+    if args.format == "json":
+        keys = ("breaker", "state", "since", "successes", "failures", "rejected", "transitions")
+        for row in rows:
+            print(orjson.dumps(dict(zip(keys, row, strict=True))).decode())
+        return EXIT_OK
+    _print_table(
+        rows, ("breaker", "state", "since", "successes", "failures", "rejected", "transitions"), sys.stdout
+    )
+    return EXIT_OK
+
+
+def cmd_violations(args: argparse.Namespace) -> int:
+    """List recorded mode violations, for one agent or all."""
+    with _open(args) as ledger:
+        violations = ModeEnforcer(ledger=ledger).get_violations(args.agent, since=args.since)
+    rows = [
+        (_when(v.timestamp), v.agent, v.mode, v.attempted_action, v.violation_type, v.workflow_id or "")
+        for v in violations
+    ]
+    if args.format == "json":
+        keys = ("timestamp", "agent", "mode", "attempted_action", "violation_type", "workflow_id")
+        for row in rows:
+            print(orjson.dumps(dict(zip(keys, row, strict=True))).decode())
+        return EXIT_OK
+    _print_table(rows, ("timestamp", "agent", "mode", "action", "violation", "workflow"), sys.stdout)
+    print(f"{len(rows)} violation(s)")
+    return EXIT_OK
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    """Fit the trend of a metric: a recorded series, else a built-in computed hourly."""
+    with _open(args) as ledger:
+        analyzer = TrendAnalyzer(args.min_points, ledger=ledger, lookback_hours=args.hours)
+        if analyzer.points(args.metric):
+            source = "recorded values"
+        elif args.metric in BUILTIN_SERIES:
+            projection = ReliabilityMetrics(ledger=ledger).projection()
+            analyzer.load_reliability_series(projection, args.metric, hours=args.hours)
+            source = f"hourly {args.metric.upper()} from the reliability projection"
+        else:
+            raise ValueError(
+                f"no recorded metric '{args.metric}' in the ledger, and it is not a built-in "
+                f"({', '.join(BUILTIN_SERIES)})"
+            )
+        points = analyzer.points(args.metric)
+        trend = analyzer.analyze(args.metric)
+        forecast = analyzer.forecast(args.metric, args.forecast) if args.forecast else []
+        breach = (
+            None
+            if args.threshold is None
+            else analyzer.detect_degradation(args.metric, args.threshold, args.forecast or 24)
+        )
+    if args.format == "json":
+        print(
+            orjson.dumps(
+                {
+                    "metric": args.metric,
+                    "source": source,
+                    "points": [[t.isoformat(), v] for t, v in points],
+                    "trend": trend,
+                    "forecast": [[t.isoformat(), v] for t, v in forecast],
+                    "degradation": breach,
+                },
+            ).decode()
+        )
+        return EXIT_OK
+    window = [(t, v) for t, v in points if trend.start <= t <= trend.end]
+    _print_table([(_when(t), f"{v:g}") for t, v in window], ("time", args.metric), sys.stdout)
+    print()
+    print(
+        f"{args.metric} ({source}): {trend.direction.value.upper()} over {trend.data_points} point(s) "
+        f"{_when(trend.start)} .. {_when(trend.end)}"
+    )
+    print(
+        f"  slope {trend.slope:+.6g}/h, R² {trend.confidence:.3f}, current {trend.current_value:g}, "
+        f"predicted next hour {trend.predicted_value:g} ({trend.polarity.replace('_', ' ')})"
+    )
+    if forecast:
+        print()
+        _print_table([(_when(t), f"{v:g}") for t, v in forecast], ("forecast", args.metric), sys.stdout)
+    if args.threshold is not None:
+        if breach is None:
+            print(f"  no breach of {args.threshold:g} forecast within {args.forecast or 24} h")
+        else:
+            print(
+                f"  breach of {args.threshold:g} in {breach['hours_until_breach']:.1f} h "
+                f"(at {_when(breach['breach_time'])}, value {breach['breach_value']:g})"
+            )
+    return EXIT_OK
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """Evaluate health, SLO, budget, breaker and anomaly rules and raise alerts, once or every S s."""
+
+    def show(alert: Alert) -> None:
+        print(f"ALERT [{alert.severity.value}] {alert.title}", flush=True)
+
+    def summary(result: MonitorResult) -> None:
+        print(
+            f"{_when(result.at)} checked: {len(result.health_violations)} health, "
+            f"{len(result.slo_violations)} SLO violation(s), {len(result.budgets_exceeded)} budget(s) "
+            f"exceeded, {len(result.open_breakers)} open breaker(s), {len(result.anomalies)} anomal(y/ies); "
+            f"{len(result.delivered)} alert(s) delivered, "
+            f"{len(result.alerts) - len(result.delivered)} suppressed",
+            flush=True,
+        )
+
+    with _open(args) as ledger:
+        costs = CostTracker(ledger=ledger)
+        for budget in args.budget or []:
+            costs.set_budget(budget)
+        monitor = Monitor(
+            ledger=ledger,
+            costs=costs,
+            alerts=AlertManager(ledger=ledger, cooldown_seconds=args.cooldown),
+            config=MonitorConfig(interval_seconds=args.interval),
+        )
+        monitor.alerts.add_channel("stdout", CallbackAlertChannel(show))
+        if args.webhook:
+            monitor.alerts.add_channel("webhook", WebhookAlertChannel(args.webhook))
+        if args.once:
+            result = asyncio.run(monitor.run_once())
+            summary(result)
+            return EXIT_FAILED if args.strict and result.delivered else EXIT_OK
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a monitor loop ends
+            asyncio.run(monitor.run(iterations=args.iterations, on_result=summary))
+    return EXIT_OK
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 
@@ -632,6 +834,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", help="replay a JSON-lines history file instead of the ledger's")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("alerts", help="recorded alerts, newest last, with their deliveries")
+    p.add_argument("--since", type=_parse_time, help="raised at or after (ISO 8601; naive = UTC)")
+    p.add_argument(
+        "--severity",
+        type=AlertSeverity.parse,
+        help="this severity or above: info, warning, high (error), critical",
+    )
+    p.add_argument("--all", action="store_true", help="include alerts suppressed by a cooldown")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("breakers", help="circuit breakers in the ledger: state and counters")
+    p.add_argument(
+        "--timeout-seconds",
+        type=float,
+        default=60.0,
+        help="the breakers' open timeout, to show an overdue half-open move (default 60)",
+    )
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_breakers)
+
+    p = sub.add_parser("violations", help="recorded mode violations")
+    p.add_argument("--agent", help="only this agent")
+    p.add_argument("--since", type=_parse_time, help="at or after (ISO 8601; naive = UTC)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_violations)
+
+    p = sub.add_parser("trends", help="a metric's trend, forecast and predicted breach")
+    p.add_argument(
+        "metric",
+        help="a recorded metric (MetricRecorded), else a built-in computed hourly: "
+        + ", ".join(BUILTIN_SERIES),
+    )
+    p.add_argument("--hours", type=int, default=24, help="lookback window in hours (default 24)")
+    p.add_argument("--forecast", type=int, default=0, metavar="H", help="forecast H hours ahead")
+    p.add_argument("--threshold", type=float, help="predict when the trend breaches this value")
+    p.add_argument("--min-points", type=int, default=10, help="points needed for a fit (default 10)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_trends)
+
+    p = sub.add_parser("monitor", help="check health, SLOs, budgets, breakers, anomalies; raise alerts")
+    p.add_argument("--once", action="store_true", help="run the checks once and exit")
+    p.add_argument(
+        "--interval", type=float, default=300.0, metavar="S", help="seconds between runs (default 300)"
+    )
+    p.add_argument("--iterations", type=int, help="stop after this many runs (default: until Ctrl-C)")
+    p.add_argument("--budget", type=_parse_budget, action="append", metavar="NAME=LIMIT[/HOURS]")
+    p.add_argument("--cooldown", type=float, default=300.0, help="alert cooldown seconds (default 300)")
+    p.add_argument("--webhook", help="also POST alerts as JSON to this http(s) URL")
+    p.add_argument("--strict", action="store_true", help="with --once, exit 1 when an alert was delivered")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("demo", help="append a seeded, realistic agent workload and summarise it")
     p.add_argument("--events", type=int, default=20_000, help="events to generate (default 20000)")

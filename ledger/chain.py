@@ -20,13 +20,12 @@ CHECKPOINT_EVERY = 10_000
 
 def link(previous: bytes, offset: int, stream: str, version: int, state: bytes) -> bytes:
     """Return the chain value of one event given the previous chain value."""
-    h = hashlib.sha256(previous)
-    h.update(offset.to_bytes(8, "big"))
-    h.update(stream.encode())
-    h.update(b"\x00")
-    h.update(version.to_bytes(8, "big"))
-    h.update(state)
-    return h.digest()
+    # One buffer, one hash call: the same bytes as feeding the parts one by one, fewer calls.
+    return hashlib.sha256(
+        b"".join(
+            (previous, offset.to_bytes(8, "big"), stream.encode(), b"\x00", version.to_bytes(8, "big"), state)
+        )
+    ).digest()
 
 
 ProblemKind = Literal["edited", "missing", "truncated", "checkpoint_mismatch", "head_mismatch"]

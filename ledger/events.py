@@ -64,10 +64,14 @@ def as_utc(value: datetime) -> datetime:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_ONE_US = timedelta(microseconds=1)
+
+
 def to_epoch_us(value: datetime) -> int:
     """Return microseconds since 1970-01-01 UTC (exact, also before 1970; naive = UTC)."""
-    delta = as_utc(value) - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - EPOCH) // _ONE_US
 
 
 def from_epoch_us(value: int) -> datetime:

@@ -322,6 +322,9 @@ class _SQLiteWrite(WriteTransaction):
         return Tail(r[0], r[1], _dt(r[2]))
 
     def insert(self, rows: list[StoredRow]) -> None:
+        # One commit time per batch: convert it once.
+        recorded = {r.recorded_at for r in rows}
+        recorded_us = {t: _us(t) for t in recorded}
         try:
             self.c.executemany(
                 f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -334,7 +337,7 @@ class _SQLiteWrite(WriteTransaction):
                         r.event_id.bytes,
                         r.agent,
                         _us(r.occurred_at),
-                        _us(r.recorded_at),
+                        recorded_us[r.recorded_at],
                         r.state,
                         r.chain,
                     )

@@ -1,0 +1,256 @@
+"""Anomaly detection over recorded metric values; each anomaly an ``AnomalyDetected`` event, reported once.
+
+Rules (``docs/semantics.md``, Anomaly detection):
+
+- Thresholds apply from the first value: below ``min_value`` or above ``max_value`` is a
+  THRESHOLD_BREACH (a bound of 0 works).
+- The newest value is compared with a baseline of the previous values of its metric (the last
+  ``baseline_size``, at least ``min_baseline_samples``): a z-score (sample standard deviation)
+  above 3 is MEDIUM, above 4 HIGH, above 5 CRITICAL, typed SUDDEN_SPIKE (up) or SUDDEN_DROP
+  (down). A baseline with no spread at all has no z-score; thresholds and relative changes still
+  catch a move away from a flat line.
+- A change from the previous value of more than ``max_deviation_percent`` (per threshold, or for
+  every metric on the detector) is a PATTERN_CHANGE; from 0, any change is one.
+
+Values are examined in the order they were recorded (ledger order), each exactly once per
+detector: ``detect_anomalies()`` looks at every value recorded since its last call, values other
+processes recorded included. Anomalies get ids derived from the value and the rule, so a value
+examined again — after a restart, or by a second detector on the same ledger — is never reported
+(or recorded) twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+import numpy as np
+
+from ledger import AnomalyDetected, DuplicateEventError, Ledger, MetricRecorded
+from ledger.events import as_utc, utc_now
+from ledger.store import Clock
+from projections.anomaly_state import (
+    Anomaly,
+    AnomalyProjection,
+    AnomalyThreshold,
+    AnomalyType,
+    Severity,
+)
+from projections.binding import Bound, fold_new
+from projections.facades import MetricStorage
+from projections.polarity import Polarity
+from projections.series import MetricSeriesProjection
+
+
+class AnomalyDetector(Bound):
+    """Threshold and statistical anomaly detection (the guide's "Anomaly Detection").
+
+    Args:
+        min_baseline_samples: previous values needed before the z-score test applies.
+        storage: where events live; exclusive with ``ledger``.
+        ledger: where values and anomalies are recorded (default: an in-memory ledger).
+        clock: the time values and anomalies are stamped with.
+        baseline_size: at most this many previous values form the baseline.
+        z_thresholds: z-scores above which an anomaly is MEDIUM, HIGH, CRITICAL.
+        max_deviation_percent: a relative-change limit for every metric (``None``: off).
+    """
+
+    def __init__(
+        self,
+        min_baseline_samples: int = 10,
+        storage: MetricStorage | None = None,
+        *,
+        ledger: Ledger | None = None,
+        clock: Clock = utc_now,
+        baseline_size: int = 100,
+        z_thresholds: tuple[float, float, float] = (3.0, 4.0, 5.0),
+        max_deviation_percent: float | None = None,
+    ) -> None:
+        super().__init__(storage, ledger=ledger, clock=clock)
+        if min_baseline_samples < 2 or baseline_size < min_baseline_samples:
+            raise ValueError("need 2 <= min_baseline_samples <= baseline_size")
+        self.min_baseline_samples = min_baseline_samples
+        self.baseline_size = baseline_size
+        self.z_thresholds = z_thresholds
+        self.max_deviation_percent = max_deviation_percent
+        self._thresholds: dict[str, list[AnomalyThreshold]] = {}
+        self._series = MetricSeriesProjection()
+        self._recorded = AnomalyProjection()
+        self._examined: dict[str, int] = {}
+
+    def add_threshold(self, threshold: AnomalyThreshold) -> None:
+        """Add a threshold for its metric (a metric may have several)."""
+        with self._lock:
+            self._thresholds.setdefault(threshold.metric_name, []).append(threshold)
+
+    def record_value(
+        self,
+        metric_name: str,
+        value: float,
+        timestamp: datetime | None = None,
+        *,
+        polarity: Polarity | None = None,
+    ) -> MetricRecorded:
+        """Record one value (a ``MetricRecorded`` event; a naive ``timestamp`` is UTC)."""
+        event = MetricRecorded(
+            metric_name=metric_name,
+            value=value,
+            polarity=polarity,
+            occurred_at=self.now() if timestamp is None else as_utc(timestamp),
+        )
+        self.ledger.append(event)
+        return event
+
+    def detect_anomalies(self, metric_name: str | None = None) -> list[Anomaly]:
+        """Examine every value recorded since the last call; return the anomalies new to the ledger."""
+        with self._lock:
+            fold_new(self.ledger, self._series)
+            names = [metric_name] if metric_name is not None else sorted(self._series.series)
+            found: list[AnomalyDetected] = []
+            for name in names:
+                series = self._series.get(name)
+                start = self._examined.get(name, 0)
+                for i in range(start, len(series)):
+                    found.extend(self._examine(name, i))
+                self._examined[name] = len(series)
+            return [Anomaly.from_event(e) for e in self._append_new(found)]
+
+    def get_anomalies(
+        self,
+        metric_name: str | None = None,
+        *,
+        since: datetime | None = None,
+        severity: Severity | None = None,
+    ) -> list[Anomaly]:
+        """Return recorded anomalies (of every detector on the ledger), filtered, in order."""
+        with self._lock:
+            fold_new(self.ledger, self._recorded)
+            lo = None if since is None else as_utc(since)
+            return [
+                a
+                for a in self._recorded.anomalies
+                if (metric_name is None or a.metric_name == metric_name)
+                and (lo is None or a.timestamp >= lo)
+                and (severity is None or a.severity.rank >= severity.rank)
+            ]
+
+    # -- rules --------------------------------------------------------------------------------
+
+    def _examine(self, name: str, i: int) -> list[AnomalyDetected]:
+        series = self._series.get(name)
+        values = series.values.array()
+        value = float(values[i])
+        value_id = series.ids[i]
+        out: list[AnomalyDetected] = []
+
+        def found(
+            rule: str, kind: AnomalyType, severity: Severity, expected: float | None, detail: str, **more: Any
+        ) -> None:
+            # The id names the value and the rule: the same finding is the same event everywhere.
+            event_id = uuid5(NAMESPACE_URL, f"rledger:anomaly/{value_id}/{rule}")
+            if any(e.event_id == event_id for e in out):
+                return  # two configured rules that are the same rule find the same thing once
+            out.append(
+                AnomalyDetected(
+                    event_id=event_id,
+                    metric_name=name,
+                    anomaly_type=kind.value,
+                    severity=severity.value,
+                    current_value=value,
+                    expected_value=expected,
+                    detail=detail,
+                    occurred_at=self.now(),
+                    **more,
+                )
+            )
+
+        previous = float(values[i - 1]) if i > 0 else None
+        for t in self._thresholds.get(name, []):
+            if t.min_value is not None and value < t.min_value:
+                found(
+                    f"min:{t.min_value!r}",
+                    AnomalyType.THRESHOLD_BREACH,
+                    t.severity,
+                    t.min_value,
+                    f"{value:g} below min {t.min_value:g}",
+                )
+            if t.max_value is not None and value > t.max_value:
+                found(
+                    f"max:{t.max_value!r}",
+                    AnomalyType.THRESHOLD_BREACH,
+                    t.severity,
+                    t.max_value,
+                    f"{value:g} above max {t.max_value:g}",
+                )
+            if t.max_deviation_percent is not None and previous is not None:
+                self._pattern(found, value, previous, t.max_deviation_percent, t.severity)
+        if self.max_deviation_percent is not None and previous is not None:
+            self._pattern(found, value, previous, self.max_deviation_percent, Severity.MEDIUM)
+
+        baseline = values[max(0, i - self.baseline_size) : i]
+        if len(baseline) >= self.min_baseline_samples:
+            mean = float(np.mean(baseline))
+            std = float(np.std(baseline, ddof=1))
+            if std > 1e-12 * max(1.0, abs(mean)):
+                z = (value - mean) / std
+                severity = self._z_severity(abs(z))
+                if severity is not None:
+                    kind = AnomalyType.SUDDEN_SPIKE if z > 0 else AnomalyType.SUDDEN_DROP
+                    detail = f"z-score {z:+.2f} against the mean {mean:g} of {len(baseline)} values"
+                    found("z", kind, severity, mean, detail, z_score=z)
+        return out
+
+    def _pattern(
+        self, found: Callable[..., None], value: float, previous: float, limit: float, severity: Severity
+    ) -> None:
+        change = math.inf if previous == 0 else abs(value - previous) / abs(previous) * 100
+        if value != previous and change > limit:
+            shown = "from 0" if previous == 0 else f"{change:.1f}%"
+            found(
+                f"change:{limit!r}",
+                AnomalyType.PATTERN_CHANGE,
+                severity,
+                previous,
+                f"changed {shown} from the previous value {previous:g} (limit {limit:g}%)",
+            )
+
+    def _z_severity(self, z: float) -> Severity | None:
+        medium, high, critical = self.z_thresholds
+        if z > critical:
+            return Severity.CRITICAL
+        if z > high:
+            return Severity.HIGH
+        if z > medium:
+            return Severity.MEDIUM
+        return None
+
+    def _append_new(self, events: list[AnomalyDetected]) -> list[AnomalyDetected]:
+        """Append; return the events this call wrote (not those already recorded)."""
+        if not events:
+            return []
+        fold_new(self.ledger, self._recorded)
+        known = {a.id for a in self._recorded.anomalies}
+        fresh = [e for e in events if e.event_id not in known]
+        if not fresh:
+            return []
+        try:
+            result = self.ledger.append(fresh)
+        except DuplicateEventError:
+            # Another detector, configured differently, recorded one of these values' anomalies
+            # with other details: keep its verdict and write the rest one by one.
+            return [e for e in fresh if self._append_one(e)]
+        if result.duplicates == 0:
+            return fresh
+        # A concurrent detector wrote some first. One transaction gives this call's new events
+        # the highest offsets of the batch; duplicates keep their older offsets.
+        cut = sorted(result.offsets)[-result.written] if result.written else math.inf
+        return [e for e, off in zip(fresh, result.offsets, strict=True) if off >= cut]
+
+    def _append_one(self, event: AnomalyDetected) -> bool:
+        try:
+            return self.ledger.append(event).written == 1
+        except DuplicateEventError:
+            return False

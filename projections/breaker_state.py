@@ -1,0 +1,246 @@
+"""The circuit breaker's state machine as a deterministic fold of its events.
+
+A breaker's stream (``breaker:<name>``) holds its calls (``BreakerCallRecorded``: success, failure,
+rejected) and its transitions (``CircuitTransitioned``). Transitions are explicit events, so the
+state is whatever the last transition says; the fold keeps what the next decision needs — the
+recent failures while closed, the successful probes while half-open — and the counters.
+
+The rules (``docs/semantics.md``, Circuit breakers): ``failure_threshold`` failures within
+``window_seconds`` open the breaker; ``timeout_seconds`` after opening it is half-open;
+``success_threshold`` successes in half-open close it; any failure in half-open reopens it.
+The functions below decide those transitions from a state, a call and a time; they are pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from projections.engine import Arrays, Handler, Projection
+
+US = 1_000_000
+
+
+class CircuitState(StrEnum):
+    """Where a breaker is: closed (calls flow), open (calls rejected), half-open (probing)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True)
+class CircuitBreakerConfig:
+    """A breaker's thresholds (the guide's values by default). Frozen: never shared mutably.
+
+    Attributes:
+        failure_threshold: failures within ``window_seconds`` that open the breaker.
+        success_threshold: successful probes in half-open that close it.
+        timeout_seconds: how long it stays open before it is half-open.
+        window_seconds: the sliding window failures are counted in.
+        half_open_max_calls: probes allowed through at once while half-open.
+    """
+
+    failure_threshold: int = 5
+    success_threshold: int = 2
+    timeout_seconds: float = 60.0
+    window_seconds: float = 300.0
+    half_open_max_calls: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("failure_threshold", "success_threshold", "half_open_max_calls"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("timeout_seconds", "window_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+    @property
+    def timeout_us(self) -> int:
+        """``timeout_seconds`` in microseconds."""
+        return round(self.timeout_seconds * US)
+
+    @property
+    def window_us(self) -> int:
+        """``window_seconds`` in microseconds."""
+        return round(self.window_seconds * US)
+
+
+@dataclass(frozen=True)
+class Core:
+    """The part of a breaker's state its transitions depend on.
+
+    Attributes:
+        state: the current state.
+        since_us: when it entered that state (``None``: closed since the beginning).
+        recent_failures: times of the latest failures while closed (at most the threshold).
+        probe_successes: successful calls since it became half-open.
+    """
+
+    state: CircuitState = CircuitState.CLOSED
+    since_us: int | None = None
+    recent_failures: tuple[int, ...] = ()
+    probe_successes: int = 0
+
+    def entered(self, state: CircuitState, at_us: int) -> Core:
+        """Return the state after a transition to ``state`` at ``at_us`` (counts start afresh)."""
+        return Core(state, at_us)
+
+    def called(self, outcome: str, at_us: int, config: CircuitBreakerConfig) -> Core:
+        """Return the state after a call's outcome, before any transition it causes."""
+        if outcome == "failure" and self.state is CircuitState.CLOSED:
+            kept = (*self.recent_failures, at_us)[-config.failure_threshold :]
+            return replace(self, recent_failures=kept)
+        if outcome == "success" and self.state is CircuitState.HALF_OPEN:
+            return replace(self, probe_successes=self.probe_successes + 1)
+        return self
+
+    def failures_in_window(self, at_us: int, config: CircuitBreakerConfig) -> int:
+        """Failures at or after ``at_us - window`` (the sliding window ending at ``at_us``)."""
+        start = at_us - config.window_us
+        return sum(1 for t in self.recent_failures if start <= t <= at_us)
+
+    def half_open_at(self, config: CircuitBreakerConfig) -> int | None:
+        """When an open breaker becomes half-open (``None`` unless open)."""
+        if self.state is not CircuitState.OPEN or self.since_us is None:
+            return None
+        return self.since_us + config.timeout_us
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A decided transition, to be appended as a ``CircuitTransitioned`` event."""
+
+    from_state: CircuitState
+    to_state: CircuitState
+    at_us: int
+    reason: str
+
+
+def due_transition(core: Core, config: CircuitBreakerConfig, now_us: int) -> Transition | None:
+    """The open → half-open move once the timeout has passed (stamped when it became due)."""
+    due = core.half_open_at(config)
+    if due is None or now_us < due:
+        return None
+    return Transition(CircuitState.OPEN, CircuitState.HALF_OPEN, due, f"open for {config.timeout_seconds:g}s")
+
+
+def outcome_transition(
+    core: Core, config: CircuitBreakerConfig, outcome: str, at_us: int
+) -> Transition | None:
+    """The transition a call's outcome causes; ``core`` already includes the call."""
+    if core.state is CircuitState.CLOSED and outcome == "failure":
+        failures = core.failures_in_window(at_us, config)
+        if failures >= config.failure_threshold:
+            return Transition(
+                CircuitState.CLOSED,
+                CircuitState.OPEN,
+                at_us,
+                f"{failures} failures within {config.window_seconds:g}s",
+            )
+    if core.state is CircuitState.HALF_OPEN:
+        if outcome == "failure":
+            return Transition(CircuitState.HALF_OPEN, CircuitState.OPEN, at_us, "a probe failed")
+        if outcome == "success" and core.probe_successes >= config.success_threshold:
+            return Transition(
+                CircuitState.HALF_OPEN,
+                CircuitState.CLOSED,
+                at_us,
+                f"{core.probe_successes} successful probes",
+            )
+    return None
+
+
+@dataclass
+class BreakerFold:
+    """One breaker's folded stream: its core state, counters, and where the fold is."""
+
+    config: CircuitBreakerConfig = field(default_factory=CircuitBreakerConfig)
+    core: Core = field(default_factory=Core)
+    successes: int = 0
+    failures: int = 0
+    rejected: int = 0
+    transitions: int = 0
+    version: int = 0
+    call_ids: set[UUID] | None = None  # kept only when outcomes are mirrored from tool calls
+
+    def apply_call(self, t_us: int, outcome: str, event_id: UUID) -> None:
+        """Fold a ``BreakerCallRecorded``."""
+        if outcome == "success":
+            self.successes += 1
+        elif outcome == "failure":
+            self.failures += 1
+        else:
+            self.rejected += 1
+        self.core = self.core.called(outcome, t_us, self.config)
+        if self.call_ids is not None:
+            self.call_ids.add(event_id)
+
+    def apply_transition(self, t_us: int, to_state: str) -> None:
+        """Fold a ``CircuitTransitioned``."""
+        self.transitions += 1
+        self.core = self.core.entered(CircuitState(to_state), t_us)
+
+    def apply(self, t_us: int, e: dict[str, Any]) -> None:
+        """Fold one of the breaker's events (decoded JSON)."""
+        if e["type"] == "BreakerCallRecorded":
+            self.apply_call(t_us, e["outcome"], UUID(e["event_id"]))
+        else:
+            self.apply_transition(t_us, e["to_state"])
+
+    def to_json(self) -> list[Any]:
+        """Return the fold as JSON (without the config, which is not in the events)."""
+        c = self.core
+        return [
+            c.state.value,
+            c.since_us,
+            list(c.recent_failures),
+            c.probe_successes,
+            self.successes,
+            self.failures,
+            self.rejected,
+            self.transitions,
+            self.version,
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[Any], config: CircuitBreakerConfig) -> BreakerFold:
+        """Restore a fold saved by :meth:`to_json`."""
+        state, since, recent, probes, ok, failed, rejected, transitions, version = data
+        core = Core(CircuitState(state), since, tuple(recent), probes)
+        return cls(config, core, ok, failed, rejected, transitions, version)
+
+
+class BreakerProjection(Projection):
+    """Every breaker in the ledger, folded by name (what ``rledger breakers`` shows).
+
+    Configs are not events, so failure windows here use ``config`` (the defaults unless given).
+    """
+
+    name = "breakers"
+    version = 1
+
+    def __init__(self, config: CircuitBreakerConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or CircuitBreakerConfig()
+        self.breakers: dict[str, BreakerFold] = {}
+
+    def _handlers(self) -> dict[str, Handler]:
+        return {"BreakerCallRecorded": self._event, "CircuitTransitioned": self._event}
+
+    def _event(self, t: int, e: dict[str, Any]) -> None:
+        fold = self.breakers.get(e["breaker"])
+        if fold is None:
+            fold = self.breakers[e["breaker"]] = BreakerFold(self.config)
+        fold.version += 1
+        fold.apply(t, e)
+
+    def dump(self) -> tuple[dict[str, Any], Arrays]:
+        """Return the state as JSON-able metadata."""
+        return {"breakers": {n: f.to_json() for n, f in sorted(self.breakers.items())}}, {}
+
+    def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
+        """Restore the state from :meth:`dump`."""
+        self.breakers = {n: BreakerFold.from_json(d, self.config) for n, d in meta["breakers"].items()}

@@ -1,0 +1,350 @@
+"""Circuit breakers bound to the ledger: shared state, bounded probes, every call and transition an event.
+
+Before every decision a breaker folds its stream (``breaker:<name>``) from the ledger, then appends
+what it decided — calls, rejections, transitions — with the stream version it decided on
+(optimistic concurrency). So breakers of one name on one ledger, in any process, share one state:
+a breaker opened in one process is open in every other, and a decision made on a stale state is
+retried on the fresh one. ``state`` is always current: an open breaker whose timeout has passed
+becomes half-open when it is read (the transition is stamped with the time it became due).
+
+Half-open probes are bounded by ``half_open_max_calls`` per breaker object (thread-safe). A probe
+permit is returned by ``record_success``/``record_failure``, or lapses after ``timeout_seconds``
+if its outcome is never recorded. A breaker made with ``tool=`` takes its outcomes from the
+ledger's ``ToolCalled`` events for that tool (mirrored once, under ids derived from the tool
+calls' ids, so processes mirroring the same call write it once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import orjson
+
+from ledger import (
+    BreakerCallRecorded,
+    CircuitTransitioned,
+    Ledger,
+    LedgerError,
+    VersionConflictError,
+    new_event_id,
+)
+from ledger.backends.base import ReadQuery
+from ledger.events import LedgerEvent, from_epoch_us, to_epoch_us, utc_now
+from ledger.store import Clock
+from projections.binding import Bound
+from projections.breaker_state import (
+    BreakerFold,
+    CircuitBreakerConfig,
+    CircuitState,
+    Transition,
+    due_transition,
+    outcome_transition,
+)
+from projections.facades import MetricStorage
+
+T = TypeVar("T")
+Outcome = Literal["success", "failure"]
+CallOutcome = Literal["success", "failure", "rejected"]
+Decision = tuple[list[LedgerEvent], T]
+
+MAX_ATTEMPTS = 100
+
+
+class CircuitOpenError(LedgerError):
+    """A call was refused because its breaker is open (or has no free half-open probe)."""
+
+    def __init__(self, name: str, state: CircuitState) -> None:
+        self.name = name
+        self.state = state
+        super().__init__(f"circuit '{name}' is {state.value}: call rejected")
+
+
+@dataclass(frozen=True)
+class BreakerStatus:
+    """A breaker's state and counters now."""
+
+    name: str
+    state: CircuitState
+    since: datetime | None
+    half_open_at: datetime | None
+    failures_in_window: int
+    successes: int
+    failures: int
+    rejected: int
+    transitions: int
+
+
+class CircuitBreaker(Bound):
+    """A circuit breaker whose state lives in the ledger (the guide's "Circuit Breakers").
+
+    Args:
+        name: the breaker's name (its stream is ``breaker:<name>``).
+        config: thresholds (:class:`CircuitBreakerConfig`; the guide's defaults).
+        storage: where events live; exclusive with ``ledger``.
+        ledger: the ledger holding the breaker's events (default: an in-memory one).
+        clock: the time decisions are made at.
+        tool: take outcomes from ``ToolCalled`` events of this tool instead of ``record_*``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: CircuitBreakerConfig | None = None,
+        storage: MetricStorage | None = None,
+        *,
+        ledger: Ledger | None = None,
+        clock: Clock = utc_now,
+        tool: str | None = None,
+    ) -> None:
+        super().__init__(storage, ledger=ledger, clock=clock)
+        self.name = name
+        self.config = config or CircuitBreakerConfig()
+        self.tool = tool
+        self._stream = f"breaker:{name}"
+        self._fold = BreakerFold(self.config, call_ids=set() if tool else None)
+        self._offset = 0
+        self._tool_offset = 0
+        self._probes: list[int] = []  # start times of the probes let through, this process
+        self._probe_period: int | None = None
+
+    # -- the guide's API ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> CircuitState:
+        """The current state (an open breaker past its timeout is half-open now)."""
+        with self._lock:
+            self._mirror_tool_calls()
+            self._transact(lambda fold, now: (self._due(fold, now)[0], None))
+            return self._fold.core.state
+
+    def can_execute(self) -> bool:
+        """Return whether a call may go ahead now; a refusal is recorded as a rejected call."""
+        with self._lock:
+            self._mirror_tool_calls()
+            allowed = self._transact(self._decide_call)
+            if allowed and self._fold.core.state is CircuitState.HALF_OPEN:
+                self._probes.append(self._now_us())
+            return allowed
+
+    def record_success(self) -> CircuitState:
+        """Record a successful call; return the state after it."""
+        return self._record("success")
+
+    def record_failure(self) -> CircuitState:
+        """Record a failed call; return the state after it."""
+        return self._record("failure")
+
+    # -- conveniences -------------------------------------------------------------------------
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` through the breaker: refused with :class:`CircuitOpenError`, outcome recorded."""
+        if not self.can_execute():
+            raise CircuitOpenError(self.name, self._fold.core.state)
+        try:
+            result = fn(*args, **kwargs)
+        except Exception:
+            self.record_failure()
+            raise
+        self.record_success()
+        return result
+
+    def reset(self, reason: str = "reset by hand") -> None:
+        """Close the breaker now, whatever its state (recorded as a transition)."""
+
+        def decide(fold: BreakerFold, now: int) -> Decision[None]:
+            if fold.core.state is CircuitState.CLOSED:
+                return [], None
+            return [self._event(Transition(fold.core.state, CircuitState.CLOSED, now, reason))], None
+
+        with self._lock:
+            self._transact(decide)
+
+    def status(self) -> BreakerStatus:
+        """Return the state (timeouts applied) and the counters."""
+        with self._lock:
+            state = self.state
+            fold = self._fold
+            due = fold.core.half_open_at(self.config)
+            return BreakerStatus(
+                name=self.name,
+                state=state,
+                since=None if fold.core.since_us is None else from_epoch_us(fold.core.since_us),
+                half_open_at=None if due is None else from_epoch_us(due),
+                failures_in_window=fold.core.failures_in_window(self._now_us(), self.config),
+                successes=fold.successes,
+                failures=fold.failures,
+                rejected=fold.rejected,
+                transitions=fold.transitions,
+            )
+
+    # -- deciding -----------------------------------------------------------------------------
+
+    def _now_us(self) -> int:
+        return to_epoch_us(self.now())
+
+    def _event(self, t: Transition) -> CircuitTransitioned:
+        return CircuitTransitioned(
+            breaker=self.name,
+            from_state=t.from_state.value,
+            to_state=t.to_state.value,
+            reason=t.reason,
+            occurred_at=from_epoch_us(t.at_us),
+        )
+
+    def _call(self, outcome: CallOutcome, at_us: int, event_id: UUID | None = None) -> BreakerCallRecorded:
+        return BreakerCallRecorded(
+            event_id=event_id or new_event_id(),
+            breaker=self.name,
+            outcome=outcome,
+            occurred_at=from_epoch_us(at_us),
+        )
+
+    def _due(self, fold: BreakerFold, now: int) -> tuple[list[LedgerEvent], BreakerFold]:
+        """The overdue open → half-open transition, if any, and the fold as it would be after it."""
+        t = due_transition(fold.core, self.config, now)
+        if t is None:
+            return [], fold
+        after = BreakerFold(self.config, fold.core.entered(t.to_state, t.at_us))
+        return [self._event(t)], after
+
+    def _probes_free(self, now: int) -> bool:
+        # A probe whose outcome never came back (a crashed caller) lapses after the timeout.
+        self._probes = [t for t in self._probes if now - t < self.config.timeout_us]
+        return len(self._probes) < self.config.half_open_max_calls
+
+    def _decide_call(self, fold: BreakerFold, now: int) -> Decision[bool]:
+        events, after = self._due(fold, now)
+        state = after.core.state
+        if state is CircuitState.CLOSED or (state is CircuitState.HALF_OPEN and self._probes_free(now)):
+            return events, True
+        return [*events, self._call("rejected", now)], False
+
+    def _decide_outcome(
+        self, outcome: Outcome, at: int | None = None, event_id: UUID | None = None
+    ) -> Callable[[BreakerFold, int], Decision[None]]:
+        def decide(fold: BreakerFold, now: int) -> Decision[None]:
+            if event_id is not None and fold.call_ids is not None and event_id in fold.call_ids:
+                return [], None  # this tool call was mirrored already (by another process)
+            when = now if at is None else at
+            events, after = self._due(fold, when)
+            core = after.core.called(outcome, when, self.config)
+            events.append(self._call(outcome, when, event_id))
+            t = outcome_transition(core, self.config, outcome, when)
+            if t is not None:
+                events.append(self._event(t))
+            return events, None
+
+        return decide
+
+    def _record(self, outcome: Outcome) -> CircuitState:
+        with self._lock:
+            self._mirror_tool_calls()
+            self._transact(self._decide_outcome(outcome))
+            if self._probes:
+                self._probes.pop(0)
+            return self._fold.core.state
+
+    def _transact(self, decide: Callable[[BreakerFold, int], Decision[T]]) -> T:
+        """Fold, decide, append at the folded version; on a concurrent write, fold again and retry."""
+        for _ in range(MAX_ATTEMPTS):
+            self._refresh()
+            events, result = decide(self._fold, self._now_us())
+            if not events:
+                return result
+            try:
+                self.ledger.append(events, expected_version=self._fold.version)
+            except VersionConflictError:
+                continue
+            self._refresh()
+            return result
+        raise LedgerError(f"circuit '{self.name}': no decision after {MAX_ATTEMPTS} conflicting writes")
+
+    # -- folding ------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Fold the breaker's events stored since the last refresh."""
+        fold = self._fold
+        for row in self.ledger.read_rows(ReadQuery(after=self._offset, stream=self._stream)):
+            fold.apply(to_epoch_us(row.occurred_at), orjson.loads(row.state))
+            fold.version = row.version
+            self._offset = row.offset
+        core = fold.core
+        if core.state is not CircuitState.HALF_OPEN or core.since_us != self._probe_period:
+            # A new half-open period (or none): permits of an earlier one no longer count.
+            self._probes = []
+            self._probe_period = core.since_us if core.state is CircuitState.HALF_OPEN else None
+
+    def _mirror_tool_calls(self) -> None:
+        """Turn new ``ToolCalled`` events of ``tool`` into this breaker's calls, in ledger order."""
+        if self.tool is None:
+            return
+        target = self.ledger.latest_offset()
+        query = ReadQuery(after=self._tool_offset, stop=target, topics=("ToolCalled",))
+        for row in self.ledger.read_rows(query):
+            e = orjson.loads(row.state)
+            if e["tool"] == self.tool:
+                outcome: Outcome = "success" if e.get("success", True) else "failure"
+                mirror_id = uuid5(NAMESPACE_URL, f"rledger:breaker/{self.name}/{e['event_id']}")
+                self._transact(self._decide_outcome(outcome, to_epoch_us(row.occurred_at), mirror_id))
+                if self._probes:
+                    self._probes.pop(0)  # an outcome came back: a probe's permit is free again
+        self._tool_offset = target
+
+
+class CircuitBreakerRegistry(Bound):
+    """Named breakers on one ledger and clock (the guide's "Circuit Breaker Registry").
+
+    Args:
+        storage: where events live; exclusive with ``ledger``.
+        ledger: the ledger the breakers share (default: an in-memory one).
+        clock: the breakers' clock.
+        default_config: the config of breakers created without one.
+    """
+
+    def __init__(
+        self,
+        storage: MetricStorage | None = None,
+        *,
+        ledger: Ledger | None = None,
+        clock: Clock = utc_now,
+        default_config: CircuitBreakerConfig | None = None,
+    ) -> None:
+        super().__init__(storage, ledger=ledger, clock=clock)
+        self.default_config = default_config or CircuitBreakerConfig()
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def get_breaker(
+        self, name: str, config: CircuitBreakerConfig | None = None, *, tool: str | None = None
+    ) -> CircuitBreaker:
+        """Return the breaker called ``name``, creating it the first time.
+
+        Asking again with a different config is an error: one name, one set of thresholds.
+        """
+        with self._lock:
+            breaker = self._breakers.get(name)
+            if breaker is None:
+                breaker = CircuitBreaker(
+                    name, config or self.default_config, ledger=self.ledger, clock=self.clock, tool=tool
+                )
+                self._breakers[name] = breaker
+            elif config is not None and config != breaker.config:
+                raise ValueError(f"breaker '{name}' exists with another config: {breaker.config}")
+            return breaker
+
+    @property
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        """The breakers created so far, by name."""
+        with self._lock:
+            return dict(self._breakers)
+
+    def get_status(self) -> dict[str, CircuitState]:
+        """Return each breaker's current state (timeouts applied), by name."""
+        return {name: b.state for name, b in sorted(self.breakers.items())}
+
+    def get_open_breakers(self) -> list[str]:
+        """Return the names of the breakers open now (after applying timeouts)."""
+        return [name for name, state in self.get_status().items() if state is CircuitState.OPEN]
