@@ -60,8 +60,10 @@ class TicketAgent:
         who = ctx.collect_evidence("customer_record", "crm", customer)
         if not found["hits"]:
             ctx.revise_plan("nothing in the knowledge base: answer from the model alone")
-        prompt = f"Customer {customer['name']} ({customer['tier']}) asks: {question} Facts: {' '.join(found['hits'])}"
-        reply = await ctx.call_tool("draft_reply", prompt=prompt, temperature=float(inputs.get("temperature", 0.0)))
+        facts = " ".join(found["hits"])
+        prompt = f"Customer {customer['name']} ({customer['tier']}) asks: {question} Facts: {facts}"
+        temperature = float(inputs.get("temperature", 0.0))
+        reply = await ctx.call_tool("draft_reply", prompt=prompt, temperature=temperature)
         ctx.record_llm_cost("gpt-4o-mini", reply["prompt_tokens"], reply["completion_tokens"], agent="writer")
         ctx.collect_evidence("reply", "writer", reply["text"], confidence="claimed", based_on=(kb, who))
         ctx.set_state("answered", True)
