@@ -101,6 +101,34 @@ class ToolRegistry:
             result = await result
         return result
 
+    def call_sync(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
+        """Run a synchronous tool and return its result."""
+        del ctx, call_index
+        result = self.get(name)(**arguments)
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()  # never awaited: close it rather than leak a warning
+            raise TypeError(f"tool '{name}' is async: use 'await ctx.call_tool(...)'")
+        return result
+
+
+class RecordedToolFailureError(Exception):
+    """A tool failure served from a recording, carrying the recorded error text.
+
+    A failed call is recorded as ``"<ExceptionType>: <message>"``; the orchestrator saw the
+    message. Replaying it must show the orchestrator the same message and record the same text.
+    """
+
+    def __init__(self, recorded: str) -> None:
+        self.recorded = recorded
+        kind, sep, message = recorded.partition(": ")
+        super().__init__(message if sep and kind.isidentifier() else recorded)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error text recorded for a failed tool call (a replayed failure keeps the original)."""
+    return exc.recorded if isinstance(exc, RecordedToolFailureError) else f"{type(exc).__name__}: {exc}"
+
 
 @dataclass
 class RunContext:
@@ -124,6 +152,9 @@ class RunContext:
     clock: Clock = utc_now
     buffered: bool = False
     prices: PriceTable = field(default_factory=PriceTable)
+    price_at: datetime | None = None
+    """Price LLM calls as of this time (replays use the original run's, so deltas compare like
+    with like); by default, as of each call."""
     goal: str | None = None
     inputs: Any = None
     replay_of: str | None = None
@@ -230,7 +261,7 @@ class RunContext:
         try:
             result = await self.tools.call(self, name, index, arguments)
         except Exception as exc:
-            self._tool_event(name, index, arguments, None, started, error=f"{type(exc).__name__}: {exc}")
+            self._tool_event(name, index, arguments, None, started, error=describe_error(exc))
             raise ToolError(name, index, str(exc)) from exc
         self._tool_event(name, index, arguments, result, started)
         return result
@@ -241,11 +272,9 @@ class RunContext:
         self.call_count += 1
         started = time.perf_counter()
         try:
-            result = self.tools.get(name)(**arguments)
-            if inspect.isawaitable(result):
-                raise TypeError(f"tool '{name}' is async: use 'await ctx.call_tool(...)'")
+            result = self.tools.call_sync(self, name, index, arguments)
         except Exception as exc:
-            self._tool_event(name, index, arguments, None, started, error=f"{type(exc).__name__}: {exc}")
+            self._tool_event(name, index, arguments, None, started, error=describe_error(exc))
             raise ToolError(name, index, str(exc)) from exc
         self._tool_event(name, index, arguments, result, started)
         return result
@@ -336,7 +365,7 @@ class RunContext:
     ) -> None:
         """Record an LLM call's tokens, priced with the context's table unless ``amount`` is given."""
         at = self.now()
-        price = self.prices.lookup(model, at) if amount is None else None
+        price = self.prices.lookup(model, self.price_at or at) if amount is None else None
         if price is not None:
             amount = price.cost(prompt_tokens, completion_tokens)
         self._record(

@@ -30,7 +30,7 @@ import orjson
 from ledger import Ledger, LedgerError, ReplayAttempted, ToolCalled, new_event_id, open_ledger
 from ledger.events import utc_now
 from ledger.store import Clock
-from replay.context import Orchestrator, RunContext, ToolRegistry, run_workflow
+from replay.context import Orchestrator, RecordedToolFailureError, RunContext, ToolRegistry, run_workflow
 from replay.trail import DecisionTrail
 
 Significance = Literal["critical", "minor", "expected"]
@@ -108,7 +108,7 @@ class ReplayResult:
 
     def is_exact_match(self) -> bool:
         """True when nothing at all differs (not even a minor tool result)."""
-        return self.completed and not self.differences
+        return not self.differences
 
     def raise_if_diverged(self) -> ReplayResult:
         """Raise :class:`ReplayDivergedError` unless the replay succeeded; else return self."""
@@ -155,12 +155,8 @@ class _TapeRegistry(ToolRegistry):
             Difference(field_, f"call {index}", self.significance, original, replayed, index, text)
         )
 
-    async def call(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
-        if name in self.overrides:
-            value = self.overrides[name]
-            return value(**arguments) if callable(value) else value
-        if self.real is not None and name in self.real:
-            return await self.real.call(ctx, name, call_index, arguments)
+    def _serve(self, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
+        """Serve a call from an override or the tape (raising what the recording raised)."""
         if call_index >= len(self.tape):
             self._diverge(
                 "call",
@@ -189,8 +185,24 @@ class _TapeRegistry(ToolRegistry):
                 f"'{name}' called with other arguments",
             )
         if not taped.success:
-            raise RuntimeError(taped.error or "recorded failure")
+            raise RecordedToolFailureError(taped.error or "recorded failure")
         return taped.result
+
+    async def call(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
+        if name in self.overrides:
+            value = self.overrides[name]
+            return value(**arguments) if callable(value) else value
+        if self.real is not None and name in self.real:
+            return await self.real.call(ctx, name, call_index, arguments)
+        return self._serve(name, call_index, arguments)
+
+    def call_sync(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
+        if name in self.overrides:
+            value = self.overrides[name]
+            return value(**arguments) if callable(value) else value
+        if self.real is not None and name in self.real:
+            return self.real.call_sync(ctx, name, call_index, arguments)
+        return self._serve(name, call_index, arguments)
 
 
 def _compare_calls(original: list[ToolCalled], replayed: list[ToolCalled]) -> list[Difference]:
@@ -293,6 +305,7 @@ class Replayer:
             inputs=inputs,
             replay_of=original,
             replay_mode=mode.value,
+            price_at=self.trail.history.started_at,
         )
         try:
             outcome = await run_workflow(orchestrator, ctx, inputs)
@@ -344,8 +357,10 @@ class Replayer:
     def _outcome_differences(
         self, completed: bool, outcome: Any, success: bool | None, significance: Significance
     ) -> list[Difference]:
+        # A run that failed the way the recording failed has the same (error) outcome.
+        del completed
         out = []
-        if not completed or _json(outcome) != _json(self.trail.outcome):
+        if _json(outcome) != _json(self.trail.outcome):
             out.append(
                 Difference(
                     "outcome",
@@ -388,7 +403,7 @@ class Replayer:
         )
         differences = _compare_calls(self.trail.history.tape, replayed)
         differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
-        ok = completed and not any(d.significance == "critical" for d in differences)
+        ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
             ReplayMode.STRICT, ctx, completed, outcome, error, differences, started, success=ok
         )
@@ -423,7 +438,7 @@ class Replayer:
                 )
         differences = sorted(divergences, key=lambda d: d.call_index if d.call_index is not None else 1 << 30)
         differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
-        ok = completed and not differences
+        ok = not differences
         result = self._finish(
             ReplayMode.SIMULATED, ctx, completed, outcome, error, differences, started, success=ok
         )
