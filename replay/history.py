@@ -3,12 +3,16 @@
 A history is immutable. It can stop at a checkpoint — a ``CheckpointMarked`` id, an event id,
 or a global offset — and it round-trips through JSON lines (one event per line, with its
 offset), so a production run can be replayed on a laptop.
+
+Events were validated when they were written, so a history keeps them as decoded JSON and
+builds the pydantic model of an event only when something asks for it: explaining a
+thousand-event workflow reads plain dicts (``performance.md``: a rebuild need not validate).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from typing import Any
 import orjson
 
 from ledger import EVENT_ADAPTER, Ledger, LedgerError, Recorded, ToolCalled
+from ledger.backends.base import ReadQuery
 from ledger.events import as_utc
 
 
@@ -39,46 +44,100 @@ class CheckpointNotFoundError(LedgerError):
         )
 
 
+@dataclass(frozen=True, eq=True)
+class HistoryRecord:
+    """One recorded event of a history: where it is stored and what it says (as JSON).
+
+    ``event`` builds (and keeps) the validated pydantic model on first use.
+    """
+
+    offset: int
+    stream: str
+    version: int
+    recorded_at: datetime | None
+    data: dict[str, Any]
+    _model: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def type(self) -> str:
+        """The event type."""
+        return str(self.data["type"])
+
+    @property
+    def event(self) -> Any:
+        """The event as its model (validated once, then cached)."""
+        if not self._model:
+            self._model.append(EVENT_ADAPTER.validate_python(self.data))
+        return self._model[0]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The event's JSON form plus its offset, stream, version and commit time."""
+        out = dict(self.data)
+        out["offset"] = self.offset
+        out["stream"] = self.stream
+        out["version"] = self.version
+        out["recorded_at"] = None if self.recorded_at is None else self.recorded_at.isoformat()
+        return out
+
+    @classmethod
+    def of(cls, recorded: Recorded) -> HistoryRecord:
+        """Wrap an already decoded :class:`Recorded` event."""
+        record = cls(
+            recorded.offset,
+            recorded.stream,
+            recorded.version,
+            recorded.recorded_at,
+            recorded.event.model_dump(mode="json"),
+        )
+        record._model.append(recorded.event)
+        return record
+
+
 @dataclass(frozen=True)
 class History:
     """One workflow's recorded events, in offset order."""
 
     workflow_id: str
-    events: tuple[Recorded, ...]
+    events: tuple[HistoryRecord, ...]
     checkpoint: str | None = None
 
     @classmethod
     def load(cls, ledger: Ledger, workflow_id: str, checkpoint: str | int | None = None) -> History:
         """Read a workflow's events from the ledger, up to ``checkpoint`` if given."""
-        events = tuple(ledger.read(workflow_id=workflow_id))
+        loads = orjson.loads
+        events = tuple(
+            HistoryRecord(r.offset, r.stream, r.version, r.recorded_at, loads(r.state))
+            for r in ledger.read_rows(ReadQuery(stream=f"wf:{workflow_id}"), page_size=5000)
+        )
         if not events:
             raise WorkflowNotFoundError(workflow_id)
         return cls(workflow_id, events).upto(checkpoint)
 
     def upto(self, checkpoint: str | int | None) -> History:
-        """Return the history cut after the checkpoint event (or offset), inclusive."""
+        """Return the history cut after the checkpoint event (or offset), inclusive.
+
+        A checkpoint is looked up as a ``CheckpointMarked`` id, then an event id; an int (or
+        an all-digit string that names neither) is an offset.
+        """
         if checkpoint is None:
             return self
         cut: int | None = None
-        if isinstance(checkpoint, int) or (isinstance(checkpoint, str) and checkpoint.isdigit()):
-            offset = int(checkpoint)
-            cut = sum(1 for r in self.events if r.offset <= offset)
-            if cut == 0:
-                raise CheckpointNotFoundError(self.workflow_id, checkpoint)
-        else:
+        if isinstance(checkpoint, str):
             for i, r in enumerate(self.events):
-                e = r.event
-                if getattr(e, "checkpoint_id", None) == checkpoint and e.type == "CheckpointMarked":
+                d = r.data
+                if (d["type"] == "CheckpointMarked" and d.get("checkpoint_id") == checkpoint) or d.get(
+                    "event_id"
+                ) == checkpoint:
                     cut = i + 1
                     break
-                if str(e.event_id) == checkpoint:
-                    cut = i + 1
-                    break
-            if cut is None:
-                raise CheckpointNotFoundError(self.workflow_id, checkpoint)
+        if cut is None and (isinstance(checkpoint, int) or checkpoint.isdigit()):
+            offset = int(checkpoint)
+            cut = sum(1 for r in self.events if r.offset <= offset) or None
+        if cut is None:
+            raise CheckpointNotFoundError(self.workflow_id, checkpoint)
         return History(self.workflow_id, self.events[:cut], str(checkpoint))
 
-    def __iter__(self) -> Iterator[Recorded]:
+    def __iter__(self) -> Iterator[HistoryRecord]:
         return iter(self.events)
 
     def __len__(self) -> int:
@@ -86,7 +145,7 @@ class History:
 
     def of_type(self, *types: str) -> list[Any]:
         """The events (models) of the given types, in order."""
-        return [r.event for r in self.events if r.event.type in types]
+        return [r.event for r in self.events if r.data["type"] in types]
 
     @property
     def tape(self) -> list[ToolCalled]:
@@ -97,7 +156,7 @@ class History:
     @property
     def started_at(self) -> datetime:
         """When the first event occurred."""
-        return self.events[0].event.occurred_at
+        return as_utc(datetime.fromisoformat(self.events[0].data["occurred_at"]))
 
     # -- JSON lines ------------------------------------------------------------------------
 
@@ -111,7 +170,7 @@ class History:
 
     @classmethod
     def from_jsonl(cls, lines: bytes | str | Sequence[bytes | str]) -> History:
-        """Load a history written by :meth:`to_jsonl` (one workflow's events)."""
+        """Load a history written by :meth:`to_jsonl` (one workflow's events), validating it."""
         if isinstance(lines, bytes | str):
             lines = lines.splitlines()
         records = []
@@ -121,21 +180,23 @@ class History:
             try:
                 data = orjson.loads(line)
                 meta = {k: data.pop(k) for k in ("offset", "stream", "version", "recorded_at")}
+                # A file is input from outside the ledger: validate it, and keep the event's
+                # canonical JSON form.
                 event = EVENT_ADAPTER.validate_python(data)
             except (orjson.JSONDecodeError, KeyError, ValueError) as exc:
                 raise LedgerError(f"history line {number}: not a recorded event ({exc})") from exc
-            records.append(
-                Recorded(
-                    offset=int(meta["offset"]),
-                    stream=str(meta["stream"]),
-                    version=int(meta["version"]),
-                    recorded_at=as_utc(datetime.fromisoformat(meta["recorded_at"])),
-                    event=event,
-                )
+            record = HistoryRecord(
+                int(meta["offset"]),
+                str(meta["stream"]),
+                int(meta["version"]),
+                None if meta["recorded_at"] is None else as_utc(datetime.fromisoformat(meta["recorded_at"])),
+                event.model_dump(mode="json"),
             )
+            record._model.append(event)
+            records.append(record)
         if not records:
             raise LedgerError("history is empty")
-        workflows = {r.event.workflow_id for r in records}
+        workflows = {r.data.get("workflow_id") for r in records}
         if len(workflows) != 1 or None in workflows:
             raise LedgerError(f"a history holds one workflow's events; found {sorted(map(str, workflows))}")
         return cls(str(workflows.pop()), tuple(records))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -144,46 +145,61 @@ def build_trail(
     tokens = 0
     cost = Decimal(0)
     unpriced = 0
+    # Plain dicts: the events were validated when written (see replay.history).
     for rec in history:
-        e: Any = rec.event
-        kind = e.type
+        e = rec.data
+        kind = e["type"]
+        get = e.get
         if kind == "WorkflowStarted":
-            goal, inputs = e.goal, e.input
+            goal, inputs = get("goal"), get("input")
         elif kind == "StepRecorded":
-            steps.append(StepRecord(e.agent, e.success, e.mode, e.declared_mode, e.error, rec.offset))
+            steps.append(
+                StepRecord(
+                    e["agent"], e["success"], get("mode"), get("declared_mode"), get("error"), rec.offset
+                )
+            )
         elif kind == "ToolCalled":
             calls.append(
                 ToolCallRecord(
-                    e.call_index, e.tool, e.arguments, e.result, e.success, e.error, e.duration_ms, rec.offset
+                    get("call_index"),
+                    e["tool"],
+                    get("arguments") or {},
+                    get("result"),
+                    get("success", True),
+                    get("error"),
+                    get("duration_ms"),
+                    rec.offset,
                 )
             )
         elif kind == "EvidenceCollected":
+            content = get("content")
             evidence.append(
                 Evidence(
-                    e.event_id,
-                    e.evidence_type,
-                    e.source,
-                    e.content if e.content is not None else e.content_hash,
-                    e.confidence,
-                    tuple(e.based_on),
-                    e.agent,
+                    UUID(e["event_id"]),
+                    e["evidence_type"],
+                    e["source"],
+                    content if content is not None else get("content_hash"),
+                    e["confidence"],
+                    tuple(UUID(x) for x in get("based_on") or ()),
+                    get("agent"),
                     rec.offset,
                 )
             )
         elif kind == "PlanRevised":
-            plan.append(e.reason or "(no reason given)")
+            plan.append(get("reason") or "(no reason given)")
         elif kind == "StateChanged":
-            states.append((e.key, e.value))
+            states.append((e["key"], get("value")))
         elif kind == "CostIncurred":
-            tokens += e.prompt_tokens + e.completion_tokens
-            if e.amount is not None:
-                cost += e.amount
+            tokens += int(get("prompt_tokens") or 0) + int(get("completion_tokens") or 0)
+            if get("amount") is not None:
+                cost += Decimal(e["amount"])
             else:
                 unpriced += 1
         elif kind == "WorkflowCompleted":
-            outcome, success, duration = e.outcome, e.success, e.duration_ms
+            outcome, success, duration = get("outcome"), get("success", True), get("duration_ms")
     if duration is None and success is not None:
-        first, last = history.events[0].event.occurred_at, history.events[-1].event.occurred_at
+        first = datetime.fromisoformat(history.events[0].data["occurred_at"])
+        last = datetime.fromisoformat(history.events[-1].data["occurred_at"])
         duration = (last - first).total_seconds() * 1000
     return DecisionTrail(
         workflow_id=history.workflow_id,
@@ -224,7 +240,7 @@ def explain(trail: DecisionTrail) -> str:
         f"- **Duration:** {'unknown' if trail.duration_ms is None else f'{trail.duration_ms:,.0f} ms'}",
         f"- **Steps:** {len(trail.steps)} ({sum(1 for s in trail.steps if not s.success)} failed); "
         f"**tool calls:** {len(trail.tool_calls)}; **replans:** {len(trail.plan)}",
-        f"- **Tokens:** {trail.tokens:,}; **cost:** {trail.cost} USD"
+        f"- **Tokens:** {trail.tokens:,}; **cost:** {trail.cost.normalize():f} USD"
         + (f" (+{trail.unpriced_cost_events} unpriced)" if trail.unpriced_cost_events else ""),
     ]
     if trail.checkpoint:
@@ -233,31 +249,36 @@ def explain(trail: DecisionTrail) -> str:
         lines += ["", "## Plan revisions", *[f"{i}. {r}" for i, r in enumerate(trail.plan, 1)]]
     lines += ["", "## Timeline", "", "| offset | what | detail |", "|---|---|---|"]
     for rec in trail.history:
-        e: Any = rec.event
-        if e.type == "ToolCalled":
-            detail = f"`{e.tool}({_short(e.arguments, 60)})` → " + (
-                f"`{_short(e.result, 60)}`" if e.success else f"**error** {e.error}"
+        e = rec.data
+        kind = e["type"]
+        if kind == "ToolCalled":
+            detail = f"`{e['tool']}({_short(e.get('arguments'), 60)})` → " + (
+                f"`{_short(e.get('result'), 60)}`"
+                if e.get("success", True)
+                else f"**error** {e.get('error')}"
             )
-        elif e.type == "StepRecorded":
-            detail = f"{e.agent}: {'ok' if e.success else 'failed ' + (e.error or '')}"
-            if e.mode and e.declared_mode and e.mode.lower() != e.declared_mode.lower():
-                detail += f" (mode {e.mode}, declared {e.declared_mode})"
-        elif e.type == "EvidenceCollected":
-            detail = f"{e.confidence} {e.evidence_type} from {e.source}"
-        elif e.type in (
-            "WorkflowStarted",
-            "WorkflowCompleted",
-            "CheckpointMarked",
-            "StateChanged",
-            "PlanRevised",
-        ):
-            detail = _short(
-                {k: v for k, v in e.model_dump(mode="json").items() if k in _SHOWN.get(e.type, ())}
+        elif kind == "StepRecorded":
+            detail = f"{e['agent']}: {'ok' if e['success'] else 'failed ' + (e.get('error') or '')}"
+            mode, declared = e.get("mode"), e.get("declared_mode")
+            if mode and declared and mode.lower() != declared.lower():
+                detail += f" (mode {mode}, declared {declared})"
+        elif kind == "EvidenceCollected":
+            detail = f"{e['confidence']} {e['evidence_type']} from {e['source']}"
+        elif kind == "CostIncurred":
+            what = e.get("model") or e.get("tool") or e.get("category")
+            price = (
+                f"{Decimal(e['amount']):f} {e.get('currency', 'USD')}"
+                if e.get("amount") is not None
+                else "unpriced"
             )
+            tokens_used = int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0)
+            detail = f"{what}: {price}, {tokens_used} tokens"
+        elif kind in _SHOWN:
+            detail = _short({k: v for k, v in e.items() if k in _SHOWN[kind]})
         else:
             detail = ""
         cell = detail.replace("|", "\\|")
-        lines.append(f"| {rec.offset} | {e.type} | {cell} |")
+        lines.append(f"| {rec.offset} | {kind} | {cell} |")
     for title, items in (
         ("Verified evidence", trail.verified),
         ("Claims", trail.claimed),
