@@ -42,7 +42,7 @@ class CostProjection(Projection):
     """Columnar cost events plus running Decimal totals, workflow outcomes and reservations."""
 
     name = "costs"
-    version = 1
+    version = 2  # 2: all-time totals are derived, no longer stored
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,6 +65,8 @@ class CostProjection(Projection):
         )
         self.amounts: list[Decimal] = []  # ZERO for unpriced events; see the "priced" column
         # Running all-time totals: currency -> key -> amount.
+        # Running all-time totals, derived from the rows (see _catch_up_totals).
+        self._totals_upto = 0
         self.totals: dict[str, Decimal] = {}
         self.by_agent: dict[str, dict[str, Decimal]] = {}
         self.by_model: dict[str, dict[str, Decimal]] = {}
@@ -102,15 +104,41 @@ class CostProjection(Projection):
             int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0),
         )
         self.amounts.append(amount)
-        if priced:
+
+    def _catch_up_totals(self) -> None:
+        """Add the cost rows folded since the last report to the running all-time totals.
+
+        Totals are derived, not folded: a rebuild only appends rows, and the sums are kept
+        up to date when a report asks (O(new rows) per report).
+        """
+        done = self._totals_upto
+        amounts = self.amounts
+        if done == len(amounts):
+            return
+        c = self.costs
+        agent, model, category, wf, cur, priced = (
+            c["agent"][done:].tolist(),
+            c["model"][done:].tolist(),
+            c["category"][done:].tolist(),
+            c["wf"][done:].tolist(),
+            c["currency"][done:].tolist(),
+            c["priced"][done:].tolist(),
+        )
+        agents, models, categories = self.agents.names, self.models.names, self.categories.names
+        workflows, currencies = self.workflows.names, self.currencies.names
+        for i, amount in enumerate(amounts[done:]):
+            if not priced[i]:
+                continue
+            currency = currencies[cur[i]]
             _add(self.totals, currency, amount)
-            if agent is not None:
-                _add(self.by_agent.setdefault(currency, {}), agent, amount)
-            if model is not None:
-                _add(self.by_model.setdefault(currency, {}), model, amount)
-            _add(self.by_category.setdefault(currency, {}), category, amount)
-            if wf is not None:
-                _add(self.by_workflow.setdefault(currency, {}), wf, amount)
+            if agent[i] >= 0:
+                _add(self.by_agent.setdefault(currency, {}), agents[agent[i]], amount)
+            if model[i] >= 0:
+                _add(self.by_model.setdefault(currency, {}), models[model[i]], amount)
+            _add(self.by_category.setdefault(currency, {}), categories[category[i]], amount)
+            if wf[i] >= 0:
+                _add(self.by_workflow.setdefault(currency, {}), workflows[wf[i]], amount)
+        self._totals_upto = len(amounts)
 
     def _workflow(self, workflow_id: str) -> int:
         code = self.workflows.code(workflow_id)
@@ -149,13 +177,6 @@ class CostProjection(Projection):
 
     def dump(self) -> tuple[dict[str, Any], Arrays]:
         """Return the state as metadata and arrays."""
-
-        def money(d: dict[str, Decimal]) -> dict[str, str]:
-            return {k: str(v) for k, v in d.items()}
-
-        def nested(d: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, str]]:
-            return {k: money(v) for k, v in d.items()}
-
         meta = {
             "agents": self.agents.names,
             "models": self.models.names,
@@ -163,11 +184,6 @@ class CostProjection(Projection):
             "workflows": self.workflows.names,
             "currencies": self.currencies.names,
             "amounts": [str(a) for a in self.amounts],
-            "totals": money(self.totals),
-            "by_agent": nested(self.by_agent),
-            "by_model": nested(self.by_model),
-            "by_category": nested(self.by_category),
-            "by_workflow": nested(self.by_workflow),
             "wf_success": self.wf_success,
             "reservations": [
                 [
@@ -187,10 +203,6 @@ class CostProjection(Projection):
 
     def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
         """Restore the state from :meth:`dump`."""
-
-        def money(d: dict[str, str]) -> dict[str, Decimal]:
-            return {k: Decimal(v) for k, v in d.items()}
-
         self.agents = Interner(meta["agents"])
         self.models = Interner(meta["models"])
         self.categories = Interner(meta["categories"])
@@ -198,11 +210,8 @@ class CostProjection(Projection):
         self.currencies = Interner(meta["currencies"])
         self.costs.load("costs", arrays)
         self.amounts = [Decimal(a) for a in meta["amounts"]]
-        self.totals = money(meta["totals"])
-        self.by_agent = {k: money(v) for k, v in meta["by_agent"].items()}
-        self.by_model = {k: money(v) for k, v in meta["by_model"].items()}
-        self.by_category = {k: money(v) for k, v in meta["by_category"].items()}
-        self.by_workflow = {k: money(v) for k, v in meta["by_workflow"].items()}
+        self._totals_upto = 0
+        self.totals, self.by_agent, self.by_model, self.by_category, self.by_workflow = {}, {}, {}, {}, {}
         self.wf_success = [int(v) for v in meta["wf_success"]]
         self.reservations = {
             r[0]: Reservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6]) for r in meta["reservations"]
@@ -263,6 +272,7 @@ class CostProjection(Projection):
         c = self.costs
         window = window_mask(c["t"], since_us, until_us)
         if window is None:
+            self._catch_up_totals()
             totals = dict(self.totals)
             by_agent = dict(self.by_agent.get(currency, {}))
             by_model = dict(self.by_model.get(currency, {}))
