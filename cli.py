@@ -282,6 +282,33 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- retention -----------------------------------------------------------------------------------
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Remove events recorded more than ``--older-than`` days ago (that stored projections folded)."""
+    if args.older_than <= 0:
+        raise ValueError(f"--older-than must be a positive number of days, got {args.older_than}")
+    with _open(args) as ledger:
+        before = ledger.clock() - timedelta(days=args.older_than)
+        result = ledger.prune(before, force=args.force)
+    if args.format == "json":
+        print(
+            orjson.dumps(
+                {
+                    "events": result.events,
+                    "through": result.through,
+                    "wanted_through": result.wanted_through,
+                    "held_back_by": result.held_back_by,
+                    "before": before.isoformat(),
+                }
+            ).decode()
+        )
+        return EXIT_OK
+    print(f"prune of events recorded before {before.isoformat()}: {result}")
+    return EXIT_OK
+
+
 # -- projections: report, rebuild, follow ------------------------------------------------------
 
 
@@ -751,7 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db",
         default=os.environ.get("RLEDGER_URL", DEFAULT_URL),
-        help="ledger URL: memory://, sqlite:///file.db or postgresql://… "
+        help="ledger URL: memory://, sqlite:///file.db, postgresql://… or redis://host:port/db "
         "(default: $RLEDGER_URL or %(default)s)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -783,6 +810,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="counts for the whole ledger")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("prune", help="remove old events (stored projections keep their totals)")
+    p.add_argument(
+        "--older-than", type=float, required=True, metavar="DAYS", help="remove events recorded before then"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="remove them even if a stored projection has not folded them (or none is stored)",
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_prune)
 
     p = sub.add_parser("report", help="metrics, health, SLOs, costs and budgets")
     p.add_argument("--since", type=_parse_time, help="events that occurred at or after (ISO 8601)")

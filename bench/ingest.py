@@ -9,12 +9,17 @@ Cases (``performance.md``, "The benchmarks and their targets"):
   ``executemany`` on SQLite and binary ``COPY`` on PostgreSQL. Naive: an eventsourcing
   ``Application`` with one ``Aggregate`` per workflow, one ``save`` per 100 events, on the
   library's own SQLite / PostgreSQL recorders.
+* **ingest on Redis**, batches of 1000: the same subject; floor: the same rows written raw into
+  the ledger's own key layout (rows and ids hashes, stream/agent/type indexes, versions, head),
+  one ``MULTI``/``EXEC`` per batch, without the commit script's checks. There is no naive
+  baseline: eventsourcing has no Redis recorder.
 * **concurrent ingest**, PostgreSQL: 64 asyncio producers each awaiting
   ``ledger.append_async(event)`` one event at a time (group commit) against the same events
   appended sequentially with ``ledger.append(event)``, one transaction per event.
 
 Every run gets a fresh database (a new SQLite file in a temporary directory, a new PostgreSQL
-schema, dropped afterwards); opening it is not timed. Run ``python -m bench.ingest --help``.
+schema, a new Redis key prefix; removed afterwards); opening it is not timed.
+Run ``python -m bench.ingest --help``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import redis
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg import sql
@@ -53,12 +59,15 @@ from bench.common import (
     write_results,
 )
 from ledger import LedgerEvent, open_ledger, stream_of
+from ledger.backends.base import StoredRow
+from ledger.backends.redis_layout import Keys, pack_row
 from ledger.chain import link
 from ledger.codec import encode
 from ledger.url import open_backend
 from ledger.workload import generate
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 TABLE = "ledger_events"
 COLUMNS = (
     "notification_id",
@@ -200,6 +209,44 @@ def _sqlite_count(path: str, table: str) -> int:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
+@contextlib.contextmanager
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """Yield a new ledger key prefix on Redis; every key under it is deleted afterwards."""
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        try:
+            doomed = list(client.scan_iter(match=f"{Keys(name).base}:*", count=1000))
+            for i in range(0, len(doomed), 1000):
+                client.unlink(*doomed[i : i + 1000])
+        finally:
+            client.close()
+
+
+def _redis_count(redis_url: str, prefix: str) -> int:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return int(client.hlen(Keys(prefix).rows))
+    finally:
+        client.close()
+
+
+def _redis_ledger_bytes(redis_url: str, prefix: str) -> int:
+    """Memory the server reports for every key of one ledger (``MEMORY USAGE … SAMPLES 0``)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{Keys(prefix).base}:*", count=1000))
+        return sum(int(client.memory_usage(key, samples=0) or 0) for key in keys)
+    finally:
+        client.close()
+
+
+REDIS_BYTES_PER_EVENT: list[float] = []
+"""Server memory per stored event (all of a ledger's keys), after each Redis subject run."""
+
+
 def _expect(what: str, found: int, wanted: int) -> None:
     if found != wanted:
         raise RuntimeError(f"{what}: {found} rows stored, expected {wanted}")
@@ -229,6 +276,19 @@ def subject_pg(w: Workload, pg_url: str) -> float:
         finally:
             ledger.close()
         _expect("subject postgres", _pg_count(pg_url, schema, TABLE), len(w.events))
+    return len(w.events) / elapsed
+
+
+def subject_redis(w: Workload, redis_url: str) -> float:
+    """Events/s of ``open_ledger("redis://…").append(batch)``."""
+    with redis_prefix(redis_url) as prefix:
+        ledger = open_ledger(f"{redis_url}?prefix={prefix}")
+        try:
+            elapsed = timed(lambda: [ledger.append(b) for b in w.batches])
+        finally:
+            ledger.close()
+        _expect("subject redis", _redis_count(redis_url, prefix), len(w.events))
+        REDIS_BYTES_PER_EVENT.append(_redis_ledger_bytes(redis_url, prefix) / len(w.events))
     return len(w.events) / elapsed
 
 
@@ -273,6 +333,56 @@ def floor_pg(w: Workload, pg_url: str) -> float:
 
             elapsed = timed(run)
         _expect("floor postgres", _pg_count(pg_url, schema, TABLE), len(w.events))
+    return len(w.events) / elapsed
+
+
+def _redis_batches(w: Workload, k: Keys) -> list[list[tuple[str, Any, dict[Any, Any]]]]:
+    """Per batch, the bulk commands that store its rows: one per key, every member at once."""
+    batches = []
+    for chunk in w.chunks(w.rows):
+        members: dict[str, dict[int, int]] = {}
+        versions: dict[str, int] = {}
+        for r in chunk:
+            offset, stream, version, topic, agent = r[0], r[1], r[2], r[3], r[5]
+            keys = [k.stream(stream), k.topic(topic)] + ([k.agent(agent)] if agent is not None else [])
+            for key in keys:
+                members.setdefault(key, {})[offset] = offset
+            versions[stream] = version
+        last = chunk[-1]
+        commands: list[tuple[str, Any, dict[Any, Any]]] = [
+            ("hset", k.rows, {r[0]: pack_row(StoredRow(*r)) for r in chunk}),
+            ("hset", k.ids, {r[4].bytes: r[0] for r in chunk}),
+            *(("zadd", key, m) for key, m in members.items()),
+            ("hset", k.versions, versions),
+            ("hset", k.head, {"offset": last[0], "chain": last[9], "recorded_us": 0}),
+        ]
+        batches.append(commands)
+    return batches
+
+
+def floor_redis(w: Workload, redis_url: str) -> float:
+    """Events/s of the pre-packed rows written raw into the ledger's keys: bulk commands, one
+    ``MULTI``/``EXEC`` per batch, no checks (commands grouped by key before the timer)."""
+    with redis_prefix(redis_url) as prefix:
+        open_backend(f"{redis_url}?prefix={prefix}").close()  # the ledger's own meta key
+        batches = _redis_batches(w, Keys(prefix))
+        client = redis.Redis.from_url(redis_url)
+
+        def run() -> None:
+            for commands in batches:
+                pipe = client.pipeline(transaction=True)
+                for command, key, values in commands:
+                    if command == "zadd":
+                        pipe.zadd(key, values)
+                    else:
+                        pipe.hset(key, mapping=values)
+                pipe.execute()
+
+        try:
+            elapsed = timed(run)
+        finally:
+            client.close()
+        _expect("floor redis", _redis_count(redis_url, prefix), len(w.events))
     return len(w.events) / elapsed
 
 
@@ -420,10 +530,26 @@ def sqlite_settings(base: str | None) -> dict[str, Any]:
             }
 
 
+def redis_settings(redis_url: str) -> dict[str, Any]:
+    """The server settings that decide Redis durability and speed."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        config = {n: client.config_get(n).get(n) for n in ("appendonly", "appendfsync", "save")}
+        info = client.info("server")
+    finally:
+        client.close()
+    return {"redis_version": info.get("redis_version"), **config, "host": "127.0.0.1 (same VM)"}
+
+
 def ingest_cases(
-    backend: str, base: str | None, pg_url: str
+    backend: str, base: str | None, pg_url: str, redis_url: str = REDIS_URL
 ) -> tuple[dict[str, Callable[[Workload], float]], str]:
     """Return the floor, subject and naive cases of one backend, and the floor's name."""
+    if backend == "redis":
+        return {
+            "floor": functools.partial(floor_redis, redis_url=redis_url),
+            "subject": functools.partial(subject_redis, redis_url=redis_url),
+        }, "raw MULTI/EXEC of pre-packed rows into the same keys"
     if backend == "sqlite":
         return {
             "floor": functools.partial(floor_sqlite, base=base),
@@ -441,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ingest benchmark; print a table; write ``bench/results/ingest.json``."""
     p = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=100_000, help="events per ingest run")
-    p.add_argument("--backend", choices=("sqlite", "postgres", "all"), default="all")
+    p.add_argument("--backend", choices=("sqlite", "postgres", "redis", "all"), default="all")
     p.add_argument("--runs", type=int, default=5, help="timed runs of each case (after a warm-up)")
     p.add_argument("--naive-runs", type=int, default=None, help="runs of the naive baseline")
     p.add_argument("--concurrent-events", type=int, default=10_000)
@@ -449,6 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pg-url", default=PG_URL, help="a database where schemas may be created")
+    p.add_argument("--redis-url", default=REDIS_URL, help="a Redis database where ledger keys may be made")
     p.add_argument("--tmp-dir", default=None, help="where SQLite files go (a real disk)")
     p.add_argument("--no-write", action="store_true", help="print only; keep the results file")
     p.add_argument(
@@ -462,7 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wait_for_quiet(args.max_load, 600, log)
     start = provenance()
     naive_runs = args.naive_runs or args.runs
-    backends = ("sqlite", "postgres") if args.backend == "all" else (args.backend,)
+    backends = ("sqlite", "postgres", "redis") if args.backend == "all" else (args.backend,)
     began = time.perf_counter()
 
     log(f"generating {args.events:,} events (seed {args.seed}) ...")
@@ -488,9 +615,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for backend in backends:
         if backend == "sqlite":
             settings["sqlite"] = sqlite_settings(args.tmp_dir)
+        elif backend == "redis":
+            settings["redis"] = redis_settings(args.redis_url)
         else:
             settings["postgres"] = pg_settings(args.pg_url)
-        cases, floor_name = ingest_cases(backend, args.tmp_dir, args.pg_url)
+        cases, floor_name = ingest_cases(backend, args.tmp_dir, args.pg_url, args.redis_url)
         log(f"ingest on {backend}: {args.runs} runs (naive {naive_runs}) of {args.events:,}")
         spreads = alternate(
             {name: functools.partial(fn, w) for name, fn in cases.items()},
@@ -509,17 +638,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 target=">= 0.5",
             )
         )
-        rows.append(
-            result_row(
-                "ingest, batches of 1000",
-                backend,
-                spreads["subject"],
-                spreads["naive"],
-                "eventsourcing Application + Aggregate, save per 100",
-                target=">= 3",
-                note="the naive case gets each event's JSON dict pre-computed (not timed)",
+        if "naive" in spreads:
+            rows.append(
+                result_row(
+                    "ingest, batches of 1000",
+                    backend,
+                    spreads["subject"],
+                    spreads["naive"],
+                    "eventsourcing Application + Aggregate, save per 100",
+                    target=">= 3",
+                    note="the naive case gets each event's JSON dict pre-computed (not timed)",
+                )
             )
-        )
+        if backend == "redis":
+            per_event = round(statistics.median(REDIS_BYTES_PER_EVENT))
+            settings["redis"]["memory_usage_bytes_per_event"] = per_event
+            log(f"  redis: the ledger's keys take {per_event} bytes per event (MEMORY USAGE)")
 
     if "postgres" in backends and args.concurrent_events > 0:
         log(

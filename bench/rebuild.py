@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import os
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,14 +26,17 @@ from collections.abc import Iterator, Sequence
 
 import orjson
 import psycopg
+import redis
 from psycopg import sql
 
 from bench.common import alternate, format_table, result_row, write_results
 from ledger import open_ledger
+from ledger.backends.redis_layout import Keys
 from ledger.workload import generate
 from projections import CORE_PROJECTIONS, ProjectionRunner
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def log(message: str) -> None:
@@ -106,6 +110,30 @@ def floor_pg(pg_url: str, schema: str) -> float:
     return n / elapsed
 
 
+_ROW_LENGTHS = struct.Struct(">IHi")  # stream, topic and agent lengths at byte 72 of a packed row
+
+
+def floor_redis(redis_url: str, prefix: str) -> float:
+    """Read every row with ``HMGET`` pages, cut out the event bytes and decode them; events/s."""
+    client = redis.Redis.from_url(redis_url)
+    rows_key = Keys(prefix).rows
+    try:
+        start = time.perf_counter()
+        n = 0
+        loads = orjson.loads
+        last = int(client.hget(Keys(prefix).head, "offset") or 0)
+        for first in range(1, last + 1, 5000):
+            for data in client.hmget(rows_key, list(range(first, min(first + 5000, last + 1)))):
+                assert isinstance(data, bytes)
+                n_stream, n_topic, n_agent = _ROW_LENGTHS.unpack_from(data, 72)
+                loads(data[82 + n_stream + n_topic + max(n_agent, 0) :])
+                n += 1
+        elapsed = time.perf_counter() - start
+    finally:
+        client.close()
+    return n / elapsed
+
+
 def peak_rss_mb(url: str) -> float:
     """Rebuild in a fresh child process; return its peak resident set size in MB."""
     code = (
@@ -143,32 +171,57 @@ def pg_ledger(events: int, seed: int, pg_url: str) -> Iterator[tuple[str, str]]:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
+@contextlib.contextmanager
+def redis_ledger(events: int, seed: int, redis_url: str) -> Iterator[tuple[str, str]]:
+    """A filled Redis ledger under a fresh key prefix: yields (url, prefix); deleted afterwards."""
+    prefix = f"bench_{uuid.uuid4().hex[:10]}"
+    url = f"{redis_url}?prefix={prefix}"
+    try:
+        fill(url, events, seed)
+        yield url, prefix
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        try:
+            doomed = list(client.scan_iter(match=f"{Keys(prefix).base}:*", count=1000))
+            for i in range(0, len(doomed), 1000):
+                client.unlink(*doomed[i : i + 1000])
+        finally:
+            client.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the rebuild benchmark; print a table and write ``bench/results/rebuild.json``."""
     p = argparse.ArgumentParser(prog="python -m bench.rebuild", description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=100_000)
-    p.add_argument("--backend", choices=("sqlite", "postgres", "all"), default="all")
+    p.add_argument("--backend", choices=("sqlite", "postgres", "redis", "all"), default="all")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pg-url", default=PG_URL)
+    p.add_argument("--redis-url", default=REDIS_URL)
     p.add_argument("--tmp-dir", default=None)
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args(argv)
 
     rows = []
     rss: dict[str, float] = {}
-    backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
+    backends = ["sqlite", "postgres", "redis"] if args.backend == "all" else [args.backend]
     for backend in backends:
         log(f"{backend}: filling {args.events:,} events")
         ctx = (
             sqlite_ledger(args.events, args.seed, args.tmp_dir)
             if backend == "sqlite"
+            else redis_ledger(args.events, args.seed, args.redis_url)
+            if backend == "redis"
             else pg_ledger(args.events, args.seed, args.pg_url)
         )
         with ctx as (url, where):
 
             def floor(where: str = where, backend: str = backend) -> float:
-                return floor_sqlite(where) if backend == "sqlite" else floor_pg(args.pg_url, where)
+                if backend == "sqlite":
+                    return floor_sqlite(where)
+                if backend == "redis":
+                    return floor_redis(args.redis_url, where)
+                return floor_pg(args.pg_url, where)
 
             spreads = alternate(
                 {"subject": lambda url=url: subject(url), "floor": floor},

@@ -3,7 +3,8 @@
 ``chain[n] = sha256(chain[n-1] ‖ offset ‖ stream ‖ version ‖ stored bytes)``, starting from 32
 zero bytes. An edited row breaks its own link; a deleted row breaks the next link (offsets are
 gapless) or, at the tail, disagrees with the recorded head; checkpoints pin chain values at
-offsets so a rewritten prefix is caught too.
+offsets so a rewritten prefix is caught too. After a prune the chain is checked from the latest
+prune mark (the offset and chain value at the cut), and the report says what was pruned.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class VerifyReport:
         head_offset: the offset the recorded head says was last written.
         checkpoints_checked: checkpoints compared against recomputed chain values.
         problems: what is wrong, in offset order (at most ``max_problems`` kept).
+        pruned_through: the chain is checked from here (the latest prune mark; 0 if none).
+        pruned_events: events removed by every prune so far.
     """
 
     ok: bool = True
@@ -59,6 +62,15 @@ class VerifyReport:
     head_offset: int = 0
     checkpoints_checked: int = 0
     problems: list[IntegrityProblem] = field(default_factory=list)
+    pruned_through: int = 0
+    pruned_events: int = 0
+
+    @property
+    def pruned(self) -> str | None:
+        """What retention removed, in words (``None`` if nothing was ever pruned)."""
+        if not self.pruned_through:
+            return None
+        return f"pruned {self.pruned_events} event(s) up to offset {self.pruned_through}"
 
     @property
     def first_bad_offset(self) -> int | None:
@@ -86,9 +98,21 @@ def verify(backend: LedgerBackend, *, max_problems: int = 100) -> VerifyReport:
             report.problems.append(IntegrityProblem(kind, offset, detail))
 
     checkpoints = {c.offset: c for c in backend.checkpoints()}
+    marks = backend.prune_marks()
     previous = GENESIS
-    expected_offset = 1
-    for row in backend.iter_rows(ReadQuery(), page_size=5000):
+    if marks:
+        # Pruned events are gone by design: start from the cut, whose chain value the mark keeps.
+        cut = marks[-1]
+        previous = cut.chain
+        report.pruned_through = report.last_offset = cut.offset
+        report.pruned_events = sum(m.events for m in marks)
+        cp = checkpoints.get(cut.offset)
+        if cp is not None:
+            report.checkpoints_checked += 1
+            if cp.chain != cut.chain:
+                problem("checkpoint_mismatch", cut.offset, "the prune mark differs from the checkpoint")
+    expected_offset = report.pruned_through + 1
+    for row in backend.iter_rows(ReadQuery(after=report.pruned_through), page_size=5000):
         if row.offset != expected_offset:
             problem(
                 "missing",

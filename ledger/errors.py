@@ -11,7 +11,9 @@
     │   └── ViewConflictError      a projection's position was already saved by another runner
     ├── BackendError
     │   ├── UnsupportedURLError    a ledger URL no backend understands
-    │   └── BackendUnavailableError  the database cannot be reached or opened
+    │   ├── BackendUnavailableError  the database cannot be reached or opened
+    │   └── LedgerLostError        the store lost a ledger it held (a Redis restarted empty)
+    ├── PrunedRangeError           a fold asked for events that retention removed
     └── LedgerClosedError          the ledger was closed
 """
 
@@ -125,8 +127,8 @@ class UnsupportedURLError(BackendError):
     def __init__(self, url: str) -> None:
         self.url = url
         super().__init__(
-            f"unsupported ledger URL '{url}': use memory://, sqlite:///path/to/file.db "
-            "or postgresql://user@host:port/dbname"
+            f"unsupported ledger URL '{url}': use memory://, sqlite:///path/to/file.db or "
+            "postgresql://user@host:port/dbname, or redis://host:port/db[?prefix=name]"
         )
 
 
@@ -137,6 +139,35 @@ class BackendUnavailableError(BackendError):
         self.url = url
         self.reason = reason
         super().__init__(f"cannot open ledger at {url}: {reason}")
+
+
+class LedgerLostError(BackendError):
+    """The store no longer holds the ledger this handle was writing to.
+
+    A Redis server restarted without persistence (or flushed, or evicted the keys) comes back
+    empty; writing on would silently start a second ledger under the same name from offset 1.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"the ledger at {url} is gone: {reason}; acknowledged events may be lost, and nothing "
+            "more is written through this handle (open the ledger again to start a new one)"
+        )
+
+
+class PrunedRangeError(LedgerError):
+    """A fold needs events that retention removed; its result would silently lack them."""
+
+    def __init__(self, after: int, pruned_through: int) -> None:
+        self.after = after
+        self.pruned_through = pruned_through
+        super().__init__(
+            f"events up to offset {pruned_through} were pruned (retention), so nothing can be folded "
+            f"from offset {after}; load the stored projection (it kept its totals) instead of "
+            "folding from the start"
+        )
 
 
 class LedgerClosedError(LedgerError):

@@ -3,29 +3,54 @@
 Appending assigns each new event the next global offset (gapless, in commit order), the next
 version in its stream, its commit time and its hash-chain link, all inside one exclusive
 transaction, so a batch is written whole or not at all. An event whose id is already stored is
-not written again: its original offset is returned.
+not written again: its original offset is returned. On an optimistic backend (Redis) a
+transaction that another writer beat to the commit is run again with fresh reads.
+
+Retention (:meth:`Ledger.prune`, :meth:`Ledger.keep_for`) removes the oldest events; folds that
+would need them raise :class:`~ledger.errors.PrunedRangeError` instead of silently missing them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from ledger import chain as chain_mod
-from ledger.backends.base import DuplicateKeyError, LedgerBackend, ReadQuery, ScanRow, StoredRow, Tail
+from ledger.backends.base import (
+    CommitConflictError,
+    DuplicateKeyError,
+    LedgerBackend,
+    PruneResult,
+    ReadQuery,
+    ScanRow,
+    StoredRow,
+    Tail,
+)
 from ledger.codec import DEFAULT_MAX_EVENT_BYTES, decode, payload_digest, validate_and_encode
-from ledger.errors import DuplicateEventError, LedgerClosedError, VersionConflictError
+from ledger.errors import (
+    BackendError,
+    DuplicateEventError,
+    LedgerClosedError,
+    PrunedRangeError,
+    VersionConflictError,
+)
 from ledger.events import Event, LedgerEvent, as_utc, utc_now
+from ledger.retention import RetentionPolicy, RetentionSweeper
 
 Clock = Callable[[], datetime]
 EventInput = LedgerEvent | Mapping[str, Any] | str | bytes
 ExpectedVersion = int | Mapping[str, int] | None
+
+MAX_COMMIT_ATTEMPTS = 1000
+"""How often a transaction is re-run when other writers keep committing first (optimistic backends)."""
 
 
 def stream_of(event: LedgerEvent) -> str:
@@ -104,6 +129,9 @@ class Ledger:
         self._closed = False
         self._group: _GroupCommitter | None = None
         self._group_lock = threading.Lock()
+        self.retention: RetentionSweeper | None = None
+        self.commit_conflicts = 0
+        """Transactions re-run because another writer committed first (optimistic backends)."""
 
     @property
     def url(self) -> str:
@@ -129,7 +157,9 @@ class Ledger:
             DuplicateEventError: an event id is stored with a different payload (nothing written).
         """
         prepared = self._prepare(events, expected_version)
-        return self._commit([prepared])[0]
+        result = self._commit([prepared])[0]
+        self._after_commit()
+        return result
 
     async def append_async(
         self, events: Iterable[EventInput] | EventInput, *, expected_version: ExpectedVersion = None
@@ -167,10 +197,23 @@ class Ledger:
         """
         with self._write_lock:
             self._check_open()
-            try:
-                return self._commit_once(batches, look_up=False)
-            except (DuplicateKeyError, VersionConflictError):
-                return self._commit_once(batches, look_up=True)
+            look_up = False
+            for attempt in range(MAX_COMMIT_ATTEMPTS):
+                try:
+                    return self._commit_once(batches, look_up=look_up)
+                except (DuplicateKeyError, VersionConflictError):
+                    if look_up:
+                        raise
+                    look_up = True
+                except CommitConflictError:
+                    # Another writer committed first; nothing of ours was written. Back off a
+                    # little (jittered) so writers in a tight race stop colliding.
+                    self.commit_conflicts += 1
+                    if attempt:
+                        time.sleep(random.uniform(0, min(0.0002 * 2**attempt, 0.02)))
+            raise BackendError(
+                f"could not commit after {MAX_COMMIT_ATTEMPTS} attempts: other writers kept committing first"
+            )
 
     def _commit_once(self, batches: Sequence[_Prepared], *, look_up: bool) -> list[AppendResult]:
         with self.backend.write() as tx:
@@ -340,8 +383,19 @@ class Ledger:
     def scan(
         self, *, after: int = 0, until_offset: int | None = None, page_size: int = 5000
     ) -> Iterator[ScanRow]:
-        """Yield lean rows (offset, type, occurred_at µs, bytes) in offset order, for fast folds."""
+        """Yield lean rows (offset, type, occurred_at µs, bytes) in offset order, for fast folds.
+
+        Raises:
+            PrunedRangeError: events after ``after`` were pruned: a fold from there would
+                silently lack them.
+        """
         self._check_open()
+        pruned = self.backend.pruned_through()
+        if after < pruned:
+            raise PrunedRangeError(after, pruned)
+        return self._scan(after, until_offset, page_size)
+
+    def _scan(self, after: int, until_offset: int | None, page_size: int) -> Iterator[ScanRow]:
         while True:
             page = self.backend.scan(after, until_offset, page_size)
             yield from page
@@ -372,9 +426,54 @@ class Ledger:
         return self.backend.stream_version(stream)
 
     def verify(self) -> chain_mod.VerifyReport:
-        """Recompute the hash chain and check it against checkpoints and the head."""
+        """Recompute the hash chain and check it against checkpoints and the head.
+
+        After a prune it checks from the latest prune mark and reports what was pruned.
+        """
         self._check_open()
         return chain_mod.verify(self.backend)
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def prune(self, before: datetime, *, force: bool = False) -> PruneResult:
+        """Remove the events recorded before ``before``, atomically.
+
+        Stored projections keep their folded totals; the hash chain records a prune mark so
+        :meth:`verify` passes on what remains. Stream versions carry on where they were. The
+        ids of removed events are forgotten: idempotency holds within the retention horizon.
+
+        Args:
+            before: remove events committed before this time (naive = UTC).
+            force: remove them even if a stored projection has not folded them yet (or none is
+                stored). Without it, nothing past the lowest stored projection position goes.
+        """
+        self._check_open()
+        return self.backend.prune(as_utc(before), force=force, pruned_at=as_utc(self.clock()))
+
+    def pruned_through(self) -> int:
+        """Return the offset up to which events were pruned (0 if never)."""
+        self._check_open()
+        return self.backend.pruned_through()
+
+    def keep_for(
+        self,
+        ttl: timedelta,
+        *,
+        every: timedelta = timedelta(hours=1),
+        prepare: Callable[[Ledger], None] | None = None,
+    ) -> RetentionSweeper:
+        """Remove events older than ``ttl`` automatically, sweeping after appends.
+
+        Sweeps run at most once per ``every`` of the ledger's clock, first calling ``prepare``
+        (e.g. to bring the stored projections up to date), then :meth:`prune` without force.
+        """
+        self.retention = RetentionSweeper(RetentionPolicy(ttl=ttl, every=every, prepare=prepare))
+        return self.retention
+
+    def _after_commit(self) -> None:
+        sweeper = self.retention
+        if sweeper is not None and not self._closed:
+            sweeper.maybe_sweep(self, as_utc(self.clock()))
 
     def stats(self) -> dict[str, Any]:
         """Return counts: events, streams, by type, time span and latest offset."""
@@ -476,21 +575,26 @@ class _GroupCommitter:
             taken = self._take()
             if not taken:
                 return
+            outcomes: list[tuple[AppendResult | None, BaseException | None]]
             try:
                 results = self._ledger._commit([p for p, _ in taken])
+                outcomes = [(r, None) for r in results]
             except Exception:
                 # One batch may be at fault (a version conflict, a conflicting duplicate):
                 # commit each on its own so only the offending caller sees the error.
-                for prepared, future in taken:
+                outcomes = []
+                for prepared, _ in taken:
                     try:
                         (alone,) = self._ledger._commit([prepared])
                     except Exception as exc:
-                        _resolve(future, error=exc)
+                        outcomes.append((None, exc))
                     else:
-                        _resolve(future, result=alone)
-                continue
-            for (_, future), result in zip(taken, results, strict=True):
-                _resolve(future, result=result)
+                        outcomes.append((alone, None))
+            # A due retention sweep runs before the callers resume, as it does for a plain
+            # append: it sees the clock of this commit, and callers see the ledger it leaves.
+            self._ledger._after_commit()
+            for (_, future), (result, error) in zip(taken, outcomes, strict=True):
+                _resolve(future, result=result, error=error)
 
 
 def _resolve(

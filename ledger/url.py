@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qs, unquote, urlsplit
+from datetime import timedelta
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
 from ledger.backends.base import LedgerBackend
 from ledger.errors import BackendUnavailableError, UnsupportedURLError
@@ -60,19 +61,57 @@ def open_backend(url: str) -> LedgerBackend:
             url=shown,
             schema=query.get("schema", ""),
         )
+    if scheme in ("redis", "rediss"):
+        from ledger.backends.redis import open_redis
+
+        # The ledger's own parameters are not the client's: strip them before it parses the rest.
+        ours = {k: v for k, v in parse_qsl(parts.query) if k in _LEDGER_PARAMS}
+        client_query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k not in _LEDGER_PARAMS])
+        client_url = parts._replace(query=client_query).geturl()
+        return open_redis(client_url, prefix=ours.get("prefix", "ledger"), url=shown)
     raise UnsupportedURLError(url)
 
 
-def open_ledger(url: str = "memory://", *, clock: Clock = utc_now) -> Ledger:
+_LEDGER_PARAMS = ("prefix", "ttl_days")
+"""Query parameters of a ``redis://`` URL that the ledger reads (the client reads the rest)."""
+
+
+def ttl_days_of(url: str) -> float | None:
+    """Return the ``?ttl_days=`` of a ``redis://`` URL, if it has one."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("redis", "rediss"):
+        return None
+    value = dict(parse_qsl(parts.query)).get("ttl_days")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UnsupportedURLError(url) from None
+
+
+def open_ledger(url: str = "memory://", *, clock: Clock = utc_now, ttl_days: float | None = None) -> Ledger:
     """Open the ledger a URL names.
 
     Args:
-        url: ``memory://`` (default; nothing persists), ``sqlite:///path/to/file.db`` or
-            ``postgresql://user:password@host:port/dbname[?schema=name]``.
+        url: ``memory://`` (default; nothing persists), ``sqlite:///path/to/file.db``,
+            ``postgresql://user:password@host:port/dbname[?schema=name]`` or
+            ``redis://[:password@]host:port/db[?prefix=name][&ttl_days=N]``.
         clock: returns aware UTC datetimes; the ledger's commit times come from it.
+        ttl_days: remove events older than this many days automatically, after appends (at
+            most hourly), once every stored projection has folded them (see
+            :meth:`Ledger.keep_for`). A ``redis://`` URL may carry it as ``?ttl_days=``.
 
     Raises:
         UnsupportedURLError: no backend understands the URL.
         BackendUnavailableError: the database cannot be reached or opened.
     """
-    return Ledger(open_backend(url), clock=clock)
+    ledger = Ledger(open_backend(url), clock=clock)
+    days = ttl_days if ttl_days is not None else ttl_days_of(url)
+    if days is not None:
+        try:
+            ledger.keep_for(timedelta(days=days))
+        except ValueError:
+            ledger.close()
+            raise
+    return ledger

@@ -1,9 +1,11 @@
 """Shared fixtures: a ledger URL for every backend, ledgers that close themselves, a hand clock.
 
-PostgreSQL tests are marked ``postgres``. The server is probed once per session; when it is
-unreachable those tests skip with the reason (shown in the header and the ``-ra`` summary), or
-fail when ``RLEDGER_REQUIRE_SERVICES=1`` (as CI sets). Each PostgreSQL test gets its own schema,
-dropped afterwards. ``RLEDGER_TEST_PG_URL`` overrides the server URL.
+PostgreSQL tests are marked ``postgres``, Redis tests ``redis``. Each server is probed once per
+session; when it is unreachable those tests skip with the reason (shown in the header and the
+``-ra`` summary), or fail when ``RLEDGER_REQUIRE_SERVICES=1`` (as CI sets). Each PostgreSQL test
+gets its own schema, dropped afterwards; each Redis test its own key prefix, whose keys are
+deleted afterwards (never ``FLUSHDB``: the server is shared). ``RLEDGER_TEST_PG_URL`` and
+``RLEDGER_TEST_REDIS_URL`` override the server URLs.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg
 import pytest
+import redis
 from psycopg import sql
 
 from ledger import Ledger, open_ledger
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("RLEDGER_TEST_PG_URL", DEFAULT_PG_URL)
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("RLEDGER_TEST_REDIS_URL", DEFAULT_REDIS_URL)
 REQUIRE_SERVICES = os.environ.get("RLEDGER_REQUIRE_SERVICES") == "1"
 
 
@@ -55,13 +60,32 @@ def postgres_problem() -> str | None:
     return None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    problem = postgres_problem()
+@cache
+def redis_problem() -> str | None:
+    """Return why Redis cannot be used, or ``None`` when it can (probed once)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"Redis unavailable at {REDIS_URL}: {str(exc).strip().splitlines()[0]}"
+    finally:
+        client.close()
+    return None
+
+
+def _service_header(name: str, problem: str | None, ok: str) -> str:
     if problem is None:
-        return f"postgres: {PG_URL} (schema per test)"
+        return f"{name}: {ok}"
     if REQUIRE_SERVICES:
-        return f"postgres: {problem} -- RLEDGER_REQUIRE_SERVICES=1, postgres tests will FAIL"
-    return f"postgres: {problem} -- postgres tests will be SKIPPED"
+        return f"{name}: {problem} -- RLEDGER_REQUIRE_SERVICES=1, {name} tests will FAIL"
+    return f"{name}: {problem} -- {name} tests will be SKIPPED"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        _service_header("postgres", postgres_problem(), f"{PG_URL} (schema per test)"),
+        _service_header("redis", redis_problem(), f"{REDIS_URL} (key prefix per test)"),
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +104,13 @@ def _postgres_gate(request: pytest.FixtureRequest) -> None:
     """Tests marked ``postgres`` check the server even when they only use ``pg_url`` later."""
     if request.node.get_closest_marker("postgres") is not None:
         request.getfixturevalue("pg_server_url")
+
+
+@pytest.fixture(autouse=True)
+def _redis_gate(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``redis`` check the server even when they only use ``redis_url`` later."""
+    if request.node.get_closest_marker("redis") is not None:
+        request.getfixturevalue("redis_server_url")
 
 
 def with_schema(url: str, schema: str) -> str:
@@ -106,11 +137,59 @@ def pg_url(pg_server_url: str, pg_schema: str) -> str:
     return with_schema(pg_server_url, pg_schema)
 
 
+# -- Redis availability -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """The Redis server URL (no prefix); skips or fails the test when it is unreachable."""
+    problem = redis_problem()
+    if problem is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{problem} (RLEDGER_REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(problem)
+    return REDIS_URL
+
+
+def with_prefix(url: str, prefix: str) -> str:
+    """Return ``url`` with ``?prefix=`` set (keeping any other query parameters)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "prefix"] + [("prefix", prefix)]
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def delete_redis_keys(server_url: str, prefix: str) -> int:
+    """Delete every key of the ledgers whose prefix starts with ``prefix``; return how many."""
+    client = redis.Redis.from_url(server_url, socket_connect_timeout=5)
+    try:
+        doomed = list(client.scan_iter(match=f"rledger:{{{prefix}*", count=1000))
+        for start in range(0, len(doomed), 1000):
+            client.unlink(*doomed[start : start + 1000])
+        return len(doomed)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_server_url: str) -> Iterator[str]:
+    """A fresh key prefix; every key under it (and under prefixes it starts) is deleted after."""
+    prefix = f"t_{secrets.token_hex(6)}"
+    yield prefix
+    delete_redis_keys(redis_server_url, prefix)
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str, redis_prefix: str) -> str:
+    """A ledger URL on Redis under a key prefix of its own."""
+    return with_prefix(redis_server_url, redis_prefix)
+
+
 # -- ledger URLs and ledgers ------------------------------------------------------------------
 
 MEMORY = pytest.param("memory", id="memory")
 SQLITE = pytest.param("sqlite", id="sqlite")
 POSTGRES = pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)
+REDIS = pytest.param("redis", id="redis", marks=pytest.mark.redis)
 
 
 def sqlite_url(path: Path) -> str:
@@ -123,17 +202,17 @@ def _url_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "memory://"
     if kind == "sqlite":
         return sqlite_url(tmp_path / "l.db")
-    url: str = request.getfixturevalue("pg_url")
+    url: str = request.getfixturevalue("redis_url" if kind == "redis" else "pg_url")
     return url
 
 
-@pytest.fixture(params=[MEMORY, SQLITE, POSTGRES])
+@pytest.fixture(params=[MEMORY, SQLITE, POSTGRES, REDIS])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL for an empty ledger on each backend in turn."""
     return _url_for(request.param, request, tmp_path)
 
 
-@pytest.fixture(params=[SQLITE, POSTGRES])
+@pytest.fixture(params=[SQLITE, POSTGRES, REDIS])
 def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL for an empty ledger on each backend that outlives a process."""
     return _url_for(request.param, request, tmp_path)

@@ -1,8 +1,12 @@
-"""What a storage backend provides: exclusive write transactions, paged reads, chain metadata.
+"""What a storage backend provides: serialised write transactions, paged reads, chain metadata.
 
 Backends are ``eventsourcing`` process recorders (notifications, tracking, subscriptions come
 from the library) with a few ledger-specific primitives on top. The append algorithm itself —
 idempotency, versions, offsets, hash chain — lives once, in :mod:`ledger.store`.
+
+Retention: :meth:`LedgerBackend.prune` removes the oldest events in one atomic step and records a
+:class:`PruneMark` (the offset and chain value at the cut) so the chain still verifies from there;
+stream versions survive the events they counted.
 """
 
 from __future__ import annotations
@@ -99,6 +103,74 @@ class DuplicateKeyError(Exception):
     """An insert hit a stored event id (the optimistic append retries with a lookup)."""
 
 
+class CommitConflictError(Exception):
+    """Another writer committed between this transaction's reads and its commit; nothing was written.
+
+    Raised by optimistic backends (Redis) when the transaction ends; the ledger re-runs the
+    whole transaction with fresh reads.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class PruneMark:
+    """A cut made by pruning: every event at or below ``offset`` was removed.
+
+    Attributes:
+        offset: the last removed offset; the ledger now starts at ``offset + 1``.
+        chain: the hash chain value at ``offset``: the first remaining event links to it.
+        recorded_at: when the prune ran (the ledger's clock).
+        events: how many events this prune removed.
+    """
+
+    offset: int
+    chain: bytes
+    recorded_at: datetime
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What one prune did.
+
+    Attributes:
+        events: events removed now (0 when nothing could be removed).
+        through: the ledger's cut after this prune: every offset up to here is gone (0: none).
+        wanted_through: the last offset recorded before the horizon (what the age alone allows).
+        held_back_by: why the cut stopped short of ``wanted_through`` (the projections that have
+            not folded further, or that none is stored), or ``None`` when it did not.
+    """
+
+    events: int
+    through: int
+    wanted_through: int
+    held_back_by: str | None = None
+
+    def __str__(self) -> str:
+        done = f"pruned {self.events} event(s); the ledger now starts after offset {self.through}"
+        return done if self.held_back_by is None else f"{done} (held back: {self.held_back_by})"
+
+
+def plan_prune(wanted: int, floor: int, positions: dict[str, int], *, force: bool) -> tuple[int, str | None]:
+    """Return the offset to prune through and why it stops short of ``wanted`` (shared by backends).
+
+    Args:
+        wanted: the last offset old enough to prune.
+        floor: the current cut (0 if never pruned); a prune never moves it backwards.
+        positions: each stored projection's position; without ``force`` nothing past the lowest
+            is removed, so no stored projection ever misses an event it has not folded.
+        force: prune by age alone.
+    """
+    if force or wanted <= floor:
+        return max(wanted, floor), None
+    if not positions:
+        return floor, "no stored projection has folded these events (run `rledger follow`, or force)"
+    lowest = min(positions.values())
+    if lowest >= wanted:
+        return wanted, None
+    behind = ", ".join(sorted(f"'{n}' at offset {p}" for n, p in positions.items() if p == lowest))
+    return max(lowest, floor), f"projection {behind} has not folded further"
+
+
 class WriteTransaction(ABC):
     """Primitives used by the append algorithm inside one exclusive transaction."""
 
@@ -190,7 +262,12 @@ class LedgerBackend(ABC):
 
     @abstractmethod
     def write(self) -> AbstractContextManager[WriteTransaction]:
-        """Open an exclusive write transaction (serialised across threads and processes)."""
+        """Open a write transaction, serialised across threads and processes.
+
+        SQL backends hold an exclusive lock for the transaction; an optimistic backend may
+        instead raise :class:`CommitConflictError` when it ends, if another writer committed in
+        between (nothing is written then, and the caller runs the transaction again).
+        """
 
     @abstractmethod
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
@@ -251,6 +328,26 @@ class LedgerBackend(ABC):
     @abstractmethod
     def try_lock_runner(self, name: str) -> RunnerLock | None:
         """Become the one active runner of ``name``, or return ``None`` if another is."""
+
+    # -- retention ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def prune(self, before: datetime, *, force: bool, pruned_at: datetime) -> PruneResult:
+        """Remove, atomically, the events recorded before ``before`` (see :func:`plan_prune`).
+
+        Records a :class:`PruneMark` at the cut and keeps every stream's version. Without
+        ``force`` nothing past the lowest stored projection position is removed (and nothing at
+        all when no projection is stored).
+        """
+
+    @abstractmethod
+    def prune_marks(self) -> list[PruneMark]:
+        """Return every prune mark in offset order (empty if never pruned)."""
+
+    def pruned_through(self) -> int:
+        """Return the offset up to which events were pruned (0 if never)."""
+        marks = self.prune_marks()
+        return marks[-1].offset if marks else 0
 
     def wait_for_events(self, after: int, timeout: float) -> bool:
         """Block up to ``timeout`` seconds until an offset above ``after`` exists."""

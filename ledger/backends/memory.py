@@ -1,7 +1,8 @@
 """In-memory backend: an ``eventsourcing`` POPO process recorder holding ledger rows in lists.
 
 The default for library use and tests; nothing survives the process. Writes are staged and
-applied only when the transaction ends without error, so a failed batch leaves no trace.
+applied only when the transaction ends without error, so a failed batch leaves no trace. Rows
+are held in offset order; after a prune the list starts at ``_base + 1``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ledger.backends.base import (
     DuplicateKeyError,
     Existing,
     LedgerBackend,
+    PruneMark,
+    PruneResult,
     ReadQuery,
     RunnerLock,
     SavedView,
@@ -30,6 +33,7 @@ from ledger.backends.base import (
     StoredRow,
     Tail,
     WriteTransaction,
+    plan_prune,
 )
 from ledger.errors import ViewConflictError
 from ledger.events import to_epoch_us
@@ -42,8 +46,11 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
         super().__init__()
         self.url = url
         self._rows: list[StoredRow] = []
-        self._by_id: dict[UUID, int] = {}
-        self._streams: dict[str, list[int]] = {}
+        self._base = 0  # offsets up to here were pruned: _rows[i].offset == _base + i + 1
+        self._by_id: dict[UUID, int] = {}  # event id -> offset
+        self._streams: dict[str, list[int]] = {}  # stream -> its offsets, ascending
+        self._versions: dict[str, int] = {}  # outlives pruning, unlike the rows that counted it
+        self._marks: list[PruneMark] = []
         self._head: Tail | None = None
         self._checkpoints: list[Checkpoint] = []
         self._views: dict[str, SavedView] = {}
@@ -58,8 +65,9 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
             tx = _MemoryWrite(self)
             yield tx
             for row in tx.staged:
-                self._by_id[row.event_id] = len(self._rows)
-                self._streams.setdefault(row.stream, []).append(len(self._rows))
+                self._by_id[row.event_id] = row.offset
+                self._streams.setdefault(row.stream, []).append(row.offset)
+                self._versions[row.stream] = row.version
                 self._rows.append(row)
             if tx.new_head is not None:
                 self._head = tx.new_head
@@ -69,13 +77,13 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
         """Return up to ``limit`` rows matching ``query`` in offset order."""
         with self._database_lock:
+            base = self._base
             if query.stream is not None:
                 candidates: Sequence[int] = self._streams.get(query.stream, [])
-                # Row index = offset - 1, and stream indexes ascend.
-                start = bisect.bisect_right(candidates, query.after - 1)
-                indexes: Sequence[int] = candidates[start:]
+                start = bisect.bisect_right(candidates, query.after)
+                indexes: Sequence[int] = [o - 1 - base for o in candidates[start:]]
             else:
-                indexes = range(max(query.after, 0), len(self._rows))
+                indexes = range(max(query.after - base, 0), len(self._rows))
             out: list[StoredRow] = []
             for i in indexes:
                 row = self._rows[i]
@@ -97,13 +105,17 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
     def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
         """Return lean rows in offset order."""
         with self._database_lock:
-            end = len(self._rows) if stop is None else min(stop, len(self._rows))
-            rows = self._rows[max(after, 0) : min(end, max(after, 0) + limit)]
+            first = max(after - self._base, 0)
+            end = len(self._rows) if stop is None else min(stop - self._base, len(self._rows))
+            rows = self._rows[first : max(min(end, first + limit), first)]
         return [(r.offset, r.topic, to_epoch_us(r.occurred_at), r.state) for r in rows]
 
     def max_offset(self) -> int:
-        """Return the highest stored offset, 0 when empty."""
-        return len(self._rows)
+        """Return the highest offset written (still the head's after everything was pruned)."""
+        with self._database_lock:
+            if self._rows:
+                return self._rows[-1].offset
+            return self._head.offset if self._head is not None else 0
 
     def offset_at(self, when: datetime) -> int | None:
         """Return the first offset recorded at or after ``when``."""
@@ -113,7 +125,7 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
 
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty)."""
-        return len(self._streams.get(stream, ()))
+        return self._versions.get(stream, 0)
 
     def head(self) -> Tail | None:
         """Return the recorded head of the chain."""
@@ -131,7 +143,7 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
                 by_type[r.topic] = by_type.get(r.topic, 0) + 1
             return BackendStats(
                 events=len(self._rows),
-                streams=len(self._streams),
+                streams=sum(1 for offsets in self._streams.values() if offsets),
                 first_recorded_at=self._rows[0].recorded_at if self._rows else None,
                 last_recorded_at=self._rows[-1].recorded_at if self._rows else None,
                 by_type=by_type,
@@ -163,6 +175,33 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
             self._max_tracking_ids.pop(name, None)
             self._views.pop(name, None)
 
+    # -- retention ---------------------------------------------------------------------------
+
+    def prune(self, before: datetime, *, force: bool, pruned_at: datetime) -> PruneResult:
+        """Drop the rows recorded before ``before`` that every stored projection has folded."""
+        with self._database_lock:
+            floor = self._marks[-1].offset if self._marks else 0
+            old = bisect.bisect_left(self._rows, before, key=lambda r: r.recorded_at)
+            wanted = self._rows[old - 1].offset if old else floor
+            positions = {v.name: v.position for v in self._views.values()}
+            through, held_back = plan_prune(wanted, floor, positions, force=force)
+            cut = through - self._base  # rows to drop from the front
+            if cut <= 0:
+                return PruneResult(0, floor, wanted, held_back)
+            dropped = self._rows[:cut]
+            self._marks.append(PruneMark(through, dropped[-1].chain, pruned_at, len(dropped)))
+            for row in dropped:
+                self._by_id.pop(row.event_id, None)
+            for offsets in {row.stream: self._streams[row.stream] for row in dropped}.values():
+                del offsets[: bisect.bisect_right(offsets, through)]
+            del self._rows[:cut]
+            self._base = through
+            return PruneResult(len(dropped), through, wanted, held_back)
+
+    def prune_marks(self) -> list[PruneMark]:
+        """Return every prune mark in offset order."""
+        return list(self._marks)
+
     def try_lock_runner(self, name: str) -> RunnerLock | None:
         """Take the in-process lock for ``name``."""
         with self._database_lock:
@@ -173,7 +212,7 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
         """Block until an offset above ``after`` exists (woken by appends, no polling)."""
         event = threading.Event()
         with self._database_lock:
-            if len(self._rows) > after:
+            if self.max_offset() > after:
                 return True
             self._listeners.add(event)
         try:
@@ -181,7 +220,7 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
         finally:
             with self._database_lock:
                 self._listeners.discard(event)
-        return len(self._rows) > after
+        return self.max_offset() > after
 
 
 class _ThreadRunnerLock(RunnerLock):
@@ -202,20 +241,23 @@ class _MemoryWrite(WriteTransaction):
         self.new_checkpoints: list[Checkpoint] = []
 
     def existing(self, event_ids: list[UUID]) -> dict[UUID, Existing]:
-        rows = self.store._rows
+        rows, base = self.store._rows, self.store._base
         return {
-            e: Existing(rows[i].offset, rows[i].state)
+            e: Existing(o, rows[o - 1 - base].state)
             for e in event_ids
-            if (i := self.store._by_id.get(e)) is not None
+            if (o := self.store._by_id.get(e)) is not None
         }
 
     def stream_versions(self, streams: list[str]) -> dict[str, int]:
-        return {s: len(self.store._streams[s]) for s in streams if s in self.store._streams}
+        versions = self.store._versions
+        return {s: versions[s] for s in streams if s in versions}
 
     def tail(self) -> Tail:
         rows = self.store._rows
         if not rows:
-            return Tail(0, GENESIS, None)
+            # Everything may have been pruned: the chain continues from the head.
+            head = self.store._head
+            return Tail(0, GENESIS, None) if head is None else head
         return Tail(rows[-1].offset, rows[-1].chain, rows[-1].recorded_at)
 
     def insert(self, rows: list[StoredRow]) -> None:

@@ -3,7 +3,8 @@
 Writes lock the table ``IN EXCLUSIVE MODE`` for the transaction (readers are not blocked) so
 offsets are assigned and committed in one order: a reader following offsets never skips an
 event. The library's database functions are never used — in 9.5.6 its insert function skips
-that lock. Rows go in by binary ``COPY`` inside that locked transaction.
+that lock. Rows go in by binary ``COPY`` inside that locked transaction. A prune deletes the
+oldest rows under the same lock, recording its mark and the versions of the streams it empties.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from ledger.backends.base import (
     DuplicateKeyError,
     Existing,
     LedgerBackend,
+    PruneMark,
+    PruneResult,
     ReadQuery,
     RunnerLock,
     SavedView,
@@ -34,6 +37,7 @@ from ledger.backends.base import (
     StoredRow,
     Tail,
     WriteTransaction,
+    plan_prune,
     where_clause,
 )
 from ledger.errors import BackendUnavailableError, ViewConflictError
@@ -81,6 +85,8 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
         self._head_t = SQL("{0}.ledger_head").format(schema)
         self._cp_t = SQL("{0}.ledger_checkpoints").format(schema)
         self._views_t = SQL("{0}.ledger_views").format(schema)
+        self._prunes_t = SQL("{0}.ledger_prunes").format(schema)
+        self._pruned_streams_t = SQL("{0}.ledger_pruned_streams").format(schema)
         # Keep only the library's tracking table; the events table, its composite type and
         # insert function are replaced by the ledger's own table below.
         tracking = [s for s in self.sql_create_statements if self.tracking_table_name in s.as_string()]
@@ -118,6 +124,14 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
                 "CREATE TABLE IF NOT EXISTS {v} (name text PRIMARY KEY, position bigint NOT NULL, "
                 "state bytea NOT NULL, digest text NOT NULL, updated_at timestamptz NOT NULL)"
             ).format(v=self._views_t),
+            SQL(
+                'CREATE TABLE IF NOT EXISTS {p} ("offset" bigint PRIMARY KEY, chain bytea NOT NULL, '
+                "recorded_at timestamptz NOT NULL, events bigint NOT NULL)"
+            ).format(p=self._prunes_t),
+            # A stream's version outlives its pruned rows, so a stream never restarts at 1.
+            SQL("CREATE TABLE IF NOT EXISTS {p} (stream text PRIMARY KEY, version bigint NOT NULL)").format(
+                p=self._pruned_streams_t
+            ),
             *tracking,
         ]
         self._copy = SQL("COPY {t} (" + _COLUMNS + ") FROM STDIN (FORMAT BINARY)").format(t=t)
@@ -176,9 +190,13 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
         return [(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
     def max_offset(self) -> int:
-        """Return the highest stored offset, 0 when empty."""
-        rows = self._fetch(SQL("SELECT MAX(notification_id) FROM {t}").format(t=self._t))
-        return int(rows[0][0] or 0)
+        """Return the highest offset written (still the head's after everything was pruned)."""
+        rows = self._fetch(
+            SQL(
+                "SELECT COALESCE((SELECT MAX(notification_id) FROM {t}), (SELECT last_offset FROM {h}), 0)"
+            ).format(t=self._t, h=self._head_t)
+        )
+        return int(rows[0][0])
 
     def offset_at(self, when: datetime) -> int | None:
         """Return the first offset recorded at or after ``when``."""
@@ -191,10 +209,13 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty)."""
         rows = self._fetch(
-            SQL("SELECT MAX(originator_version) FROM {t} WHERE originator_id = %s").format(t=self._t),
-            [stream],
+            SQL(
+                "SELECT COALESCE((SELECT MAX(originator_version) FROM {t} WHERE originator_id = %s), "
+                "(SELECT version FROM {p} WHERE stream = %s), 0)"
+            ).format(t=self._t, p=self._pruned_streams_t),
+            [stream, stream],
         )
-        return int(rows[0][0] or 0)
+        return int(rows[0][0])
 
     def head(self) -> Tail | None:
         """Return the recorded head of the chain."""
@@ -284,6 +305,57 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             cur.execute(SQL("DELETE FROM {t} WHERE application_name = %s").format(t=tracking_t), [name])
             cur.execute(SQL("DELETE FROM {v} WHERE name = %s").format(v=self._views_t), [name])
 
+    # -- retention ---------------------------------------------------------------------------
+
+    def prune(self, before: datetime, *, force: bool, pruned_at: datetime) -> PruneResult:
+        """Delete the rows recorded before ``before`` in one transaction holding the table lock."""
+        with self.write() as tx:
+            assert isinstance(tx, _PostgresWrite)
+            cur = tx.cur
+            cur.execute(SQL('SELECT COALESCE(MAX("offset"), 0) FROM {p}').format(p=self._prunes_t))
+            floor = int(_one(cur))
+            cur.execute(
+                SQL("SELECT MAX(notification_id) FROM {t} WHERE recorded_at < %s").format(t=self._t),
+                [before],
+            )
+            wanted = max(int(_one(cur) or 0), floor)
+            cur.execute(SQL("SELECT name, position FROM {v}").format(v=self._views_t))
+            positions = {r[0]: int(r[1]) for r in cur.fetchall()}
+            through, held_back = plan_prune(wanted, floor, positions, force=force)
+            if through <= floor:
+                return PruneResult(0, floor, wanted, held_back)
+            cur.execute(SQL("SELECT chain FROM {t} WHERE notification_id = %s").format(t=self._t), [through])
+            found = cur.fetchone()
+            if found is None:
+                raise ValueError(f"cannot prune through offset {through}: its row is missing (run verify)")
+            cur.execute(
+                SQL(
+                    "INSERT INTO {p} (stream, version) "
+                    "SELECT originator_id, MAX(originator_version) FROM {t} WHERE notification_id <= %s "
+                    "GROUP BY originator_id ON CONFLICT (stream) DO UPDATE SET "
+                    "version = GREATEST({p}.version, EXCLUDED.version)"
+                ).format(p=self._pruned_streams_t, t=self._t),
+                [through],
+            )
+            cur.execute(SQL("DELETE FROM {t} WHERE notification_id <= %s").format(t=self._t), [through])
+            events = cur.rowcount
+            cur.execute(
+                SQL('INSERT INTO {p} ("offset", chain, recorded_at, events) VALUES (%s, %s, %s, %s)').format(
+                    p=self._prunes_t
+                ),
+                [through, bytes(found[0]), pruned_at, events],
+            )
+            return PruneResult(events, through, wanted, held_back)
+
+    def prune_marks(self) -> list[PruneMark]:
+        """Return every prune mark in offset order."""
+        rows = self._fetch(
+            SQL('SELECT "offset", chain, recorded_at, events FROM {p} ORDER BY "offset"').format(
+                p=self._prunes_t
+            )
+        )
+        return [PruneMark(r[0], bytes(r[1]), _utc(r[2]), r[3]) for r in rows]
+
     def try_lock_runner(self, name: str) -> RunnerLock | None:
         """Take a session advisory lock on a dedicated connection (released if it dies)."""
         conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
@@ -306,6 +378,12 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             for _ in conn.notifies(timeout=timeout, stop_after=1):
                 break
         return self.max_offset() > after
+
+
+def _one(cur: psycopg.Cursor[tuple[Any, ...]]) -> Any:
+    row = cur.fetchone()
+    assert row is not None
+    return row[0]
 
 
 class _AdvisoryLock(RunnerLock):
@@ -334,12 +412,13 @@ class _PostgresWrite(WriteTransaction):
         return {row[0]: Existing(row[1], bytes(row[2])) for row in self.cur.fetchall()}
 
     def stream_versions(self, streams: list[str]) -> dict[str, int]:
-        # One index lookup per stream; a GROUP BY would walk every row of each stream.
+        # One index lookup per stream; a GROUP BY would walk every row of each stream. The
+        # pruned-streams lookup runs only for a stream without rows (COALESCE is lazy).
         self.cur.execute(
             SQL(
-                "SELECT s, (SELECT MAX(originator_version) FROM {t} WHERE originator_id = s) "
-                "FROM unnest(%s::text[]) AS s"
-            ).format(t=self.r._t),
+                "SELECT s, COALESCE((SELECT MAX(originator_version) FROM {t} WHERE originator_id = s), "
+                "(SELECT version FROM {p} WHERE stream = s)) FROM unnest(%s::text[]) AS s"
+            ).format(t=self.r._t, p=self.r._pruned_streams_t),
             [streams],
         )
         return {row[0]: row[1] for row in self.cur.fetchall() if row[1] is not None}
@@ -352,7 +431,11 @@ class _PostgresWrite(WriteTransaction):
         )
         row = self.cur.fetchone()
         if row is None:
-            return Tail(0, GENESIS, None)
+            # Everything may have been pruned: the chain continues from the head.
+            self.cur.execute(SQL("SELECT last_offset, chain, recorded_at FROM {h}").format(h=self.r._head_t))
+            row = self.cur.fetchone()
+            if row is None:
+                return Tail(0, GENESIS, None)
         return Tail(row[0], bytes(row[1]), _utc(row[2]))
 
     def insert(self, rows: list[StoredRow]) -> None:

@@ -2,7 +2,8 @@
 
 One ledger per database file. Writes take ``BEGIN IMMEDIATE`` so writers in several processes
 serialise on the database lock and offsets follow commit order. WAL mode lets readers run
-alongside a writer.
+alongside a writer. A prune deletes the oldest rows in one such transaction, recording its mark
+and the versions of the streams it empties.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from ledger.backends.base import (
     Existing,
     FileRunnerLock,
     LedgerBackend,
+    PruneMark,
+    PruneResult,
     ReadQuery,
     RunnerLock,
     SavedView,
@@ -35,6 +38,7 @@ from ledger.backends.base import (
     StoredRow,
     Tail,
     WriteTransaction,
+    plan_prune,
     where_clause,
 )
 from ledger.errors import ViewConflictError
@@ -102,6 +106,12 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
             "CREATE TABLE IF NOT EXISTS ledger_views ("
             "name TEXT PRIMARY KEY, position INTEGER NOT NULL, state BLOB NOT NULL, "
             "digest TEXT NOT NULL, updated_at INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS ledger_prunes ("
+            "offset INTEGER PRIMARY KEY, chain BLOB NOT NULL, recorded_at INTEGER NOT NULL, "
+            "events INTEGER NOT NULL)",
+            # A stream's version outlives its pruned rows, so a stream never restarts at 1.
+            "CREATE TABLE IF NOT EXISTS ledger_pruned_streams ("
+            "stream TEXT PRIMARY KEY, version INTEGER NOT NULL)",
             *statements,
         ]
 
@@ -171,11 +181,14 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
             return [tuple(r) for r in c.fetchall()]
 
     def max_offset(self) -> int:
-        """Return the highest stored offset, 0 when empty."""
+        """Return the highest offset written (still the head's after everything was pruned)."""
         with self._read() as c:
-            c.execute(f"SELECT MAX(notification_id) FROM {TABLE}")
+            c.execute(
+                f"SELECT COALESCE((SELECT MAX(notification_id) FROM {TABLE}), "
+                "(SELECT last_offset FROM ledger_head WHERE id = 1), 0)"
+            )
             value = c.fetchone()[0]
-        return int(value or 0)
+        return int(value)
 
     def offset_at(self, when: datetime) -> int | None:
         """Return the first offset recorded at or after ``when``."""
@@ -187,9 +200,13 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty)."""
         with self._read() as c:
-            c.execute(f"SELECT MAX(originator_version) FROM {TABLE} WHERE originator_id = ?", (stream,))
+            c.execute(
+                f"SELECT COALESCE((SELECT MAX(originator_version) FROM {TABLE} WHERE originator_id = ?1), "
+                "(SELECT version FROM ledger_pruned_streams WHERE stream = ?1), 0)",
+                (stream,),
+            )
             value = c.fetchone()[0]
-        return int(value or 0)
+        return int(value)
 
     def head(self) -> Tail | None:
         """Return the recorded head of the chain."""
@@ -274,6 +291,47 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
             tx.c.execute("DELETE FROM tracking WHERE application_name = ?", (name,))
             tx.c.execute("DELETE FROM ledger_views WHERE name = ?", (name,))
 
+    # -- retention ---------------------------------------------------------------------------
+
+    def prune(self, before: datetime, *, force: bool, pruned_at: datetime) -> PruneResult:
+        """Delete the rows recorded before ``before`` in one ``BEGIN IMMEDIATE`` transaction."""
+        with self.write() as tx:
+            assert isinstance(tx, _SQLiteWrite)
+            c = tx.c
+            c.execute("SELECT COALESCE(MAX(offset), 0) FROM ledger_prunes")
+            floor = int(c.fetchone()[0])
+            c.execute(f"SELECT MAX(notification_id) FROM {TABLE} WHERE recorded_at < ?", (_us(before),))
+            wanted = max(int(c.fetchone()[0] or 0), floor)
+            c.execute("SELECT name, position FROM ledger_views")
+            positions = {r[0]: int(r[1]) for r in c.fetchall()}
+            through, held_back = plan_prune(wanted, floor, positions, force=force)
+            if through <= floor:
+                return PruneResult(0, floor, wanted, held_back)
+            c.execute(f"SELECT chain FROM {TABLE} WHERE notification_id = ?", (through,))
+            found = c.fetchone()
+            if found is None:
+                raise ValueError(f"cannot prune through offset {through}: its row is missing (run verify)")
+            c.execute(
+                "INSERT INTO ledger_pruned_streams (stream, version) "
+                f"SELECT originator_id, MAX(originator_version) FROM {TABLE} WHERE notification_id <= ? "
+                "GROUP BY originator_id ON CONFLICT (stream) DO UPDATE SET "
+                "version = MAX(version, excluded.version)",
+                (through,),
+            )
+            c.execute(f"DELETE FROM {TABLE} WHERE notification_id <= ?", (through,))
+            events = c.sqlite_cursor.rowcount
+            c.execute(
+                "INSERT INTO ledger_prunes (offset, chain, recorded_at, events) VALUES (?, ?, ?, ?)",
+                (through, found[0], _us(pruned_at), events),
+            )
+            return PruneResult(events, through, wanted, held_back)
+
+    def prune_marks(self) -> list[PruneMark]:
+        """Return every prune mark in offset order."""
+        with self._read() as c:
+            c.execute("SELECT offset, chain, recorded_at, events FROM ledger_prunes ORDER BY offset")
+            return [PruneMark(r[0], r[1], _dt(r[2]), r[3]) for r in c.fetchall()]
+
     def try_lock_runner(self, name: str) -> RunnerLock | None:
         """Take an exclusive lock file beside the database (works across processes)."""
         digest = hashlib.sha256(name.encode()).hexdigest()[:16]
@@ -302,11 +360,13 @@ class _SQLiteWrite(WriteTransaction):
         versions: dict[str, int] = {}
         for start in range(0, len(streams), 900):
             chunk = streams[start : start + 900]
-            # One index lookup per stream; a GROUP BY would walk every row of each stream.
+            # One index lookup per stream; a GROUP BY would walk every row of each stream. The
+            # pruned-streams lookup runs only for a stream without rows (COALESCE is lazy).
             self.c.execute(
                 f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(chunk))}) "
-                f"SELECT id, (SELECT MAX(originator_version) FROM {TABLE} "
-                "WHERE originator_id = s.id) FROM s",
+                f"SELECT id, COALESCE((SELECT MAX(originator_version) FROM {TABLE} "
+                "WHERE originator_id = s.id), "
+                "(SELECT version FROM ledger_pruned_streams WHERE stream = s.id)) FROM s",
                 chunk,
             )
             versions.update({r[0]: r[1] for r in self.c.fetchall() if r[1] is not None})
@@ -318,7 +378,11 @@ class _SQLiteWrite(WriteTransaction):
         )
         r = self.c.fetchone()
         if r is None:
-            return Tail(0, GENESIS, None)
+            # Everything may have been pruned: the chain continues from the head.
+            self.c.execute("SELECT last_offset, chain, recorded_at FROM ledger_head WHERE id = 1")
+            r = self.c.fetchone()
+            if r is None:
+                return Tail(0, GENESIS, None)
         return Tail(r[0], r[1], _dt(r[2]))
 
     def insert(self, rows: list[StoredRow]) -> None:

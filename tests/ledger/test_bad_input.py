@@ -315,7 +315,7 @@ def test_a_bad_async_batch_is_refused_and_writes_nothing(ledger: Ledger) -> None
 
 
 @pytest.mark.parametrize(
-    "url", ["mysql://u@h/db", "redis://127.0.0.1:6379", "", "memory", "sqlite://", "sqlite:///"]
+    "url", ["mysql://u@h/db", "mongodb://127.0.0.1:27017", "", "memory", "sqlite://", "sqlite:///"]
 )
 def test_an_unsupported_url_is_refused(url: str) -> None:
     with pytest.raises(UnsupportedURLError) as caught:

@@ -1,7 +1,8 @@
 """Verify finds tampering: rows edited, deleted or cut off behind the ledger's back.
 
 The tampering goes around the ledger, straight at the storage: the memory backend's row list,
-the SQLite file through ``sqlite3``, the PostgreSQL schema through ``psycopg``.
+the SQLite file through ``sqlite3``, the PostgreSQL schema through ``psycopg``, the Redis keys
+through ``redis``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import psycopg
 import pytest
+import redis
 from psycopg import sql
 
 from ledger import Ledger, StepRecorded
 from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
 from ledger.backends.memory import MemoryLedgerRecorder
+from ledger.backends.redis_layout import Keys, pack_row, unpack_row
 from tests.conftest import PG_URL, MakeLedger
 
 
@@ -130,12 +133,59 @@ class PostgresStorage(Storage):
         self._run("DELETE FROM ledger_events WHERE notification_id = %s", (offset,))
 
 
+class RedisStorage(Storage):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.keys = Keys(parse_qs(urlsplit(url).query)["prefix"][0])
+
+    def _client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url.split("?", 1)[0])
+
+    def _rewrite(self, offset: int, *, state: bytes | None = None, chain: bytes | None = None) -> None:
+        client = self._client()
+        try:
+            row = unpack_row(offset, as_bytes(client.hget(self.keys.rows, offset)))
+            row = dataclasses.replace(row, state=state or row.state, chain=chain or row.chain)
+            client.hset(self.keys.rows, offset, pack_row(row))
+        finally:
+            client.close()
+
+    def state(self, offset: int) -> bytes:
+        client = self._client()
+        try:
+            return unpack_row(offset, as_bytes(client.hget(self.keys.rows, offset))).state
+        finally:
+            client.close()
+
+    def set_state(self, offset: int, state: bytes) -> None:
+        self._rewrite(offset, state=state)
+
+    def set_chain(self, offset: int, chain: bytes) -> None:
+        self._rewrite(offset, chain=chain)
+
+    def set_head_chain(self, chain: bytes) -> None:
+        client = self._client()
+        try:
+            client.hset(self.keys.head, "chain", chain)
+        finally:
+            client.close()
+
+    def delete(self, offset: int) -> None:
+        client = self._client()
+        try:
+            client.hdel(self.keys.rows, offset)
+        finally:
+            client.close()
+
+
 def storage_of(ledger: Ledger, url: str) -> Storage:
     if isinstance(ledger.backend, MemoryLedgerRecorder):
         return MemoryStorage(ledger.backend)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         return SQLiteStorage(url.split("://", 1)[1][1:])
+    if parts.scheme == "redis":
+        return RedisStorage(url)
     return PostgresStorage(parse_qs(parts.query)["schema"][0])
 
 

@@ -1,0 +1,350 @@
+"""How a ledger lies in Redis: its keys, the packed row format and the server-side commit script.
+
+Every key of one ledger starts ``rledger:{<prefix>}:``; the braces are a hash tag, so a Redis
+Cluster would keep a ledger's keys in one slot (its scripts touch many of them at once)::
+
+    rows        HASH  offset -> packed row (the stored event, see ``pack_row``)
+    ids         HASH  event id (16 bytes) -> offset          (idempotency)
+    versions    HASH  stream -> version                     (survives pruning)
+    s:<stream>  ZSET  offsets of one stream (score = member = offset)
+    a:<agent>   ZSET  offsets of one agent
+    t:<topic>   ZSET  offsets of one event type; ``topics`` SET names them
+    head        HASH  offset, chain, recorded_us             (the chain's head)
+    commits     ZSET  score = commit time µs, member = "<first offset:020>:<commit µs>"
+    checkpoints HASH  offset -> chain ‖ recorded_us
+    marks       HASH  offset -> chain ‖ pruned_at_us ‖ events  (prune marks)
+    meta        HASH  incarnation, pruned_through, swept
+    views       HASH  name -> packed view;  tracking  HASH  name -> position
+    runner:<n>  STRING  the token of the runner holding projection <n> (expires unless renewed)
+    appended    pub/sub channel: the new head offset after each commit
+"""
+
+from __future__ import annotations
+
+import struct
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ledger.backends.base import SavedView, StoredRow
+from ledger.events import from_epoch_us, to_epoch_us
+
+KEY_ROOT = "rledger"
+"""Every key of every ledger starts with this (then ``:{prefix}:``)."""
+
+
+class Keys:
+    """The key names of one ledger."""
+
+    def __init__(self, prefix: str) -> None:
+        self.base = f"{KEY_ROOT}:{{{prefix}}}"
+        self.pattern = f"{KEY_ROOT}:{{{prefix}}}:*"
+        b = self.base
+        self.rows = f"{b}:rows"
+        self.ids = f"{b}:ids"
+        self.versions = f"{b}:versions"
+        self.topics = f"{b}:topics"
+        self.head = f"{b}:head"
+        self.commits = f"{b}:commits"
+        self.checkpoints = f"{b}:checkpoints"
+        self.marks = f"{b}:marks"
+        self.meta = f"{b}:meta"
+        self.views = f"{b}:views"
+        self.tracking = f"{b}:tracking"
+        self.channel = f"{b}:appended"
+
+    def stream(self, stream: str) -> str:
+        """The offset index of one stream."""
+        return f"{self.base}:s:{stream}"
+
+    def agent(self, agent: str) -> str:
+        """The offset index of one agent."""
+        return f"{self.base}:a:{agent}"
+
+    def topic(self, topic: str) -> str:
+        """The offset index of one event type."""
+        return f"{self.base}:t:{topic}"
+
+    def runner(self, name: str) -> str:
+        """The runner lock of one projection."""
+        return f"{self.base}:runner:{name}"
+
+
+def as_bytes(value: Any) -> bytes:
+    """Return a Redis reply as bytes (the client never decodes: ``decode_responses`` is off)."""
+    if not isinstance(value, bytes):
+        raise TypeError(f"expected a bytes reply from Redis, got {type(value).__name__}")
+    return value
+
+
+def as_int(value: Any, default: int = 0) -> int:
+    """Return a Redis integer reply (or a stored decimal string) as an int; ``None`` → default."""
+    return default if value is None else int(value)
+
+
+# -- rows ------------------------------------------------------------------------------------
+
+# version, occurred µs, recorded µs, event id, chain, stream length, topic length, agent length
+# (-1: none); then the stream, topic and agent bytes, then the stored event bytes.
+_ROW = struct.Struct(">qqq16s32sIHi")
+_ROW_SIZE = _ROW.size
+
+
+def pack_row(row: StoredRow) -> bytes:
+    """Return the bytes stored for one row (the offset is the hash field, not in the value)."""
+    stream = row.stream.encode()
+    topic = row.topic.encode()
+    agent = b"" if row.agent is None else row.agent.encode()
+    header = _ROW.pack(
+        row.version,
+        to_epoch_us(row.occurred_at),
+        to_epoch_us(row.recorded_at),
+        row.event_id.bytes,
+        row.chain,
+        len(stream),
+        len(topic),
+        -1 if row.agent is None else len(agent),
+    )
+    return b"".join((header, stream, topic, agent, row.state))
+
+
+def unpack_row(offset: int, data: bytes) -> StoredRow:
+    """Return the row stored as ``data`` at ``offset``."""
+    version, occurred, recorded, event_id, chain, n_stream, n_topic, n_agent = _ROW.unpack_from(data)
+    at = _ROW_SIZE
+    stream = data[at : at + n_stream].decode()
+    at += n_stream
+    topic = data[at : at + n_topic].decode()
+    at += n_topic
+    agent = None
+    if n_agent >= 0:
+        agent = data[at : at + n_agent].decode()
+        at += n_agent
+    return StoredRow(
+        offset=offset,
+        stream=stream,
+        version=version,
+        topic=topic,
+        event_id=UUID(bytes=event_id),
+        agent=agent,
+        occurred_at=from_epoch_us(occurred),
+        recorded_at=from_epoch_us(recorded),
+        state=data[at:],
+        chain=chain,
+    )
+
+
+def scan_fields(data: bytes) -> tuple[str, int, bytes]:
+    """Return (topic, occurred_at µs, stored bytes) of a packed row, decoding nothing else."""
+    _, occurred, _, _, _, n_stream, n_topic, n_agent = _ROW.unpack_from(data)
+    at = _ROW_SIZE + n_stream
+    topic = data[at : at + n_topic].decode()
+    return topic, occurred, data[at + n_topic + max(n_agent, 0) :]
+
+
+def row_chain(data: bytes) -> bytes:
+    """Return the chain value of a packed row."""
+    return bytes(_ROW.unpack_from(data)[4])
+
+
+# -- small records ---------------------------------------------------------------------------
+
+_CHAIN_AT = struct.Struct(">32sq")
+_MARK = struct.Struct(">32sqq")
+_VIEW = struct.Struct(">qqH")
+
+
+def pack_chain_at(chain: bytes, when: datetime) -> bytes:
+    """A checkpoint's value: its chain value and time."""
+    return _CHAIN_AT.pack(chain, to_epoch_us(when))
+
+
+def unpack_chain_at(data: bytes) -> tuple[bytes, datetime]:
+    """The inverse of :func:`pack_chain_at`."""
+    chain, when = _CHAIN_AT.unpack(data)
+    return bytes(chain), from_epoch_us(when)
+
+
+def pack_mark(chain: bytes, when: datetime, events: int) -> bytes:
+    """A prune mark's value: the chain value at the cut, when, and how many events went."""
+    return _MARK.pack(chain, to_epoch_us(when), events)
+
+
+def unpack_mark(data: bytes) -> tuple[bytes, datetime, int]:
+    """The inverse of :func:`pack_mark`."""
+    chain, when, events = _MARK.unpack(data)
+    return bytes(chain), from_epoch_us(when), events
+
+
+def pack_view(view: SavedView) -> bytes:
+    """A saved projection: position, time, digest and state bytes."""
+    digest = view.digest.encode()
+    return _VIEW.pack(view.position, to_epoch_us(view.updated_at), len(digest)) + digest + view.state
+
+
+def unpack_view(name: str, data: bytes) -> SavedView:
+    """The inverse of :func:`pack_view`."""
+    position, updated, n_digest = _VIEW.unpack_from(data)
+    at = _VIEW.size
+    digest = data[at : at + n_digest].decode()
+    return SavedView(name, position, data[at + n_digest :], digest, from_epoch_us(updated))
+
+
+def commit_member(first_offset: int, recorded_us: int) -> str:
+    """The ``commits`` member of one commit: zero-padded so equal times sort by offset."""
+    return f"{first_offset:020d}:{recorded_us}"
+
+
+def parse_commit_member(member: bytes) -> tuple[int, int]:
+    """Return (first offset, commit time µs) of a ``commits`` member."""
+    first, _, recorded = member.decode().partition(":")
+    return int(first), int(recorded)
+
+
+# -- server-side scripts ---------------------------------------------------------------------
+
+COMMIT = """
+-- Commit one transaction atomically, or nothing: every check runs before the first write.
+-- ARGV: base, incarnation, expected head offset, new head offset, new head chain, commit µs,
+--       commits member, number of checkpoints, (offset, value) per checkpoint, then one packed
+--       row per new event (see pack_row), at consecutive offsets after the expected head.
+-- Rows are parsed here (not sent as separate arguments) and written with one command per key:
+-- argument encoding and per-command calls dominated a 1000-row commit otherwise.
+local base = ARGV[1]
+local incarnation = redis.call('HGET', base .. ':meta', 'incarnation')
+if incarnation ~= ARGV[2] then
+  if incarnation then return {'lost', incarnation} end
+  return {'lost'}
+end
+local head = tonumber(redis.call('HGET', base .. ':head', 'offset') or '0')
+if head ~= tonumber(ARGV[3]) then
+  return {'moved', tostring(head)}
+end
+
+local function each_chunk(list, step, fn)
+  -- unpack() of a long list overflows Lua's C stack: hand commands at most `step` arguments.
+  for i = 1, #list, step do
+    fn(unpack(list, i, math.min(i + step - 1, #list)))
+  end
+end
+
+local first_row = 9 + 2 * tonumber(ARGV[8])
+local ids, row_pairs, id_pairs = {}, {}, {}
+local versions_of, streams, stream_members = {}, {}, {}
+local agent_members, topic_members = {}, {}
+for r = first_row, #ARGV do
+  local row = ARGV[r]
+  local offset = head + r - first_row + 1
+  local id = string.sub(row, 25, 40)
+  local version = struct.unpack('>i8', row)
+  local n_stream, n_topic, n_agent = struct.unpack('>I4I2i4', row, 73)
+  local stream = string.sub(row, 83, 82 + n_stream)
+  local topic = string.sub(row, 83 + n_stream, 82 + n_stream + n_topic)
+  ids[#ids + 1] = id
+  row_pairs[#row_pairs + 1] = offset
+  row_pairs[#row_pairs + 1] = row
+  id_pairs[#id_pairs + 1] = id
+  id_pairs[#id_pairs + 1] = offset
+  local members = stream_members[stream]
+  if members == nil then
+    members = {}
+    stream_members[stream] = members
+    streams[#streams + 1] = stream
+    versions_of[stream] = {version - 1, version}
+  else
+    if version ~= versions_of[stream][2] + 1 then
+      return {'version', stream, tostring(versions_of[stream][2])}
+    end
+    versions_of[stream][2] = version
+  end
+  members[#members + 1] = offset
+  members[#members + 1] = offset
+  if n_agent >= 0 then
+    local agent = string.sub(row, 83 + n_stream + n_topic, 82 + n_stream + n_topic + n_agent)
+    agent_members[agent] = agent_members[agent] or {}
+    table.insert(agent_members[agent], offset)
+    table.insert(agent_members[agent], offset)
+  end
+  topic_members[topic] = topic_members[topic] or {}
+  table.insert(topic_members[topic], offset)
+  table.insert(topic_members[topic], offset)
+end
+
+local id_key, versions_key = base .. ':ids', base .. ':versions'
+local problem = nil
+each_chunk(ids, 1000, function(...)
+  if problem then return end
+  local found = redis.call('HMGET', id_key, ...)
+  for i = 1, #found do
+    if found[i] then problem = {'duplicate', found[i]} return end
+  end
+end)
+if problem then return problem end
+local stored = redis.call('HMGET', versions_key, unpack(streams))
+for i = 1, #streams do
+  local expected = versions_of[streams[i]][1]
+  if tonumber(stored[i] or '0') ~= expected then
+    return {'version', streams[i], tostring(stored[i] or '0')}
+  end
+end
+
+local rows_key = base .. ':rows'
+each_chunk(row_pairs, 2000, function(...) redis.call('HSET', rows_key, ...) end)
+each_chunk(id_pairs, 2000, function(...) redis.call('HSET', id_key, ...) end)
+local final_versions = {}
+for _, stream in ipairs(streams) do
+  local key = base .. ':s:' .. stream
+  each_chunk(stream_members[stream], 2000, function(...) redis.call('ZADD', key, ...) end)
+  final_versions[#final_versions + 1] = stream
+  final_versions[#final_versions + 1] = versions_of[stream][2]
+end
+each_chunk(final_versions, 2000, function(...) redis.call('HSET', versions_key, ...) end)
+for agent, members in pairs(agent_members) do
+  local key = base .. ':a:' .. agent
+  each_chunk(members, 2000, function(...) redis.call('ZADD', key, ...) end)
+end
+for topic, members in pairs(topic_members) do
+  local key = base .. ':t:' .. topic
+  each_chunk(members, 2000, function(...) redis.call('ZADD', key, ...) end)
+  redis.call('SADD', base .. ':topics', topic)
+end
+redis.call('HSET', base .. ':head', 'offset', ARGV[4], 'chain', ARGV[5], 'recorded_us', ARGV[6])
+for c = 9, first_row - 1, 2 do
+  redis.call('HSET', base .. ':checkpoints', ARGV[c], ARGV[c + 1])
+end
+redis.call('ZADD', base .. ':commits', ARGV[6], ARGV[7])
+redis.call('PUBLISH', base .. ':appended', ARGV[4])
+return {'ok'}
+"""
+
+SAVE_VIEW = """
+-- Store a projection's state and position together; refuse a position that does not advance.
+-- ARGV: base, name, position, packed view ('' to record the position only), reset ('1' or '0').
+local tracking = ARGV[1] .. ':tracking'
+if ARGV[5] == '1' then
+  redis.call('HDEL', tracking, ARGV[2])
+end
+local current = redis.call('HGET', tracking, ARGV[2])
+if current and tonumber(current) >= tonumber(ARGV[3]) then
+  return {'conflict', current}
+end
+redis.call('HSET', tracking, ARGV[2], ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('HSET', ARGV[1] .. ':views', ARGV[2], ARGV[4])
+end
+return {'ok'}
+"""
+
+RENEW_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""

@@ -1,0 +1,200 @@
+"""Reads of a Redis ledger: offset ranges from the rows hash, filters through the offset indexes.
+
+Rows live in one hash keyed by offset, so a range of offsets is one ``HMGET``. A stream, agent or
+type filter walks that key's offset index (a sorted set) instead; the remaining filters, and
+every time filter, are applied in Python on the fetched rows (there is no time index: event
+times may lie centuries apart, beyond what a sorted-set score holds exactly).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import redis
+
+from ledger.backends.base import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, Tail
+from ledger.backends.redis_layout import (
+    Keys,
+    as_bytes,
+    as_int,
+    parse_commit_member,
+    scan_fields,
+    unpack_chain_at,
+    unpack_row,
+)
+from ledger.errors import LedgerLostError
+from ledger.events import from_epoch_us, to_epoch_us
+
+_CHUNK = 1000
+"""Offsets fetched per round trip while filtering."""
+
+
+def _matches(row: StoredRow, q: ReadQuery) -> bool:
+    return (
+        (q.stream is None or row.stream == q.stream)
+        and (q.agent is None or row.agent == q.agent)
+        and (not q.topics or row.topic in q.topics)
+        and (q.since is None or row.occurred_at >= q.since)
+        and (q.until is None or row.occurred_at < q.until)
+    )
+
+
+class RedisReads:
+    """The read side of :class:`~ledger.backends.redis.RedisLedgerRecorder`."""
+
+    incarnation: bytes
+    """The token of the ledger this handle opened (see :meth:`check_incarnation`)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, url: str) -> None:
+        self.r = client
+        self.k = keys
+        self.url = url
+
+    def check_incarnation(self, seen: object) -> None:
+        """Raise :class:`LedgerLostError` unless ``seen`` is this handle's incarnation."""
+        if seen != self.incarnation:
+            raise LedgerLostError(
+                self.url,
+                "the ledger's keys are gone (Redis restarted without persistence, was flushed, or "
+                "evicted them)"
+                if seen is None
+                else "another ledger was created under the same name since this handle opened",
+            )
+
+    def max_offset(self) -> int:
+        """Return the head offset (the highest ever written, also after pruning)."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hget(self.k.meta, "incarnation")
+        pipe.hget(self.k.head, "offset")
+        incarnation, offset = pipe.execute()
+        self.check_incarnation(incarnation)
+        return as_int(offset)
+
+    def _first_and_last(self, stop: int | None) -> tuple[int, int]:
+        """Return (offsets up to here are swept away, the last offset to read)."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hget(self.k.meta, "swept")
+        pipe.hget(self.k.head, "offset")
+        swept, head = pipe.execute()
+        last = as_int(head)
+        return as_int(swept), last if stop is None else min(stop, last)
+
+    def _index_offsets(self, keys: list[str], after: int, stop: int | None, count: int) -> list[int]:
+        """Return the first ``count`` offsets after ``after`` in the union of sorted-set indexes."""
+        high = "+inf" if stop is None else stop
+        pipe = self.r.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrangebyscore(key, f"({after}", high, start=0, num=count)
+        merged = {int(m) for found in pipe.execute() for m in found}
+        return sorted(merged)[:count]
+
+    def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
+        """Return up to ``limit`` rows matching ``query`` in offset order."""
+        if query.stream is not None:
+            index: list[str] | None = [self.k.stream(query.stream)]
+        elif query.agent is not None:
+            index = [self.k.agent(query.agent)]
+        elif query.topics:
+            index = [self.k.topic(t) for t in query.topics]
+        else:
+            index = None
+        out: list[StoredRow] = []
+        after = query.after
+        last = 0
+        if index is None:
+            swept, last = self._first_and_last(query.stop)
+            after = max(after, swept)
+        chunk = min(max(limit, 16), _CHUNK)
+        while len(out) < limit:
+            if index is None:
+                offsets = list(range(after + 1, min(after + chunk, last) + 1))
+            else:
+                offsets = self._index_offsets(index, after, query.stop, chunk)
+            if not offsets:
+                break
+            for offset, data in zip(offsets, self.r.hmget(self.k.rows, offsets), strict=True):
+                if data is None:
+                    continue  # pruned under us, or deleted behind the ledger's back
+                row = unpack_row(offset, as_bytes(data))
+                if _matches(row, query):
+                    out.append(row)
+                    if len(out) >= limit:
+                        break
+            after = offsets[-1]
+        return out
+
+    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+        """Return lean rows in offset order: ``HMGET`` over the offset range, nothing decoded."""
+        swept, last = self._first_and_last(stop)
+        after = max(after, swept)
+        out: list[ScanRow] = []
+        while len(out) < limit and after < last:
+            offsets = list(range(after + 1, min(after + limit - len(out), last) + 1))
+            for offset, data in zip(offsets, self.r.hmget(self.k.rows, offsets), strict=True):
+                if data is not None:
+                    topic, occurred_us, state = scan_fields(as_bytes(data))
+                    out.append((offset, topic, occurred_us, state))
+            after = offsets[-1]
+        return out
+
+    def offset_at(self, when: datetime) -> int | None:
+        """Return the first offset committed at or after ``when`` (from the commits index)."""
+        when_us = to_epoch_us(when)
+        # Scores are doubles, exact to 2**53 µs (year 2255); rounding is monotone, so every
+        # commit at or after ``when`` scores at least float(when); exact times are in the member.
+        start = 0
+        while True:
+            page = self.r.zrangebyscore(self.k.commits, repr(float(when_us)), "+inf", start=start, num=64)
+            if not page:
+                return None
+            for member in page:
+                first, recorded_us = parse_commit_member(as_bytes(member))
+                if recorded_us >= when_us:
+                    # The commit may straddle a prune cut: its first remaining event counts.
+                    return max(first, as_int(self.r.hget(self.k.meta, "pruned_through")) + 1)
+            start += len(page)
+
+    def stream_version(self, stream: str) -> int:
+        """Return the stream's current version (0 when empty); it outlives pruned events."""
+        return as_int(self.r.hget(self.k.versions, stream))
+
+    def head(self) -> Tail | None:
+        """Return the recorded head of the chain."""
+        offset, chain, recorded = self.r.hmget(self.k.head, ["offset", "chain", "recorded_us"])
+        if offset is None:
+            return None
+        return Tail(as_int(offset), as_bytes(chain), from_epoch_us(as_int(recorded)))
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Return every checkpoint in offset order."""
+        found = []
+        for offset, data in self.r.hgetall(self.k.checkpoints).items():
+            chain, when = unpack_chain_at(as_bytes(data))
+            found.append(Checkpoint(int(offset), chain, when))
+        return sorted(found, key=lambda c: c.offset)
+
+    def stats(self) -> BackendStats:
+        """Return whole-ledger counts (one ``ZCARD`` per stream and per type)."""
+        streams = [as_bytes(s).decode() for s in self.r.hkeys(self.k.versions)]
+        topics = [as_bytes(t).decode() for t in self.r.smembers(self.k.topics)]
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hlen(self.k.rows)
+        for name in streams:
+            pipe.zcard(self.k.stream(name))
+        for name in topics:
+            pipe.zcard(self.k.topic(name))
+        counts = pipe.execute()
+        events = int(counts[0])
+        stream_counts, topic_counts = counts[1 : 1 + len(streams)], counts[1 + len(streams) :]
+        stats = BackendStats(
+            events=events,
+            streams=sum(1 for c in stream_counts if c),
+            by_type={t: int(c) for t, c in zip(topics, topic_counts, strict=True) if c},
+        )
+        if events:
+            swept, _ = self._first_and_last(None)
+            first = self.select(ReadQuery(after=swept), 1)
+            head = self.head()
+            stats.first_recorded_at = first[0].recorded_at if first else None
+            stats.last_recorded_at = head.recorded_at if head is not None else None
+        return stats
