@@ -247,6 +247,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"{report.last_offset}; head at {report.head_offset}; "
             f"{report.checkpoints_checked} checkpoint(s) matched"
         )
+        if report.pruned:
+            print(f"  {report.pruned} (retention); the chain is checked from there")
         for p in report.problems:
             print(f"  offset {p.offset}: {p.kind}: {p.detail}")
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -32,6 +32,7 @@ from ledger.backends.base import (
     ReadQuery,
     ScanRow,
     StoredRow,
+    StreamRow,
     Tail,
 )
 from ledger.codec import DEFAULT_MAX_EVENT_BYTES, decode, payload_digest, validate_and_encode
@@ -402,6 +403,11 @@ class Ledger:
             if len(page) < page_size:
                 return
             after = page[-1][0]
+
+    def read_stream(self, stream: str) -> list[StreamRow]:
+        """Return one stream's lean rows (offset, version, recorded µs, bytes) in version order."""
+        self._check_open()
+        return self.backend.read_stream(stream)
 
     def stream(self, workflow_id: str) -> list[Recorded]:
         """Return every event of one workflow in order."""

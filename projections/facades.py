@@ -30,6 +30,7 @@ from ledger import (
     new_event_id,
     open_ledger,
 )
+from ledger.errors import PrunedRangeError
 from ledger.events import BudgetBreached, BudgetReservationReleased, BudgetReserved, as_utc, utc_now
 from ledger.store import Clock
 from projections.costs import CostProjection
@@ -155,7 +156,13 @@ class _Facade(Generic[P]):
             fold_range(self.ledger, [fresh], until=min(as_of, self.ledger.latest_offset()))
             return fresh
         with self._lock:
-            fold_range(self.ledger, [self._projection])
+            try:
+                fold_range(self.ledger, [self._projection])
+            except PrunedRangeError:
+                # Retention removed events this facade had not folded: start again from the
+                # stored projection (which kept its totals), then fold what remains.
+                self._projection = load_stored(self.ledger, self.projection_type)
+                fold_range(self.ledger, [self._projection])
             return self._projection
 
     def compute(self, fn: Callable[[P], R], as_of: int | None = None) -> R:

@@ -20,8 +20,7 @@ from typing import Any
 import orjson
 
 from ledger import EVENT_ADAPTER, Ledger, LedgerError, Recorded, ToolCalled
-from ledger.backends.base import ReadQuery
-from ledger.events import as_utc
+from ledger.events import as_utc, from_epoch_us, to_epoch_us
 
 
 class WorkflowNotFoundError(LedgerError):
@@ -54,9 +53,14 @@ class HistoryRecord:
     offset: int
     stream: str
     version: int
-    recorded_at: datetime | None
+    recorded_us: int | None
     data: dict[str, Any]
     _model: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def recorded_at(self) -> datetime | None:
+        """When the event was committed (aware UTC), if known."""
+        return None if self.recorded_us is None else from_epoch_us(self.recorded_us)
 
     @property
     def type(self) -> str:
@@ -86,7 +90,7 @@ class HistoryRecord:
             recorded.offset,
             recorded.stream,
             recorded.version,
-            recorded.recorded_at,
+            to_epoch_us(recorded.recorded_at),
             recorded.event.model_dump(mode="json"),
         )
         record._model.append(recorded.event)
@@ -105,9 +109,10 @@ class History:
     def load(cls, ledger: Ledger, workflow_id: str, checkpoint: str | int | None = None) -> History:
         """Read a workflow's events from the ledger, up to ``checkpoint`` if given."""
         loads = orjson.loads
+        stream = f"wf:{workflow_id}"
         events = tuple(
-            HistoryRecord(r.offset, r.stream, r.version, r.recorded_at, loads(r.state))
-            for r in ledger.read_rows(ReadQuery(stream=f"wf:{workflow_id}"), page_size=5000)
+            HistoryRecord(offset, stream, version, recorded_us, loads(state))
+            for offset, version, recorded_us, state in ledger.read_stream(stream)
         )
         if not events:
             raise WorkflowNotFoundError(workflow_id)
@@ -189,7 +194,9 @@ class History:
                 int(meta["offset"]),
                 str(meta["stream"]),
                 int(meta["version"]),
-                None if meta["recorded_at"] is None else as_utc(datetime.fromisoformat(meta["recorded_at"])),
+                None
+                if meta["recorded_at"] is None
+                else to_epoch_us(datetime.fromisoformat(meta["recorded_at"])),
                 event.model_dump(mode="json"),
             )
             record._model.append(event)

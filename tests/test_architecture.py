@@ -14,8 +14,13 @@ from pathlib import Path
 import ledger
 
 ROOT = Path(__file__).resolve().parent.parent
-INFRASTRUCTURE = {"eventsourcing", "psycopg", "psycopg_pool", "sqlite3"}
-CONCRETE_BACKENDS = ("ledger.backends.memory", "ledger.backends.sqlite", "ledger.backends.postgres")
+INFRASTRUCTURE = {"eventsourcing", "psycopg", "psycopg_pool", "sqlite3", "redis"}
+CONCRETE_BACKENDS = (
+    "ledger.backends.memory",
+    "ledger.backends.sqlite",
+    "ledger.backends.postgres",
+    "ledger.backends.redis",
+)
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # package → modules (and their submodules) it must not import

@@ -23,6 +23,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from ledger.events import to_epoch_us
+
 GENESIS = bytes(32)
 """The chain value before the first event."""
 
@@ -58,6 +60,10 @@ class StoredRow:
 
 ScanRow = tuple[int, str, int, bytes]
 """A lean stored row for folds: (offset, event type, occurred_at in µs since the epoch, bytes)."""
+
+
+StreamRow = tuple[int, int, int, bytes]
+"""A lean row of one stream: (offset, version, recorded_at in µs since the epoch, bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +397,17 @@ class LedgerBackend(ABC):
     def max_notification_id(self) -> int:
         """Return the highest offset (0 when empty)."""
         return self.max_offset()
+
+    def read_stream(self, stream: str) -> list[StreamRow]:
+        """Return one stream's rows in version order, lean: (offset, version, recorded µs, bytes).
+
+        Backends override this with one query on the (stream, version) index; explaining a
+        workflow reads its stream this way.
+        """
+        return [
+            (r.offset, r.version, to_epoch_us(r.recorded_at), r.state)
+            for r in self.iter_rows(ReadQuery(stream=stream), page_size=5000)
+        ]
 
     def iter_rows(self, query: ReadQuery, page_size: int = 1000) -> Iterator[StoredRow]:
         """Yield every row matching ``query`` in offset order, one page in memory at a time."""

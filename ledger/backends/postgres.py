@@ -35,6 +35,7 @@ from ledger.backends.base import (
     SavedView,
     ScanRow,
     StoredRow,
+    StreamRow,
     Tail,
     WriteTransaction,
     plan_prune,
@@ -187,6 +188,19 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
         ).format(t=self._t)
         rows = self._fetch(sql, [after, stop if stop is not None else 2**62, limit])
+        return [(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
+    def read_stream(self, stream: str) -> list[StreamRow]:
+        """Return one stream's rows in version order: the (stream, version) index serves it
+        in order whatever the planner's statistics say."""
+        rows = self._fetch(
+            SQL(
+                "SELECT notification_id, originator_version, "
+                "(extract(epoch FROM recorded_at) * 1000000)::bigint, state FROM {t} "
+                "WHERE originator_id = %s ORDER BY originator_version"
+            ).format(t=self._t),
+            [stream],
+        )
         return [(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
     def max_offset(self) -> int:

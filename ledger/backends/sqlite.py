@@ -36,6 +36,7 @@ from ledger.backends.base import (
     SavedView,
     ScanRow,
     StoredRow,
+    StreamRow,
     Tail,
     WriteTransaction,
     plan_prune,
@@ -166,6 +167,7 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
     def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
         """Return lean rows in offset order (a primary-key range scan)."""
         with self._read() as c:
+            c.sqlite_cursor.row_factory = None  # plain tuples: no per-row sqlite3.Row
             if stop is None:
                 c.execute(
                     f"SELECT notification_id, topic, occurred_at, state FROM {TABLE} "
@@ -178,7 +180,21 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
                     "WHERE notification_id > ? AND notification_id <= ? ORDER BY notification_id LIMIT ?",
                     (after, stop, limit),
                 )
-            return [tuple(r) for r in c.fetchall()]
+            rows: list[ScanRow] = c.fetchall()
+            return rows
+
+    def read_stream(self, stream: str) -> list[StreamRow]:
+        """Return one stream's rows in version order (one query on the stream index)."""
+        with self._read() as c:
+            # Plain tuples: sqlite3.Row objects cost more than the row is worth here.
+            c.sqlite_cursor.row_factory = None
+            c.execute(
+                f"SELECT notification_id, originator_version, recorded_at, state FROM {TABLE} "
+                "WHERE originator_id = ? ORDER BY originator_version",
+                (stream,),
+            )
+            rows: list[StreamRow] = c.fetchall()
+            return rows
 
     def max_offset(self) -> int:
         """Return the highest offset written (still the head's after everything was pruned)."""
