@@ -181,13 +181,24 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
         return [_row(r) for r in self._fetch(sql.format(t=self._t), params)]
 
     def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
-        """Return lean rows in offset order; the time is converted to µs by the server."""
+        """Return lean rows in offset order; the time is converted to µs by the server.
+
+        Offsets are gapless, so a page is the key range ``(after, after + limit]``: a tight
+        range the planner always serves from the primary key. (An open range with LIMIT was
+        planned, on a freshly filled table without statistics, as a bitmap scan plus a sort of
+        everything after ``after`` — once per page.) A short page past a gap (pruned offsets)
+        falls back to the open query.
+        """
         sql = SQL(
             "SELECT notification_id, topic, "
             "(extract(epoch FROM occurred_at) * 1000000)::bigint, state FROM {t} "
             "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
         ).format(t=self._t)
-        rows = self._fetch(sql, [after, stop if stop is not None else 2**62, limit])
+        upper = stop if stop is not None else 2**62
+        rows = self._fetch(sql, [after, min(upper, after + limit), limit])
+        if len(rows) < limit and after + limit < upper:
+            last = rows[-1][0] if rows else after
+            rows += self._fetch(sql, [last, upper, limit - len(rows)])
         return [(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
     def read_stream(self, stream: str) -> list[StreamRow]:
