@@ -21,7 +21,7 @@ import orjson
 from ledger import ExplanationRecorded, Ledger, LedgerError
 from ledger.events import utc_now
 from ledger.store import Clock
-from replay.history import History
+from replay.history import History, gc_paused
 
 
 @dataclass(frozen=True)
@@ -328,7 +328,8 @@ class DecisionTrailBuilder:
         except LedgerError as exc:
             self._record(thread_id, checkpoint_id, started, error=str(exc))
             raise
-        return build_trail(history, ledger=self.ledger, build_started=started)
+        with gc_paused():
+            return build_trail(history, ledger=self.ledger, build_started=started)
 
     async def build_trail(self, thread_id: str, checkpoint_id: str | int | None = None) -> DecisionTrail:
         """Build the trail of ``thread_id`` up to ``checkpoint_id`` without blocking the loop."""
@@ -336,7 +337,8 @@ class DecisionTrailBuilder:
 
     def explain(self, trail: DecisionTrail) -> str:
         """Explain a trail as Markdown and record the MTTE measurement (build + explain)."""
-        text = explain(trail)
+        with gc_paused():
+            text = explain(trail)
         if trail.ledger is self.ledger and trail.build_started:
             self._record(trail.workflow_id, trail.checkpoint, trail.build_started)
         return text
