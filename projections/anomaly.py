@@ -42,7 +42,7 @@ from projections.anomaly_state import (
 from projections.binding import Bound, fold_new
 from projections.facades import MetricStorage
 from projections.polarity import Polarity
-from projections.series import MetricSeriesProjection
+from projections.series import MetricSeriesProjection, record_metric
 
 
 class AnomalyDetector(Bound):
@@ -95,14 +95,7 @@ class AnomalyDetector(Bound):
         polarity: Polarity | None = None,
     ) -> MetricRecorded:
         """Record one value (a ``MetricRecorded`` event; a naive ``timestamp`` is UTC)."""
-        event = MetricRecorded(
-            metric_name=metric_name,
-            value=value,
-            polarity=polarity,
-            occurred_at=self.now() if timestamp is None else as_utc(timestamp),
-        )
-        self.ledger.append(event)
-        return event
+        return record_metric(self.ledger, self.now(), metric_name, value, timestamp, polarity)
 
     def detect_anomalies(self, metric_name: str | None = None) -> list[Anomaly]:
         """Examine every value recorded since the last call; return the anomalies new to the ledger."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ledger import Ledger, MetricRecorded
 from ledger.events import as_utc, from_epoch_us, to_epoch_us
 from projections.columns import Column
 from projections.engine import Arrays, Handler, Projection
@@ -142,3 +143,22 @@ def as_arrays(points: list[tuple[datetime, float]]) -> tuple[npt.NDArray[np.int6
     times = np.array([to_epoch_us(as_utc(t)) for t, _ in points], dtype=np.int64)
     values = np.array([v for _, v in points], dtype=np.float64)
     return times, values
+
+
+def record_metric(
+    ledger: Ledger,
+    now: datetime,
+    metric_name: str,
+    value: float,
+    timestamp: datetime | None = None,
+    polarity: Polarity | None = None,
+) -> MetricRecorded:
+    """Append one value of a metric (a ``MetricRecorded`` event; a naive ``timestamp`` is UTC)."""
+    event = MetricRecorded(
+        metric_name=metric_name,
+        value=value,
+        polarity=polarity,
+        occurred_at=now if timestamp is None else as_utc(timestamp),
+    )
+    ledger.append(event)
+    return event

@@ -31,7 +31,7 @@ from projections.binding import Bound, fold_new
 from projections.facades import MetricStorage
 from projections.polarity import HIGHER, Polarity, polarity_of
 from projections.reliability import ReliabilityProjection
-from projections.series import HOUR_US, MetricSeriesProjection, as_arrays, reliability_series
+from projections.series import HOUR_US, MetricSeriesProjection, as_arrays, record_metric, reliability_series
 
 
 class TrendDirection(StrEnum):
@@ -139,14 +139,7 @@ class TrendAnalyzer(Bound):
         polarity: Polarity | None = None,
     ) -> MetricRecorded:
         """Record one observation (a ``MetricRecorded`` event; a naive ``timestamp`` is UTC)."""
-        event = MetricRecorded(
-            metric_name=metric_name,
-            value=value,
-            polarity=polarity,
-            occurred_at=self.now() if timestamp is None else as_utc(timestamp),
-        )
-        self.ledger.append(event)
-        return event
+        return record_metric(self.ledger, self.now(), metric_name, value, timestamp, polarity)
 
     def load_series(
         self, metric_name: str, points: list[tuple[datetime, float]], *, polarity: Polarity | None = None
