@@ -12,22 +12,24 @@ from projections.anomaly_state import (
 )
 from projections.breaker_state import BreakerProjection, CircuitBreakerConfig, CircuitState
 from projections.breakers import BreakerStatus, CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError
+from projections.budgets import (
+    BudgetExceededError,
+    CostBudget,
+    CostTracker,
+    Reservation,
+    UnknownBudgetError,
+)
 from projections.channels import CallbackAlertChannel, LogAlertChannel, WebhookAlertChannel, WebhookError
 from projections.costs import CostProjection
 from projections.engine import Projection
 from projections.evidence import Evidence, EvidenceCollector, EvidenceError, EvidenceProjection
 from projections.facades import (
-    BudgetExceededError,
-    CostBudget,
-    CostTracker,
     MemoryMetricStorage,
     MetricStorage,
     RedisMetricStorage,
     ReliabilityMetrics,
-    Reservation,
     SLOTracker,
     SQLMetricStorage,
-    UnknownBudgetError,
 )
 from projections.mode_rules import ActionKind, AgentMode, ModeRules, split_words
 from projections.modes import ModeEnforcer, ModeProjection, ModeViolation

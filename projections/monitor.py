@@ -25,7 +25,8 @@ from projections.anomaly_state import Anomaly
 from projections.binding import Bound, fold_new
 from projections.breaker_state import BreakerProjection, CircuitState
 from projections.breakers import CircuitBreakerRegistry
-from projections.facades import CostTracker, MetricStorage, ReliabilityMetrics, SLOTracker
+from projections.budgets import CostTracker
+from projections.facades import MetricStorage, ReliabilityMetrics, SLOTracker
 from projections.polarity import polarity_of
 from projections.reports import BudgetStatus, CostReport, MetricsReport, SLOReport
 
