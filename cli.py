@@ -66,12 +66,7 @@ EXIT_USAGE = 2
 
 
 def _print_table(rows: Sequence[Sequence[object]], headers: Sequence[str], out: IO[str]) -> None:
-    cells = [[str(h) for h in headers], *[[("" if c is None else str(c)) for c in r] for r in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
-        if n == 0:
-            out.write("  ".join("-" * w for w in widths) + "\n")
+    out.write(render_table(rows, headers) + "\n")
 
 
 def _parse_time(value: str) -> datetime:
