@@ -153,6 +153,14 @@ class Projection(ABC):
 
     def to_bytes(self) -> bytes:
         """Serialise the state (with name, version and position)."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[bytes, str]:
+        """Return the serialised state and its :meth:`digest`, from a single :meth:`dump`.
+
+        A runner saves both; dumping the state once (a 1M-event state is tens of MB) halves
+        the cost of every save.
+        """
         meta, arrays = self.dump()
         header = {
             "name": self.name,
@@ -168,7 +176,7 @@ class Projection(ABC):
             __header__=np.frombuffer(orjson.dumps(header, option=orjson.OPT_SORT_KEYS), np.uint8),
             **arrays,
         )
-        return buf.getvalue()
+        return buf.getvalue(), self._digest_of(meta, arrays)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self | None:
@@ -191,6 +199,9 @@ class Projection(ABC):
         one that read on past events it ignores hold the same state.
         """
         meta, arrays = self.dump()
+        return self._digest_of(meta, arrays)
+
+    def _digest_of(self, meta: dict[str, Any], arrays: Arrays) -> str:
         h = hashlib.sha256()
         h.update(orjson.dumps([self.name, self.version, meta], option=orjson.OPT_SORT_KEYS))
         for key in sorted(arrays):

@@ -159,12 +159,19 @@ class ProjectionRunner:
 
     # -- work --------------------------------------------------------------------------------
 
-    def _save(self, projections: Sequence[Projection], *, suffix: str = "", reset: bool = False) -> None:
+    def _save(
+        self, projections: Sequence[Projection], *, suffix: str = "", reset: bool = False
+    ) -> dict[str, str]:
+        """Save each state with its position; return each projection's digest."""
         now = datetime.now(UTC)
+        digests = {}
         for p in projections:
+            state, digest = p.snapshot()
             self.ledger.backend.save_view(
-                SavedView(p.name + suffix, p.position, p.to_bytes(), p.digest(), now), reset=reset
+                SavedView(p.name + suffix, p.position, state, digest, now), reset=reset
             )
+            digests[p.name] = digest
+        return digests
 
     def catch_up(self, *, progress: Progress | None = None) -> int:
         """Fold every new event into the stored projections and save them; return the position."""
@@ -209,11 +216,11 @@ class ProjectionRunner:
             # Checkpoint the shadow so a long rebuild's progress is visible and durable.
             self._save(fresh, suffix=SHADOW_SUFFIX, reset=first)
             first = False
-        self._save(fresh, reset=True)
+        digests = self._save(fresh, reset=True)
         for p in fresh:
             self.ledger.backend.delete_view(p.name + SHADOW_SUFFIX)
         self.projections = fresh
-        return {p.name: p.digest() for p in fresh}
+        return digests
 
     def follow(self, *, idle_timeout: float = 1.0, on_batch: Callable[[int], None] | None = None) -> None:
         """Catch up, then keep folding new events as they arrive until :meth:`stop` is called."""

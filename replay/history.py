@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ledger import EVENT_ADAPTER, Ledger, LedgerError, Recorded, ToolCalled
+from ledger import EVENT_ADAPTER, Ledger, LedgerError, ToolCalled
 from ledger.events import as_utc, from_epoch_us, to_epoch_us
 
 
@@ -122,19 +122,6 @@ class HistoryRecord:
         out["version"] = self.version
         out["recorded_at"] = None if self.recorded_at is None else self.recorded_at.isoformat()
         return out
-
-    @classmethod
-    def of(cls, recorded: Recorded) -> HistoryRecord:
-        """Wrap an already decoded :class:`Recorded` event."""
-        record = cls(
-            recorded.offset,
-            recorded.stream,
-            recorded.version,
-            to_epoch_us(recorded.recorded_at),
-            recorded.event.model_dump(mode="json"),
-        )
-        record._model = recorded.event
-        return record
 
 
 @dataclass(frozen=True)
