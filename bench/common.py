@@ -201,27 +201,29 @@ def result_row(
     unit: str = "events/s",
     target: str = "",
     note: str = "",
+    digits: int = 1,
 ) -> dict[str, Any]:
     """Return one row of the results format; ``min``/``max`` are the subject's.
 
-    The keys after ``max`` extend the format with the baseline's spread and the target.
+    The keys after ``max`` extend the format with the baseline's spread and the target;
+    values are rounded to ``digits`` decimals (3 suits milliseconds).
     """
     row: dict[str, Any] = {
         "case": case,
         "backend": backend,
-        "subject": round(subject.median, 1),
-        "baseline": round(baseline.median, 1),
+        "subject": round(subject.median, digits),
+        "baseline": round(baseline.median, digits),
         "baseline_name": baseline_name,
         "ratio": round(subject.median / baseline.median, 3),
         "unit": unit,
         "runs": len(subject.values),
-        "min": round(subject.low, 1),
-        "max": round(subject.high, 1),
+        "min": round(subject.low, digits),
+        "max": round(subject.high, digits),
         "baseline_runs": len(baseline.values),
-        "baseline_min": round(baseline.low, 1),
-        "baseline_max": round(baseline.high, 1),
-        "subject_values": [round(v, 1) for v in subject.values],
-        "baseline_values": [round(v, 1) for v in baseline.values],
+        "baseline_min": round(baseline.low, digits),
+        "baseline_max": round(baseline.high, digits),
+        "subject_values": [round(v, digits) for v in subject.values],
+        "baseline_values": [round(v, digits) for v in baseline.values],
         "target": target,
     }
     if note:
@@ -268,23 +270,27 @@ def write_results(
     return path
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}"
+def _fmt(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
 
 
-def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
+def format_table(rows: Sequence[Mapping[str, Any]], *, digits: int = 0) -> str:
     """Return the rows as a Markdown table (median with min-max, ratio, target)."""
     lines = [
         "| case | backend | subject median (min-max) | baseline | baseline median (min-max)"
         " | ratio | target |",
         "|---|---|---|---|---|---|---|",
     ]
+
+    def f(value: float) -> str:
+        return _fmt(value, digits)
+
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['backend']} "
-            f"| {_fmt(r['subject'])} ({_fmt(r['min'])}-{_fmt(r['max'])}) {r['unit']} "
+            f"| {f(r['subject'])} ({f(r['min'])}-{f(r['max'])}) {r['unit']} "
             f"| {r['baseline_name']} "
-            f"| {_fmt(r['baseline'])} ({_fmt(r['baseline_min'])}-{_fmt(r['baseline_max'])}) "
+            f"| {f(r['baseline'])} ({f(r['baseline_min'])}-{f(r['baseline_max'])}) "
             f"| {r['ratio']:.2f} | {r.get('target', '')} |"
         )
     return "\n".join(lines)

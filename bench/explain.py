@@ -41,7 +41,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from bench.common import Spread, provenance, wait_for_quiet, write_results
+from bench.common import Spread, format_table, provenance, result_row, wait_for_quiet, write_results
 from ledger import Ledger, LedgerEvent, open_ledger
 from ledger.workload import generate
 from projections import SLOTracker
@@ -305,45 +305,15 @@ def row(
     target: str,
     note: str = "",
 ) -> dict[str, Any]:
-    """One results row (``performance.md`` format) in milliseconds, kept to 3 decimals."""
-    out: dict[str, Any] = {
-        "case": case,
-        "backend": backend,
-        "subject": round(subject.median, 3),
-        "baseline": round(baseline.median, 3),
-        "baseline_name": baseline_name,
-        "ratio": round(subject.median / baseline.median, 2),
-        "unit": "ms",
-        "runs": len(subject.values),
-        "min": round(subject.low, 3),
-        "max": round(subject.high, 3),
-        "baseline_runs": len(baseline.values),
-        "baseline_min": round(baseline.low, 3),
-        "baseline_max": round(baseline.high, 3),
-        "subject_values": [round(v, 3) for v in subject.values],
-        "baseline_values": [round(v, 3) for v in baseline.values],
-        "target": target,
-    }
-    if note:
-        out["note"] = note
-    return out
+    """One results row in milliseconds, kept to 3 decimals."""
+    return result_row(
+        case, backend, subject, baseline, baseline_name, unit="ms", target=target, note=note, digits=3
+    )
 
 
 def format_ms_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a Markdown table with milliseconds to two decimals."""
-    lines = [
-        "| case | backend | subject median (min-max) | baseline | baseline median (min-max)"
-        " | ratio | target |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['case']} | {r['backend']} "
-            f"| {r['subject']:.2f} ({r['min']:.2f}-{r['max']:.2f}) {r['unit']} "
-            f"| {r['baseline_name']} | {r['baseline']:.2f} ({r['baseline_min']:.2f}-{r['baseline_max']:.2f}) "
-            f"| {r['ratio']:.1f} | {r['target']} |"
-        )
-    return "\n".join(lines)
+    return format_table(rows, digits=2)
 
 
 # -- ledgers ----------------------------------------------------------------------------------
