@@ -10,6 +10,7 @@ its caller sees the error.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ from ledger.errors import LedgerClosedError
 
 if TYPE_CHECKING:
     from ledger.store import AppendResult, Ledger, _Prepared
+
+_log = logging.getLogger(__name__)
 
 
 class GroupCommitter:
@@ -88,7 +91,12 @@ class GroupCommitter:
                         outcomes.append((alone, None))
             # A due retention sweep runs before the callers resume, as it does for a plain
             # append: it sees the clock of this commit, and callers see the ledger it leaves.
-            self._ledger._after_commit()
+            # Their events are committed whatever the sweep does: a failing sweep is logged,
+            # never allowed to end this thread (every later await would then hang forever).
+            try:
+                self._ledger._after_commit()
+            except Exception:
+                _log.exception("retention sweep after a group commit failed; the commit stands")
             for (_, future), (result, error) in zip(taken, outcomes, strict=True):
                 _resolve(future, result=result, error=error)
 
