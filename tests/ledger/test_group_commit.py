@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from typing import Any
 
 import pytest
 
@@ -27,3 +29,79 @@ def test_a_failing_retention_sweep_does_not_stop_async_appends(caplog: pytest.Lo
     with caplog.at_level(logging.ERROR, logger="ledger.groupcommit"):
         assert asyncio.run(main()) == [1, 2]
     assert "retention sweep after a group commit failed" in caplog.text
+
+
+def test_concurrent_callers_share_transactions() -> None:
+    # 64 callers awaiting at once must not take 64 transactions: that is what group commit is.
+    with open_ledger("memory://") as ledger:
+        commits: list[int] = []
+        commit = ledger._commit
+
+        def counting(batches: Any) -> Any:
+            commits.append(len(batches))
+            return commit(batches)
+
+        ledger._commit = counting  # type: ignore[method-assign]
+
+        async def main() -> list[int]:
+            results = await asyncio.gather(
+                *(ledger.append_async(PlanRevised(reason=str(i))) for i in range(64))
+            )
+            return [o for r in results for o in r.offsets]
+
+        offsets = asyncio.run(main())
+        # Callers submit in gather order, so offsets follow it exactly.
+        assert offsets == list(range(1, 65))
+        assert sum(commits) == 64
+        assert len(commits) < 64
+        assert [r.event.reason for r in ledger.read()] == [str(i) for i in range(64)]  # type: ignore[union-attr]
+
+
+def test_callers_in_several_event_loops_are_each_resolved_in_their_own_loop() -> None:
+    # Futures are settled per loop in one hand-off; a caller must never be resolved by (or
+    # in) another thread's loop.
+    with open_ledger("memory://") as ledger:
+        got: dict[int, list[tuple[int, bool]]] = {}
+
+        def worker(n: int) -> None:
+            async def main() -> list[tuple[int, bool]]:
+                loop = asyncio.get_running_loop()
+                out = []
+                for i in range(30):
+                    result = await ledger.append_async(PlanRevised(reason=f"{n}-{i}"))
+                    out.append((result.offsets[0], asyncio.get_running_loop() is loop))
+                return out
+
+            got[n] = asyncio.run(main())
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+
+        assert sorted(got) == [0, 1, 2, 3]
+        offsets = [o for pairs in got.values() for o, _ in pairs]
+        assert sorted(offsets) == list(range(1, 121))
+        assert all(same for pairs in got.values() for _, same in pairs)
+        for pairs in got.values():  # each loop's own appends stay in its order
+            assert [o for o, _ in pairs] == sorted(o for o, _ in pairs)
+
+
+def test_a_cancelled_caller_does_not_disturb_the_others() -> None:
+    # A cancelled await may still be committed (it was queued) but must not keep its
+    # neighbours in the same transaction from resolving.
+    async def main() -> tuple[list[int], int]:
+        with open_ledger("memory://") as ledger:
+            tasks = [
+                asyncio.ensure_future(ledger.append_async(PlanRevised(reason=str(i)))) for i in range(10)
+            ]
+            await asyncio.sleep(0)  # every task has submitted
+            tasks[3].cancel()
+            done = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+            offsets = sorted(o for r in done if not isinstance(r, BaseException) for o in r.offsets)
+            return offsets, ledger.latest_offset()
+
+    offsets, latest = asyncio.run(main())
+    assert len(offsets) == 9
+    assert latest == 10  # the cancelled caller's event was queued before it was cancelled
