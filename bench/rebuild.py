@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sqlite3
 import struct
@@ -223,10 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return floor_redis(args.redis_url, where)
                 return floor_pg(args.pg_url, where)
 
+            run_subject = functools.partial(subject, url)
             spreads = alternate(
-                {"subject": lambda url=url: subject(url), "floor": floor},
+                {"subject": run_subject, "floor": floor},
                 args.runs,
-                warmup={"subject": lambda url=url: subject(url), "floor": floor},
+                warmup={"subject": run_subject, "floor": floor},
                 log=log,
             )
             rss[backend] = peak_rss_mb(url)

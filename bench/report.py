@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -119,7 +120,7 @@ def measure(events: int, seed: int, calls: int, baseline_calls: int, tmp: str | 
                 SLOTracker(ledger=ledger),
                 CostTracker(ledger=ledger),
             )
-            costs.set_budget(CostBudget("daily", 1000, 24))
+            costs.set_budget(CostBudget("daily", Decimal(1000), 24))
             log("  folding (first report)")
 
             def full_report() -> None:
@@ -129,7 +130,8 @@ def measure(events: int, seed: int, calls: int, baseline_calls: int, tmp: str | 
 
             full_report()
             subject = latencies_ms(full_report, calls)
-            steps, workflows = [], []
+            steps: list[dict[str, Any]] = []
+            workflows: list[dict[str, Any]] = []
             for rec in ledger.read(types=("StepRecorded", "WorkflowCompleted")):
                 data = orjson.loads(rec.event.model_dump_json())
                 (steps if data["type"] == "StepRecorded" else workflows).append(data)
