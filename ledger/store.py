@@ -220,8 +220,7 @@ class Ledger:
 
     def _commit_once(self, batches: Sequence[_Prepared], *, look_up: bool) -> list[AppendResult]:
         with self.backend.write() as tx:
-            all_ids = list({e.event_id for b in batches for e in b.events})
-            existing = tx.existing(all_ids) if all_ids and look_up else {}
+            existing = tx.existing(list({e.event_id for b in batches for e in b.events})) if look_up else {}
             tail = tx.tail()
             # Streams named in expected_version may have no event in the batch: look them up too.
             new_streams = sorted(
@@ -235,8 +234,11 @@ class Ledger:
             previous = tail.chain
             rows: list[StoredRow] = []
             chains: dict[int, bytes] = {}
-            seen: dict[UUID, tuple[int, bytes]] = {}
+            # Keyed by the id's int: a UUID hashes in Python code, an int in C (this loop runs
+            # once per event).
+            seen: dict[int, tuple[int, bytes]] = {}
             results: list[AppendResult] = []
+            link = chain_mod.link
             for batch in batches:
                 self._check_expected(batch, existing, seen, versions)
                 offsets: list[int] = []
@@ -244,40 +246,42 @@ class Ledger:
                 for index, (event, state, stream) in enumerate(
                     zip(batch.events, batch.states, batch.streams, strict=True)
                 ):
-                    known = existing.get(event.event_id)
+                    event_id = event.event_id
+                    known = existing.get(event_id) if existing else None
                     if known is not None:
                         if payload_digest(known.state) != payload_digest(state):
-                            raise DuplicateEventError(event.event_id, known.offset, index)
+                            raise DuplicateEventError(event_id, known.offset, index)
                         offsets.append(known.offset)
                         duplicates += 1
                         continue
-                    twin = seen.get(event.event_id)
+                    key = event_id.int
+                    twin = seen.get(key)
                     if twin is not None:
                         if payload_digest(twin[1]) != payload_digest(state):
-                            raise DuplicateEventError(event.event_id, twin[0], index, in_batch=True)
+                            raise DuplicateEventError(event_id, twin[0], index, in_batch=True)
                         offsets.append(twin[0])
                         duplicates += 1
                         continue
                     offset += 1
                     version = versions.get(stream, 0) + 1
                     versions[stream] = version
-                    previous = chain_mod.link(previous, offset, stream, version, state)
+                    previous = link(previous, offset, stream, version, state)
                     chains[offset] = previous
                     rows.append(
                         StoredRow(
-                            offset=offset,
-                            stream=stream,
-                            version=version,
-                            topic=event.type,  # type: ignore[attr-defined]
-                            event_id=event.event_id,
-                            agent=event.agent,
-                            occurred_at=event.occurred_at,
-                            recorded_at=recorded_at,
-                            state=state,
-                            chain=previous,
+                            offset,
+                            stream,
+                            version,
+                            event.type,  # type: ignore[attr-defined]
+                            event_id,
+                            event.agent,
+                            event.occurred_at,
+                            recorded_at,
+                            state,
+                            previous,
                         )
                     )
-                    seen[event.event_id] = (offset, state)
+                    seen[key] = (offset, state)
                     offsets.append(offset)
                 results.append(AppendResult(tuple(offsets), len(offsets) - duplicates, duplicates))
             if rows:
@@ -293,7 +297,7 @@ class Ledger:
     def _check_expected(
         batch: _Prepared,
         existing: Mapping[UUID, object],
-        seen: Mapping[UUID, object],
+        seen: Mapping[int, object],
         versions: Mapping[str, int],
     ) -> None:
         if batch.expected is None:
@@ -301,7 +305,7 @@ class Ledger:
         new_streams = {
             s
             for e, s in zip(batch.events, batch.streams, strict=True)
-            if e.event_id not in existing and e.event_id not in seen
+            if e.event_id not in existing and e.event_id.int not in seen
         }
         if not new_streams:
             # A retry of a batch that is already stored: idempotent, nothing to check.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -29,9 +30,12 @@ GENESIS = bytes(32)
 """The chain value before the first event."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRow:
+class StoredRow(NamedTuple):
     """One stored event, as the backend holds it.
+
+    A named tuple, not a frozen dataclass: every append and read builds one per event, and a
+    frozen dataclass's ``__init__`` (``object.__setattr__`` per field) measured 1.1 µs against
+    0.2 µs for this, built positionally.
 
     Attributes:
         offset: global position, gapless, strictly increasing in commit order (from 1).

@@ -7,6 +7,7 @@ Each test is given an empty ledger URL for memory, SQLite and PostgreSQL in turn
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
@@ -622,6 +623,38 @@ def test_offset_at_maps_a_time_to_the_last_offset_committed_before_it(
     assert ledger.offset_at(third + one_us) == 4
     assert ledger.offset_at(third + timedelta(days=365)) == 4
     assert ledger.offset_at((second + one_us).replace(tzinfo=None)) == 3
+
+
+def test_offset_at_and_prune_agree_with_the_commit_times_over_many_commits(
+    make_ledger: MakeLedger, clock: ManualClock
+) -> None:
+    # Backends may search the commit times instead of indexing them (they never decrease
+    # with the offset); compare with a brute-force answer over every kind of gap.
+    ledger = make_ledger(clock=clock)
+    rng = random.Random(7)
+    for _ in range(60):
+        ledger.append([step() for _ in range(rng.randint(1, 4))])
+        clock.advance(seconds=rng.choice([0, 0, 1, 5, 60]))
+        if rng.random() < 0.1:
+            clock.advance(minutes=-3)  # the clock goes back; commit times do not
+    times = [(r.offset, r.recorded_at) for r in ledger.read()]
+    probes = [*sorted({t for _, t in times}), times[0][1] - timedelta(seconds=1)]
+    probes += [*(t + timedelta(microseconds=1) for _, t in times), times[-1][1] + timedelta(days=1)]
+
+    def expected(when: datetime) -> int:
+        return max((o for o, t in times if t < when), default=0)
+
+    for when in probes:
+        assert ledger.offset_at(when) == expected(when), when
+
+    # A forced prune removes exactly the rows committed before the horizon.
+    horizon = times[len(times) // 2][1]
+    result = ledger.prune(horizon, force=True)
+    assert result.through == result.wanted_through == expected(horizon)
+    assert next(r.offset for r in ledger.read()) == expected(horizon) + 1
+    for when in probes:
+        if when >= horizon:
+            assert ledger.offset_at(when) == expected(when), when
 
 
 def test_offset_at_on_an_empty_ledger_is_zero(make_ledger: MakeLedger) -> None:

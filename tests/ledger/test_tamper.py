@@ -63,11 +63,11 @@ class MemoryStorage(Storage):
 
     def set_state(self, offset: int, state: bytes) -> None:
         i = self._index(offset)
-        self.rows[i] = dataclasses.replace(self.rows[i], state=state)
+        self.rows[i] = self.rows[i]._replace(state=state)
 
     def set_chain(self, offset: int, chain: bytes) -> None:
         i = self._index(offset)
-        self.rows[i] = dataclasses.replace(self.rows[i], chain=chain)
+        self.rows[i] = self.rows[i]._replace(chain=chain)
 
     def set_head_chain(self, chain: bytes) -> None:
         assert self.backend._head is not None
@@ -145,7 +145,7 @@ class RedisStorage(Storage):
         client = self._client()
         try:
             row = unpack_row(offset, as_bytes(client.hget(self.keys.rows, offset)))
-            row = dataclasses.replace(row, state=state or row.state, chain=chain or row.chain)
+            row = row._replace(state=state or row.state, chain=chain or row.chain)
             client.hset(self.keys.rows, offset, pack_row(row))
         finally:
             client.close()
