@@ -10,6 +10,7 @@ prune mark (the offset and chain value at the cut), and the report says what was
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -78,12 +79,17 @@ class VerifyReport:
         return self.problems[0].offset if self.problems else None
 
 
-def checkpoints_crossed(before: int, after: int, chains: dict[int, bytes], tail: Tail) -> list[Checkpoint]:
-    """Return the checkpoints for multiples of ``CHECKPOINT_EVERY`` in ``(before, after]``."""
+def checkpoints_crossed(
+    before: int, after: int, chain_at: Callable[[int], bytes], tail: Tail
+) -> list[Checkpoint]:
+    """Return the checkpoints for multiples of ``CHECKPOINT_EVERY`` in ``(before, after]``.
+
+    ``chain_at(offset)`` gives the chain value just written at an offset in that range.
+    """
     assert tail.recorded_at is not None
     first = (before // CHECKPOINT_EVERY + 1) * CHECKPOINT_EVERY
     return [
-        Checkpoint(offset=o, chain=chains[o], recorded_at=tail.recorded_at)
+        Checkpoint(offset=o, chain=chain_at(o), recorded_at=tail.recorded_at)
         for o in range(first, after + 1, CHECKPOINT_EVERY)
     ]
 

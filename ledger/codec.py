@@ -189,8 +189,19 @@ def validate_and_encode(
     states: list[bytes] = []
     problems: list[Problem] = []
     total = 0
+    registered = _REGISTERED
     for index, item in enumerate(items):
         total += 1
+        # Fast path for the common input, a registered event model (valid by construction):
+        # encode it and accept it when the encoding is within the limit and holds no
+        # non-finite-number token. Anything else — including a model that fails those cheap
+        # tests — goes through the full checks below, which say what is wrong.
+        if type(item) in registered:
+            state = item.__pydantic_serializer__.to_json(item)  # type: ignore[union-attr]
+            if len(state) <= max_bytes and b"Infinity" not in state and b"NaN" not in state:
+                events.append(item)  # type: ignore[arg-type]
+                states.append(state)
+                continue
         event, state, found = _validate(item, index=index, line=None, max_bytes=max_bytes)
         if event is None:
             problems.extend(found)

@@ -33,6 +33,7 @@ from ledger.backends.base import (
     StoredRow,
     StreamRow,
     Tail,
+    WriteTransaction,
 )
 from ledger.codec import DEFAULT_MAX_EVENT_BYTES, decode, payload_digest, validate_and_encode
 from ledger.errors import (
@@ -135,6 +136,12 @@ class Ledger:
         self.retention: RetentionSweeper | None = None
         self.commit_conflicts = 0
         """Transactions re-run because another writer committed first (optimistic backends)."""
+        # Stream versions as of this ledger's own last commit, valid while the store's tail is
+        # still that commit's (nobody else wrote since): a batch then needs no version look-up
+        # for the streams it has seen (measured: ~0.5 us per event on SQLite, one round trip
+        # on PostgreSQL). Guarded by _write_lock.
+        self._versions: dict[str, int] = {}
+        self._versions_tail: tuple[int, bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -227,13 +234,12 @@ class Ledger:
                 {s for b in batches for s in b.streams}
                 | {s for b in batches if isinstance(b.expected, Mapping) for s in b.expected}
             )
-            versions = tx.stream_versions(new_streams) if new_streams else {}
+            versions = self._stream_versions(tx, tail, new_streams)
             now = as_utc(self.clock())
             recorded_at = now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
             offset = tail.offset
             previous = tail.chain
             rows: list[StoredRow] = []
-            chains: dict[int, bytes] = {}
             # Keyed by the id's int: a UUID hashes in Python code, an int in C (this loop runs
             # once per event).
             seen: dict[int, tuple[int, bytes]] = {}
@@ -266,7 +272,6 @@ class Ledger:
                     version = versions.get(stream, 0) + 1
                     versions[stream] = version
                     previous = link(previous, offset, stream, version, state)
-                    chains[offset] = previous
                     rows.append(
                         StoredRow(
                             offset,
@@ -287,11 +292,35 @@ class Ledger:
             if rows:
                 tx.insert(rows)
                 new_tail = Tail(offset, previous, recorded_at)
+                first = tail.offset + 1  # rows hold offsets first, first + 1, ... in order
                 tx.save_head(
                     new_tail,
-                    chain_mod.checkpoints_crossed(tail.offset, offset, chains, new_tail),
+                    chain_mod.checkpoints_crossed(
+                        tail.offset, offset, lambda o: rows[o - first].chain, new_tail
+                    ),
                 )
-            return results
+        # Committed: the versions now match the store's tail (and only now — a transaction
+        # that failed above left the cache as it was, or emptied).
+        self._versions_tail = (offset, previous)
+        return results
+
+    MAX_CACHED_STREAMS = 100_000
+
+    def _stream_versions(self, tx: WriteTransaction, tail: Tail, streams: list[str]) -> dict[str, int]:
+        """Current versions of ``streams`` (absent: 0), from the cache where it is valid."""
+        cache = self._versions
+        if self._versions_tail != (tail.offset, tail.chain) or len(cache) > self.MAX_CACHED_STREAMS:
+            # Another writer committed since this ledger last did (or the cache is full).
+            cache.clear()
+        self._versions_tail = None  # until this transaction commits
+        missing = [s for s in streams if s not in cache]
+        if missing:
+            found = tx.stream_versions(missing)
+            for s in missing:
+                cache[s] = found.get(s, 0)
+        # The caller's dict is the cache itself: versions assigned in the transaction land in
+        # it, and the tail set after the commit makes them valid.
+        return cache
 
     @staticmethod
     def _check_expected(

@@ -766,6 +766,44 @@ def test_data_survives_closing_and_reopening(durable_url: str, clock: ManualCloc
     assert report.events_checked == 5
 
 
+# -- stream versions across writers --------------------------------------------------------------
+
+
+def test_stream_versions_stay_right_when_two_ledgers_take_turns(durable_url: str) -> None:
+    # Each ledger remembers versions from its own last commit; a commit by anyone else in
+    # between must make it look them up again.
+    with open_ledger(durable_url) as a, open_ledger(durable_url) as b:
+        a.append([step("shared"), step("only-a")])
+        b.append(step("shared"))
+        b.append(step("shared"))
+        a.append([step("shared"), step("only-a")])
+        b.append(step("only-a"))
+        a.append(step("only-a"), expected_version=3)
+        with pytest.raises(VersionConflictError):
+            b.append(step("shared"), expected_version=3)
+        b.append(step("shared"), expected_version=4)
+
+        rows = list(a.read())
+    versions: dict[str, list[int]] = defaultdict(list)
+    for r in rows:
+        versions[r.stream].append(r.version)
+    assert versions == {"wf:shared": [1, 2, 3, 4, 5], "wf:only-a": [1, 2, 3, 4]}
+
+
+def test_a_failed_batch_leaves_no_stale_versions_behind(make_ledger: MakeLedger) -> None:
+    ledger = make_ledger()
+    ledger.append(step("w"))
+    stored = step("other")
+    ledger.append(stored)
+    # This batch assigns versions in its transaction, then fails on the conflicting twin.
+    conflicting = stored.model_copy(update={"success": not stored.success})
+    with pytest.raises(DuplicateEventError):
+        ledger.append([step("w"), step("w"), conflicting])
+    assert ledger.append(step("w")).offsets == (3,)
+    assert ledger.stream_version("wf:w") == 2
+    assert [r.version for r in ledger.read(workflow_id="w")] == [1, 2]
+
+
 # -- concurrency --------------------------------------------------------------------------------
 
 
