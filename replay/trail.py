@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -319,6 +320,8 @@ class DecisionTrailBuilder:
         self.ledger = ledger
         self.clock = clock
         self.record_mtte = record_mtte
+        # Trails already explained once (by id; weak, so a trail is forgotten with its last use).
+        self._explained: weakref.WeakValueDictionary[int, DecisionTrail] = weakref.WeakValueDictionary()
 
     def build(self, thread_id: str, checkpoint_id: str | int | None = None) -> DecisionTrail:
         """Build the trail of ``thread_id`` up to ``checkpoint_id`` (synchronously)."""
@@ -336,11 +339,21 @@ class DecisionTrailBuilder:
         return await asyncio.to_thread(self.build, thread_id, checkpoint_id)
 
     def explain(self, trail: DecisionTrail) -> str:
-        """Explain a trail as Markdown and record the MTTE measurement (build + explain)."""
+        """Explain a trail as Markdown and record the MTTE measurement.
+
+        The first explanation of a trail built from this builder's ledger measures from the
+        start of its build to the text; explaining the same trail again is a new request that
+        measures its own rendering only (measuring from the build would count the time the
+        trail sat unused as time to explain).
+        """
+        asked = time.perf_counter()
         with gc_paused():
             text = explain(trail)
         if trail.ledger is self.ledger and trail.build_started:
-            self._record(trail.workflow_id, trail.checkpoint, trail.build_started)
+            first = self._explained.get(id(trail)) is not trail
+            if first:
+                self._explained[id(trail)] = trail
+            self._record(trail.workflow_id, trail.checkpoint, trail.build_started if first else asked)
         return text
 
     async def explain_decision(self, trail: DecisionTrail) -> str:

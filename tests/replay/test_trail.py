@@ -260,6 +260,29 @@ def test_building_alone_records_no_measurement_and_explaining_does_not_change_th
     assert len(list(ledger.read(types="ExplanationRecorded"))) == 1
 
 
+def test_explaining_a_trail_again_measures_only_the_second_rendering(
+    ledger: Ledger, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MTTE is the time from asking to having the explanation. A trail explained again later
+    # must not count the time it sat unused since its build.
+    record_research(ledger, clock)
+    builder = DecisionTrailBuilder(ledger, clock=clock)
+    now = [1000.0]
+    monkeypatch.setattr("replay.trail.time.perf_counter", lambda: now[0])
+
+    trail = builder.build("wf-research")
+    now[0] += 0.25  # building and rendering take 250 ms
+    builder.explain(trail)
+    now[0] += 600  # ten minutes later, the same trail is explained again
+    builder.explain(trail)
+    other = builder.build("wf-research")  # a new build is a new request
+    now[0] += 0.1
+    builder.explain(other)
+
+    durations = [r.event.duration_ms for r in ledger.read(types="ExplanationRecorded")]
+    assert durations == [250.0, 0.0, 100.0]
+
+
 def test_a_builder_can_be_told_not_to_record_mtte(ledger: Ledger, clock: ManualClock) -> None:
     record_research(ledger, clock)
     builder = DecisionTrailBuilder(ledger, clock=clock, record_mtte=False)
