@@ -201,22 +201,31 @@ class ProjectionRunner:
         """
         if not self._locks:
             raise RuntimeError("call acquire() (or use the runner as a context manager) first")
-        fresh = [t() for t in self.types]
-        target = self.ledger.latest_offset()
-        position = 0
-        first = True
-        while True:
-            step = min(target, position + self.save_every)
-            fold_range(self.ledger, fresh, until=step, page_size=self.page_size)
-            position = step
-            if progress is not None:
-                progress(position, target)
-            if position >= target:
-                break
-            # Checkpoint the shadow so a long rebuild's progress is visible and durable.
-            self._save(fresh, suffix=SHADOW_SUFFIX, reset=first)
-            first = False
-        digests = self._save(fresh, reset=True)
+        # Readers keep the stored states until the switch-over; this runner's in-memory
+        # copies are not needed meanwhile, and keeping them beside the fresh ones raised a
+        # rebuild's peak memory (measured at 1M events: 286 MB fresh, 332-378 MB when stored
+        # states had been loaded). They are reloaded if the rebuild fails.
+        self.projections = []
+        try:
+            fresh = [t() for t in self.types]
+            target = self.ledger.latest_offset()
+            position = 0
+            first = True
+            while True:
+                step = min(target, position + self.save_every)
+                fold_range(self.ledger, fresh, until=step, page_size=self.page_size)
+                position = step
+                if progress is not None:
+                    progress(position, target)
+                if position >= target:
+                    break
+                # Checkpoint the shadow so a long rebuild's progress is visible and durable.
+                self._save(fresh, suffix=SHADOW_SUFFIX, reset=first)
+                first = False
+            digests = self._save(fresh, reset=True)
+        except BaseException:
+            self.projections = [load_stored(self.ledger, t) for t in self.types]
+            raise
         for p in fresh:
             self.ledger.backend.delete_view(p.name + SHADOW_SUFFIX)
         self.projections = fresh

@@ -292,6 +292,33 @@ def test_rebuild_gives_the_digests_of_a_fold_from_scratch_and_switches_over(
         assert {p.name: p.digest() for p in scratch.projections} == after_rebuild
 
 
+
+def test_a_failed_rebuild_leaves_the_stored_states_serving_and_the_runner_usable(
+    make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rebuild drops the runner's in-memory states while it folds fresh ones (memory); if
+    # it fails, the runner must carry on from the stored states, as if it had not started.
+    ledger = make_ledger()
+    append_traffic(ledger, 120, seed=11)
+    with ProjectionRunner(ledger, CORE_PROJECTIONS) as runner:
+        runner.catch_up()
+        before = {p.name: (p.position, p.digest()) for p in runner.projections}
+
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the disk went away")
+
+        monkeypatch.setattr("projections.runner.fold_range", broken)
+        with pytest.raises(RuntimeError, match="disk went away"):
+            runner.rebuild()
+        monkeypatch.undo()
+
+        assert {p.name: (p.position, p.digest()) for p in runner.projections} == before
+        append_traffic(ledger, 30, seed=12)
+        assert runner.catch_up() == 150
+        truth = {t.name: fresh(ledger, t).digest() for t in CORE_PROJECTIONS}
+        assert {p.name: p.digest() for p in runner.projections} == truth
+
+
 def test_follow_picks_up_events_appended_meanwhile_and_stops_on_stop(
     make_ledger: MakeLedger,
 ) -> None:
