@@ -67,15 +67,19 @@ def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) ->
             dispatch.setdefault(topic, []).append(handler)
     loads = orjson.loads
     latest = NO_EVENTS
-    for offset, topic, t, state in rows:
-        if offset <= position:
-            continue
+    if rows[0][0] <= position:  # a page overlapping what was folded (rare): skip the overlap
+        rows = [r for r in rows if r[0] > position]
+    # The loop below runs once per event of a rebuild: no per-event position test, no max().
+    for _, topic, t, state in rows:
         handlers = dispatch.get(topic)
         if handlers is not None:
             event = loads(state)
             for handler in handlers:
                 handler(t, event)
-            latest = max(latest, t)
+            if t > latest:  # noqa: PLR1730 - a max() call per event costs more
+                latest = t
+    if not rows:
+        return
     last = rows[-1][0]
     for p in projections:
         p.position = max(p.position, last)

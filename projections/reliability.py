@@ -163,18 +163,41 @@ class ReliabilityProjection(Projection):
         return -1 if agent is None else self.agents.code(agent)
 
     def _step(self, t: int, e: dict[str, Any]) -> None:
-        wf = self._wf(e.get("workflow_id"))
-        human = bool(e.get("required_human"))
+        # The most frequent event of a rebuild: the helpers are inlined (measured ~10 % of
+        # a rebuild's fold time in calls alone).
+        get = e.get
+        wid = get("workflow_id")
+        if wid is None:
+            wf = -1
+        else:
+            wf = self.workflows.codes.get(wid, -1)
+            if wf < 0:
+                wf = self._wf(wid)
+        human = bool(get("required_human"))
         if human and wf >= 0:
             self.wf_human[wf] = True
-        ms = e.get("tool_duration_ms")
+        agent = get("agent")
+        if agent is None:
+            agent_code = -1
+        else:
+            agent_code = self.agents.codes.get(agent, -1)
+            if agent_code < 0:
+                agent_code = self.agents.code(agent)
+        mode, declared = get("mode"), get("declared_mode")
+        if mode is None or declared is None:
+            mode_code = _NO_MODE
+        elif mode == declared:
+            mode_code = _COMPLIANT
+        else:
+            mode_code = _mode_code(mode, declared)
+        ms = get("tool_duration_ms")
         self.steps.add(
             t,
-            self._agent(e.get("agent")),
+            agent_code,
             bool(e["success"]),
-            bool(e.get("required_compensation")),
+            bool(get("required_compensation")),
             human,
-            _mode_code(e.get("mode"), e.get("declared_mode")),
+            mode_code,
             math.nan if ms is None else float(ms),
         )
 

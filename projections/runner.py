@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from ledger import Ledger, LedgerError
-from ledger.backends.base import RunnerLock, SavedView, ScanRow
+from ledger.backends.base import RunnerLock, SavedView
 from projections.engine import Projection, fold_together
 
 P = TypeVar("P", bound=Projection)
@@ -69,16 +69,10 @@ def fold_range(
     # A primary-key range scan of every event beats an index lookup by type: the core
     # projections want most types anyway, and unwanted ones are skipped before decoding.
     total = target - start
-    page: list[ScanRow] = []
-    for row in ledger.scan(after=start, until_offset=target, page_size=page_size):
-        page.append(row)
-        if len(page) >= page_size:
-            fold_together(projections, page)
-            page = []
-            if progress is not None:
-                progress(row[0] - start, total)
-    if page:
+    for page in ledger.scan_pages(after=start, until_offset=target, page_size=page_size):
         fold_together(projections, page)
+        if progress is not None:
+            progress(page[-1][0] - start, total)
     for p in projections:
         p.advance_to(target)
     if progress is not None:

@@ -44,6 +44,7 @@ from projections import (
     fold_range,
     load_stored,
 )
+from projections.engine import fold_together
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 """A clock after every generated event, so "now" never cuts a history short."""
@@ -236,6 +237,26 @@ def test_projections_at_different_positions_folded_together_each_equal_folding_a
         for projection in together:
             alone = folded(ledger, type(projection))
             assert projection.position == len(events)
+            assert projection.digest() == alone.digest()
+            assert report_of(projection) == report_of(alone)
+
+
+@PROPERTY
+@given(events=histories(), split=st.integers(0, 300), start=st.integers(0, 300))
+def test_folding_a_page_that_overlaps_what_was_folded_skips_the_overlap(
+    events: list[LedgerEvent], split: int, start: int
+) -> None:
+    # All projections at one position, handed rows from an earlier offset: the rows at or
+    # before the position must not be folded twice.
+    with ledger_with(events) as ledger:
+        rows = list(ledger.scan())
+        position = min(split, len(events))
+        together = [folded(ledger, t, until=position) for t in CORE_PROJECTIONS]
+
+        fold_together(together, rows[min(start, position) :])
+
+        for projection in together:
+            alone = folded(ledger, type(projection))
             assert projection.digest() == alone.digest()
             assert report_of(projection) == report_of(alone)
 

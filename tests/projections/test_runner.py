@@ -292,7 +292,6 @@ def test_rebuild_gives_the_digests_of_a_fold_from_scratch_and_switches_over(
         assert {p.name: p.digest() for p in scratch.projections} == after_rebuild
 
 
-
 def test_a_failed_rebuild_leaves_the_stored_states_serving_and_the_runner_usable(
     make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
