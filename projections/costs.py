@@ -86,22 +86,33 @@ class CostProjection(Projection):
         }
 
     def _cost(self, t: int, e: dict[str, Any]) -> None:
-        priced = e.get("status", "priced") == "priced"
-        amount = Decimal(e["amount"]) if priced and e.get("amount") is not None else ZERO
-        currency = e.get("currency") or "USD"
-        agent = e.get("agent")
-        model = e.get("model")
-        category = e.get("category") or "llm"
-        wf = e.get("workflow_id")
+        get = e.get
+        priced = get("status", "priced") == "priced"
+        raw = get("amount")
+        amount = Decimal(raw) if priced and raw is not None else ZERO
+        agent = get("agent")
+        model = get("model")
+        wf = get("workflow_id")
+        # Known names are looked up inline (a method call per look-up was a tenth of this
+        # handler's time in a rebuild); new ones go through the interners.
+        a = -1 if agent is None else self.agents.codes.get(agent)
+        if a is None:
+            a = self.agents.code(agent)  # type: ignore[arg-type]
+        m = -1 if model is None else self.models.codes.get(model)
+        if m is None:
+            m = self.models.code(model)  # type: ignore[arg-type]
+        w = -1 if wf is None else self.workflows.codes.get(wf)
+        if w is None:
+            w = self._workflow(wf)  # type: ignore[arg-type]
         self.costs.add(
             t,
-            -1 if agent is None else self.agents.code(agent),
-            -1 if model is None else self.models.code(model),
-            self.categories.code(category),
-            -1 if wf is None else self._workflow(wf),
-            self.currencies.code(currency),
+            a,
+            m,
+            self.categories.code(get("category") or "llm"),
+            w,
+            self.currencies.code(get("currency") or "USD"),
             priced,
-            int(e.get("prompt_tokens") or 0) + int(e.get("completion_tokens") or 0),
+            int(get("prompt_tokens") or 0) + int(get("completion_tokens") or 0),
         )
         self.amounts.append(amount)
 

@@ -205,7 +205,11 @@ class ReliabilityProjection(Projection):
         ms = e.get("duration_ms")
         if ms is None:
             return
-        self.tools.add(t, self._agent(e.get("agent")), float(ms))
+        agent = e.get("agent")
+        code = -1 if agent is None else self.agents.codes.get(agent)
+        if code is None:
+            code = self.agents.code(agent)  # type: ignore[arg-type]
+        self.tools.add(t, code, float(ms))
 
     def _violation(self, t: int, e: dict[str, Any]) -> None:
         self.checks.add(t, self._agent(e.get("agent")), False)
