@@ -61,21 +61,21 @@ def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) ->
         for p in projections:
             p.fold_rows(rows)
         return
-    dispatch: dict[str, list[Handler]] = {}
+    by_topic: dict[str, list[Handler]] = {}
     for p in projections:
         for topic, handler in p.handlers.items():
-            dispatch.setdefault(topic, []).append(handler)
+            by_topic.setdefault(topic, []).append(handler)
+    # One callable per topic: most topics have a single handler, called directly.
+    dispatch = {topic: hs[0] if len(hs) == 1 else _all_of(hs) for topic, hs in by_topic.items()}
     loads = orjson.loads
     latest = NO_EVENTS
     if rows[0][0] <= position:  # a page overlapping what was folded (rare): skip the overlap
         rows = [r for r in rows if r[0] > position]
     # The loop below runs once per event of a rebuild: no per-event position test, no max().
     for _, topic, t, state in rows:
-        handlers = dispatch.get(topic)
-        if handlers is not None:
-            event = loads(state)
-            for handler in handlers:
-                handler(t, event)
+        fold = dispatch.get(topic)
+        if fold is not None:
+            fold(t, loads(state))
             if t > latest:  # noqa: PLR1730 - a max() call per event costs more
                 latest = t
     if not rows:
@@ -86,6 +86,16 @@ def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) ->
         # An upper bound for each projection (the newest event any of them folded): enough
         # to tell that no folded event lies at or after a report's "now".
         p.latest_event_us = max(p.latest_event_us, latest)
+
+
+def _all_of(handlers: list[Handler]) -> Handler:
+    """One handler that calls each of ``handlers`` in turn."""
+
+    def each(t: int, event: dict[str, Any]) -> None:
+        for handler in handlers:
+            handler(t, event)
+
+    return each
 
 
 class Projection(ABC):
