@@ -149,6 +149,18 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             try:
                 conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.datastore.schema)))
                 super().create_table()
+                # Saved projection states are megabytes of numpy arrays that barely compress:
+                # TOAST's default pglz pass made saving them ~7x slower (measured: 8.4 MB in
+                # 280 ms, 40 ms without), and a follower saves after every batch. Store them
+                # out of line, uncompressed (checked first: ALTER takes a table lock).
+                storage = conn.execute(
+                    "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'state'",
+                    [self._views_t.as_string(conn)],
+                ).fetchone()
+                if storage is not None and storage[0] != "e":
+                    conn.execute(
+                        SQL("ALTER TABLE {v} ALTER COLUMN state SET STORAGE EXTERNAL").format(v=self._views_t)
+                    )
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from ledger import Ledger, PlanRevised, StepRecorded, open_ledger
@@ -141,3 +142,30 @@ def test_wait_for_events_wakes_when_another_writer_appends(ledger: Ledger, secon
     waiting.join(timeout=60)
 
     assert woke == [True]
+
+
+@pytest.mark.postgres
+def test_postgres_stores_saved_states_uncompressed_and_reopening_keeps_it(
+    pg_url: str, pg_server_url: str, pg_schema: str
+) -> None:
+    # Saved states are numpy arrays that barely compress; TOAST compression made every save
+    # several times slower. Opening a ledger made before this sets it (once).
+    def storage() -> str:
+        with psycopg.connect(pg_server_url) as conn:
+            row = conn.execute(
+                "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'state'",
+                [f"{pg_schema}.ledger_views"],
+            ).fetchone()
+            assert row is not None
+            return str(row[0])
+
+    open_ledger(pg_url).close()
+    assert storage() == "e"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {pg_schema}.ledger_views ALTER COLUMN state SET STORAGE EXTENDED")
+    with open_ledger(pg_url) as ledger:
+        assert storage() == "e"
+        state = bytes(range(256)) * 8192  # 2 MiB, stored and read back intact
+        ledger.backend.save_view(view(1, state))
+        loaded = ledger.backend.load_view("metrics")
+        assert loaded is not None and loaded.state == state
