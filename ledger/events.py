@@ -413,6 +413,21 @@ class BreakerCallRecorded(LedgerEvent):
         return f"breaker:{self.breaker}"
 
 
+class BreakerProbeStarted(LedgerEvent):
+    """A half-open circuit breaker let one call through as a probe.
+
+    Probes are events so that every process sharing the ledger counts them: a half-open breaker
+    lets ``half_open_max_calls`` probes through in all, not that many per process.
+    """
+
+    type: Literal["BreakerProbeStarted"] = "BreakerProbeStarted"
+    breaker: Name
+
+    def stream_key(self) -> str:
+        """A breaker's events share one stream."""
+        return f"breaker:{self.breaker}"
+
+
 class CircuitTransitioned(LedgerEvent):
     """A circuit breaker changed state."""
 
@@ -504,6 +519,7 @@ Event: TypeAlias = Annotated[
     | AgentModeSet
     | ModeChecked
     | BreakerCallRecorded
+    | BreakerProbeStarted
     | CircuitTransitioned
     | MetricRecorded
     | AnomalyDetected
@@ -537,6 +553,7 @@ EVENT_TYPES: dict[str, type[LedgerEvent]] = {
         AgentModeSet,
         ModeChecked,
         BreakerCallRecorded,
+        BreakerProbeStarted,
         CircuitTransitioned,
         MetricRecorded,
         AnomalyDetected,

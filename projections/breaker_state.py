@@ -1,9 +1,10 @@
 """The circuit breaker's state machine as a deterministic fold of its events.
 
 A breaker's stream (``breaker:<name>``) holds its calls (``BreakerCallRecorded``: success, failure,
-rejected) and its transitions (``CircuitTransitioned``). Transitions are explicit events, so the
-state is whatever the last transition says; the fold keeps what the next decision needs — the
-recent failures while closed, the successful probes while half-open — and the counters.
+rejected), the probes it let through while half-open (``BreakerProbeStarted``) and its transitions
+(``CircuitTransitioned``). Transitions are explicit events, so the state is whatever the last
+transition says; the fold keeps what the next decision needs — the recent failures while closed,
+the probes out and the successful ones while half-open — and the counters.
 
 The rules (``docs/semantics.md``, Circuit breakers): ``failure_threshold`` failures within
 ``window_seconds`` open the breaker; ``timeout_seconds`` after opening it is half-open;
@@ -77,12 +78,15 @@ class Core:
         since_us: when it entered that state (``None``: closed since the beginning).
         recent_failures: times of the latest failures while closed (at most the threshold).
         probe_successes: successful calls since it became half-open.
+        probes: start times of the probes let through in this half-open period whose outcome
+            has not come back (an outcome returns the oldest one's permit).
     """
 
     state: CircuitState = CircuitState.CLOSED
     since_us: int | None = None
     recent_failures: tuple[int, ...] = ()
     probe_successes: int = 0
+    probes: tuple[int, ...] = ()
 
     def entered(self, state: CircuitState, at_us: int) -> Core:
         """Return the state after a transition to ``state`` at ``at_us`` (counts start afresh)."""
@@ -93,9 +97,22 @@ class Core:
         if outcome == "failure" and self.state is CircuitState.CLOSED:
             kept = (*self.recent_failures, at_us)[-config.failure_threshold :]
             return replace(self, recent_failures=kept)
-        if outcome == "success" and self.state is CircuitState.HALF_OPEN:
-            return replace(self, probe_successes=self.probe_successes + 1)
+        if self.state is CircuitState.HALF_OPEN and outcome in ("success", "failure"):
+            return replace(
+                self,
+                probe_successes=self.probe_successes + (outcome == "success"),
+                probes=self.probes[1:],
+            )
         return self
+
+    def probe_started(self, at_us: int) -> Core:
+        """Return the state after a probe was let through at ``at_us``."""
+        return replace(self, probes=(*self.probes, at_us))
+
+    def probes_out(self, at_us: int, config: CircuitBreakerConfig) -> int:
+        """Probes still out at ``at_us``; one whose outcome never came back lapses after the
+        timeout (its caller may have crashed)."""
+        return sum(1 for t in self.probes if at_us - t < config.timeout_us)
 
     def failures_in_window(self, at_us: int, config: CircuitBreakerConfig) -> int:
         """Failures at or after ``at_us - window`` (the sliding window ending at ``at_us``)."""
@@ -178,6 +195,10 @@ class BreakerFold:
         if self.call_ids is not None:
             self.call_ids.add(event_id)
 
+    def apply_probe(self, t_us: int) -> None:
+        """Fold a ``BreakerProbeStarted``."""
+        self.core = self.core.probe_started(t_us)
+
     def apply_transition(self, t_us: int, to_state: str) -> None:
         """Fold a ``CircuitTransitioned``."""
         self.transitions += 1
@@ -185,8 +206,11 @@ class BreakerFold:
 
     def apply(self, t_us: int, e: dict[str, Any]) -> None:
         """Fold one of the breaker's events (decoded JSON)."""
-        if e["type"] == "BreakerCallRecorded":
+        kind = e["type"]
+        if kind == "BreakerCallRecorded":
             self.apply_call(t_us, e["outcome"], UUID(e["event_id"]))
+        elif kind == "BreakerProbeStarted":
+            self.apply_probe(t_us)
         else:
             self.apply_transition(t_us, e["to_state"])
 
@@ -198,6 +222,7 @@ class BreakerFold:
             c.since_us,
             list(c.recent_failures),
             c.probe_successes,
+            list(c.probes),
             self.successes,
             self.failures,
             self.rejected,
@@ -208,8 +233,8 @@ class BreakerFold:
     @classmethod
     def from_json(cls, data: list[Any], config: CircuitBreakerConfig) -> BreakerFold:
         """Restore a fold saved by :meth:`to_json`."""
-        state, since, recent, probes, ok, failed, rejected, transitions, version = data
-        core = Core(CircuitState(state), since, tuple(recent), probes)
+        state, since, recent, successes, probes, ok, failed, rejected, transitions, version = data
+        core = Core(CircuitState(state), since, tuple(recent), successes, tuple(probes))
         return cls(config, core, ok, failed, rejected, transitions, version)
 
 
@@ -220,7 +245,7 @@ class BreakerProjection(Projection):
     """
 
     name = "breakers"
-    version = 1
+    version = 2  # 2: probes out are part of the state
 
     def __init__(self, config: CircuitBreakerConfig | None = None) -> None:
         super().__init__()
@@ -228,7 +253,11 @@ class BreakerProjection(Projection):
         self.breakers: dict[str, BreakerFold] = {}
 
     def _handlers(self) -> dict[str, Handler]:
-        return {"BreakerCallRecorded": self._event, "CircuitTransitioned": self._event}
+        return {
+            "BreakerCallRecorded": self._event,
+            "BreakerProbeStarted": self._event,
+            "CircuitTransitioned": self._event,
+        }
 
     def _event(self, t: int, e: dict[str, Any]) -> None:
         fold = self.breakers.get(e["breaker"])

@@ -7,9 +7,11 @@ a breaker opened in one process is open in every other, and a decision made on a
 retried on the fresh one. ``state`` is always current: an open breaker whose timeout has passed
 becomes half-open when it is read (the transition is stamped with the time it became due).
 
-Half-open probes are bounded by ``half_open_max_calls`` per breaker object (thread-safe). A probe
-permit is returned by ``record_success``/``record_failure``, or lapses after ``timeout_seconds``
-if its outcome is never recorded. A breaker made with ``tool=`` takes its outcomes from the
+Half-open probes are bounded by ``half_open_max_calls`` across every process sharing the ledger:
+each probe let through is a ``BreakerProbeStarted`` event appended at the version the decision
+was made on, so two processes cannot both take the last permit. A probe permit is returned by
+``record_success``/``record_failure``, or lapses after ``timeout_seconds`` if its outcome is never
+recorded. A breaker made with ``tool=`` takes its outcomes from the
 ledger's ``ToolCalled`` events for that tool (mirrored once, under ids derived from the tool
 calls' ids, so processes mirroring the same call write it once).
 """
@@ -26,6 +28,7 @@ import orjson
 
 from ledger import (
     BreakerCallRecorded,
+    BreakerProbeStarted,
     CircuitTransitioned,
     Ledger,
     LedgerError,
@@ -108,8 +111,6 @@ class CircuitBreaker(Bound):
         self._fold = BreakerFold(self.config, call_ids=set() if tool else None)
         self._offset = 0
         self._tool_offset = 0
-        self._probes: list[int] = []  # start times of the probes let through, this process
-        self._probe_period: int | None = None
 
     # -- the guide's API ----------------------------------------------------------------------
 
@@ -125,10 +126,7 @@ class CircuitBreaker(Bound):
         """Return whether a call may go ahead now; a refusal is recorded as a rejected call."""
         with self._lock:
             self._mirror_tool_calls()
-            allowed = self._transact(self._decide_call)
-            if allowed and self._fold.core.state is CircuitState.HALF_OPEN:
-                self._probes.append(self._now_us())
-            return allowed
+            return self._transact(self._decide_call)
 
     def record_success(self) -> CircuitState:
         """Record a successful call; return the state after it."""
@@ -211,16 +209,17 @@ class CircuitBreaker(Bound):
         after = BreakerFold(self.config, fold.core.entered(t.to_state, t.at_us))
         return [self._event(t)], after
 
-    def _probes_free(self, now: int) -> bool:
-        # A probe whose outcome never came back (a crashed caller) lapses after the timeout.
-        self._probes = [t for t in self._probes if now - t < self.config.timeout_us]
-        return len(self._probes) < self.config.half_open_max_calls
-
     def _decide_call(self, fold: BreakerFold, now: int) -> Decision[bool]:
         events, after = self._due(fold, now)
-        state = after.core.state
-        if state is CircuitState.CLOSED or (state is CircuitState.HALF_OPEN and self._probes_free(now)):
+        core = after.core
+        if core.state is CircuitState.CLOSED:
             return events, True
+        if (
+            core.state is CircuitState.HALF_OPEN
+            and core.probes_out(now, self.config) < self.config.half_open_max_calls
+        ):
+            probe = BreakerProbeStarted(breaker=self.name, occurred_at=from_epoch_us(now))
+            return [*events, probe], True
         return [*events, self._call("rejected", now)], False
 
     def _decide_outcome(
@@ -244,8 +243,6 @@ class CircuitBreaker(Bound):
         with self._lock:
             self._mirror_tool_calls()
             self._transact(self._decide_outcome(outcome))
-            if self._probes:
-                self._probes.pop(0)
             return self._fold.core.state
 
     def _transact(self, decide: Callable[[BreakerFold, int], Decision[T]]) -> T:
@@ -272,11 +269,6 @@ class CircuitBreaker(Bound):
             fold.apply(to_epoch_us(row.occurred_at), orjson.loads(row.state))
             fold.version = row.version
             self._offset = row.offset
-        core = fold.core
-        if core.state is not CircuitState.HALF_OPEN or core.since_us != self._probe_period:
-            # A new half-open period (or none): permits of an earlier one no longer count.
-            self._probes = []
-            self._probe_period = core.since_us if core.state is CircuitState.HALF_OPEN else None
 
     def _mirror_tool_calls(self) -> None:
         """Turn new ``ToolCalled`` events of ``tool`` into this breaker's calls, in ledger order."""
@@ -290,8 +282,6 @@ class CircuitBreaker(Bound):
                 outcome: Outcome = "success" if e.get("success", True) else "failure"
                 mirror_id = uuid5(NAMESPACE_URL, f"rledger:breaker/{self.name}/{e['event_id']}")
                 self._transact(self._decide_outcome(outcome, to_epoch_us(row.occurred_at), mirror_id))
-                if self._probes:
-                    self._probes.pop(0)  # an outcome came back: a probe's permit is free again
         self._tool_offset = target
 
 

@@ -39,3 +39,18 @@ def probe_twice(url: str, at: str, results: Queue) -> None:
         results.put(seen)
     finally:
         storage.close()
+
+
+def try_probe(url: str, at: str, start: Any, results: Queue) -> None:
+    """At ``at``, once ``start`` (a barrier) lets go: ask breaker ``external_api`` for one call."""
+    from projections import CircuitBreaker, SQLMetricStorage
+
+    now = datetime.fromisoformat(at)
+    storage = SQLMetricStorage(url, clock=lambda: now)
+    try:
+        breaker = CircuitBreaker("external_api", storage=storage, clock=lambda: now)
+        breaker.state  # noqa: B018 - fold the stream before the race starts
+        start.wait(30)
+        results.put(breaker.can_execute())
+    finally:
+        storage.close()

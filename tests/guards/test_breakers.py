@@ -173,6 +173,21 @@ def test_many_threads_on_a_half_open_breaker_let_through_exactly_the_allowed_pro
     assert calls(ledger).count("rejected") == threads - max_calls
 
 
+def test_breakers_of_one_name_share_the_probe_permits(ledger: Ledger, clock: ManualClock) -> None:
+    # The bound is per breaker, not per object or process: probes are ledger events.
+    config = CircuitBreakerConfig(half_open_max_calls=1)
+    first = CircuitBreaker("api", config, ledger=ledger, clock=clock)
+    second = CircuitBreaker("api", config, ledger=ledger, clock=clock)
+    fail(first, 5)
+    clock.advance(seconds=60)
+
+    assert first.can_execute() is True
+    assert second.can_execute() is False  # the one probe is out, taken by the other object
+    second.record_success()  # an outcome comes back, wherever it is recorded
+    assert first.can_execute() is True
+    assert [r.event.type for r in ledger.read(types="BreakerProbeStarted")] == ["BreakerProbeStarted"] * 2
+
+
 def test_a_probe_permit_comes_back_with_its_outcome(breaker: CircuitBreaker, clock: ManualClock) -> None:
     fail(breaker, 5)
     clock.advance(seconds=60)
@@ -373,6 +388,38 @@ def run(target: Callable[..., None], *args: object) -> None:
         process.kill()
         process.join()
     assert process.exitcode == 0
+
+
+@pytest.mark.slow
+def test_processes_racing_for_a_half_open_breaker_let_through_only_the_allowed_probe(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    url = sqlite_url(tmp_path / "shared.db")
+    with open_ledger(url, clock=clock) as ledger:
+        here = CircuitBreaker("external_api", ledger=ledger, clock=clock)
+        fail(here, 5)
+        clock.advance(seconds=60)
+        assert here.state is HALF_OPEN
+
+        processes = 4
+        start = SPAWN.Barrier(processes)
+        results = SPAWN.Queue()
+        workers = [
+            SPAWN.Process(target=mp_workers.try_probe, args=(url, clock.now.isoformat(), start, results))
+            for _ in range(processes)
+        ]
+        for w in workers:
+            w.start()
+        answers = [results.get(timeout=TIMEOUT) for _ in range(processes)]
+        for w in workers:
+            w.join(TIMEOUT)
+        results.close()
+        results.join_thread()
+
+        assert all(w.exitcode == 0 for w in workers)
+        assert sorted(answers) == [False, False, False, True]
+        assert len(list(ledger.read(types="BreakerProbeStarted"))) == 1
+        assert calls(ledger).count("rejected") == 3
 
 
 @pytest.mark.slow
