@@ -416,7 +416,7 @@ def cmd_follow(args: argparse.Namespace) -> int:
                 runner.stop()
 
         try:
-            runner.follow(idle_timeout=0.5, on_batch=on_batch)
+            runner.follow(idle_timeout=0.5, on_batch=on_batch, save_interval=args.save_interval)
         except KeyboardInterrupt:
             pass
         finally:
@@ -839,6 +839,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", help="projections (default: all core ones)")
     p.add_argument("--wait", action="store_true", help="wait for another runner instead of failing")
     p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
+    p.add_argument(
+        "--save-interval",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="save at most this often while events keep coming (each save writes the states whole)",
+    )
     p.set_defaults(func=cmd_follow)
 
     p = sub.add_parser("trail", help="a workflow's decision trail as Markdown")

@@ -9,6 +9,7 @@ stored state. One runner per projection set is active at a time (a lock in the b
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -225,10 +226,50 @@ class ProjectionRunner:
         self.projections = fresh
         return digests
 
-    def follow(self, *, idle_timeout: float = 1.0, on_batch: Callable[[int], None] | None = None) -> None:
-        """Catch up, then keep folding new events as they arrive until :meth:`stop` is called."""
+    def follow(
+        self,
+        *,
+        idle_timeout: float = 1.0,
+        on_batch: Callable[[int], None] | None = None,
+        save_interval: float = 0.0,
+    ) -> None:
+        """Catch up, then keep folding new events as they arrive until :meth:`stop` is called.
+
+        ``on_batch`` gets the saved position (what readers of the stored projections see) after
+        every round. Each save writes every state whole — megabytes on a large ledger — so
+        ``save_interval`` spaces saves at least that many seconds apart while events keep
+        coming: folding carries on in between, and what was folded is saved once the interval
+        has passed, as soon as the stream goes quiet, and on stop. Readers then lag by up to
+        about the interval; with 0 (the default) every round is saved.
+        """
+        position = self.catch_up()  # far behind: saves every save_every offsets on the way
+        saved = {p.name: p.position for p in self.projections}
+        saved_at = time.monotonic()
+        if on_batch is not None:
+            on_batch(position)
+
+        def unsaved() -> list[Projection]:
+            return [p for p in self.projections if p.position > saved[p.name]]
+
+        def save() -> None:
+            nonlocal saved_at
+            self._save(unsaved())
+            saved.update({p.name: p.position for p in self.projections})
+            saved_at = time.monotonic()
+
         while not self._stop.is_set():
-            position = self.catch_up()
+            due = saved_at + save_interval
+            timeout = idle_timeout
+            if unsaved():
+                timeout = max(0.0, min(idle_timeout, due - time.monotonic()))
+            arrived = self.ledger.backend.wait_for_events(position, timeout)
+            if arrived:
+                position = fold_range(self.ledger, self.projections, page_size=self.page_size)
+            if unsaved() and (not arrived or time.monotonic() >= due):
+                save()
             if on_batch is not None:
-                on_batch(position)
-            self.ledger.backend.wait_for_events(position, idle_timeout)
+                on_batch(min(saved.values(), default=position))
+        # Stopped: keep what was folded. (After an error nothing more is written; a restart
+        # folds again from the last save.)
+        if unsaved():
+            save()

@@ -8,6 +8,7 @@ independent count of the generated steps.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +50,11 @@ def stored(ledger: Ledger, name: str) -> SavedView:
     view = ledger.backend.load_view(name)
     assert view is not None, f"no stored view '{name}'"
     return view
+
+
+def stored_position(ledger: Ledger) -> int:
+    view = ledger.backend.load_view("reliability")
+    return 0 if view is None else view.position
 
 
 def stored_steps(ledger: Ledger) -> int:
@@ -361,3 +367,55 @@ def test_follow_picks_up_events_appended_meanwhile_and_stops_on_stop(
     assert positions[-1] == 15
     assert stored(ledger, "reliability").position == 15
     assert stored_steps(ledger) == 15
+
+
+def test_follow_with_a_save_interval_saves_less_often_and_keeps_everything_on_stop(
+    make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Saves are spaced out while events keep coming; nothing folded is lost at stop.
+    ledger = make_ledger()
+    writer = another_connection(ledger, make_ledger)
+    saves: list[int] = []
+    save_view = ledger.backend.save_view
+
+    def counting(view: SavedView, *, reset: bool = False) -> None:
+        saves.append(view.position)
+        save_view(view, reset=reset)
+
+    monkeypatch.setattr(ledger.backend, "save_view", counting)
+    runner = ProjectionRunner(ledger, [ReliabilityProjection])
+    runner.acquire()
+    seen: list[int] = []
+    failure: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            runner.follow(idle_timeout=0.05, on_batch=seen.append, save_interval=60.0)
+        except BaseException as exc:  # reported below, not lost in the thread
+            failure.append(exc)
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    try:
+        for batch in range(10):
+            writer.append([StepRecorded(agent=f"a{batch}", success=True) for _ in range(3)])
+            time.sleep(0.01)
+        # The stream goes quiet: what was folded is saved without waiting out the interval.
+        deadline = time.monotonic() + TIMEOUT
+        while stored_position(ledger) < 30 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stored_position(ledger) == 30
+        writer.append([StepRecorded(agent="late", success=False)])
+    finally:
+        runner.stop()
+        follower.join(TIMEOUT)
+        runner.release()
+
+    assert not follower.is_alive()
+    assert failure == []
+    # Fewer saves than appends, and the last one holds everything, the late event included
+    # (saved on stop if not before).
+    assert len(saves) < 10
+    assert stored(ledger, "reliability").position == 31
+    assert stored_steps(ledger) == 31
+    assert seen == sorted(seen)  # reported positions are saved ones: they never go back
