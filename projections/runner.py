@@ -8,6 +8,7 @@ stored state. One runner per projection set is active at a time (a lock in the b
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -201,6 +202,11 @@ class ProjectionRunner:
         # rebuild's peak memory (measured at 1M events: 286 MB fresh, 332-378 MB when stored
         # states had been loaded). They are reloaded if the rebuild fails.
         self.projections = []
+        # Each projection's handler table refers back to it (bound methods), so dropping the
+        # last reference leaves a cycle only a full collection frees: do one now rather than
+        # whenever the collector next runs (measured: that was anywhere from 285 to 333 MB of
+        # peak RSS for a 1M-event rebuild).
+        gc.collect()
         try:
             fresh = [t() for t in self.types]
             target = self.ledger.latest_offset()
