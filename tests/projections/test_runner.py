@@ -63,6 +63,22 @@ def stored_steps(ledger: Ledger) -> int:
     return restored.report().total_steps
 
 
+def follow_in_thread(
+    runner: ProjectionRunner, failure: list[BaseException], **options: Any
+) -> threading.Thread:
+    """Start ``runner.follow(idle_timeout=0.05, **options)`` in a thread; errors go to ``failure``."""
+
+    def follow() -> None:
+        try:
+            runner.follow(idle_timeout=0.05, **options)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    return thread
+
+
 def another_connection(ledger: Ledger, make_ledger: MakeLedger) -> Ledger:
     """A second handle on the same ledger (the memory backend lives in one object only)."""
     return ledger if ledger.url.startswith("memory") else make_ledger()
@@ -340,14 +356,7 @@ def test_follow_picks_up_events_appended_meanwhile_and_stops_on_stop(
             positions.append(position)
             progressed.notify_all()
 
-    def follow() -> None:
-        try:
-            runner.follow(idle_timeout=0.05, on_batch=on_batch)
-        except BaseException as exc:  # reported below, not lost in the thread
-            failure.append(exc)
-
-    follower = threading.Thread(target=follow)
-    follower.start()
+    follower = follow_in_thread(runner, failure, on_batch=on_batch)
     try:
         for batch in range(3):
             writer.append([StepRecorded(agent=f"a{batch}", success=i % 2 == 0) for i in range(5)])
@@ -388,14 +397,7 @@ def test_follow_with_a_save_interval_saves_less_often_and_keeps_everything_on_st
     seen: list[int] = []
     failure: list[BaseException] = []
 
-    def follow() -> None:
-        try:
-            runner.follow(idle_timeout=0.05, on_batch=seen.append, save_interval=60.0)
-        except BaseException as exc:  # reported below, not lost in the thread
-            failure.append(exc)
-
-    follower = threading.Thread(target=follow)
-    follower.start()
+    follower = follow_in_thread(runner, failure, on_batch=seen.append, save_interval=60.0)
     try:
         for batch in range(10):
             writer.append([StepRecorded(agent=f"a{batch}", success=True) for _ in range(3)])
