@@ -582,14 +582,15 @@ def cmd_breakers(args: argparse.Namespace) -> int:
         projection = BreakerProjection()
         fold_new(ledger, projection)
     now = datetime.now(UTC)
-    timeout = timedelta(seconds=args.timeout_seconds)
     rows = []
     for name, fold in sorted(projection.breakers.items()):
         core = fold.core
         since = None if core.since_us is None else from_epoch_us(core.since_us)
         state = core.state.value
-        if core.state is CircuitState.OPEN and since is not None and now >= since + timeout:
-            # Configs are not in the ledger: the move is shown, and made by the next breaker to act.
+        seconds = fold.config.timeout_seconds if args.timeout_seconds is None else args.timeout_seconds
+        due = None if since is None else since + timedelta(seconds=seconds)
+        if core.state is CircuitState.OPEN and due is not None and now >= due:
+            # Reading writes nothing: the move is shown, and made by the next breaker to act.
             state = "half_open (due)"
         rows.append(
             (name, state, _when(since), fold.successes, fold.failures, fold.rejected, fold.transitions)
@@ -893,8 +894,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout-seconds",
         type=float,
-        default=60.0,
-        help="the breakers' open timeout, to show an overdue half-open move (default 60)",
+        default=None,
+        help="judge every breaker by this open timeout (default: each breaker's recorded one, "
+        "60 for a breaker that recorded none)",
     )
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_breakers)

@@ -413,6 +413,27 @@ class BreakerCallRecorded(LedgerEvent):
         return f"breaker:{self.breaker}"
 
 
+class BreakerConfigured(LedgerEvent):
+    """The thresholds a circuit breaker decides with, recorded before its first decision and
+    again whenever a breaker of that name decides with other ones.
+
+    Readers of the ledger (``rledger breakers``, audits) then judge a breaker by its own
+    thresholds, not by defaults.
+    """
+
+    type: Literal["BreakerConfigured"] = "BreakerConfigured"
+    breaker: Name
+    failure_threshold: Annotated[int, Field(ge=1)]
+    success_threshold: Annotated[int, Field(ge=1)]
+    timeout_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    window_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    half_open_max_calls: Annotated[int, Field(ge=1)]
+
+    def stream_key(self) -> str:
+        """A breaker's events share one stream."""
+        return f"breaker:{self.breaker}"
+
+
 class BreakerProbeStarted(LedgerEvent):
     """A half-open circuit breaker let one call through as a probe.
 
@@ -519,6 +540,7 @@ Event: TypeAlias = Annotated[
     | AgentModeSet
     | ModeChecked
     | BreakerCallRecorded
+    | BreakerConfigured
     | BreakerProbeStarted
     | CircuitTransitioned
     | MetricRecorded
@@ -553,6 +575,7 @@ EVENT_TYPES: dict[str, type[LedgerEvent]] = {
         AgentModeSet,
         ModeChecked,
         BreakerCallRecorded,
+        BreakerConfigured,
         BreakerProbeStarted,
         CircuitTransitioned,
         MetricRecorded,

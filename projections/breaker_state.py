@@ -1,10 +1,11 @@
 """The circuit breaker's state machine as a deterministic fold of its events.
 
-A breaker's stream (``breaker:<name>``) holds its calls (``BreakerCallRecorded``: success, failure,
-rejected), the probes it let through while half-open (``BreakerProbeStarted``) and its transitions
-(``CircuitTransitioned``). Transitions are explicit events, so the state is whatever the last
-transition says; the fold keeps what the next decision needs — the recent failures while closed,
-the probes out and the successful ones while half-open — and the counters.
+A breaker's stream (``breaker:<name>``) holds its calls (``BreakerCallRecorded``: success,
+failure, rejected), the probes it let through while half-open (``BreakerProbeStarted``), its
+transitions (``CircuitTransitioned``) and the thresholds it decided with (``BreakerConfigured``).
+Transitions are explicit events, so the state is whatever the last transition says; the fold
+keeps what the next decision needs — the recent failures while closed, the probes out and the
+successful ones while half-open — and the counters.
 
 The rules (``docs/semantics.md``, Circuit breakers): ``failure_threshold`` failures within
 ``window_seconds`` open the breaker; ``timeout_seconds`` after opening it is half-open;
@@ -14,6 +15,7 @@ The functions below decide those transitions from a state, a call and a time; th
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -57,6 +59,17 @@ class CircuitBreakerConfig:
         for name in ("timeout_seconds", "window_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+
+    @classmethod
+    def from_event(cls, e: dict[str, Any]) -> CircuitBreakerConfig:
+        """The config a ``BreakerConfigured`` event (decoded JSON) records."""
+        return cls(
+            failure_threshold=e["failure_threshold"],
+            success_threshold=e["success_threshold"],
+            timeout_seconds=e["timeout_seconds"],
+            window_seconds=e["window_seconds"],
+            half_open_max_calls=e["half_open_max_calls"],
+        )
 
     @property
     def timeout_us(self) -> int:
@@ -182,6 +195,8 @@ class BreakerFold:
     transitions: int = 0
     version: int = 0
     call_ids: set[UUID] | None = None  # kept only when outcomes are mirrored from tool calls
+    recorded: CircuitBreakerConfig | None = None  # the latest BreakerConfigured, if any
+    adopt_recorded: bool = False  # judge by the recorded config (readers) or keep ``config`` (a breaker)
 
     def apply_call(self, t_us: int, outcome: str, event_id: UUID) -> None:
         """Fold a ``BreakerCallRecorded``."""
@@ -211,6 +226,10 @@ class BreakerFold:
             self.apply_call(t_us, e["outcome"], UUID(e["event_id"]))
         elif kind == "BreakerProbeStarted":
             self.apply_probe(t_us)
+        elif kind == "BreakerConfigured":
+            self.recorded = CircuitBreakerConfig.from_event(e)
+            if self.adopt_recorded:
+                self.config = self.recorded
         else:
             self.apply_transition(t_us, e["to_state"])
 
@@ -228,24 +247,29 @@ class BreakerFold:
             self.rejected,
             self.transitions,
             self.version,
+            None if self.recorded is None else dataclasses.asdict(self.recorded),
         ]
 
     @classmethod
     def from_json(cls, data: list[Any], config: CircuitBreakerConfig) -> BreakerFold:
         """Restore a fold saved by :meth:`to_json`."""
-        state, since, recent, successes, probes, ok, failed, rejected, transitions, version = data
+        state, since, recent, successes, probes, ok, failed, rejected, transitions, version, recorded = data
         core = Core(CircuitState(state), since, tuple(recent), successes, tuple(probes))
-        return cls(config, core, ok, failed, rejected, transitions, version)
+        fold = cls(config, core, ok, failed, rejected, transitions, version)
+        if recorded is not None:
+            fold.recorded = CircuitBreakerConfig(**recorded)
+        return fold
 
 
 class BreakerProjection(Projection):
     """Every breaker in the ledger, folded by name (what ``rledger breakers`` shows).
 
-    Configs are not events, so failure windows here use ``config`` (the defaults unless given).
+    Each breaker is judged by the thresholds it recorded (``BreakerConfigured``); ``config``
+    (the defaults unless given) serves breakers that recorded none.
     """
 
     name = "breakers"
-    version = 2  # 2: probes out are part of the state
+    version = 3  # 2: probes out are part of the state; 3: recorded configs
 
     def __init__(self, config: CircuitBreakerConfig | None = None) -> None:
         super().__init__()
@@ -255,6 +279,7 @@ class BreakerProjection(Projection):
     def _handlers(self) -> dict[str, Handler]:
         return {
             "BreakerCallRecorded": self._event,
+            "BreakerConfigured": self._event,
             "BreakerProbeStarted": self._event,
             "CircuitTransitioned": self._event,
         }
@@ -262,7 +287,7 @@ class BreakerProjection(Projection):
     def _event(self, t: int, e: dict[str, Any]) -> None:
         fold = self.breakers.get(e["breaker"])
         if fold is None:
-            fold = self.breakers[e["breaker"]] = BreakerFold(self.config)
+            fold = self.breakers[e["breaker"]] = BreakerFold(self.config, adopt_recorded=True)
         fold.version += 1
         fold.apply(t, e)
 
@@ -272,4 +297,9 @@ class BreakerProjection(Projection):
 
     def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
         """Restore the state from :meth:`dump`."""
-        self.breakers = {n: BreakerFold.from_json(d, self.config) for n, d in meta["breakers"].items()}
+        self.breakers = {}
+        for n, d in meta["breakers"].items():
+            fold = BreakerFold.from_json(d, self.config)
+            fold.adopt_recorded = True
+            fold.config = fold.recorded or self.config
+            self.breakers[n] = fold

@@ -2,9 +2,10 @@
 
 Before every decision a breaker folds its stream (``breaker:<name>``) from the ledger, then appends
 what it decided — calls, rejections, transitions — with the stream version it decided on
-(optimistic concurrency). So breakers of one name on one ledger, in any process, share one state:
-a breaker opened in one process is open in every other, and a decision made on a stale state is
-retried on the fresh one. ``state`` is always current: an open breaker whose timeout has passed
+(optimistic concurrency), preceded by the thresholds it decides with (``BreakerConfigured``) when
+the stream does not hold those yet. So breakers of one name on one ledger, in any process, share
+one state: a breaker opened in one process is open in every other, and a decision made on a stale
+state is retried on the fresh one. ``state`` is always current: an open breaker whose timeout has passed
 becomes half-open when it is read (the transition is stamped with the time it became due).
 
 Half-open probes are bounded by ``half_open_max_calls`` across every process sharing the ledger:
@@ -28,6 +29,7 @@ import orjson
 
 from ledger import (
     BreakerCallRecorded,
+    BreakerConfigured,
     BreakerProbeStarted,
     CircuitTransitioned,
     Ledger,
@@ -201,6 +203,18 @@ class CircuitBreaker(Bound):
             occurred_at=from_epoch_us(at_us),
         )
 
+    def _configured(self) -> BreakerConfigured:
+        c = self.config
+        return BreakerConfigured(
+            breaker=self.name,
+            failure_threshold=c.failure_threshold,
+            success_threshold=c.success_threshold,
+            timeout_seconds=c.timeout_seconds,
+            window_seconds=c.window_seconds,
+            half_open_max_calls=c.half_open_max_calls,
+            occurred_at=self.now(),
+        )
+
     def _due(self, fold: BreakerFold, now: int) -> tuple[list[LedgerEvent], BreakerFold]:
         """The overdue open → half-open transition, if any, and the fold as it would be after it."""
         t = due_transition(fold.core, self.config, now)
@@ -252,6 +266,9 @@ class CircuitBreaker(Bound):
             events, result = decide(self._fold, self._now_us())
             if not events:
                 return result
+            if self._fold.recorded != self.config:
+                # The stream's readers judge this breaker by the thresholds it decides with.
+                events = [self._configured(), *events]
             try:
                 self.ledger.append(events, expected_version=self._fold.version)
             except VersionConflictError:

@@ -11,13 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from ledger import BreakerCallRecorded, CircuitTransitioned, Ledger, ToolCalled, open_ledger
+from ledger import (
+    BreakerCallRecorded,
+    BreakerConfigured,
+    CircuitTransitioned,
+    Ledger,
+    ToolCalled,
+    open_ledger,
+)
+from ledger.events import to_epoch_us
 from projections import (
+    BreakerProjection,
     CircuitBreaker,
     CircuitBreakerConfig,
     CircuitBreakerRegistry,
     CircuitOpenError,
     CircuitState,
+    fold_range,
 )
 from tests.conftest import ManualClock, sqlite_url
 from tests.guards import mp_workers
@@ -258,7 +268,9 @@ def test_every_transition_and_call_is_in_the_breakers_stream(breaker: CircuitBre
     streams = {r.stream for r in ledger.read()}
     versions = [r.version for r in ledger.read()]
     assert streams == {"breaker:external_api"}
-    assert versions == list(range(1, 8))
+    # Its thresholds first (once), then 5 failures, the transition and the rejected call.
+    assert [r.event.type for r in ledger.read()][:2] == ["BreakerConfigured", "BreakerCallRecorded"]
+    assert versions == list(range(1, 9))
 
 
 def test_a_breaker_can_take_its_outcomes_from_tool_calls(ledger: Ledger, clock: ManualClock) -> None:
@@ -449,3 +461,48 @@ def test_a_breaker_opened_in_one_process_is_open_in_another(tmp_path: Path, cloc
             ("open", "half_open"),
             ("half_open", "closed"),
         ]
+
+
+def test_a_breaker_records_the_thresholds_it_decides_with_once_and_again_when_they_change(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    strict = CircuitBreakerConfig(failure_threshold=2, timeout_seconds=30, window_seconds=10)
+    first = CircuitBreaker("api", strict, ledger=ledger, clock=clock)
+    first.record_failure()
+    first.record_success()
+    CircuitBreaker("api", strict, ledger=ledger, clock=clock).record_success()  # same thresholds
+    lenient = CircuitBreakerConfig(failure_threshold=9)
+    CircuitBreaker("api", lenient, ledger=ledger, clock=clock).record_failure()  # other thresholds
+
+    recorded = [r.event for r in ledger.read(types="BreakerConfigured")]
+    assert all(isinstance(e, BreakerConfigured) for e in recorded)
+    assert [(e.failure_threshold, e.timeout_seconds, e.window_seconds) for e in recorded] == [  # type: ignore[union-attr]
+        (2, 30.0, 10.0),
+        (9, 60.0, 300.0),
+    ]
+
+
+def test_the_breakers_projection_judges_each_breaker_by_its_recorded_thresholds(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    # Two failures a minute apart: inside a 300 s window, outside a 30 s one.
+    narrow = CircuitBreaker("narrow", CircuitBreakerConfig(window_seconds=30), ledger=ledger, clock=clock)
+    wide = CircuitBreaker("wide", ledger=ledger, clock=clock)
+    for breaker in (narrow, wide):
+        breaker.record_failure()
+    clock.advance(seconds=60)
+    for breaker in (narrow, wide):
+        breaker.record_failure()
+    now = to_epoch_us(clock.now)
+
+    projection = BreakerProjection()
+    fold_range(ledger, [projection])
+    restored = BreakerProjection.from_bytes(projection.to_bytes())
+    assert restored is not None
+
+    for p in (projection, restored):
+        folds = p.breakers
+        assert folds["narrow"].config.window_seconds == 30
+        assert folds["narrow"].core.failures_in_window(now, folds["narrow"].config) == 1
+        assert folds["wide"].core.failures_in_window(now, folds["wide"].config) == 2
+    assert restored.digest() == projection.digest()

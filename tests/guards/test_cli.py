@@ -17,6 +17,7 @@ from projections import (
     AlertManager,
     AlertSeverity,
     CircuitBreaker,
+    CircuitBreakerConfig,
     ModeEnforcer,
     TrendAnalyzer,
 )
@@ -81,6 +82,22 @@ def test_breakers_shows_each_breakers_state_and_counters(
     ]
     assert rledger(url, "breakers", "--timeout-seconds", str(10**10)) == 0
     assert "payments  open" in capsys.readouterr().out
+
+
+def test_breakers_judges_each_breaker_by_its_recorded_timeout(
+    url: str, db: Ledger, clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Opened ten minutes before the wall clock: overdue for a 60 s timeout, not for an hour.
+    clock.now = datetime.now(UTC) - timedelta(minutes=10)
+    short = CircuitBreaker("short", CircuitBreakerConfig(timeout_seconds=60), ledger=db, clock=clock)
+    long = CircuitBreaker("long", CircuitBreakerConfig(timeout_seconds=3600), ledger=db, clock=clock)
+    for breaker in (short, long):
+        for _ in range(5):
+            breaker.record_failure()
+
+    assert rledger(url, "breakers", "--format", "json") == 0
+    rows = {r["breaker"]: r["state"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows == {"long": "open", "short": "half_open (due)"}
 
 
 def test_violations_lists_blocked_actions_for_an_agent(

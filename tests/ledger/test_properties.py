@@ -71,13 +71,19 @@ def strategy_for(tp: Any, metadata: tuple[Any, ...] = ()) -> st.SearchStrategy[A
     if origin is dict:
         return st.dictionaries(st.text(max_size=10), json_values, max_size=4)
     ge = _bound(metadata, "ge")
+    gt = _bound(metadata, "gt")
     strategies: dict[Any, st.SearchStrategy[Any]] = {
         Any: json_values,
         bool: st.booleans(),
         UUID: st.uuids(),
         datetime: moments,
         int: st.integers(min_value=ge if ge is not None else -(2**63), max_value=2**63 - 1),
-        float: st.floats(min_value=ge, allow_nan=False, allow_infinity=False),
+        float: st.floats(
+            min_value=gt if gt is not None else ge,
+            exclude_min=gt is not None,
+            allow_nan=False,
+            allow_infinity=False,
+        ),
         Decimal: st.decimals(min_value=ge, allow_nan=False, allow_infinity=False),
     }
     if tp in strategies:
