@@ -126,9 +126,13 @@ _Settlement = tuple["asyncio.Future[AppendResult]", "AppendResult | None", "Base
 
 
 def _settle(settlements: list[_Settlement]) -> None:
-    """Resolve futures in their loop's thread (a cancelled caller is skipped)."""
+    """Resolve futures in their loop's thread (a cancelled caller is skipped).
+
+    ``done()``, not ``cancelled()``: setting a result on a finished future raises, and that
+    would leave every caller after it in this hand-off unresolved.
+    """
     for future, result, error in settlements:
-        if future.cancelled():
+        if future.done():
             continue
         if error is not None:
             future.set_exception(error)

@@ -111,21 +111,26 @@ class Core:
             kept = (*self.recent_failures, at_us)[-config.failure_threshold :]
             return replace(self, recent_failures=kept)
         if self.state is CircuitState.HALF_OPEN and outcome in ("success", "failure"):
+            # The outcome returns the oldest live probe's permit: lapsed ones are gone already
+            # (dropping a lapsed one instead would keep a returned permit out).
             return replace(
                 self,
                 probe_successes=self.probe_successes + (outcome == "success"),
-                probes=self.probes[1:],
+                probes=self._live_probes(at_us, config)[1:],
             )
         return self
 
-    def probe_started(self, at_us: int) -> Core:
+    def probe_started(self, at_us: int, config: CircuitBreakerConfig) -> Core:
         """Return the state after a probe was let through at ``at_us``."""
-        return replace(self, probes=(*self.probes, at_us))
+        return replace(self, probes=(*self._live_probes(at_us, config), at_us))
+
+    def _live_probes(self, at_us: int, config: CircuitBreakerConfig) -> tuple[int, ...]:
+        return tuple(t for t in self.probes if at_us - t < config.timeout_us)
 
     def probes_out(self, at_us: int, config: CircuitBreakerConfig) -> int:
         """Probes still out at ``at_us``; one whose outcome never came back lapses after the
         timeout (its caller may have crashed)."""
-        return sum(1 for t in self.probes if at_us - t < config.timeout_us)
+        return len(self._live_probes(at_us, config))
 
     def failures_in_window(self, at_us: int, config: CircuitBreakerConfig) -> int:
         """Failures at or after ``at_us - window`` (the sliding window ending at ``at_us``)."""
@@ -212,7 +217,7 @@ class BreakerFold:
 
     def apply_probe(self, t_us: int) -> None:
         """Fold a ``BreakerProbeStarted``."""
-        self.core = self.core.probe_started(t_us)
+        self.core = self.core.probe_started(t_us, self.config)
 
     def apply_transition(self, t_us: int, to_state: str) -> None:
         """Fold a ``CircuitTransitioned``."""

@@ -8,6 +8,7 @@ stored state. One runner per projection set is active at a time (a lock in the b
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 import time
@@ -100,6 +101,8 @@ class ProjectionRunner:
         save_every: int = 100_000,
         page_size: int = 5000,
     ) -> None:
+        if not projection_types:
+            raise ValueError("a projection runner needs at least one projection type")
         self.ledger = ledger
         self.types = list(projection_types)
         self.save_every = save_every
@@ -173,6 +176,7 @@ class ProjectionRunner:
         """Fold every new event into the stored projections and save them; return the position."""
         if not self._locks:
             raise RuntimeError("call acquire() (or use the runner as a context manager) first")
+        self._ensure_loaded()
         saved = {p.name: p.position for p in self.projections}
         target = self.ledger.latest_offset()
         position = min((p.position for p in self.projections), default=target)
@@ -225,12 +229,19 @@ class ProjectionRunner:
                 first = False
             digests = self._save(fresh, reset=True)
         except BaseException:
-            self.projections = [load_stored(self.ledger, t) for t in self.types]
+            # Not switched over: carry on from the stored states. If they cannot be loaded now
+            # either (the store is what failed), the next catch_up or follow loads them.
+            with contextlib.suppress(Exception):
+                self.projections = [load_stored(self.ledger, t) for t in self.types]
             raise
+        self.projections = fresh  # switched over: from here on memory matches the store
         for p in fresh:
             self.ledger.backend.delete_view(p.name + SHADOW_SUFFIX)
-        self.projections = fresh
         return digests
+
+    def _ensure_loaded(self) -> None:
+        if not self.projections:
+            self.projections = [load_stored(self.ledger, t) for t in self.types]
 
     def follow(
         self,
@@ -263,18 +274,30 @@ class ProjectionRunner:
             saved.update({p.name: p.position for p in self.projections})
             saved_at = time.monotonic()
 
-        while not self._stop.is_set():
-            due = saved_at + save_interval
-            timeout = idle_timeout
+        try:
+            while not self._stop.is_set():
+                due = saved_at + save_interval
+                timeout = idle_timeout
+                if unsaved():
+                    timeout = max(0.0, min(idle_timeout, due - time.monotonic()))
+                arrived = self.ledger.backend.wait_for_events(position, timeout)
+                if arrived:
+                    # At most save_every offsets per round, so a follower that fell far behind
+                    # still saves on the way, as catch_up does.
+                    until = min(self.ledger.latest_offset(), position + self.save_every)
+                    position = fold_range(
+                        self.ledger, self.projections, until=until, page_size=self.page_size
+                    )
+                behind = position - min(saved.values()) >= self.save_every
+                if unsaved() and (not arrived or behind or time.monotonic() >= due):
+                    save()
+                if on_batch is not None:
+                    on_batch(min(saved.values()))
+        except KeyboardInterrupt:
+            # Ctrl-C is how a follower is usually stopped: keep what was folded.
             if unsaved():
-                timeout = max(0.0, min(idle_timeout, due - time.monotonic()))
-            arrived = self.ledger.backend.wait_for_events(position, timeout)
-            if arrived:
-                position = fold_range(self.ledger, self.projections, page_size=self.page_size)
-            if unsaved() and (not arrived or time.monotonic() >= due):
                 save()
-            if on_batch is not None:
-                on_batch(min(saved.values(), default=position))
+            raise
         # Stopped: keep what was folded. (After an error nothing more is written; a restart
         # folds again from the last save.)
         if unsaved():

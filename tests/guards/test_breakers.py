@@ -221,6 +221,21 @@ def test_a_probe_whose_outcome_never_comes_back_lapses_after_the_timeout(
     assert breaker.can_execute() is True
 
 
+def test_an_outcome_returns_the_live_probes_permit_not_a_lapsed_ones(
+    ledger: Ledger, clock: ManualClock
+) -> None:
+    config = CircuitBreakerConfig(half_open_max_calls=1, success_threshold=2)
+    breaker = CircuitBreaker("api", config, ledger=ledger, clock=clock)
+    fail(breaker, 5)
+    clock.advance(seconds=60)
+    assert breaker.can_execute() is True  # probe 1: its caller crashes
+    clock.advance(seconds=61)  # ... and its permit lapses
+    assert breaker.can_execute() is True  # probe 2
+    assert breaker.record_success() is HALF_OPEN  # probe 2's outcome: one of two successes
+
+    assert breaker.can_execute() is True  # no probe is out now
+
+
 def test_state_is_rebuilt_from_the_ledger_by_a_new_breaker(
     breaker: CircuitBreaker, ledger: Ledger, clock: ManualClock
 ) -> None:

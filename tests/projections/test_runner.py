@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledger import Ledger, StepRecorded
+from ledger import Ledger, StepRecorded, open_ledger
 from ledger.backends.base import SavedView
 from ledger.errors import ViewConflictError
 from ledger.workload import generate
@@ -340,6 +340,47 @@ def test_a_failed_rebuild_leaves_the_stored_states_serving_and_the_runner_usable
         assert {p.name: p.digest() for p in runner.projections} == truth
 
 
+def test_a_rebuild_that_fails_after_switching_over_or_cannot_reload_still_leaves_a_usable_runner(
+    make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = make_ledger()
+    append_traffic(ledger, 120, seed=13)
+    backend = ledger.backend
+    with ProjectionRunner(ledger, CORE_PROJECTIONS) as runner:
+        runner.catch_up()
+
+        # Switched over, then the shadow clean-up fails: memory must match the store.
+        def no_delete(name: str) -> None:
+            raise RuntimeError("database is locked")
+
+        monkeypatch.setattr(backend, "delete_view", no_delete)
+        with pytest.raises(RuntimeError, match="locked"):
+            runner.rebuild()
+        monkeypatch.undo()
+        assert [p.position for p in runner.projections] == [120, 120, 120]
+
+        # The fold fails and so does reloading the stored states: the next catch_up loads them.
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the disk went away")
+
+        monkeypatch.setattr("projections.runner.fold_range", broken)
+        monkeypatch.setattr(backend, "load_view", broken)
+        with pytest.raises(RuntimeError, match="disk went away"):
+            runner.rebuild()
+        monkeypatch.undo()
+        append_traffic(ledger, 30, seed=14)
+        assert runner.catch_up() == 150
+        truth = {t.name: fresh(ledger, t).digest() for t in CORE_PROJECTIONS}
+        assert {p.name: p.digest() for p in runner.projections} == truth
+        for name in NAMES:
+            assert stored(ledger, name).position == 150
+
+
+def test_a_runner_needs_a_projection() -> None:
+    with pytest.raises(ValueError, match="at least one projection"):
+        ProjectionRunner(open_ledger("memory://"), [])
+
+
 def test_follow_picks_up_events_appended_meanwhile_and_stops_on_stop(
     make_ledger: MakeLedger,
 ) -> None:
@@ -420,4 +461,34 @@ def test_follow_with_a_save_interval_saves_less_often_and_keeps_everything_on_st
     assert len(saves) < 10
     assert stored(ledger, "reliability").position == 31
     assert stored_steps(ledger) == 31
-    assert seen == sorted(seen)  # reported positions are saved ones: they never go back
+    # Reported positions are saved ones (folded but unsaved positions are never reported).
+    assert set(seen) <= {0, *saves}
+    assert seen == sorted(seen)
+
+
+def test_ctrl_c_in_follow_saves_what_was_folded(make_ledger: MakeLedger) -> None:
+    # rledger follow is usually stopped with Ctrl-C: folded but not yet saved events (a save
+    # interval was running) must be saved on the way out.
+    ledger = make_ledger()
+    writer = another_connection(ledger, make_ledger)
+    writer.append([StepRecorded(agent="a", success=True) for _ in range(10)])
+    runner = ProjectionRunner(ledger, [ReliabilityProjection])
+    runner.acquire()
+    calls: list[int] = []
+
+    def on_batch(position: int) -> None:
+        calls.append(position)
+        if len(calls) == 1:
+            writer.append([StepRecorded(agent="b", success=False) for _ in range(5)])
+        elif runner.projections[0].position == 15:
+            raise KeyboardInterrupt  # folded, not saved (the interval has not passed)
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.follow(idle_timeout=0.05, on_batch=on_batch, save_interval=60.0)
+    finally:
+        runner.release()
+
+    assert calls[0] == 10 and calls[-1] == 10  # the last reported (saved) position was 10
+    assert stored(ledger, "reliability").position == 15
+    assert stored_steps(ledger) == 15
