@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from ledger import Ledger, LedgerError
 from ledger.backends.base import RunnerLock, SavedView
-from projections.engine import Projection, fold_together
+from projections.engine import Projection, fold_together, gc_paused
 
 P = TypeVar("P", bound=Projection)
 
@@ -72,10 +72,13 @@ def fold_range(
     # A primary-key range scan of every event beats an index lookup by type: the core
     # projections want most types anyway, and unwanted ones are skipped before decoding.
     total = target - start
-    for page in ledger.scan_pages(after=start, until_offset=target, page_size=page_size):
-        fold_together(projections, page)
-        if progress is not None:
-            progress(page[-1][0] - start, total)
+    # Folding allocates a decoded dict per event, freed by reference counting; the cyclic
+    # collector finds nothing here but ran ~1,800 times in a 1M-event rebuild (~3 % of it).
+    with gc_paused():
+        for page in ledger.scan_pages(after=start, until_offset=target, page_size=page_size):
+            fold_together(projections, page)
+            if progress is not None:
+                progress(page[-1][0] - start, total)
     for p in projections:
         p.advance_to(target)
     if progress is not None:

@@ -22,7 +22,8 @@ import orjson
 from ledger import ExplanationRecorded, Ledger, LedgerError
 from ledger.events import utc_now
 from ledger.store import Clock
-from replay.history import History, gc_paused
+from projections.engine import gc_paused
+from replay.history import History
 
 
 @dataclass(frozen=True)
