@@ -9,7 +9,7 @@ oldest rows under the same lock, recording its mark and the versions of the stre
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -111,10 +111,7 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             SQL("CREATE INDEX IF NOT EXISTS ledger_events_topic ON {t} (topic, notification_id)").format(t=t),
             SQL("CREATE INDEX IF NOT EXISTS ledger_events_agent ON {t} (agent, notification_id)").format(t=t),
             SQL("CREATE INDEX IF NOT EXISTS ledger_events_occurred ON {t} (occurred_at)").format(t=t),
-            # No index on recorded_at: it never decreases with the offset, so time -> offset is
-            # a binary search over the primary key (_FIRST_AT_OR_AFTER). The index cost ~0.6 us
-            # per appended event (measured with binary COPY); ledgers made with it lose it here.
-            SQL("DROP INDEX IF EXISTS {s}.ledger_events_recorded").format(s=schema),
+            SQL("CREATE INDEX IF NOT EXISTS ledger_events_recorded ON {t} (recorded_at)").format(t=t),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {h} (id int PRIMARY KEY CHECK (id = 1), "
                 "last_offset bigint NOT NULL, chain bytea NOT NULL, "
@@ -139,7 +136,6 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             *tracking,
         ]
         self._copy = SQL("COPY {t} (" + _COLUMNS + ") FROM STDIN (FORMAT BINARY)").format(t=t)
-        self._first_at_or_after = _FIRST_AT_OR_AFTER.format(t=t)
 
     def create_table(self) -> None:
         """Create the schema and tables, serialised across processes by an advisory lock.
@@ -183,9 +179,7 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             )
             yield _PostgresWrite(self, cur)
 
-    def _fetch(
-        self, sql: Composed | SQL, params: Sequence[Any] | Mapping[str, Any] = ()
-    ) -> list[tuple[Any, ...]]:
+    def _fetch(self, sql: Composed | SQL, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.get_connection() as conn:
             cur = conn.cursor(row_factory=tuple_row, binary=True)
             cur.execute(sql, params)
@@ -243,8 +237,11 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
 
     def offset_at(self, when: datetime) -> int | None:
         """Return the first offset recorded at or after ``when``."""
-        rows = self._fetch(self._first_at_or_after, {"when": when})
-        return None if not rows or rows[0][0] is None else int(rows[0][0])
+        rows = self._fetch(
+            SQL("SELECT MIN(notification_id) FROM {t} WHERE recorded_at >= %s").format(t=self._t),
+            [when],
+        )
+        return None if rows[0][0] is None else int(rows[0][0])
 
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty)."""
@@ -272,12 +269,9 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
     def stats(self) -> BackendStats:
         """Return whole-ledger counts."""
         by_type = self._fetch(SQL("SELECT topic, COUNT(*) FROM {t} GROUP BY topic").format(t=self._t))
-        # recorded_at never decreases with the offset: the first and last rows hold the extremes.
         ((count, streams, first, last),) = self._fetch(
             SQL(
-                "SELECT COUNT(*), COUNT(DISTINCT originator_id), "
-                "(SELECT recorded_at FROM {t} ORDER BY notification_id LIMIT 1), "
-                "(SELECT recorded_at FROM {t} ORDER BY notification_id DESC LIMIT 1) FROM {t}"
+                "SELECT COUNT(*), COUNT(DISTINCT originator_id), MIN(recorded_at), MAX(recorded_at) FROM {t}"
             ).format(t=self._t)
         )
         size = self._fetch(
@@ -357,13 +351,11 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             cur = tx.cur
             cur.execute(SQL('SELECT COALESCE(MAX("offset"), 0) FROM {p}').format(p=self._prunes_t))
             floor = int(_one(cur))
-            cur.execute(self._first_at_or_after, {"when": before})
-            found_first = cur.fetchone()
-            if found_first is None or found_first[0] is None:
-                cur.execute(SQL("SELECT MAX(notification_id) FROM {t}").format(t=self._t))
-                wanted = max(int(_one(cur) or 0), floor)
-            else:
-                wanted = max(int(found_first[0]) - 1, floor)
+            cur.execute(
+                SQL("SELECT MAX(notification_id) FROM {t} WHERE recorded_at < %s").format(t=self._t),
+                [before],
+            )
+            wanted = max(int(_one(cur) or 0), floor)
             cur.execute(SQL("SELECT name, position FROM {v}").format(v=self._views_t))
             positions = {r[0]: int(r[1]) for r in cur.fetchall()}
             through, held_back = plan_prune(wanted, floor, positions, force=force)
@@ -423,30 +415,6 @@ class PostgresLedgerRecorder(LedgerBackend, PostgresProcessRecorder):
             for _ in conn.notifies(timeout=timeout, stop_after=1):
                 break
         return self.max_offset() > after
-
-
-_FIRST_AT_OR_AFTER = SQL(
-    # The first offset whose recorded_at is at or after %(when)s, by binary search in one round
-    # trip: recorded_at never decreases with the offset (each commit is stamped no earlier than
-    # the tail), so each probe is one primary-key seek for the first row at or after an offset
-    # (a gap could not mislead it). Invariants: no row below lo qualifies; the first row at or
-    # after hi does (checked for the last row before starting; no rows, or none qualifying, no
-    # answer).
-    "WITH RECURSIVE bounds AS (SELECT MIN(notification_id) AS lo, MAX(notification_id) AS hi FROM {t}), "
-    "search(lo, hi) AS ("
-    "  SELECT lo, hi FROM bounds WHERE lo IS NOT NULL"
-    "    AND (SELECT recorded_at FROM {t} WHERE notification_id = bounds.hi) >= %(when)s"
-    "  UNION ALL"
-    "  SELECT CASE WHEN p.recorded_at >= %(when)s THEN s.lo ELSE p.notification_id + 1 END,"
-    "         CASE WHEN p.recorded_at >= %(when)s THEN (s.lo + s.hi) / 2 ELSE s.hi END"
-    "  FROM search s CROSS JOIN LATERAL ("
-    "    SELECT notification_id, recorded_at FROM {t} WHERE notification_id >= (s.lo + s.hi) / 2"
-    "    ORDER BY notification_id LIMIT 1) p"
-    "  WHERE s.lo < s.hi"
-    ") "
-    "SELECT (SELECT notification_id FROM {t} WHERE notification_id >= s.lo ORDER BY notification_id LIMIT 1) "
-    "FROM search s WHERE s.lo >= s.hi"
-)
 
 
 def _one(cur: psycopg.Cursor[tuple[Any, ...]]) -> Any:
