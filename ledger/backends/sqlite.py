@@ -463,6 +463,17 @@ class _SQLiteWrite(WriteTransaction):
             )
 
 
+# Two subqueries: SQLite answers a lone MIN() or MAX() from the primary key, but scans the
+# table for both in one SELECT (measured: 60 ms at 1M rows against microseconds).
+OFFSET_RANGE_SQL = (
+    f"SELECT (SELECT MIN(notification_id) FROM {TABLE}), (SELECT MAX(notification_id) FROM {TABLE})"
+)
+FIRST_ROW_FROM_SQL = (
+    f"SELECT notification_id, recorded_at FROM {TABLE} "
+    "WHERE notification_id >= ? ORDER BY notification_id LIMIT 1"
+)
+
+
 def _first_recorded_at_or_after(c: Any, when_us: int) -> int | None:
     """The first offset whose ``recorded_at`` is at or after ``when_us``, by binary search.
 
@@ -470,27 +481,23 @@ def _first_recorded_at_or_after(c: Any, when_us: int) -> int | None:
     than its tail), so the rows are sorted by it; each probe is one primary-key seek for the
     first row at or after an offset, so a gap in the offsets could not mislead the search.
     """
-    probe = (
-        f"SELECT notification_id, recorded_at FROM {TABLE} "
-        "WHERE notification_id >= ? ORDER BY notification_id LIMIT 1"
-    )
-    c.execute(f"SELECT MIN(notification_id), MAX(notification_id) FROM {TABLE}")
+    c.execute(OFFSET_RANGE_SQL)
     lo, hi = c.fetchone()
     if lo is None:
         return None
-    c.execute(probe, (hi,))
+    c.execute(FIRST_ROW_FROM_SQL, (hi,))
     if c.fetchone()[1] < when_us:
         return None
     # Invariants: no row below lo qualifies; the first row at or after hi does.
     while lo < hi:
         mid = (lo + hi) // 2
-        c.execute(probe, (mid,))
+        c.execute(FIRST_ROW_FROM_SQL, (mid,))
         offset, recorded = c.fetchone()
         if recorded >= when_us:
             hi = mid
         else:
             lo = offset + 1
-    c.execute(probe, (lo,))
+    c.execute(FIRST_ROW_FROM_SQL, (lo,))
     return int(c.fetchone()[0])
 
 

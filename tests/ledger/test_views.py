@@ -6,14 +6,17 @@ never twice), runs as the one holder of its runner lock, and sleeps in ``wait_fo
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from ledger import Ledger, PlanRevised, StepRecorded, open_ledger
+from ledger.backends import sqlite as sqlite_backend
 from ledger.backends.base import ReadQuery, SavedView
 from ledger.errors import ViewConflictError
 from ledger.events import to_epoch_us
@@ -169,3 +172,22 @@ def test_postgres_stores_saved_states_uncompressed_and_reopening_keeps_it(
         ledger.backend.save_view(view(1, state))
         loaded = ledger.backend.load_view("metrics")
         assert loaded is not None and loaded.state == state
+
+
+def test_sqlite_time_to_offset_probes_seek_the_primary_key_and_never_scan(tmp_path: Path) -> None:
+    # Without an index on recorded_at, offset_at is a binary search whose every query must be
+    # a primary-key seek: a scan (as MIN and MAX in one SELECT plan to) makes it O(rows).
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    with open_ledger(url) as ledger:
+        ledger.append([PlanRevised(occurred_at=T0) for _ in range(50)])
+    conn = sqlite3.connect(tmp_path / "l.db")
+    try:
+        for query, params in (
+            (sqlite_backend.OFFSET_RANGE_SQL, ()),
+            (sqlite_backend.FIRST_ROW_FROM_SQL, (1,)),
+        ):
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query, params)]
+            assert not any(step.startswith("SCAN ledger_events") for step in plan), plan
+            assert any(step.startswith("SEARCH ledger_events") for step in plan), plan
+    finally:
+        conn.close()
