@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Any
-
-import orjson
 
 from ledger import Ledger
 from ledger.backends.base import ReadQuery
@@ -66,11 +63,10 @@ def fold_new(ledger: Ledger, projection: Projection, *, until: int | None = None
     target = ledger.latest_offset() if until is None else until
     if projection.position >= target:
         return projection.position
-    handlers = projection.handlers
-    loads = orjson.loads
+    handlers = {topic: (projection.decoder(topic), h) for topic, h in projection.handlers.items()}
     query = ReadQuery(after=projection.position, stop=target, topics=projection.topics)
     for row in ledger.read_rows(query):
-        event: dict[str, Any] = loads(row.state)
-        handlers[row.topic](to_epoch_us(row.occurred_at), event)
+        decode, handler = handlers[row.topic]
+        handler(to_epoch_us(row.occurred_at), decode(row.state))
     projection.advance_to(target)
     return target

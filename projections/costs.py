@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
+import msgspec
 import numpy as np
 
 from projections.columns import Interner, Table, window_mask
@@ -38,11 +39,26 @@ def _add(totals: dict[str, Decimal], key: str, amount: Decimal) -> None:
     totals[key] = totals.get(key, ZERO) + amount
 
 
+class CostFields(msgspec.Struct, frozen=True):
+    """The fields of a ``CostIncurred`` the cost fold reads (decoded without the rest)."""
+
+    status: str = "priced"
+    amount: str | int | float | None = None
+    agent: str | None = None
+    model: str | None = None
+    workflow_id: str | None = None
+    category: str | None = None
+    currency: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
 class CostProjection(Projection):
     """Columnar cost events plus running Decimal totals, workflow outcomes and reservations."""
 
     name = "costs"
     version = 2  # 2: all-time totals are derived, no longer stored
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {"CostIncurred": CostFields}
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,14 +101,13 @@ class CostProjection(Projection):
             "BudgetBreached": self._budget_event,
         }
 
-    def _cost(self, t: int, e: dict[str, Any]) -> None:
-        get = e.get
-        priced = get("status", "priced") == "priced"
-        raw = get("amount")
+    def _cost(self, t: int, e: CostFields) -> None:
+        priced = e.status == "priced"
+        raw = e.amount
         amount = Decimal(raw) if priced and raw is not None else ZERO
-        agent = get("agent")
-        model = get("model")
-        wf = get("workflow_id")
+        agent = e.agent
+        model = e.model
+        wf = e.workflow_id
         # Known names are looked up inline (a method call per look-up was a tenth of this
         # handler's time in a rebuild); new ones go through the interners.
         a = -1 if agent is None else self.agents.codes.get(agent)
@@ -108,11 +123,11 @@ class CostProjection(Projection):
             t,
             a,
             m,
-            self.categories.code(get("category") or "llm"),
+            self.categories.code(e.category or "llm"),
             w,
-            self.currencies.code(get("currency") or "USD"),
+            self.currencies.code(e.currency or "USD"),
             priced,
-            int(get("prompt_tokens") or 0) + int(get("completion_tokens") or 0),
+            (e.prompt_tokens or 0) + (e.completion_tokens or 0),
         )
         self.amounts.append(amount)
 

@@ -7,6 +7,7 @@ store it with its position in one transaction, and its digest proves two builds 
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import io
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 import orjson
@@ -23,7 +25,9 @@ import orjson
 from ledger.backends.base import ScanRow
 from ledger.events import from_epoch_us, to_epoch_us
 
-Handler = Callable[[int, dict[str, Any]], None]
+Handler = Callable[[int, Any], None]
+"""Folds one event: its time (µs) and its decoding (a dict, or the projection's struct for it)."""
+Decoder = Callable[[Any], Any]
 """A fold method: called with the event's time (µs since the epoch) and the decoded event."""
 Arrays = dict[str, npt.NDArray[Any]]
 
@@ -81,21 +85,29 @@ def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) ->
         for p in projections:
             p.fold_rows(rows)
         return
-    by_topic: dict[str, list[Handler]] = {}
+    by_topic: dict[str, list[tuple[Decoder, Handler]]] = {}
     for p in projections:
         for topic, handler in p.handlers.items():
-            by_topic.setdefault(topic, []).append(handler)
-    # One callable per topic: most topics have a single handler, called directly.
-    dispatch = {topic: hs[0] if len(hs) == 1 else _all_of(hs) for topic, hs in by_topic.items()}
-    loads = orjson.loads
+            by_topic.setdefault(topic, []).append((p.decoder(topic), handler))
+    # One (decode, fold) pair per topic: most topics have a single handler, called directly
+    # on its own decoding; handlers wanting different decodings each get theirs.
+    dispatch: dict[str, tuple[Decoder, Handler]] = {}
+    for topic, pairs in by_topic.items():
+        decoders = {id(d): d for d, _ in pairs}
+        if len(decoders) == 1:
+            handlers = [h for _, h in pairs]
+            dispatch[topic] = (pairs[0][0], handlers[0] if len(handlers) == 1 else _all_of(handlers))
+        else:
+            dispatch[topic] = (_undecoded, _each_decoding(pairs))
     latest = NO_EVENTS
     if rows[0][0] <= position:  # a page overlapping what was folded (rare): skip the overlap
         rows = [r for r in rows if r[0] > position]
     # The loop below runs once per event of a rebuild: no per-event position test, no max().
     for _, topic, t, state in rows:
-        fold = dispatch.get(topic)
-        if fold is not None:
-            fold(t, loads(state))
+        entry = dispatch.get(topic)
+        if entry is not None:
+            decode, fold = entry
+            fold(t, decode(state))
             if t > latest:  # noqa: PLR1730 - a max() call per event costs more
                 latest = t
     if not rows:
@@ -106,6 +118,26 @@ def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) ->
         # An upper bound for each projection (the newest event any of them folded): enough
         # to tell that no folded event lies at or after a report's "now".
         p.latest_event_us = max(p.latest_event_us, latest)
+
+
+def _undecoded(state: bytes) -> Any:
+    return state
+
+
+def _each_decoding(pairs: list[tuple[Decoder, Handler]]) -> Handler:
+    """One handler taking the stored bytes that decodes them for each handler its own way."""
+
+    def each(t: int, state: Any) -> None:
+        for decode, handler in pairs:
+            handler(t, decode(state))
+
+    return each
+
+
+@functools.cache
+def struct_decoder(struct: type[msgspec.Struct]) -> Decoder:
+    """A reusable JSON decoder into ``struct`` (fields it does not name are skipped, unparsed)."""
+    return msgspec.json.Decoder(struct).decode
 
 
 def _all_of(handlers: list[Handler]) -> Handler:
@@ -128,6 +160,12 @@ class Projection(ABC):
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {}
+    """Event types whose handler takes a typed struct of the fields it reads instead of a dict.
+
+    Decoding only those fields skips the rest unparsed (a tool call's result, say): the hot
+    types of a rebuild decode ~2x faster and are read by attribute, not ``dict.get``.
+    """
 
     def __init__(self) -> None:
         self.position = 0
@@ -143,18 +181,28 @@ class Projection(ABC):
         """The event types this projection folds."""
         return tuple(sorted(self.handlers))
 
+    def decoder(self, topic: str) -> Decoder:
+        """How this projection's handler for ``topic`` wants stored bytes decoded."""
+        struct = self.structs.get(topic)
+        return orjson.loads if struct is None else struct_decoder(struct)
+
+    def decoded(self, topic: str, event: dict[str, Any]) -> Any:
+        """An event already decoded as a dict, in the form the handler for ``topic`` takes."""
+        struct = self.structs.get(topic)
+        return event if struct is None else msgspec.convert(event, struct)
+
     def fold_rows(self, rows: Iterable[ScanRow]) -> None:
         """Fold lean rows (offset order); rows at or below ``position`` are skipped."""
-        handlers = self.handlers
-        loads = orjson.loads
+        handlers = {topic: (self.decoder(topic), h) for topic, h in self.handlers.items()}
         position = self.position
         latest = self.latest_event_us
         for offset, topic, t, state in rows:
             if offset <= position:
                 continue
-            handler = handlers.get(topic)
-            if handler is not None:
-                handler(t, loads(state))
+            entry = handlers.get(topic)
+            if entry is not None:
+                decode, handler = entry
+                handler(t, decode(state))
                 latest = max(latest, t)
             position = offset
         self.position = position
@@ -164,10 +212,11 @@ class Projection(ABC):
         """Fold one decoded event at ``offset`` (ignored if already folded)."""
         if offset <= self.position:
             return
-        handler = self.handlers.get(event["type"])
+        topic = event["type"]
+        handler = self.handlers.get(topic)
         if handler is not None:
             t = iso_to_us(event["occurred_at"])
-            handler(t, event)
+            handler(t, self.decoded(topic, event))
             self.latest_event_us = max(self.latest_event_us, t)
         self.position = offset
 

@@ -45,7 +45,7 @@ from projections import (
     load_stored,
 )
 from projections.columns import Table
-from projections.engine import fold_together
+from projections.engine import Handler, fold_together
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 """A clock after every generated event, so "now" never cuts a history short."""
@@ -395,3 +395,47 @@ def test_moving_pending_rows_into_columns_early_changes_nothing(
         for name, projection in chunked.items():
             assert projection.digest() == reference[name].digest()
             assert report_of(projection) == report_of(reference[name])
+
+
+class StepsByAgent(Projection):
+    """A test projection that reads steps as plain dicts (the default decoding)."""
+
+    name = "steps-by-agent"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: dict[str, int] = {}
+
+    def _handlers(self) -> dict[str, Handler]:
+        return {"StepRecorded": self._step, "ToolCalled": self._step}
+
+    def _step(self, t: int, e: dict[str, Any]) -> None:
+        assert isinstance(e, dict)
+        key = f"{e['type']}:{e.get('agent')}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def dump(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {"counts": self.counts}, {}
+
+    def load(self, meta: dict[str, Any], arrays: dict[str, Any]) -> None:
+        self.counts = dict(meta["counts"])
+
+
+@PROPERTY
+@given(events=histories())
+def test_projections_wanting_different_decodings_of_a_type_each_get_theirs(
+    events: list[LedgerEvent],
+) -> None:
+    # The reliability fold reads steps and tool calls as typed structs, this one as dicts:
+    # folded together, each must equal folding alone (and the struct path equal the dict one).
+    with ledger_with(events) as ledger:
+        together = [ReliabilityProjection(), StepsByAgent()]
+        fold_range(ledger, together)
+        reliability_alone = folded(ledger, ReliabilityProjection)
+        dicts_alone = folded(ledger, StepsByAgent)
+        assert together[0].digest() == reliability_alone.digest()
+        assert together[1].digest() == dicts_alone.digest()
+        one_by_one = ReliabilityProjection()
+        for offset, _, _, state in ledger.scan():
+            one_by_one.fold(offset, orjson.loads(state))  # dicts converted to the structs
+        assert one_by_one.digest() == reliability_alone.digest()
