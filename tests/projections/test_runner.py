@@ -63,6 +63,11 @@ def stored_steps(ledger: Ledger) -> int:
     return restored.report().total_steps
 
 
+def disk_gone(*args: Any, **kwargs: Any) -> None:
+    """Stands in for a storage call that fails."""
+    raise RuntimeError("the disk went away")
+
+
 def follow_in_thread(
     runner: ProjectionRunner, failure: list[BaseException], **options: Any
 ) -> threading.Thread:
@@ -325,10 +330,7 @@ def test_a_failed_rebuild_leaves_the_stored_states_serving_and_the_runner_usable
         runner.catch_up()
         before = {p.name: (p.position, p.digest()) for p in runner.projections}
 
-        def broken(*args: Any, **kwargs: Any) -> None:
-            raise RuntimeError("the disk went away")
-
-        monkeypatch.setattr("projections.runner.fold_range", broken)
+        monkeypatch.setattr("projections.runner.fold_range", disk_gone)
         with pytest.raises(RuntimeError, match="disk went away"):
             runner.rebuild()
         monkeypatch.undo()
@@ -360,11 +362,8 @@ def test_a_rebuild_that_fails_after_switching_over_or_cannot_reload_still_leaves
         assert [p.position for p in runner.projections] == [120, 120, 120]
 
         # The fold fails and so does reloading the stored states: the next catch_up loads them.
-        def broken(*args: Any, **kwargs: Any) -> None:
-            raise RuntimeError("the disk went away")
-
-        monkeypatch.setattr("projections.runner.fold_range", broken)
-        monkeypatch.setattr(backend, "load_view", broken)
+        monkeypatch.setattr("projections.runner.fold_range", disk_gone)
+        monkeypatch.setattr(backend, "load_view", disk_gone)
         with pytest.raises(RuntimeError, match="disk went away"):
             runner.rebuild()
         monkeypatch.undo()
