@@ -102,7 +102,7 @@ class Monitor(Bound):
         costs: the cost tracker and its budgets.
         detector: the anomaly detector (add thresholds to it).
         breakers: the breaker registry whose open breakers alert (default: every breaker in the
-            ledger, judged with the default timeout).
+            ledger, each judged by the timeout it recorded).
         config: what to check (:class:`MonitorConfig`).
     """
 
@@ -161,12 +161,13 @@ class Monitor(Bound):
         with self._lock:
             fold_new(self.ledger, self._breakers)
             folds = self._breakers.breakers.items()
-            # Without their configs, open breakers past the default timeout count as half-open.
+            # Each judged by its recorded config (the default for one that recorded none): an
+            # open breaker past its timeout is half-open now.
             return sorted(
                 name
                 for name, fold in folds
                 if fold.core.state is CircuitState.OPEN
-                and now_us < (fold.core.half_open_at(self._breakers.config) or now_us + 1)
+                and now_us < (fold.core.half_open_at(fold.config) or now_us + 1)
             )
 
     async def run_once(self) -> MonitorResult:

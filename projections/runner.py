@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from ledger import Ledger, LedgerError
 from ledger.backends.base import RunnerLock, SavedView
+from ledger.errors import ViewConflictError
 from projections.engine import Projection, fold_together, gc_paused
 
 P = TypeVar("P", bound=Projection)
@@ -276,10 +277,12 @@ class ProjectionRunner:
 
         def save() -> None:
             nonlocal saved_at
-            self._save(unsaved())
-            saved.update({p.name: p.position for p in self.projections})
+            for p in unsaved():
+                self._save([p])
+                saved[p.name] = p.position  # per projection: a save cut short is resumed, not redone
             saved_at = time.monotonic()
 
+        folding = False
         try:
             while not self._stop.is_set():
                 due = saved_at + save_interval
@@ -291,18 +294,25 @@ class ProjectionRunner:
                     # At most save_every offsets per round, so a follower that fell far behind
                     # still saves on the way, as catch_up does.
                     until = min(self.ledger.latest_offset(), position + self.save_every)
+                    folding = True
                     position = fold_range(
                         self.ledger, self.projections, until=until, page_size=self.page_size
                     )
+                    folding = False
                 behind = position - min(saved.values()) >= self.save_every
                 if unsaved() and (not arrived or behind or time.monotonic() >= due):
                     save()
                 if on_batch is not None:
                     on_batch(min(saved.values()))
         except KeyboardInterrupt:
-            # Ctrl-C is how a follower is usually stopped: keep what was folded.
-            if unsaved():
-                save()
+            # Ctrl-C is how a follower is usually stopped: keep what was folded — unless it
+            # struck mid-fold, when a state may hold part of a page beyond its position (saving
+            # it would count those events twice after a restart; the restart folds them anew).
+            if folding:
+                self.projections = []  # torn: the next catch_up or follow reloads the saved ones
+            else:
+                with contextlib.suppress(ViewConflictError):  # Ctrl-C right after a save
+                    save()
             raise
         # Stopped: keep what was folded. (After an error nothing more is written; a restart
         # folds again from the last save.)

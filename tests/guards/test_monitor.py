@@ -114,6 +114,19 @@ def test_an_open_breaker_alerts_until_its_timeout(
     assert once(monitor).open_breakers == []
 
 
+def test_without_a_registry_each_breaker_is_judged_by_its_recorded_timeout(
+    monitor: Monitor, ledger: Ledger, clock: ManualClock
+) -> None:
+    quick = CircuitBreaker("quick", CircuitBreakerConfig(timeout_seconds=5), ledger=ledger, clock=clock)
+    slow = CircuitBreaker("slow", CircuitBreakerConfig(timeout_seconds=600), ledger=ledger, clock=clock)
+    for breaker in (quick, slow):
+        for _ in range(5):
+            breaker.record_failure()
+    clock.advance(seconds=120)  # past the default 60 s, past quick's 5 s, not past slow's 600 s
+
+    assert once(monitor).open_breakers == ["slow"]
+
+
 def test_a_registry_judges_its_breakers_with_their_own_configs(ledger: Ledger, clock: ManualClock) -> None:
     registry = CircuitBreakerRegistry(ledger=ledger, clock=clock)
     slow = registry.get_breaker("payments", CircuitBreakerConfig(timeout_seconds=600))

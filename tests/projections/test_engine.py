@@ -427,7 +427,8 @@ def test_projections_wanting_different_decodings_of_a_type_each_get_theirs(
     events: list[LedgerEvent],
 ) -> None:
     # The reliability fold reads steps and tool calls as typed structs, this one as dicts:
-    # folded together, each must equal folding alone (and the struct path equal the dict one).
+    # folded together, each must equal folding alone. (What the struct handlers compute is
+    # checked against hand-computed values in test_reliability and test_costs.)
     with ledger_with(events) as ledger:
         together = [ReliabilityProjection(), StepsByAgent()]
         fold_range(ledger, together)
@@ -435,7 +436,3 @@ def test_projections_wanting_different_decodings_of_a_type_each_get_theirs(
         dicts_alone = folded(ledger, StepsByAgent)
         assert together[0].digest() == reliability_alone.digest()
         assert together[1].digest() == dicts_alone.digest()
-        one_by_one = ReliabilityProjection()
-        for offset, _, _, state in ledger.scan():
-            one_by_one.fold(offset, orjson.loads(state))  # dicts converted to the structs
-        assert one_by_one.digest() == reliability_alone.digest()

@@ -491,3 +491,83 @@ def test_ctrl_c_in_follow_saves_what_was_folded(make_ledger: MakeLedger) -> None
     assert calls[0] == 10 and calls[-1] == 10  # the last reported (saved) position was 10
     assert stored(ledger, "reliability").position == 15
     assert stored_steps(ledger) == 15
+
+
+def test_ctrl_c_mid_fold_saves_nothing_torn_and_the_runner_reloads(
+    make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C inside a page leaves a state holding part of the page beyond its position:
+    # saving it would count those events twice after a restart.
+    ledger = make_ledger()
+    writer = another_connection(ledger, make_ledger)
+    writer.append([StepRecorded(agent="a", success=True) for _ in range(10)])
+    steps = {"n": 0, "rounds": 0}
+    original = ReliabilityProjection._step
+
+    def step(self: ReliabilityProjection, t: int, e: Any) -> None:
+        steps["n"] += 1
+        if steps["n"] == 10 + 6:  # the second event of the second page after the first ten
+            raise KeyboardInterrupt
+        original(self, t, e)
+
+    # Patched before the runner binds its handlers (acquire loads the projections).
+    monkeypatch.setattr(ReliabilityProjection, "_step", step)
+    runner = ProjectionRunner(ledger, [ReliabilityProjection], page_size=4)
+    runner.acquire()
+
+    def on_batch(position: int) -> None:
+        steps["rounds"] += 1
+        if steps["rounds"] > 500:
+            runner.stop()  # never hang: the test then fails on the missing KeyboardInterrupt
+        if position == 10 and writer.latest_offset() == 10:
+            writer.append([StepRecorded(agent="b", success=True) for _ in range(10)])
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.follow(idle_timeout=0.05, on_batch=on_batch, save_interval=60.0)
+        monkeypatch.undo()
+        assert stored(ledger, "reliability").position == 10
+        assert stored_steps(ledger) == 10
+        assert runner.catch_up() == 20  # reloads the saved state: every event counted once
+        (reloaded,) = runner.projections
+        assert isinstance(reloaded, ReliabilityProjection)
+        assert reloaded.report().total_steps == 20
+    finally:
+        runner.release()
+
+
+def test_ctrl_c_between_two_projections_saves_finishes_the_others(
+    make_ledger: MakeLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = make_ledger()
+    writer = another_connection(ledger, make_ledger)
+    writer.append([StepRecorded(agent="a", success=True) for _ in range(3)])
+    backend = ledger.backend
+    save_view = backend.save_view
+    armed = {"on": False, "saves": 0}
+
+    def interrupted(view: SavedView, *, reset: bool = False) -> None:
+        if armed["on"]:
+            armed["saves"] += 1
+            if armed["saves"] == 2:
+                raise KeyboardInterrupt  # after the first projection's save, before the second
+        save_view(view, reset=reset)
+
+    def on_batch(position: int) -> None:
+        if not armed["on"]:
+            armed["on"] = True
+            writer.append([StepRecorded(agent="b", success=True)])
+        elif position >= 4 and armed["saves"] < 2:
+            runner.stop()  # never hang: the test then fails on the missing KeyboardInterrupt
+
+    monkeypatch.setattr(backend, "save_view", interrupted)
+    runner = ProjectionRunner(ledger, CORE_PROJECTIONS)
+    runner.acquire()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.follow(idle_timeout=0.05, on_batch=on_batch)
+    finally:
+        runner.release()
+    monkeypatch.undo()
+
+    assert {name: stored(ledger, name).position for name in NAMES} == dict.fromkeys(NAMES, 4)
