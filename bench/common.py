@@ -6,6 +6,7 @@ subject, reported as the median of several runs with their min and max (``perfor
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -15,11 +16,15 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import psycopg
+from psycopg import sql
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -294,3 +299,16 @@ def format_table(rows: Sequence[Mapping[str, Any]], *, digits: int = 0) -> str:
             f"| {r['ratio']:.2f} | {r.get('target', '')} |"
         )
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """Yield the name of a new, empty PostgreSQL schema, dropped (with its contents) afterwards."""
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {0}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(sql.Identifier(name)))

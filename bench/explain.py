@@ -30,7 +30,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,7 +40,15 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from bench.common import Spread, format_table, provenance, result_row, wait_for_quiet, write_results
+from bench.common import (
+    Spread,
+    format_table,
+    pg_schema,
+    provenance,
+    result_row,
+    wait_for_quiet,
+    write_results,
+)
 from ledger import Ledger, LedgerEvent, open_ledger
 from ledger.workload import generate
 from projections import SLOTracker
@@ -330,12 +337,8 @@ def sqlite_ledger(base: str | None) -> Iterator[tuple[str, str]]:
 @contextlib.contextmanager
 def pg_ledger(pg_url: str) -> Iterator[tuple[str, str]]:
     """An empty PostgreSQL ledger in a fresh schema: yields (url, schema); dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    try:
+    with pg_schema(pg_url) as schema:
         yield f"{pg_url}?schema={schema}", schema
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 TARGETS = {"sqlite": ("p95 <= 20 ms", 20.0), "postgres": ("p95 <= 30 ms", 30.0)}

@@ -25,17 +25,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import psycopg
-from psycopg import sql
 
 from bench.common import Spread, format_table, provenance, result_row, wait_for_quiet, write_results
+from bench.explain import pg_ledger
 from ledger import LedgerEvent, open_ledger
 from ledger.workload import generate
 from projections import CORE_PROJECTIONS, ProjectionRunner
@@ -93,17 +90,6 @@ def follower(url: str, mode: str) -> None:
 # -- the producer (this process) -----------------------------------------------------------------
 
 
-@contextmanager
-def pg_ledger(pg_url: str) -> Iterator[str]:
-    """A fresh schema: yields the ledger URL; dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    try:
-        yield f"{pg_url}?schema={schema}"
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
 @dataclass(frozen=True)
 class Run:
     """One run's lags (ms, counted batches only) and what the producer achieved."""
@@ -118,7 +104,7 @@ def one_run(
     mode: str, prefill: Sequence[LedgerEvent], live: Sequence[LedgerEvent], args: argparse.Namespace
 ) -> Run:
     """Prefill a fresh ledger, start a follower, ingest ``live`` at the rate; measure lags."""
-    with pg_ledger(args.pg_url) as url, open_ledger(url) as ledger:
+    with pg_ledger(args.pg_url) as (url, _), open_ledger(url) as ledger:
         for i in range(0, len(prefill), 1000):
             ledger.append(prefill[i : i + 1000])
         child = subprocess.Popen(

@@ -54,6 +54,7 @@ from psycopg import sql
 from bench.common import (
     alternate,
     format_table,
+    pg_schema,
     provenance,
     result_row,
     timed,
@@ -184,19 +185,6 @@ def sqlite_file(base: str | None) -> Iterator[str]:
         yield os.path.join(directory, "ledger.db")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def pg_schema(pg_url: str) -> Iterator[str]:
-    """Yield the name of a new, empty PostgreSQL schema, dropped afterwards."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {0}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(sql.Identifier(name)))
 
 
 def _pg_count(pg_url: str, schema: str, table: str) -> int:

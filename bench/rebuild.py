@@ -30,7 +30,7 @@ import psycopg
 import redis
 from psycopg import sql
 
-from bench.common import alternate, format_table, result_row, write_results
+from bench.common import alternate, format_table, pg_schema, result_row, write_results
 from ledger import open_ledger
 from ledger.backends.redis_layout import Keys
 from ledger.workload import generate
@@ -162,14 +162,10 @@ def sqlite_ledger(events: int, seed: int, base: str | None) -> Iterator[tuple[st
 @contextlib.contextmanager
 def pg_ledger(events: int, seed: int, pg_url: str) -> Iterator[tuple[str, str]]:
     """A filled PostgreSQL ledger in a fresh schema: yields (url, schema); dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    url = f"{pg_url}?schema={schema}"
-    try:
+    with pg_schema(pg_url) as schema:
+        url = f"{pg_url}?schema={schema}"
         fill(url, events, seed)
         yield url, schema
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @contextlib.contextmanager
