@@ -10,7 +10,8 @@ prune mark (the offset and chain value at the cut), and the report says what was
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +29,34 @@ def link(previous: bytes, offset: int, stream: str, version: int, state: bytes) 
             (previous, offset.to_bytes(8, "big"), stream.encode(), b"\x00", version.to_bytes(8, "big"), state)
         )
     ).digest()
+
+
+_U64 = struct.Struct(">Q").pack
+
+
+def link_run(
+    previous: bytes,
+    first_offset: int,
+    streams: Sequence[str],
+    versions: Sequence[int],
+    states: Sequence[bytes],
+) -> list[bytes]:
+    """Return the chain values of consecutive events from ``first_offset`` on.
+
+    The same values as :func:`link` applied event by event (a test holds them equal); one loop
+    with its names bound locally, because appends run it for every event (~0.1 us less each).
+    """
+    sha256 = hashlib.sha256
+    join = b"".join
+    chains: list[bytes] = []
+    offset = first_offset
+    for stream, version, state in zip(streams, versions, states, strict=True):
+        previous = sha256(
+            join((previous, _U64(offset), stream.encode(), b"\x00", _U64(version), state))
+        ).digest()
+        chains.append(previous)
+        offset += 1
+    return chains
 
 
 ProblemKind = Literal["edited", "missing", "truncated", "checkpoint_mismatch", "head_mismatch"]

@@ -8,8 +8,13 @@ stored form of an event is its pydantic JSON encoding; those bytes are what the 
 from __future__ import annotations
 
 import hashlib
+import types
+import typing
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
@@ -22,6 +27,37 @@ DEFAULT_MAX_EVENT_BYTES = 1 << 20
 
 _KNOWN_TYPES = ", ".join(sorted(EVENT_TYPES))
 _REGISTERED = frozenset(EVENT_TYPES.values())
+
+# Annotations whose values can never encode as a bare Infinity or NaN token: a float is
+# finite once validated (the models set allow_inf_nan=False); a Decimal encodes as a string.
+_FINITE_LEAVES: frozenset[object] = frozenset({type(None), bool, int, float, str, UUID, datetime, Decimal})
+
+
+def _always_finite(annotation: object) -> bool:
+    """Whether every value valid for ``annotation`` encodes without non-finite tokens."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _always_finite(typing.get_args(annotation)[0])
+    if origin is Literal:
+        return True
+    if origin is Union or origin is types.UnionType:
+        return all(_always_finite(arg) for arg in typing.get_args(annotation))
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        return len(args) == 2 and args[1] is Ellipsis and _always_finite(args[0])
+    return annotation in _FINITE_LEAVES
+
+
+def _holds_free_form(model: type[LedgerEvent]) -> bool:
+    """Whether instances of ``model`` may hold a non-finite float (in a free-form field)."""
+    if model.model_config.get("allow_inf_nan", True):
+        return True
+    return not all(_always_finite(f.annotation) for f in model.model_fields.values())
+
+
+# Only these types' encodings need the non-finite check (measured: the two substring scans
+# cost ~0.7 us per event, a third of validate_and_encode; most events have no free-form field).
+_SCANNED = frozenset(t for t in _REGISTERED if _holds_free_form(t))
 
 
 def encode(event: LedgerEvent) -> bytes:
@@ -183,25 +219,25 @@ def validate_and_encode(
 ) -> tuple[list[LedgerEvent], list[bytes]]:
     """Validate a whole batch and return the events with their stored encodings.
 
-    Raises :class:`BatchRejectedError` listing every problem; each event is encoded once.
+    Raises :class:`BatchRejectedError` listing every problem.
     """
+    items = list(items)  # a copy: the caller may reuse its list while an async append waits
+    # Fast path for the common input, registered event models (valid by construction): encode
+    # them all and accept the batch when every encoding is within the limit and none of the
+    # types with free-form fields wrote a non-finite-number token. Anything else — including
+    # a batch failing those cheap tests — goes through the full checks, which say what is wrong.
+    if _REGISTERED.issuperset(map(type, items)):
+        states = [e.__pydantic_serializer__.to_json(e) for e in items]  # type: ignore[union-attr]
+        scanned = _SCANNED
+        if max(map(len, states), default=0) <= max_bytes and not any(
+            type(e) in scanned and (b"Infinity" in s or b"NaN" in s)
+            for e, s in zip(items, states, strict=True)
+        ):
+            return items, states  # type: ignore[return-value]
     events: list[LedgerEvent] = []
-    states: list[bytes] = []
+    states = []
     problems: list[Problem] = []
-    total = 0
-    registered = _REGISTERED
     for index, item in enumerate(items):
-        total += 1
-        # Fast path for the common input, a registered event model (valid by construction):
-        # encode it and accept it when the encoding is within the limit and holds no
-        # non-finite-number token. Anything else — including a model that fails those cheap
-        # tests — goes through the full checks below, which say what is wrong.
-        if type(item) in registered:
-            state = item.__pydantic_serializer__.to_json(item)  # type: ignore[union-attr]
-            if len(state) <= max_bytes and b"Infinity" not in state and b"NaN" not in state:
-                events.append(item)  # type: ignore[arg-type]
-                states.append(state)
-                continue
         event, state, found = _validate(item, index=index, line=None, max_bytes=max_bytes)
         if event is None:
             problems.extend(found)
@@ -209,7 +245,7 @@ def validate_and_encode(
         events.append(event)
         states.append(state)
     if problems:
-        raise BatchRejectedError(problems, total)
+        raise BatchRejectedError(problems, len(items))
     return events, states
 
 

@@ -13,7 +13,9 @@ would need them raise :class:`~ledger.errors.PrunedRangeError` instead of silent
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import operator
 import random
 import threading
 import time
@@ -56,6 +58,13 @@ ExpectedVersion = int | Mapping[str, int] | None
 
 MAX_COMMIT_ATTEMPTS = 1000
 """How often a transaction is re-run when other writers keep committing first (optimistic backends)."""
+
+
+_new_row = functools.partial(tuple.__new__, StoredRow)
+_type_of = operator.attrgetter("type")
+_id_of = operator.attrgetter("event_id")
+_agent_of = operator.attrgetter("agent")
+_occurred_at_of = operator.attrgetter("occurred_at")
 
 
 def stream_of(event: LedgerEvent) -> str:
@@ -238,16 +247,33 @@ class Ledger:
             versions = self._stream_versions(tx, tail, new_streams)
             now = as_utc(self.clock())
             recorded_at = now if tail.recorded_at is None or now > tail.recorded_at else tail.recorded_at
-            offset = tail.offset
-            previous = tail.chain
-            rows: list[StoredRow] = []
-            # Keyed by the id's int: a UUID hashes in Python code, an int in C (this loop runs
-            # once per event).
-            seen: dict[int, tuple[int, bytes]] = {}
+            # The new events of every batch, flat and in offset order, with their versions.
+            events: list[LedgerEvent] = []
+            states: list[bytes] = []
+            streams: list[str] = []
+            new_versions: list[int] = []
             results: list[AppendResult] = []
-            link = chain_mod.link
+            offset = tail.offset
+            # Without stored ids to look up, a commit whose event ids are all distinct (the
+            # common case, checked in one set build) has no duplicate to look for event by event.
+            keys = [e.event_id.int for b in batches for e in b.events]
+            plain = not existing and len(set(keys)) == len(keys)
+            # Keyed by the id's int: a UUID hashes in Python code, an int in C.
+            seen: dict[int, tuple[int, bytes]] = {}
             for batch in batches:
                 self._check_expected(batch, existing, seen, versions)
+                if plain:
+                    for stream in batch.streams:
+                        version = versions.get(stream, 0) + 1
+                        versions[stream] = version
+                        new_versions.append(version)
+                    events += batch.events
+                    states += batch.states
+                    streams += batch.streams
+                    count = len(batch.events)
+                    results.append(AppendResult(tuple(range(offset + 1, offset + count + 1)), count, 0))
+                    offset += count
+                    continue
                 offsets: list[int] = []
                 duplicates = 0
                 for index, (event, state, stream) in enumerate(
@@ -272,33 +298,43 @@ class Ledger:
                     offset += 1
                     version = versions.get(stream, 0) + 1
                     versions[stream] = version
-                    previous = link(previous, offset, stream, version, state)
-                    rows.append(
-                        StoredRow(
-                            offset,
-                            stream,
-                            version,
-                            event.type,  # type: ignore[attr-defined]
-                            event_id,
-                            event.agent,
-                            event.occurred_at,
-                            recorded_at,
-                            state,
-                            previous,
-                        )
-                    )
+                    events.append(event)
+                    states.append(state)
+                    streams.append(stream)
+                    new_versions.append(version)
                     seen[key] = (offset, state)
                     offsets.append(offset)
                 results.append(AppendResult(tuple(offsets), len(offsets) - duplicates, duplicates))
-            if rows:
+            previous = tail.chain
+            if events:
+                first = tail.offset + 1
+                chains = chain_mod.link_run(previous, first, streams, new_versions, states)
+                previous = chains[-1]
+                # Built column-wise in C (tuple.__new__ over zipped columns): a named tuple's own
+                # constructor is Python code, ~0.2 us per event here.
+                rows: list[StoredRow] = list(
+                    map(
+                        _new_row,
+                        zip(
+                            range(first, offset + 1),
+                            streams,
+                            new_versions,
+                            map(_type_of, events),
+                            map(_id_of, events),
+                            map(_agent_of, events),
+                            map(_occurred_at_of, events),
+                            itertools.repeat(recorded_at),
+                            states,
+                            chains,
+                            strict=False,
+                        ),
+                    )
+                )
                 tx.insert(rows)
                 new_tail = Tail(offset, previous, recorded_at)
-                first = tail.offset + 1  # rows hold offsets first, first + 1, ... in order
                 tx.save_head(
                     new_tail,
-                    chain_mod.checkpoints_crossed(
-                        tail.offset, offset, lambda o: rows[o - first].chain, new_tail
-                    ),
+                    chain_mod.checkpoints_crossed(tail.offset, offset, lambda o: chains[o - first], new_tail),
                 )
         # Committed: the versions now match the store's tail (and only now — a transaction
         # that failed above left the cache as it was, or emptied).

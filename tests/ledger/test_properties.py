@@ -27,10 +27,14 @@ from ledger import (
     CostIncurred,
     LedgerEvent,
     PlanRevised,
+    ToolCalled,
+    WorkflowStarted,
     open_ledger,
     validate_batch,
 )
-from ledger.codec import decode, encode
+from ledger import chain as chain_module
+from ledger.backends.base import ReadQuery
+from ledger.codec import _SCANNED, decode, encode, validate_and_encode
 
 json_values: st.SearchStrategy[Any] = st.recursive(
     st.none()
@@ -241,3 +245,89 @@ def test_decimal_amounts_keep_their_exact_value() -> None:
     event = CostIncurred(amount=Decimal("0.000000123456789012345678901234567890"))
 
     assert decode(encode(event)).amount == event.amount  # type: ignore[union-attr]
+
+
+# -- the append fast paths agree with the plain definitions --------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.integers(1, 2**62),
+    st.lists(st.tuples(st.text(max_size=12), st.integers(1, 2**62), st.binary(max_size=64)), max_size=8),
+)
+def test_a_run_of_links_is_the_links_one_by_one(
+    previous: bytes, first: int, events: list[tuple[str, int, bytes]]
+) -> None:
+    streams = [s for s, _, _ in events]
+    versions = [v for _, v, _ in events]
+    states = [b for _, _, b in events]
+
+    chains = chain_module.link_run(previous, first, streams, versions, states)
+
+    expected = []
+    for offset, (stream, version, state) in enumerate(events, start=first):
+        previous = chain_module.link(previous, offset, stream, version, state)
+        expected.append(previous)
+    assert chains == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(any_event, min_size=1, max_size=5))
+def test_the_model_fast_path_encodes_like_the_full_checks(events: list[LedgerEvent]) -> None:
+    fast_events, fast_states = validate_and_encode(events)
+    # A dict forces the full, per-item checks for the whole batch.
+    slow_events, slow_states = validate_and_encode([*events, {"type": "PlanRevised"}])
+
+    assert fast_events == events
+    assert fast_states == slow_states[:-1] == [encode(e) for e in events]
+    assert slow_events[:-1] == events
+
+
+@pytest.mark.parametrize("cls", sorted(set(EVENT_TYPES.values()) - _SCANNED, key=lambda c: c.__name__))
+def test_types_spared_the_non_finite_scan_refuse_non_finite_floats(cls: type[LedgerEvent]) -> None:
+    # The fast path skips the Infinity/NaN scan for these types: no value they hold may encode
+    # as a bare non-finite token, so each of their float fields must refuse one at validation.
+    floats = [n for n, f in cls.model_fields.items() if "float" in repr(f.annotation)]
+    for name in floats:
+        for bad in (float("inf"), float("-inf"), float("nan")):
+            with pytest.raises(ValidationError, match=name):
+                cls.model_validate({name: bad})
+    assert all("Any" not in repr(f.annotation) for f in cls.model_fields.values())
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(lambda: ToolCalled(tool="t", result=[1.0, float("inf")]), id="tool-result"),
+        pytest.param(lambda: ToolCalled(tool="t", arguments={"x": float("nan")}), id="tool-arguments"),
+        pytest.param(lambda: WorkflowStarted(input={"score": float("-inf")}), id="workflow-input"),
+    ],
+)
+def test_a_model_holding_a_non_finite_float_is_refused_whole(event: Any, tmp_path: Any) -> None:
+    ledger = open_ledger(f"sqlite:///{tmp_path}/l.db")
+    try:
+        with pytest.raises(BatchRejectedError) as caught:
+            ledger.append([PlanRevised(reason="fine"), event()])
+        assert [(p.index, p.field) for p in caught.value.problems] == [(1, caught.value.problems[0].field)]
+        assert caught.value.problems[0].field is not None
+        assert ledger.latest_offset() == 0
+    finally:
+        ledger.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(times=st.lists(moments, min_size=1, max_size=6))
+def test_sqlite_stores_any_event_time_to_the_microsecond(
+    times: list[datetime], tmp_path_factory: Any
+) -> None:
+    path = tmp_path_factory.mktemp("times") / "l.db"
+    ledger = open_ledger(f"sqlite:///{path}")
+    try:
+        events = [PlanRevised(occurred_at=t) for t in times]
+        ledger.append(events)
+        back = [r.event.occurred_at for r in ledger.read()]
+        rows = [r.occurred_at for r in ledger.read_rows(ReadQuery())]
+    finally:
+        ledger.close()
+    assert back == rows == [e.occurred_at for e in events]
