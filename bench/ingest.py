@@ -4,8 +4,9 @@ Cases (``performance.md``, "The benchmarks and their targets"):
 
 * **ingest**, batches of 1000, SQLite file and PostgreSQL. Subject:
   ``open_ledger(url).append(batch)`` with events pre-generated as models. Floor: the same rows
-  (same offsets, streams, versions, encoded states and chain values, computed before the timer)
-  inserted raw into the ledger's own ``ledger_events`` table, 1000 rows per transaction, with
+  (same offsets, streams, versions, encoded states and chain values, computed before the timer;
+  on SQLite also the stream numbers, with the ``ledger_streams`` rows of the streams each batch
+  starts) inserted raw into the ledger's own ``ledger_events`` table, 1000 rows per transaction, with
   ``executemany`` on SQLite and binary ``COPY`` on PostgreSQL. Naive: an eventsourcing
   ``Application`` with one ``Aggregate`` per workflow, one ``save`` per 100 events, on the
   library's own SQLite / PostgreSQL recorders.
@@ -111,7 +112,7 @@ class Workload:
         self.batch = batch
         self.batches = [self.events[i : i + batch] for i in range(0, n_events, batch)]
         self.rows = self._stored_rows()
-        self.sqlite_rows = [self._sqlite_row(r) for r in self.rows]
+        self.sqlite_rows, self.sqlite_streams = self._sqlite_layout(self.rows)
         self.naive = [(e.workflow_id or "", e.type, e.model_dump(mode="json")) for e in self.events]  # type: ignore[attr-defined]
 
     def _stored_rows(self) -> list[Row]:
@@ -141,12 +142,25 @@ class Workload:
             )
         return rows
 
-    @staticmethod
-    def _sqlite_row(r: Row) -> Row:
+    def _sqlite_layout(self, rows: list[Row]) -> tuple[list[Row], list[list[tuple[str, int]]]]:
+        """SQLite's rows (ids as bytes, times as microseconds, the stream's number last) and,
+        per batch, the ``ledger_streams`` rows of the streams it starts."""
+
         def us(d: datetime) -> int:
             return int(d.timestamp()) * 1_000_000 + d.microsecond
 
-        return (*r[:4], r[4].bytes, r[5], us(r[6]), us(r[7]), r[8], r[9])
+        numbers: dict[str, int] = {}
+        out: list[Row] = []
+        started: list[list[tuple[str, int]]] = []
+        for start in range(0, len(rows), self.batch):
+            new: list[tuple[str, int]] = []
+            for r in rows[start : start + self.batch]:
+                if r[1] not in numbers:
+                    numbers[r[1]] = r[0]  # a stream is numbered by its first offset
+                    new.append((r[1], r[0]))
+                out.append((*r[:4], r[4].bytes, r[5], us(r[6]), us(r[7]), r[8], r[9], numbers[r[1]]))
+            started.append(new)
+        return out, started
 
     def chunks(self, rows: Sequence[Row]) -> Iterator[Sequence[Row]]:
         """Yield ``rows`` in transactions of ``batch`` rows."""
@@ -289,12 +303,14 @@ def floor_sqlite(w: Workload, base: str | None) -> float:
     """Events/s of raw ``executemany`` of the pre-encoded rows, one transaction per batch."""
     with sqlite_file(base) as path:
         open_backend(f"sqlite:///{path}").close()  # the ledger's own DDL and WAL mode
-        insert = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({','.join('?' * 10)})"
+        insert = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}, stream_no) VALUES ({','.join('?' * 11)})"
+        insert_streams = "INSERT INTO ledger_streams (name, no) VALUES (?, ?)"
         with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
 
             def run() -> None:
-                for chunk in w.chunks(w.sqlite_rows):
+                for chunk, streams in zip(w.chunks(w.sqlite_rows), w.sqlite_streams, strict=True):
                     conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany(insert_streams, streams)
                     conn.executemany(insert, chunk)
                     conn.execute("COMMIT")
 

@@ -436,16 +436,24 @@ class LedgerBackend(ABC):
 
 
 def where_clause(
-    query: ReadQuery, placeholder: str, time_param: Callable[[datetime], object]
+    query: ReadQuery,
+    placeholder: str,
+    time_param: Callable[[datetime], object],
+    *,
+    stream_column: str | None = None,
 ) -> tuple[str, list[object]]:
-    """Return the SQL ``WHERE`` body and parameters for ``query`` (shared by SQL backends)."""
+    """Return the SQL ``WHERE`` body and parameters for ``query`` (shared by SQL backends).
+
+    ``stream_column`` is SQL for the stream's key given its name as a parameter (SQLite's
+    stream number); by default rows are matched on the name itself.
+    """
     where = [f"notification_id > {placeholder}"]
     params: list[object] = [query.after]
     if query.stop is not None:
         where.append(f"notification_id <= {placeholder}")
         params.append(query.stop)
     if query.stream is not None:
-        where.append(f"originator_id = {placeholder}")
+        where.append(f"stream_no = {stream_column}" if stream_column else f"originator_id = {placeholder}")
         params.append(query.stream)
     if query.agent is not None:
         where.append(f"agent = {placeholder}")

@@ -4,6 +4,12 @@ One ledger per database file. Writes take ``BEGIN IMMEDIATE`` so writers in seve
 serialise on the database lock and offsets follow commit order. WAL mode lets readers run
 alongside a writer. A prune deletes the oldest rows in one such transaction, recording its mark
 and the versions of the streams it empties.
+
+Streams are numbered (``ledger_streams``: a stream's number is the offset of its first event)
+and the stream index is on ``(stream_no, originator_version)``, not on the name: numbers follow
+creation order, so the streams being written sit together at the index's end instead of all
+over it (measured: ~0.7 us less per appended event at 100k events, ~1 us at 1M). Files made
+with the name-keyed index are converted when opened (:func:`_number_streams`).
 """
 
 from __future__ import annotations
@@ -54,6 +60,10 @@ _COLUMNS = (
 )
 
 
+STREAMS_DDL = (
+    "CREATE TABLE IF NOT EXISTS ledger_streams (name TEXT PRIMARY KEY, no INTEGER NOT NULL) WITHOUT ROWID"
+)
+
 _us = to_epoch_us
 _dt = from_epoch_us
 _int_of = operator.attrgetter("int")
@@ -88,6 +98,7 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
 
     def __init__(self, datastore: SQLiteDatastore, url: str) -> None:
         self.url = url
+        self._stream_nos: dict[str, int] = {}
         super().__init__(datastore, events_table_name=TABLE)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -103,9 +114,11 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
             "occurred_at INTEGER NOT NULL, "
             "recorded_at INTEGER NOT NULL, "
             "state BLOB NOT NULL, "
-            "chain BLOB NOT NULL)",
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_stream "
-            f"ON {TABLE} (originator_id, originator_version)",
+            "chain BLOB NOT NULL, "
+            "stream_no INTEGER NOT NULL)",
+            # name -> number; never pruned, so a stream keeps its number for good.
+            STREAMS_DDL,
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_stream_no ON {TABLE} (stream_no, originator_version)",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_event_id ON {TABLE} (event_id)",
             f"CREATE INDEX IF NOT EXISTS {TABLE}_topic ON {TABLE} (topic, notification_id)",
             f"CREATE INDEX IF NOT EXISTS {TABLE}_agent ON {TABLE} (agent, notification_id)",
@@ -144,11 +157,15 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
         fd = os.open(f"{self.datastore.pool.db_name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            with self.datastore.get_connection(commit=True) as conn:
+                _number_streams(conn.cursor())
             super().create_table()
         finally:
             os.close(fd)  # closing releases the flock
 
     # -- ledger primitives -----------------------------------------------------------------
+
+    MAX_CACHED_STREAM_NOS = 100_000
 
     @contextmanager
     def write(self) -> Iterator[WriteTransaction]:
@@ -156,13 +173,19 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
         with self.datastore.get_connection(commit=True) as conn:
             cursor = conn.cursor()
             cursor.execute("BEGIN IMMEDIATE")
+            tx = _SQLiteWrite(cursor, self._stream_nos)
             try:
-                yield _SQLiteWrite(cursor)
+                yield tx
             except BaseException:
                 conn.rollback()
                 raise
             else:
                 conn.commit()
+                # Only committed numbers are cached: a number never changes once committed,
+                # so the cache stays true whatever other processes write.
+                if len(self._stream_nos) + len(tx.new_stream_nos) > self.MAX_CACHED_STREAM_NOS:
+                    self._stream_nos.clear()
+                self._stream_nos.update(tx.new_stream_nos)
             finally:
                 cursor.sqlite_cursor.close()
 
@@ -173,7 +196,7 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
 
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
         """Return up to ``limit`` rows matching ``query`` in offset order."""
-        where, params = where_clause(query, "?", _us)
+        where, params = where_clause(query, "?", _us, stream_column=_STREAM_NO_OF)
         params.append(limit)
         sql = f"SELECT {_COLUMNS} FROM {TABLE} WHERE {where} ORDER BY notification_id LIMIT ?"
         with self._read() as c:
@@ -206,7 +229,7 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
             c.sqlite_cursor.row_factory = None
             c.execute(
                 f"SELECT notification_id, originator_version, recorded_at, state FROM {TABLE} "
-                "WHERE originator_id = ? ORDER BY originator_version",
+                f"WHERE stream_no = {_STREAM_NO_OF} ORDER BY originator_version",
                 (stream,),
             )
             rows: list[StreamRow] = c.fetchall()
@@ -231,7 +254,8 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
         """Return the stream's current version (0 when empty)."""
         with self._read() as c:
             c.execute(
-                f"SELECT COALESCE((SELECT MAX(originator_version) FROM {TABLE} WHERE originator_id = ?1), "
+                f"SELECT COALESCE((SELECT MAX(originator_version) FROM {TABLE} "
+                "WHERE stream_no = (SELECT no FROM ledger_streams WHERE name = ?1)), "
                 "(SELECT version FROM ledger_pruned_streams WHERE stream = ?1), 0)",
                 (stream,),
             )
@@ -260,7 +284,7 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
             # recorded_at never decreases with the offset: the first and last rows hold the
             # extremes (and the primary key finds them without a scan).
             c.execute(
-                f"SELECT COUNT(*), COUNT(DISTINCT originator_id), "
+                f"SELECT COUNT(*), COUNT(DISTINCT stream_no), "
                 f"(SELECT recorded_at FROM {TABLE} ORDER BY notification_id LIMIT 1), "
                 f"(SELECT recorded_at FROM {TABLE} ORDER BY notification_id DESC LIMIT 1) FROM {TABLE}"
             )
@@ -351,7 +375,7 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
             c.execute(
                 "INSERT INTO ledger_pruned_streams (stream, version) "
                 f"SELECT originator_id, MAX(originator_version) FROM {TABLE} WHERE notification_id <= ? "
-                "GROUP BY originator_id ON CONFLICT (stream) DO UPDATE SET "
+                "GROUP BY stream_no ON CONFLICT (stream) DO UPDATE SET "
                 "version = MAX(version, excluded.version)",
                 (through,),
             )
@@ -376,8 +400,35 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
 
 
 class _SQLiteWrite(WriteTransaction):
-    def __init__(self, cursor: SQLiteCursor) -> None:
+    def __init__(self, cursor: SQLiteCursor, stream_nos: dict[str, int]) -> None:
         self.c = cursor
+        self.stream_nos = stream_nos
+        """Committed stream numbers (the recorder's cache; read only here)."""
+        self.new_stream_nos: dict[str, int] = {}
+        """Numbers found or assigned in this transaction, cached once it commits."""
+
+    def _numbers(self, streams: Sequence[str], offsets: Sequence[int]) -> dict[str, int]:
+        """Each stream's number: cached, else stored, else assigned (its first offset here)."""
+        known = self.stream_nos
+        numbers = {s: known[s] for s in set(streams) if s in known}
+        numbers.update(self.new_stream_nos)
+        missing = [s for s in dict.fromkeys(streams) if s not in numbers]
+        for start in range(0, len(missing), 900):
+            chunk = missing[start : start + 900]
+            self.c.execute(
+                f"SELECT name, no FROM ledger_streams WHERE name IN ({','.join('?' * len(chunk))})", chunk
+            )
+            found = dict(self.c.fetchall())
+            numbers.update(found)
+            self.new_stream_nos.update(found)
+        new: dict[str, int] = {}
+        for stream, offset in zip(streams, offsets, strict=True):
+            if stream not in numbers:
+                numbers[stream] = new[stream] = offset
+        if new:
+            self.c.executemany("INSERT INTO ledger_streams (name, no) VALUES (?, ?)", list(new.items()))
+            self.new_stream_nos.update(new)
+        return numbers
 
     def existing(self, event_ids: list[UUID]) -> dict[UUID, Existing]:
         found: dict[UUID, Existing] = {}
@@ -402,7 +453,7 @@ class _SQLiteWrite(WriteTransaction):
             self.c.execute(
                 f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(chunk))}) "
                 f"SELECT id, COALESCE((SELECT MAX(originator_version) FROM {TABLE} "
-                "WHERE originator_id = s.id), "
+                "WHERE stream_no = (SELECT no FROM ledger_streams WHERE name = s.id)), "
                 "(SELECT version FROM ledger_pruned_streams WHERE stream = s.id)) FROM s",
                 chunk,
             )
@@ -426,12 +477,13 @@ class _SQLiteWrite(WriteTransaction):
         offsets, streams, versions, topics, event_ids, agents, occurred, recorded, states, chains = zip(
             *rows, strict=True
         )
+        numbers = self._numbers(streams, offsets)
         # Converted column by column with C-level map()s: UUID.bytes is a Python property and
         # to_epoch_us a Python function, ~0.5 us per event between them when called per row.
         # Every row's time is aware UTC (events are validated so), which the subtraction needs.
         try:
             self.c.executemany(
-                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO {TABLE} ({_COLUMNS}, stream_no) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 zip(
                     offsets,
                     streams,
@@ -443,6 +495,7 @@ class _SQLiteWrite(WriteTransaction):
                     _epoch_us_column(recorded),
                     states,
                     chains,
+                    map(numbers.__getitem__, streams),
                     strict=True,
                 ),
             )
@@ -502,6 +555,42 @@ def _first_recorded_at_or_after(c: Any, when_us: int) -> int | None:
             lo = offset + 1
     c.execute(FIRST_ROW_FROM_SQL, (lo,))
     return int(c.fetchone()[0])
+
+
+_STREAM_NO_OF = "(SELECT no FROM ledger_streams WHERE name = ?)"
+"""SQL for the number of the stream named by a parameter (NULL, matching nothing, if none)."""
+
+
+def _number_streams(c: SQLiteCursor) -> None:
+    """Convert a file with the name-keyed stream index to numbered streams (once, in one go).
+
+    Each existing stream is numbered by its lowest stored offset, so numbers stay unique and
+    below any offset a new stream will get. Runs under the set-up lock; a no-op on new files
+    and on files already converted.
+    """
+    c.execute(f"SELECT name FROM pragma_table_info('{TABLE}') WHERE name = 'stream_no'")
+    if c.fetchone() is not None:
+        return
+    c.execute(f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{TABLE}'")
+    if c.fetchone() is None:
+        return  # a new file: created with numbered streams
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        c.execute(f"ALTER TABLE {TABLE} ADD COLUMN stream_no INTEGER")
+        c.execute(STREAMS_DDL)
+        c.execute(
+            "INSERT INTO ledger_streams (name, no) "
+            f"SELECT originator_id, MIN(notification_id) FROM {TABLE} GROUP BY originator_id"
+        )
+        c.execute(
+            f"UPDATE {TABLE} SET stream_no = (SELECT no FROM ledger_streams WHERE name = originator_id)"
+        )
+        c.execute(f"DROP INDEX IF EXISTS {TABLE}_stream")
+        c.execute(f"CREATE UNIQUE INDEX {TABLE}_stream_no ON {TABLE} (stream_no, originator_version)")
+    except BaseException:
+        c.execute("ROLLBACK")
+        raise
+    c.execute("COMMIT")
 
 
 def open_sqlite(path: str, url: str, *, lock_timeout: int = 30) -> SQLiteLedgerRecorder:
