@@ -65,6 +65,8 @@ _type_of = operator.attrgetter("type")
 _id_of = operator.attrgetter("event_id")
 _agent_of = operator.attrgetter("agent")
 _occurred_at_of = operator.attrgetter("occurred_at")
+_id_int_of = operator.attrgetter("event_id.int")
+_stream_key = operator.methodcaller("stream_key")
 
 
 def stream_of(event: LedgerEvent) -> str:
@@ -203,7 +205,7 @@ class Ledger:
         return _Prepared(
             events=validated,
             states=states,
-            streams=[stream_of(e) for e in validated],
+            streams=list(map(_stream_key, validated)),
             expected=expected,
         )
 
@@ -256,7 +258,7 @@ class Ledger:
             offset = tail.offset
             # Without stored ids to look up, a commit whose event ids are all distinct (the
             # common case, checked in one set build) has no duplicate to look for event by event.
-            keys = [e.event_id.int for b in batches for e in b.events]
+            keys = [k for b in batches for k in map(_id_int_of, b.events)]
             plain = not existing and len(set(keys)) == len(keys)
             # Keyed by the id's int: a UUID hashes in Python code, an int in C.
             seen: dict[int, tuple[int, bytes]] = {}

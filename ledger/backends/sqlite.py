@@ -71,6 +71,13 @@ _to_16_bytes = operator.methodcaller("to_bytes", 16, "big")
 _ONE_US = timedelta(microseconds=1)
 
 
+def _recorded_column(times: Sequence[datetime]) -> Iterable[int]:
+    """Like :func:`_epoch_us_column`, converting once when all are the same (one commit time)."""
+    if times and times.count(times[0]) == len(times):
+        return itertools.repeat(_us(times[0]), len(times))
+    return _epoch_us_column(times)
+
+
 def _epoch_us_column(times: Iterable[datetime]) -> Iterator[int]:
     """Microseconds since the epoch of aware datetimes, computed without a Python call each."""
     return map(
@@ -492,7 +499,7 @@ class _SQLiteWrite(WriteTransaction):
                     map(_to_16_bytes, map(_int_of, event_ids)),
                     agents,
                     _epoch_us_column(occurred),
-                    _epoch_us_column(recorded),
+                    _recorded_column(recorded),
                     states,
                     chains,
                     map(numbers.__getitem__, streams),
