@@ -488,6 +488,9 @@ class _SQLiteWrite(WriteTransaction):
         # Converted column by column with C-level map()s: UUID.bytes is a Python property and
         # to_epoch_us a Python function, ~0.5 us per event between them when called per row.
         # Every row's time is aware UTC (events are validated so), which the subtraction needs.
+        # Blobs are bound as bytearray: Python 3.11's sqlite3 binds bytes only after a failed
+        # adapter look-up that formats an AttributeError each time (~0.3 us per value, three
+        # per row); a bytearray binds directly, to the same stored blob.
         try:
             self.c.executemany(
                 f"INSERT INTO {TABLE} ({_COLUMNS}, stream_no) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -496,12 +499,12 @@ class _SQLiteWrite(WriteTransaction):
                     streams,
                     versions,
                     topics,
-                    map(_to_16_bytes, map(_int_of, event_ids)),
+                    map(bytearray, map(_to_16_bytes, map(_int_of, event_ids))),
                     agents,
                     _epoch_us_column(occurred),
                     _recorded_column(recorded),
-                    states,
-                    chains,
+                    map(bytearray, states),
+                    map(bytearray, chains),
                     map(numbers.__getitem__, streams),
                     strict=True,
                 ),
