@@ -4,7 +4,9 @@ Subject: ``DecisionTrailBuilder.build(workflow)`` then ``.explain(trail)`` — r
 events from the ledger, fold them into a trail, render the Markdown, and append the
 ``ExplanationRecorded`` event the library records for every explanation (MTTE). Baseline: read
 that workflow's rows with the raw driver (``sqlite3`` / ``psycopg`` binary cursor,
-``SELECT state … WHERE originator_id = ? ORDER BY notification_id``), nothing else
+``SELECT state … WHERE originator_id = ? ORDER BY notification_id``; on SQLite the stream is
+found by its number, ``WHERE stream_no = (SELECT no FROM ledger_streams WHERE name = ?) ORDER BY
+originator_version``, the same rows in the same order along the stream index), nothing else
 (``performance.md``). Subject and baseline samples alternate; each run takes ``--reps`` samples
 of each and reports their p50 and p95; the table shows the median of the runs' percentiles with
 their min and max.
@@ -235,7 +237,8 @@ class RawReader:
         start = time.perf_counter()
         if self._sqlite is not None:
             rows = self._sqlite.execute(
-                "SELECT state FROM ledger_events WHERE originator_id = ? ORDER BY notification_id",
+                "SELECT state FROM ledger_events WHERE stream_no = "
+                "(SELECT no FROM ledger_streams WHERE name = ?) ORDER BY originator_version",
                 (self.stream,),
             ).fetchall()
         else:
