@@ -59,7 +59,9 @@ def link_run(
     return chains
 
 
-ProblemKind = Literal["edited", "missing", "truncated", "checkpoint_mismatch", "head_mismatch"]
+ProblemKind = Literal[
+    "edited", "missing", "truncated", "checkpoint_mismatch", "head_mismatch", "layout_mismatch"
+]
 
 
 @dataclass(frozen=True)
@@ -193,4 +195,7 @@ def verify(backend: LedgerBackend, *, max_problems: int = 100) -> VerifyReport:
             problem("head_mismatch", head.offset, "chain value differs from the recorded head")
     elif report.last_offset:
         problem("head_mismatch", 0, "events exist but no head was recorded")
+    for offset, detail in backend.layout_problems(max_problems):
+        problem("layout_mismatch", offset, detail)
+    report.problems.sort(key=lambda p: p.offset)
     return report

@@ -33,11 +33,19 @@ _REGISTERED = frozenset(EVENT_TYPES.values())
 _FINITE_LEAVES: frozenset[object] = frozenset({type(None), bool, int, float, str, UUID, datetime, Decimal})
 
 
+def _allows_non_finite(constraint: object) -> bool:
+    """Whether a field constraint (or a ``Field`` inside ``Annotated``) lets Infinity/NaN in."""
+    if getattr(constraint, "allow_inf_nan", None) is True:
+        return True
+    return any(_allows_non_finite(m) for m in getattr(constraint, "metadata", None) or ())
+
+
 def _always_finite(annotation: object) -> bool:
     """Whether every value valid for ``annotation`` encodes without non-finite tokens."""
     origin = typing.get_origin(annotation)
     if origin is Annotated:
-        return _always_finite(typing.get_args(annotation)[0])
+        base, *constraints = typing.get_args(annotation)
+        return not any(_allows_non_finite(c) for c in constraints) and _always_finite(base)
     if origin is Literal:
         return True
     if origin is Union or origin is types.UnionType:
@@ -52,7 +60,10 @@ def _holds_free_form(model: type[LedgerEvent]) -> bool:
     """Whether instances of ``model`` may hold a non-finite float (in a free-form field)."""
     if model.model_config.get("allow_inf_nan", True):
         return True
-    return not all(_always_finite(f.annotation) for f in model.model_fields.values())
+    return not all(
+        _always_finite(f.annotation) and not any(_allows_non_finite(m) for m in f.metadata)
+        for f in model.model_fields.values()
+    )
 
 
 # Only these types' encodings need the non-finite check (measured: the two substring scans

@@ -402,6 +402,14 @@ class LedgerBackend(ABC):
         """Return the highest offset (0 when empty)."""
         return self.max_offset()
 
+    def layout_problems(self, limit: int) -> list[tuple[int, str]]:
+        """Return up to ``limit`` (offset, detail) pairs where storage beside the chain is wrong.
+
+        For backends that keep derived lookup data the hash chain does not cover (SQLite's
+        stream numbers); ``verify`` reports them. None by default.
+        """
+        return []
+
     def read_stream(self, stream: str) -> list[StreamRow]:
         """Return one stream's rows in version order, lean: (offset, version, recorded µs, bytes).
 

@@ -18,7 +18,7 @@ from uuid import UUID
 import pytest
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from ledger import (
     EVENT_TYPES,
@@ -34,7 +34,7 @@ from ledger import (
 )
 from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
-from ledger.codec import _SCANNED, decode, encode, validate_and_encode
+from ledger.codec import _SCANNED, _holds_free_form, decode, encode, validate_and_encode
 
 json_values: st.SearchStrategy[Any] = st.recursive(
     st.none()
@@ -284,16 +284,39 @@ def test_the_model_fast_path_encodes_like_the_full_checks(events: list[LedgerEve
     assert slow_events[:-1] == events
 
 
-@pytest.mark.parametrize("cls", sorted(set(EVENT_TYPES.values()) - _SCANNED, key=lambda c: c.__name__))
-def test_types_spared_the_non_finite_scan_refuse_non_finite_floats(cls: type[LedgerEvent]) -> None:
+SPARED = sorted(set(EVENT_TYPES.values()) - _SCANNED, key=lambda c: c.__name__)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.data())
+@pytest.mark.parametrize("cls", SPARED, ids=[c.__name__ for c in SPARED])
+def test_types_spared_the_non_finite_scan_refuse_non_finite_floats(
+    cls: type[LedgerEvent], data: st.DataObject
+) -> None:
     # The fast path skips the Infinity/NaN scan for these types: no value they hold may encode
-    # as a bare non-finite token, so each of their float fields must refuse one at validation.
-    floats = [n for n, f in cls.model_fields.items() if "float" in repr(f.annotation)]
-    for name in floats:
-        for bad in (float("inf"), float("-inf"), float("nan")):
-            with pytest.raises(ValidationError, match=name):
-                cls.model_validate({name: bad})
+    # as a bare non-finite token, so each float field must refuse one at validation — checked
+    # on an otherwise valid event, so the refusal is that field's and no other.
     assert all("Any" not in repr(f.annotation) for f in cls.model_fields.values())
+    valid = data.draw(EVENTS[cls.__name__]).model_dump()
+    for name in [n for n, f in cls.model_fields.items() if "float" in repr(f.annotation)]:
+        for bad in (float("inf"), float("-inf"), float("nan")):
+            with pytest.raises(ValidationError) as caught:
+                cls.model_validate({**valid, name: bad})
+            assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((name,), "finite_number")]
+
+
+def test_a_field_that_allows_non_finite_floats_is_scanned() -> None:
+    class Plain(LedgerEvent):
+        value: float = 0.0
+
+    class Allowed(LedgerEvent):
+        value: Annotated[float, Field(allow_inf_nan=True)] = 0.0
+
+    class AllowedInside(LedgerEvent):
+        value: Annotated[float, Field(allow_inf_nan=True)] | None = None
+
+    assert [_holds_free_form(c) for c in (Plain, Allowed, AllowedInside)] == [False, True, True]
+    assert b"Infinity" in encode(Allowed(value=float("inf")))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,8 @@ def test_a_file_with_name_keyed_streams_is_converted_when_opened(tmp_path: Path)
     assert "ledger_events_stream_no" in indexes and "ledger_events_stream" not in indexes
     with sqlite3.connect(path) as conn:
         numbers = dict(conn.execute("SELECT name, no FROM ledger_streams"))
-        # Each stream is numbered by its lowest offset (old ones) or its first offset (new ones).
-        first = dict(conn.execute("SELECT originator_id, MIN(notification_id) FROM ledger_events GROUP BY 1"))
-        assert numbers == first
+        # Converted streams are numbered by their lowest offset, new ones after the highest.
+        assert numbers == {"wf:wf-0": 1, "wf:wf-1": 2, "wf:wf-2": 3, "agent:planner": 16, "wf:wf-new": 17}
         assert conn.execute("SELECT COUNT(*) FROM ledger_events WHERE stream_no IS NULL").fetchone() == (0,)
     # Opening a converted file again changes nothing.
     with open_ledger(f"sqlite:///{path}") as ledger:
@@ -111,3 +111,140 @@ def test_ledgers_sharing_a_file_agree_on_the_numbers_of_streams_either_starts(tm
             rows = ledger.read_rows(ReadQuery(stream="wf:wf-y"))
             assert [r.offset for r in rows] == [3, 4]
             assert ledger.verify().ok
+
+
+def _old_writer_insert(path: Path, offset: int, stream: str, version: int) -> None:
+    """Insert a row the way rledger did before numbered streams (no stream_no)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO ledger_events (notification_id, originator_id, originator_version, topic, "
+            "event_id, agent, occurred_at, recorded_at, state, chain) "
+            "VALUES (?, ?, ?, 'PlanRevised', randomblob(16), NULL, 0, 0, x'7b7d', zeroblob(32))",
+            (offset, stream, version),
+        )
+
+
+def test_an_older_writer_is_refused_on_a_converted_file_and_its_index_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURE, path)
+    open_ledger(f"sqlite:///{path}").close()  # converts
+
+    # A row without a number would be invisible to stream reads: refused, not stored.
+    with pytest.raises(sqlite3.IntegrityError, match="upgrade every rledger"):
+        _old_writer_insert(path, 17, "wf:wf-1", 6)
+    # An older rledger opening the file adds its name-keyed index back; the next open drops it.
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE UNIQUE INDEX ledger_events_stream ON ledger_events (originator_id, originator_version)"
+        )
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        assert "ledger_events_stream" not in _indexes(path)
+        assert ledger.append(PlanRevised(workflow_id="wf-1")).offsets == (17,)
+        assert ledger.verify().ok
+
+
+def test_a_new_file_refuses_a_row_without_a_stream_number(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        ledger.append(PlanRevised(workflow_id="a"))
+    with pytest.raises(sqlite3.IntegrityError, match="stream_no"):
+        _old_writer_insert(path, 2, "wf:a", 2)
+
+
+def test_a_bad_stream_mapping_is_reported_by_verify_and_never_mixes_streams(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        ledger.append(
+            [PlanRevised(workflow_id="a"), PlanRevised(workflow_id="b"), PlanRevised(workflow_id="a")]
+        )
+        assert ledger.verify().ok
+        with sqlite3.connect(path) as conn:
+            # Outside the hash chain: point b's name at a's number (and a's elsewhere).
+            conn.execute("UPDATE ledger_streams SET no = no + 100 WHERE name = 'wf:a'")
+            conn.execute(
+                "UPDATE ledger_streams SET no = (SELECT no - 100 FROM ledger_streams WHERE name = 'wf:a') "
+                "WHERE name = 'wf:b'"
+            )
+        report = ledger.verify()
+        assert not report.ok
+        assert [(p.kind, p.offset) for p in report.problems] == [
+            ("layout_mismatch", 1),
+            ("layout_mismatch", 2),
+            ("layout_mismatch", 3),
+        ]
+        # Reads match the name too: b's read never returns a's rows.
+        assert [r.offset for r in ledger.read(workflow_id="b")] == []
+        assert [r[0] for r in ledger.backend.read_stream("wf:b")] == []
+
+
+def test_streams_keep_distinct_numbers_when_a_truncated_tail_lets_offsets_repeat(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        ledger.append(
+            [PlanRevised(workflow_id="a"), PlanRevised(workflow_id="a"), PlanRevised(workflow_id="b")]
+        )
+        with sqlite3.connect(path) as conn:
+            conn.execute("DELETE FROM ledger_events WHERE notification_id = 3")  # b's only row
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        assert [p.kind for p in ledger.verify().problems] == ["truncated"]
+        ledger.append(PlanRevised(workflow_id="c"))  # offset 3 again, a new stream
+        ledger.append(PlanRevised(workflow_id="a"))
+        assert [(r.offset, r.version) for r in ledger.read(workflow_id="a")] == [(1, 1), (2, 2), (4, 3)]
+        assert [(r.offset, r.version) for r in ledger.read(workflow_id="c")] == [(3, 1)]
+        assert [r.offset for r in ledger.read(workflow_id="b")] == []
+        with sqlite3.connect(path) as conn:
+            numbers = [n for (n,) in conn.execute("SELECT no FROM ledger_streams ORDER BY no")]
+        assert numbers == [1, 2, 3]
+
+
+def test_a_cold_process_finds_many_stored_streams_and_a_small_cache_overflows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    streams = [f"wf-{i}" for i in range(1200)]  # more than one 900-name look-up chunk
+    with open_ledger(url) as writer:
+        writer.append([PlanRevised(workflow_id=w) for w in streams])
+    monkeypatch.setattr(sqlite_backend.SQLiteLedgerRecorder, "MAX_CACHED_STREAM_NOS", 50)
+    with open_ledger(url) as cold:
+        for start in range(0, 1200, 300):
+            cold.append([PlanRevised(workflow_id=w) for w in streams[start : start + 300]])
+        cold.append([PlanRevised(workflow_id=w) for w in streams[:10]])
+        assert len(cold.backend._stream_nos) <= 50  # type: ignore[attr-defined]
+        for w in ("wf-0", "wf-899", "wf-900", "wf-1199"):
+            expected = 3 if w == "wf-0" else 2
+            assert [r.version for r in cold.read(workflow_id=w)] == list(range(1, expected + 1))
+        assert cold.verify().ok
+
+
+def _downgrade(path: Path) -> None:
+    """Rewrite a file to the layout before numbered streams (as the fixture's version made)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX ledger_events_stream_no")
+        conn.execute("DROP TABLE ledger_streams")
+        conn.execute("ALTER TABLE ledger_events DROP COLUMN stream_no")
+        conn.execute(
+            "CREATE UNIQUE INDEX ledger_events_stream ON ledger_events (originator_id, originator_version)"
+        )
+
+
+def test_a_file_with_pruned_streams_converts_and_its_streams_carry_on(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    with open_ledger(f"sqlite:///{path}", clock=lambda: now[0]) as ledger:
+        ledger.append(
+            [
+                PlanRevised(workflow_id="gone"),
+                PlanRevised(workflow_id="gone"),
+                PlanRevised(workflow_id="kept"),
+            ]
+        )
+        now[0] += timedelta(days=1)
+        ledger.append([PlanRevised(workflow_id="kept")])
+        assert ledger.prune(now[0], force=True).events == 3
+    _downgrade(path)
+    assert "ledger_events_stream" in _indexes(path)
+    with open_ledger(f"sqlite:///{path}", clock=lambda: now[0]) as ledger:
+        ledger.append([PlanRevised(workflow_id="gone"), PlanRevised(workflow_id="kept")])
+        assert [(r.offset, r.version) for r in ledger.read(workflow_id="gone")] == [(5, 3)]
+        assert [(r.offset, r.version) for r in ledger.read(workflow_id="kept")] == [(4, 2), (6, 3)]
+        assert ledger.verify().ok
