@@ -156,8 +156,8 @@ class Workload:
             new: list[tuple[str, int]] = []
             for r in rows[start : start + self.batch]:
                 if r[1] not in numbers:
-                    numbers[r[1]] = r[0]  # a stream is numbered by its first offset
-                    new.append((r[1], r[0]))
+                    numbers[r[1]] = len(numbers) + 1  # streams are numbered in creation order
+                    new.append((r[1], numbers[r[1]]))
                 # Blobs as bytearray, as the ledger binds them: Python 3.11's sqlite3 binds bytes
                 # only after a failed adapter look-up (~0.3 us each), which the floor should not pay.
                 blobs = bytearray(r[4].bytes), bytearray(r[8]), bytearray(r[9])
