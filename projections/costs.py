@@ -91,6 +91,19 @@ class CostProjection(Projection):
         self.wf_success: list[int] = []  # by workflow code: -1 not completed, 0 failed, 1 succeeded
         self.reservations: dict[str, Reservation] = {}
         self.budget_versions: dict[str, int] = {}
+        self._reset_running_counts()
+
+    def _reset_running_counts(self) -> None:
+        # Running all-time counts for the unwindowed report, derived from the rows like the
+        # totals (see _catch_up_totals): a report then costs O(workflows), not O(cost rows).
+        self._wf_has_cost = np.zeros(0, dtype=bool)
+        self._tokens = 0
+        self._tokens_in_wf = 0
+        self._priced_events = 0
+        self._unpriced_tokens = 0
+        self._unpriced_models: set[int] = set()
+        self._success: tuple[int, np.ndarray[Any, Any]] | None = None  # (changes, array) cache
+        self._success_changes = 0
 
     def _handlers(self) -> dict[str, Handler]:
         return {
@@ -152,6 +165,7 @@ class CostProjection(Projection):
         )
         agents, models, categories = self.agents.names, self.models.names, self.categories.names
         workflows, currencies = self.workflows.names, self.currencies.names
+        self._count_rows(done)
         for i, amount in enumerate(amounts[done:]):
             if not priced[i]:
                 continue
@@ -166,10 +180,36 @@ class CostProjection(Projection):
                 _add(self.by_workflow.setdefault(currency, {}), workflows[wf[i]], amount)
         self._totals_upto = len(amounts)
 
+    def _count_rows(self, done: int) -> None:
+        """Add the cost rows from ``done`` on to the running counts (numpy, no Python loop)."""
+        c = self.costs
+        wf, tokens, priced, models = c["wf"][done:], c["tokens"][done:], c["priced"][done:], c["model"][done:]
+        in_wf = wf >= 0
+        if len(self._wf_has_cost) < len(self.wf_success):
+            grown = np.zeros(len(self.wf_success), dtype=bool)
+            grown[: len(self._wf_has_cost)] = self._wf_has_cost
+            self._wf_has_cost = grown
+        self._wf_has_cost[wf[in_wf]] = True
+        unpriced = ~priced
+        self._tokens += int(tokens.sum())
+        self._tokens_in_wf += int(tokens[in_wf].sum())
+        self._priced_events += int(np.count_nonzero(priced))
+        self._unpriced_tokens += int(tokens[unpriced].sum())
+        self._unpriced_models.update(m for m in np.unique(models[unpriced]).tolist() if m >= 0)
+
+    def _succeeded(self) -> np.ndarray[Any, Any]:
+        """``wf_success == 1`` by workflow code, as an array (rebuilt only when it changed)."""
+        cached = self._success
+        if cached is None or cached[0] != self._success_changes:
+            cached = self._success_changes, np.asarray(self.wf_success, dtype=np.int8) == 1
+            self._success = cached
+        return cached[1]
+
     def _workflow(self, workflow_id: str) -> int:
         code = self.workflows.code(workflow_id)
         if code == len(self.wf_success):
             self.wf_success.append(-1)
+            self._success_changes += 1
         return code
 
     def _completed(self, t: int, e: dict[str, Any]) -> None:
@@ -177,6 +217,7 @@ class CostProjection(Projection):
         if wf is not None:
             code = self._workflow(wf)
             self.wf_success[code] = 1 if e.get("success", True) else 0
+            self._success_changes += 1
 
     def _budget_event(self, t: int, e: dict[str, Any]) -> None:
         budget = e["budget"]
@@ -239,6 +280,7 @@ class CostProjection(Projection):
         self._totals_upto = 0
         self.totals, self.by_agent, self.by_model, self.by_category, self.by_workflow = {}, {}, {}, {}, {}
         self.wf_success = [int(v) for v in meta["wf_success"]]
+        self._reset_running_counts()
         self.reservations = {
             r[0]: Reservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6]) for r in meta["reservations"]
         }
@@ -309,18 +351,29 @@ class CostProjection(Projection):
             totals, by_agent, by_model, by_category, by_workflow = self._sums(window, currency)
             indexes = window
         total = totals.get(currency, ZERO)
-        wf = c["wf"] if indexes is None else c["wf"][indexes]
-        tokens = c["tokens"] if indexes is None else c["tokens"][indexes]
-        priced = c["priced"] if indexes is None else c["priced"][indexes]
-        models = c["model"] if indexes is None else c["model"][indexes]
-        in_wf = wf >= 0
-        # O(rows) presence counts rather than a sort: reports stay fast on large ledgers.
-        has_cost = np.bincount(wf[in_wf], minlength=len(self.workflows)) > 0
-        n_wf = int(np.count_nonzero(has_cost))
-        successful = int(np.count_nonzero(has_cost & (np.asarray(self.wf_success, dtype=np.int8) == 1)))
-        total_tokens = int(tokens.sum())
-        unpriced = ~priced
-        unpriced_models = sorted({self.models.names[m] for m in np.unique(models[unpriced]) if m >= 0})
+        if indexes is None:
+            has_cost = self._wf_has_cost
+            n_wf = int(np.count_nonzero(has_cost))
+            successful = int(np.count_nonzero(has_cost & self._succeeded()[: len(has_cost)]))
+            total_tokens, tokens_in_wf = self._tokens, self._tokens_in_wf
+            priced_events = self._priced_events
+            unpriced_events = len(self.amounts) - priced_events
+            unpriced_tokens, unpriced_codes = self._unpriced_tokens, self._unpriced_models
+        else:
+            wf, tokens = c["wf"][indexes], c["tokens"][indexes]
+            priced, models = c["priced"][indexes], c["model"][indexes]
+            in_wf = wf >= 0
+            # O(rows) presence counts rather than a sort: reports stay fast on large ledgers.
+            has_cost = np.bincount(wf[in_wf], minlength=len(self.workflows)) > 0
+            n_wf = int(np.count_nonzero(has_cost))
+            successful = int(np.count_nonzero(has_cost & self._succeeded()))
+            total_tokens, tokens_in_wf = int(tokens.sum()), int(tokens[in_wf].sum())
+            priced_events = int(np.count_nonzero(priced))
+            unpriced = ~priced
+            unpriced_events = int(np.count_nonzero(unpriced))
+            unpriced_tokens = int(tokens[unpriced].sum())
+            unpriced_codes = {m for m in np.unique(models[unpriced]).tolist() if m >= 0}
+        unpriced_models = sorted(self.models.names[m] for m in unpriced_codes)
         # Every value here is computed from validated events; skipping re-validation keeps a
         # report with thousands of workflows cheap.
         return CostReport.model_construct(
@@ -337,10 +390,10 @@ class CostProjection(Projection):
             cost_per_successful_workflow=None if successful == 0 else total / successful,
             total_tokens=total_tokens,
             # Tokens of events outside any workflow do not belong to a workflow's average.
-            tokens_per_workflow=None if n_wf == 0 else int(tokens[in_wf].sum()) / n_wf,
-            priced_events=int(np.count_nonzero(priced)),
-            unpriced_events=int(np.count_nonzero(unpriced)),
-            unpriced_tokens=int(tokens[unpriced].sum()),
+            tokens_per_workflow=None if n_wf == 0 else tokens_in_wf / n_wf,
+            priced_events=priced_events,
+            unpriced_events=unpriced_events,
+            unpriced_tokens=unpriced_tokens,
             unpriced_models=unpriced_models,
             budgets=[],
             as_of_offset=self.position,

@@ -8,6 +8,7 @@ events keep its order within every stream, and the hash chain verifies. A follow
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -176,3 +177,24 @@ def test_processes_opening_a_new_ledger_at_once_all_succeed(fresh_urls: list[str
         with open_ledger(url) as ledger:
             assert ledger.latest_offset() == WRITERS
             assert ledger.verify().ok
+
+
+def test_processes_opening_an_old_sqlite_file_at_once_convert_it_once(tmp_path: Path) -> None:
+    # After an upgrade, every orchestrator opens the file made before numbered streams at once:
+    # one of them converts it, the others wait for that and append to the converted file.
+    fixture = Path(__file__).parent / "fixtures" / "ledger-v1-name-keyed-streams.db"
+    urls = []
+    for k in range(ROUNDS):
+        shutil.copy(fixture, tmp_path / f"old-{k}.db")
+        urls.append(sqlite_url(tmp_path / f"old-{k}.db"))
+
+    codes = run_processes(mp_workers.open_and_append_one, [(urls, w) for w in range(WRITERS)])
+
+    assert codes == [0] * WRITERS
+    for url in urls:
+        with open_ledger(url) as ledger:
+            assert ledger.latest_offset() == 16 + WRITERS
+            assert [r.version for r in ledger.read(workflow_id="shared")] == list(range(1, WRITERS + 1))
+            assert [r.version for r in ledger.read(workflow_id="wf-1")] == [1, 2, 3, 4, 5]
+            report = ledger.verify()
+            assert report.ok, report.problems

@@ -8,6 +8,7 @@ window ``[now - period_hours, now)`` of an injected clock, and spend == limit is
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -357,6 +358,41 @@ def test_the_running_totals_report_equals_a_window_covering_everything(
 
     assert tracker.report() == everything
     assert everything.total_cost == Decimal("0.97")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_running_counts_stay_equal_to_a_full_window_as_costs_and_outcomes_arrive(
+    tracker: CostTracker, ledger: Ledger, seed: int
+) -> None:
+    # The unwindowed report keeps running counts between reports (workflows with costs, the
+    # successful ones, tokens, priced/unpriced): after any interleaving of costs, outcomes
+    # (also before a workflow's first cost) and reports it must equal a window over everything,
+    # and so must a projection restored from its saved bytes.
+    rng = random.Random(seed)
+    for step in range(60):
+        wf = rng.choice([None, "wf-1", "wf-2", "wf-3", f"wf-{step}"])
+        kind = rng.random()
+        if kind < 0.4:
+            model = rng.choice(["gpt-4", "gpt-4o-mini", "local-llama"])
+            tracker.record_llm_cost(
+                "a1", rng.randint(0, 900), rng.randint(0, 300), model, wf, occurred_at=at(step)
+            )
+        elif kind < 0.7:
+            tracker.record_tool_cost(rng.choice(["a2", "a3"]), "search", "0.25", wf, occurred_at=at(step))
+        elif wf is not None:
+            ledger.append(WorkflowCompleted(workflow_id=wf, success=rng.random() < 0.6, occurred_at=at(step)))
+        if rng.random() < 0.3:
+            running = tracker.report()
+            assert running == tracker.report(since=at(-10_000), until=at(10_000))
+            # ... and a projection folded afresh, which shares no cached state with this one.
+            assert running == tracker.projection(as_of=ledger.latest_offset()).report()
+    running = tracker.report()
+    assert running == tracker.report(since=at(-10_000), until=at(10_000))
+    assert running == tracker.projection(as_of=ledger.latest_offset()).report()
+    projection = tracker.projection()
+    restored = type(projection).from_bytes(projection.to_bytes())
+    assert restored is not None
+    assert restored.report() == projection.report()
 
 
 def test_cost_report_until_defaults_to_the_clocks_now(tracker: CostTracker, clock: ManualClock) -> None:
