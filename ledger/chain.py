@@ -195,7 +195,10 @@ def verify(backend: LedgerBackend, *, max_problems: int = 100) -> VerifyReport:
             problem("head_mismatch", head.offset, "chain value differs from the recorded head")
     elif report.last_offset:
         problem("head_mismatch", 0, "events exist but no head was recorded")
-    for offset, detail in backend.layout_problems(max_problems):
-        problem("layout_mismatch", offset, detail)
-    report.problems.sort(key=lambda p: p.offset)
+    layout = backend.layout_problems(max_problems)
+    if layout:
+        report.ok = False
+        report.problems += [IntegrityProblem("layout_mismatch", o, d) for o, d in layout]
+        # The first problems by offset are kept, whichever check found them.
+        report.problems = sorted(report.problems, key=lambda p: p.offset)[:max_problems]
     return report

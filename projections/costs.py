@@ -80,30 +80,30 @@ class CostProjection(Projection):
             }
         )
         self.amounts: list[Decimal] = []  # ZERO for unpriced events; see the "priced" column
-        # Running all-time totals: currency -> key -> amount.
-        # Running all-time totals, derived from the rows (see _catch_up_totals).
+        self.wf_success: list[int] = []  # by workflow code: -1 not completed, 0 failed, 1 succeeded
+        self.reservations: dict[str, Reservation] = {}
+        self.budget_versions: dict[str, int] = {}
+        self._success: tuple[int, np.ndarray[Any, Any]] | None = None  # (changes, array) cache
+        self._success_changes = 0
+        self._reset_derived()
+
+    def _reset_derived(self) -> None:
+        """Forget the running totals and counts; the next report derives them from every row."""
+        # Running all-time totals (currency -> key -> amount) and counts for the unwindowed
+        # report, derived from the rows (see _catch_up_totals): a report then costs
+        # O(workflows), not O(cost rows). Rows [0, _totals_upto) are in them; -1: unknown.
         self._totals_upto = 0
         self.totals: dict[str, Decimal] = {}
         self.by_agent: dict[str, dict[str, Decimal]] = {}
         self.by_model: dict[str, dict[str, Decimal]] = {}
         self.by_category: dict[str, dict[str, Decimal]] = {}
         self.by_workflow: dict[str, dict[str, Decimal]] = {}
-        self.wf_success: list[int] = []  # by workflow code: -1 not completed, 0 failed, 1 succeeded
-        self.reservations: dict[str, Reservation] = {}
-        self.budget_versions: dict[str, int] = {}
-        self._reset_running_counts()
-
-    def _reset_running_counts(self) -> None:
-        # Running all-time counts for the unwindowed report, derived from the rows like the
-        # totals (see _catch_up_totals): a report then costs O(workflows), not O(cost rows).
         self._wf_has_cost = np.zeros(0, dtype=bool)
         self._tokens = 0
         self._tokens_in_wf = 0
         self._priced_events = 0
         self._unpriced_tokens = 0
         self._unpriced_models: set[int] = set()
-        self._success: tuple[int, np.ndarray[Any, Any]] | None = None  # (changes, array) cache
-        self._success_changes = 0
 
     def _handlers(self) -> dict[str, Handler]:
         return {
@@ -151,9 +151,14 @@ class CostProjection(Projection):
         up to date when a report asks (O(new rows) per report).
         """
         done = self._totals_upto
+        if done < 0:
+            # An earlier catch-up was interrupted (Ctrl-C) midway: what it added is unknown.
+            self._reset_derived()
+            done = 0
         amounts = self.amounts
         if done == len(amounts):
             return
+        self._totals_upto = -1  # until every sum and count below is in
         c = self.costs
         agent, model, category, wf, cur, priced = (
             c["agent"][done:].tolist(),
@@ -277,10 +282,9 @@ class CostProjection(Projection):
         self.currencies = Interner(meta["currencies"])
         self.costs.load("costs", arrays)
         self.amounts = [Decimal(a) for a in meta["amounts"]]
-        self._totals_upto = 0
-        self.totals, self.by_agent, self.by_model, self.by_category, self.by_workflow = {}, {}, {}, {}, {}
         self.wf_success = [int(v) for v in meta["wf_success"]]
-        self._reset_running_counts()
+        self._success, self._success_changes = None, self._success_changes + 1
+        self._reset_derived()
         self.reservations = {
             r[0]: Reservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6]) for r in meta["reservations"]
         }

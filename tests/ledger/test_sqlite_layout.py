@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ledger import DuplicateEventError, PlanRevised, StepRecorded, open_ledger
+from ledger import chain as chain_module
 from ledger.backends import sqlite as sqlite_backend
 from ledger.backends.base import ReadQuery
 
@@ -172,9 +173,35 @@ def test_a_bad_stream_mapping_is_reported_by_verify_and_never_mixes_streams(tmp_
             ("layout_mismatch", 2),
             ("layout_mismatch", 3),
         ]
-        # Reads match the name too: b's read never returns a's rows.
+        # Reads match the name too: b's read never returns a's rows, nor does its version look-up.
         assert [r.offset for r in ledger.read(workflow_id="b")] == []
         assert [r[0] for r in ledger.backend.read_stream("wf:b")] == []
+        assert ledger.backend.stream_version("wf:b") == 0
+    with open_ledger(f"sqlite:///{path}") as cold, cold.backend.write() as tx:  # no cached versions
+        assert tx.stream_versions(["wf:a", "wf:b"]) == {}
+
+
+def test_the_first_problems_by_offset_are_kept_whichever_check_found_them(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        ledger.append([PlanRevised(workflow_id="a", reason=str(i)) for i in range(5)])
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE ledger_events SET state = CAST('{}' AS BLOB) WHERE notification_id >= 3")
+            conn.execute("UPDATE ledger_events SET stream_no = 99 WHERE notification_id = 1")
+        report = chain_module.verify(ledger.backend, max_problems=2)
+    assert not report.ok
+    assert [(p.kind, p.offset) for p in report.problems] == [("layout_mismatch", 1), ("edited", 3)]
+
+
+def test_a_converted_file_that_lost_its_trigger_gets_it_back_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURE, path)
+    open_ledger(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER ledger_events_needs_stream_no")
+    open_ledger(f"sqlite:///{path}").close()
+    with pytest.raises(sqlite3.IntegrityError, match="upgrade every rledger"):
+        _old_writer_insert(path, 17, "wf:wf-1", 6)
 
 
 def test_streams_keep_distinct_numbers_when_a_truncated_tail_lets_offsets_repeat(tmp_path: Path) -> None:

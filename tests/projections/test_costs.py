@@ -34,6 +34,8 @@ from projections import (
     PriceTable,
     UnknownBudgetError,
 )
+from projections import costs as costs_module
+from projections.runner import fold_range
 from tests.conftest import ManualClock
 from tests.projections.support import at
 
@@ -377,15 +379,31 @@ def test_running_counts_stay_equal_to_a_full_window_as_costs_and_outcomes_arrive
             tracker.record_llm_cost(
                 "a1", rng.randint(0, 900), rng.randint(0, 300), model, wf, occurred_at=at(step)
             )
-        elif kind < 0.7:
+        elif kind < 0.6:
             tracker.record_tool_cost(rng.choice(["a2", "a3"]), "search", "0.25", wf, occurred_at=at(step))
+        elif kind < 0.7:  # another currency, straight to the ledger
+            ledger.append(
+                CostIncurred(
+                    agent="a4",
+                    workflow_id=wf,
+                    category="tool",
+                    amount=Decimal("0.5"),
+                    currency="EUR",
+                    prompt_tokens=rng.randint(0, 50),
+                    occurred_at=at(step),
+                )
+            )
         elif wf is not None:
             ledger.append(WorkflowCompleted(workflow_id=wf, success=rng.random() < 0.6, occurred_at=at(step)))
         if rng.random() < 0.3:
-            running = tracker.report()
-            assert running == tracker.report(since=at(-10_000), until=at(10_000))
-            # ... and a projection folded afresh, which shares no cached state with this one.
-            assert running == tracker.projection(as_of=ledger.latest_offset()).report()
+            for currency in ("USD", "EUR"):
+                running = tracker.projection().report(currency=currency)
+                assert running == tracker.projection().report(
+                    currency=currency, since_us=-(2**62), until_us=2**62
+                )
+                # ... and a projection folded afresh, which shares no cached state with this one.
+                fresh = tracker.projection(as_of=ledger.latest_offset())
+                assert running == fresh.report(currency=currency)
     running = tracker.report()
     assert running == tracker.report(since=at(-10_000), until=at(10_000))
     assert running == tracker.projection(as_of=ledger.latest_offset()).report()
@@ -393,6 +411,35 @@ def test_running_counts_stay_equal_to_a_full_window_as_costs_and_outcomes_arrive
     restored = type(projection).from_bytes(projection.to_bytes())
     assert restored is not None
     assert restored.report() == projection.report()
+    # A restored projection reports, then folds on and reports again.
+    tracker.record_llm_cost("a1", 100, 100, "local-llama", "wf-new", occurred_at=at(100))
+    ledger.append(WorkflowCompleted(workflow_id="wf-new", success=True, occurred_at=at(101)))
+    fold_range(ledger, [restored])
+    assert restored.report() == tracker.projection(as_of=ledger.latest_offset()).report()
+
+
+def test_a_report_interrupted_midway_does_not_count_rows_twice(
+    tracker: CostTracker, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record_mixed_costs(tracker, ledger)
+    projection = tracker.projection()
+    calls = 0
+    add = costs_module._add
+
+    def interrupted(into: dict[str, Decimal], key: str, amount: Decimal) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        add(into, key, amount)
+
+    monkeypatch.setattr(costs_module, "_add", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        projection.report()
+    monkeypatch.setattr(costs_module, "_add", add)
+
+    assert projection.report() == tracker.projection(as_of=ledger.latest_offset()).report()
+    assert projection.report().total_cost == Decimal("0.97")
 
 
 def test_cost_report_until_defaults_to_the_clocks_now(tracker: CostTracker, clock: ManualClock) -> None:
