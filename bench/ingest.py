@@ -67,6 +67,7 @@ from ledger.backends.base import StoredRow
 from ledger.backends.redis_layout import Keys, pack_row
 from ledger.chain import link
 from ledger.codec import encode
+from ledger.events import to_epoch_us
 from ledger.url import open_backend
 from ledger.workload import generate
 
@@ -146,9 +147,6 @@ class Workload:
         """SQLite's rows (ids as bytes, times as microseconds, the stream's number last) and,
         per batch, the ``ledger_streams`` rows of the streams it starts."""
 
-        def us(d: datetime) -> int:
-            return int(d.timestamp()) * 1_000_000 + d.microsecond
-
         numbers: dict[str, int] = {}
         out: list[Row] = []
         started: list[list[tuple[str, int]]] = []
@@ -161,7 +159,18 @@ class Workload:
                 # Blobs as bytearray, as the ledger binds them: Python 3.11's sqlite3 binds bytes
                 # only after a failed adapter look-up (~0.3 us each), which the floor should not pay.
                 blobs = bytearray(r[4].bytes), bytearray(r[8]), bytearray(r[9])
-                out.append((*r[:4], blobs[0], r[5], us(r[6]), us(r[7]), blobs[1], blobs[2], numbers[r[1]]))
+                out.append(
+                    (
+                        *r[:4],
+                        blobs[0],
+                        r[5],
+                        to_epoch_us(r[6]),
+                        to_epoch_us(r[7]),
+                        blobs[1],
+                        blobs[2],
+                        numbers[r[1]],
+                    )
+                )
             started.append(new)
         return out, started
 

@@ -23,12 +23,7 @@ CHECKPOINT_EVERY = 10_000
 
 def link(previous: bytes, offset: int, stream: str, version: int, state: bytes) -> bytes:
     """Return the chain value of one event given the previous chain value."""
-    # One buffer, one hash call: the same bytes as feeding the parts one by one, fewer calls.
-    return hashlib.sha256(
-        b"".join(
-            (previous, offset.to_bytes(8, "big"), stream.encode(), b"\x00", version.to_bytes(8, "big"), state)
-        )
-    ).digest()
+    return link_run(previous, offset, (stream,), (version,), (state,))[0]
 
 
 _U64 = struct.Struct(">Q").pack
@@ -43,8 +38,9 @@ def link_run(
 ) -> list[bytes]:
     """Return the chain values of consecutive events from ``first_offset`` on.
 
-    The same values as :func:`link` applied event by event (a test holds them equal); one loop
-    with its names bound locally, because appends run it for every event (~0.1 us less each).
+    The one definition of a link: ``sha256(previous ‖ offset ‖ stream ‖ 0 ‖ version ‖ state)``,
+    offset and version as 8-byte big-endian, all in one buffer and one hash call. Appends run it
+    over a whole commit (one loop with its names bound locally: ~0.1 us less per event).
     """
     sha256 = hashlib.sha256
     join = b"".join

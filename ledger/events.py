@@ -11,10 +11,12 @@ user's guide passes ``datetime.utcnow()``), converted once here at the door.
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, TypeAlias
@@ -72,6 +74,17 @@ def to_epoch_us(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return (value - EPOCH) // _ONE_US
+
+
+def to_epoch_us_column(values: Iterable[datetime]) -> Iterator[int]:
+    """:func:`to_epoch_us` of many aware datetimes, without a Python call for each.
+
+    For columns of validated event times (always aware): C-level ``map``s of the same
+    subtraction and floor division, ~0.3 us less per value than calling the function.
+    """
+    return map(
+        operator.floordiv, map(operator.sub, values, itertools.repeat(EPOCH)), itertools.repeat(_ONE_US)
+    )
 
 
 def from_epoch_us(value: int) -> datetime:

@@ -448,12 +448,13 @@ def where_clause(
     placeholder: str,
     time_param: Callable[[datetime], object],
     *,
-    stream_column: str | None = None,
+    stream_key: str | None = None,
 ) -> tuple[str, list[object]]:
     """Return the SQL ``WHERE`` body and parameters for ``query`` (shared by SQL backends).
 
-    ``stream_column`` is SQL for the stream's key given its name as a parameter (SQLite's
-    stream number); by default rows are matched on the name itself.
+    ``stream_key`` is SQL for the indexed key of the stream named by a parameter (SQLite's
+    stream number): rows are found by it and still matched on the name. Without it, rows are
+    matched on the name alone.
     """
     where = [f"notification_id > {placeholder}"]
     params: list[object] = [query.after]
@@ -461,7 +462,10 @@ def where_clause(
         where.append(f"notification_id <= {placeholder}")
         params.append(query.stop)
     if query.stream is not None:
-        where.append(f"stream_no = {stream_column}" if stream_column else f"originator_id = {placeholder}")
+        if stream_key is not None:
+            where.append(f"stream_no = {stream_key}")
+            params.append(query.stream)
+        where.append(f"originator_id = {placeholder}")
         params.append(query.stream)
     if query.agent is not None:
         where.append(f"agent = {placeholder}")

@@ -24,7 +24,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -53,7 +53,7 @@ from ledger.backends.base import (
     where_clause,
 )
 from ledger.errors import ViewConflictError
-from ledger.events import EPOCH, from_epoch_us, to_epoch_us
+from ledger.events import from_epoch_us, to_epoch_us, to_epoch_us_column
 
 TABLE = "ledger_events"
 _COLUMNS = (
@@ -71,21 +71,13 @@ _us = to_epoch_us
 _dt = from_epoch_us
 _int_of = operator.attrgetter("int")
 _to_16_bytes = operator.methodcaller("to_bytes", 16, "big")
-_ONE_US = timedelta(microseconds=1)
 
 
 def _recorded_column(times: Sequence[datetime]) -> Iterable[int]:
-    """Like :func:`_epoch_us_column`, converting once when all are the same (one commit time)."""
+    """Epoch microseconds of commit times, converted once when all are the same (one commit)."""
     if times and times.count(times[0]) == len(times):
         return itertools.repeat(_us(times[0]), len(times))
-    return _epoch_us_column(times)
-
-
-def _epoch_us_column(times: Iterable[datetime]) -> Iterator[int]:
-    """Microseconds since the epoch of aware datetimes, computed without a Python call each."""
-    return map(
-        operator.floordiv, map(operator.sub, times, itertools.repeat(EPOCH)), itertools.repeat(_ONE_US)
-    )
+    return to_epoch_us_column(times)
 
 
 def _row(r: Sequence[Any]) -> StoredRow:
@@ -211,11 +203,7 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
 
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
         """Return up to ``limit`` rows matching ``query`` in offset order."""
-        where, params = where_clause(query, "?", _us, stream_column=_STREAM_NO_OF)
-        if query.stream is not None:
-            # The number finds the rows; the name keeps out any row a bad mapping would let in.
-            where += " AND originator_id = ?"
-            params.append(query.stream)
+        where, params = where_clause(query, "?", _us, stream_key=_STREAM_NO_OF.format(name="?"))
         params.append(limit)
         sql = f"SELECT {_COLUMNS} FROM {TABLE} WHERE {where} ORDER BY notification_id LIMIT ?"
         with self._read() as c:
@@ -246,11 +234,7 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
         with self._read() as c:
             # Plain tuples: sqlite3.Row objects cost more than the row is worth here.
             c.sqlite_cursor.row_factory = None
-            c.execute(
-                f"SELECT notification_id, originator_version, recorded_at, state FROM {TABLE} "
-                f"WHERE stream_no = {_STREAM_NO_OF} AND originator_id = ? ORDER BY originator_version",
-                (stream, stream),
-            )
+            c.execute(_READ_STREAM_SQL, (stream,))
             rows: list[StreamRow] = c.fetchall()
             return rows
 
@@ -518,7 +502,6 @@ class _SQLiteWrite(WriteTransaction):
         numbers = self._numbers(streams)
         # Converted column by column with C-level map()s: UUID.bytes is a Python property and
         # to_epoch_us a Python function, ~0.5 us per event between them when called per row.
-        # Every row's time is aware UTC (events are validated so), which the subtraction needs.
         # Blobs are bound as bytearray: Python 3.11's sqlite3 binds bytes only after a failed
         # adapter look-up that formats an AttributeError each time (~0.3 us per value, three
         # per row); a bytearray binds directly, to the same stored blob.
@@ -532,7 +515,7 @@ class _SQLiteWrite(WriteTransaction):
                     topics,
                     map(bytearray, map(_to_16_bytes, map(_int_of, event_ids))),
                     agents,
-                    _epoch_us_column(occurred),
+                    to_epoch_us_column(occurred),
                     _recorded_column(recorded),
                     map(bytearray, states),
                     map(bytearray, chains),
@@ -598,17 +581,26 @@ def _first_recorded_at_or_after(c: Any, when_us: int) -> int | None:
     return int(c.fetchone()[0])
 
 
-_STREAM_NO_OF = "(SELECT no FROM ledger_streams WHERE name = ?)"
-"""SQL for the number of the stream named by a parameter (NULL, matching nothing, if none)."""
+_STREAM_NO_OF = "(SELECT no FROM ledger_streams WHERE name = {name})"
+"""SQL for the number of the stream named by the SQL ``name`` (NULL, matching nothing, if none).
+
+Rows are found by number and also matched by name: the mapping is outside the hash chain, and
+a bad one must never let another stream's rows in."""
 
 _LAST_VERSION_OF = (
     f"SELECT originator_version FROM {TABLE} "
-    "WHERE stream_no = (SELECT no FROM ledger_streams WHERE name = {name}) AND originator_id = {name} "
+    f"WHERE stream_no = {_STREAM_NO_OF} AND originator_id = {{name}} "
     "ORDER BY originator_version DESC LIMIT 1"
 )
 """SQL for a stream's last stored version: walks the stream index back from its end and takes
 the first row that is really the stream's (a bad mapping must not make versions repeat); MAX()
 with the name check would read every row of the stream."""
+
+_READ_STREAM_SQL = (
+    f"SELECT notification_id, originator_version, recorded_at, state FROM {TABLE} "
+    f"WHERE stream_no = {_STREAM_NO_OF.format(name='?1')} AND originator_id = ?1 ORDER BY originator_version"
+)
+"""SQL for one stream's rows, in version order along the stream index."""
 
 
 _NEEDS_STREAM_NO_TRIGGER = (

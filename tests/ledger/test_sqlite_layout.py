@@ -16,6 +16,7 @@ import pytest
 
 from ledger import DuplicateEventError, PlanRevised, StepRecorded, open_ledger
 from ledger import chain as chain_module
+from ledger.backends import base as base_backend
 from ledger.backends import sqlite as sqlite_backend
 from ledger.backends.base import ReadQuery
 
@@ -69,17 +70,25 @@ def test_stream_reads_and_version_look_ups_seek_the_stream_number_index(tmp_path
     path = tmp_path / "l.db"
     with open_ledger(f"sqlite:///{path}") as ledger:
         ledger.append([PlanRevised(workflow_id=f"wf-{i % 5}") for i in range(50)])
+    # The queries the backend runs: a stream's rows, its last version, a filtered read.
+    where, params = base_backend.where_clause(
+        ReadQuery(after=0, stream="wf:wf-1"),
+        "?",
+        int,
+        stream_key=sqlite_backend._STREAM_NO_OF.format(name="?"),
+    )
     queries = [
-        f"SELECT notification_id, state FROM ledger_events WHERE stream_no = {sqlite_backend._STREAM_NO_OF} "
-        "ORDER BY originator_version",
-        "SELECT (SELECT MAX(originator_version) FROM ledger_events "
-        "WHERE stream_no = (SELECT no FROM ledger_streams WHERE name = ?))",
+        (sqlite_backend._READ_STREAM_SQL, ("wf:wf-1",), False),
+        (f"SELECT ({sqlite_backend._LAST_VERSION_OF.format(name='?1')})", ("wf:wf-1",), False),
+        (f"SELECT * FROM ledger_events WHERE {where} ORDER BY notification_id LIMIT 10", params, True),
     ]
     with sqlite3.connect(path) as conn:
-        for query in queries:
-            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query, ("wf:wf-1",))]
+        for query, args, sorts in queries:
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query, args)]
             assert any("INDEX ledger_events_stream_no (stream_no=?)" in step for step in plan), plan
             assert not any(step.startswith("SCAN ledger_events") for step in plan), plan
+            # In index order: only the offset-ordered read sorts (one stream's rows, not the table).
+            assert any("TEMP B-TREE" in step for step in plan) == sorts, plan
 
 
 def test_a_failed_append_leaves_no_stream_number_behind(tmp_path: Path) -> None:
