@@ -28,12 +28,11 @@ from ledger import (
     LedgerError,
     Problem,
     event_json_schema,
+    from_epoch_us,
     open_ledger,
+    validate_one,
 )
-from ledger.codec import validate_one
-from ledger.events import from_epoch_us
 from projections import (
-    BUILTIN_SERIES,
     CORE_PROJECTIONS,
     Alert,
     AlertManager,
@@ -54,11 +53,11 @@ from projections import (
     TrendAnalyzer,
     WebhookAlertChannel,
 )
-from projections.binding import fold_new
-from projections.render import render_costs, render_metrics, render_slo
-from projections.render import table as render_table
-from replay import DecisionTrailBuilder, History, Replayer
-from replay.trail import build_trail
+from projections.fold import fold_new
+from projections.metrics import render_costs, render_metrics, render_slo
+from projections.metrics import table as render_table
+from projections.signals import BUILTIN_SERIES
+from replay import DecisionTrailBuilder, History, Replayer, build_trail
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -729,7 +728,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate a seeded agent workload, append it with a progress bar, and summarise it."""
-    from ledger.workload import generate
+    from ledger import generate_workload as generate
 
     with _open(args) as ledger:
         start_offset = ledger.latest_offset()

@@ -42,7 +42,7 @@ from bench.explain import (
 )
 from ledger import Ledger, ToolCalled, open_ledger
 from projections import ReliabilityProjection
-from projections.engine import fold_together
+from projections.fold import fold_together
 from replay import DecisionTrail, DecisionTrailBuilder, Replayer, state_as_of
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"

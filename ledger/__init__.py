@@ -1,7 +1,8 @@
 """The event store: event schemas, validation, backends, append/read, idempotency, hash chain."""
 
+from ledger.backends.base import ReadQuery, RunnerLock, SavedView, ScanRow
 from ledger.chain import IntegrityProblem, VerifyReport
-from ledger.codec import validate_batch, validate_lines
+from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.errors import (
     BackendError,
     BackendUnavailableError,
@@ -11,9 +12,12 @@ from ledger.errors import (
     InvalidEventError,
     LedgerClosedError,
     LedgerError,
+    LedgerLostError,
     Problem,
+    PrunedRangeError,
     UnsupportedURLError,
     VersionConflictError,
+    ViewConflictError,
 )
 from ledger.events import (
     EVENT_ADAPTER,
@@ -31,6 +35,7 @@ from ledger.events import (
     BudgetReserved,
     CheckpointMarked,
     CircuitTransitioned,
+    Confidence,
     CostIncurred,
     Event,
     EvidenceCollected,
@@ -47,11 +52,16 @@ from ledger.events import (
     ToolCalled,
     WorkflowCompleted,
     WorkflowStarted,
+    as_utc,
     event_json_schema,
+    from_epoch_us,
     new_event_id,
+    to_epoch_us,
+    utc_now,
 )
-from ledger.store import AppendResult, Ledger, Recorded, stream_of
+from ledger.store import AppendResult, Clock, Ledger, Recorded, stream_of
 from ledger.url import DEFAULT_URL, open_ledger
+from ledger.workload import generate as generate_workload
 
 __all__ = [
     "DEFAULT_URL",
@@ -74,6 +84,8 @@ __all__ = [
     "BudgetReserved",
     "CheckpointMarked",
     "CircuitTransitioned",
+    "Clock",
+    "Confidence",
     "ConflictError",
     "CostIncurred",
     "DuplicateEventError",
@@ -87,25 +99,38 @@ __all__ = [
     "LedgerClosedError",
     "LedgerError",
     "LedgerEvent",
+    "LedgerLostError",
     "MetricRecorded",
     "ModeChecked",
     "ModeViolated",
     "PlanRevised",
     "Problem",
+    "PrunedRangeError",
+    "ReadQuery",
     "Recorded",
     "ReplayAttempted",
+    "RunnerLock",
+    "SavedView",
+    "ScanRow",
     "StateChanged",
     "StepRecorded",
     "ToolCalled",
     "UnsupportedURLError",
     "VerifyReport",
     "VersionConflictError",
+    "ViewConflictError",
     "WorkflowCompleted",
     "WorkflowStarted",
+    "as_utc",
     "event_json_schema",
+    "from_epoch_us",
+    "generate_workload",
     "new_event_id",
     "open_ledger",
     "stream_of",
+    "to_epoch_us",
+    "utc_now",
     "validate_batch",
     "validate_lines",
+    "validate_one",
 ]

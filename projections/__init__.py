@@ -1,65 +1,93 @@
-"""Deterministic folds of ledger events into metrics, SLOs and costs, and their runner."""
+"""Deterministic folds of ledger events: metrics, SLOs, costs, guards, signals and alerts, and their runner.
 
-from projections.alert_state import Alert, AlertChannel, AlertProjection, AlertSeverity, Delivery
-from projections.alerts import AlertManager, UnknownAlertError
-from projections.anomaly import AnomalyDetector
-from projections.anomaly_state import (
+The layers, each a subpackage: ``fold`` (what a projection is, the runner, the guide-object base),
+``metrics`` (reliability, SLOs, costs and budgets), ``guards`` (modes, breakers, evidence), ``signals``
+(series, anomalies, trends) and ``alerting`` (alerts, channels, monitor). This module exports the
+user's API; the layers' own helpers are imported from the layer."""
+
+from projections.alerting import (
+    Alert,
+    AlertChannel,
+    AlertManager,
+    AlertProjection,
+    AlertSeverity,
+    CallbackAlertChannel,
+    Delivery,
+    LogAlertChannel,
+    Monitor,
+    MonitorConfig,
+    MonitorResult,
+    UnknownAlertError,
+    WebhookAlertChannel,
+    WebhookError,
+)
+from projections.fold import (
+    MemoryMetricStorage,
+    MetricStorage,
+    Projection,
+    ProjectionRunner,
+    RunnerBusyError,
+    SQLMetricStorage,
+    load_stored,
+)
+from projections.guards import (
+    ActionKind,
+    AgentMode,
+    BreakerProjection,
+    BreakerStatus,
+    CircuitBreaker,
+    CircuitBreakerConfig,
+    CircuitBreakerRegistry,
+    CircuitOpenError,
+    CircuitState,
+    Evidence,
+    EvidenceCollector,
+    EvidenceError,
+    EvidenceProjection,
+    ModeEnforcer,
+    ModeProjection,
+    ModeRules,
+    ModeViolation,
+)
+from projections.metrics import (
+    CORE_PROJECTIONS,
+    DEFAULT_PRICES,
+    AgentMetrics,
+    BudgetExceededError,
+    BudgetStatus,
+    CostBudget,
+    CostProjection,
+    CostReport,
+    CostTracker,
+    MetricsReport,
+    MetricTargets,
+    ModelPrice,
+    PriceTable,
+    RedisMetricStorage,
+    ReliabilityMetrics,
+    ReliabilityProjection,
+    Reservation,
+    SLOProjection,
+    SLOReport,
+    SLOTargets,
+    SLOTracker,
+    UnknownBudgetError,
+)
+from projections.signals import (
     Anomaly,
+    AnomalyDetector,
     AnomalyProjection,
     AnomalyThreshold,
     AnomalyType,
+    InsufficientDataError,
+    MetricSeriesProjection,
     Severity,
+    TrendAnalysis,
+    TrendAnalyzer,
+    TrendDirection,
 )
-from projections.breaker_state import BreakerProjection, CircuitBreakerConfig, CircuitState
-from projections.breakers import BreakerStatus, CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError
-from projections.budgets import (
-    BudgetExceededError,
-    CostBudget,
-    CostTracker,
-    Reservation,
-    UnknownBudgetError,
-)
-from projections.channels import CallbackAlertChannel, LogAlertChannel, WebhookAlertChannel, WebhookError
-from projections.costs import CostProjection
-from projections.engine import Projection
-from projections.evidence import Evidence, EvidenceCollector, EvidenceError, EvidenceProjection
-from projections.facades import (
-    MemoryMetricStorage,
-    MetricStorage,
-    RedisMetricStorage,
-    ReliabilityMetrics,
-    SLOTracker,
-    SQLMetricStorage,
-)
-from projections.mode_rules import ActionKind, AgentMode, ModeRules, split_words
-from projections.modes import ModeEnforcer, ModeProjection, ModeViolation
-from projections.monitor import Monitor, MonitorConfig, MonitorResult
-from projections.polarity import polarity_of
-from projections.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
-from projections.reliability import ReliabilityProjection
-from projections.reports import (
-    AgentMetrics,
-    BudgetStatus,
-    CostReport,
-    MetricsReport,
-    MetricTargets,
-    SLOReport,
-    SLOTargets,
-)
-from projections.runner import ProjectionRunner, RunnerBusyError, fold_range, load_stored
-from projections.series import BUILTIN_SERIES, MetricSeriesProjection, reliability_series
-from projections.slo import SLOProjection
-from projections.trends import InsufficientDataError, TrendAnalysis, TrendAnalyzer, TrendDirection
-
-CORE_PROJECTIONS: tuple[type[Projection], ...] = (
-    ReliabilityProjection,
-    SLOProjection,
-    CostProjection,
-)
-"""The projections ``rledger rebuild`` and ``rledger follow`` keep current by default."""
 
 __all__ = [
-    "BUILTIN_SERIES",
     "CORE_PROJECTIONS",
     "DEFAULT_PRICES",
     "ActionKind",
@@ -130,9 +158,5 @@ __all__ = [
     "UnknownBudgetError",
     "WebhookAlertChannel",
     "WebhookError",
-    "fold_range",
     "load_stored",
-    "polarity_of",
-    "reliability_series",
-    "split_words",
 ]

@@ -19,7 +19,15 @@ from replay.replayer import (
     ReplayMode,
     ReplayResult,
 )
-from replay.trail import DecisionTrail, DecisionTrailBuilder, Evidence, StepRecord, ToolCallRecord, explain
+from replay.trail import (
+    DecisionTrail,
+    DecisionTrailBuilder,
+    Evidence,
+    StepRecord,
+    ToolCallRecord,
+    build_trail,
+    explain,
+)
 
 __all__ = [
     "CheckpointNotFoundError",
@@ -41,6 +49,7 @@ __all__ = [
     "ToolRegistry",
     "UnknownToolError",
     "WorkflowNotFoundError",
+    "build_trail",
     "explain",
     "new_workflow_id",
     "run_workflow",

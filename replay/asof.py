@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from ledger import Ledger
-from projections.engine import Projection
-from projections.runner import fold_range
+from projections.fold import Projection, fold_range
 
 P = TypeVar("P", bound=Projection)
 

@@ -24,6 +24,7 @@ from uuid import UUID
 
 from ledger import (
     CheckpointMarked,
+    Clock,
     CostIncurred,
     EvidenceCollected,
     HumanIntervened,
@@ -35,11 +36,11 @@ from ledger import (
     ToolCalled,
     WorkflowCompleted,
     WorkflowStarted,
+    as_utc,
     new_event_id,
+    utc_now,
 )
-from ledger.events import as_utc, utc_now
-from ledger.store import Clock
-from projections.pricing import PriceTable
+from projections.metrics import PriceTable
 
 ToolFunction = Callable[..., Any]
 

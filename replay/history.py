@@ -19,9 +19,8 @@ from typing import Any
 
 import orjson
 
-from ledger import EVENT_ADAPTER, Ledger, LedgerError, ToolCalled
-from ledger.events import as_utc, from_epoch_us, to_epoch_us
-from projections.engine import gc_paused
+from ledger import EVENT_ADAPTER, Ledger, LedgerError, ToolCalled, as_utc, from_epoch_us, to_epoch_us
+from projections.fold import gc_paused
 
 
 class WorkflowNotFoundError(LedgerError):

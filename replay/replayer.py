@@ -27,9 +27,7 @@ from typing import Any, Literal
 
 import orjson
 
-from ledger import Ledger, LedgerError, ReplayAttempted, ToolCalled, new_event_id, open_ledger
-from ledger.events import utc_now
-from ledger.store import Clock
+from ledger import Clock, Ledger, LedgerError, ReplayAttempted, ToolCalled, new_event_id, open_ledger, utc_now
 from replay.context import Orchestrator, RecordedToolFailureError, RunContext, ToolRegistry, run_workflow
 from replay.trail import DecisionTrail
 

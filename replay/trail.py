@@ -19,10 +19,8 @@ from uuid import UUID
 
 import orjson
 
-from ledger import ExplanationRecorded, Ledger, LedgerError
-from ledger.events import utc_now
-from ledger.store import Clock
-from projections.engine import gc_paused
+from ledger import Clock, ExplanationRecorded, Ledger, LedgerError, utc_now
+from projections.fold import gc_paused
 from replay.history import History
 
 

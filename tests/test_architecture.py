@@ -8,10 +8,7 @@ the composition root imports ``cli``.
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
-
-import ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRASTRUCTURE = {"eventsourcing", "psycopg", "psycopg_pool", "sqlite3", "redis"}
@@ -123,74 +120,73 @@ def test_the_import_guard_catches_each_kind_of_violation(tmp_path: Path) -> None
     ]
 
 
-# -- the public API of ledger -------------------------------------------------------------------
+# -- package boundaries: across packages, only what a package's __init__ exports ----------------
 
-PUBLIC_AT_LEAST = [
-    "DEFAULT_URL",
-    "EVENT_ADAPTER",
-    "EVENT_TYPES",
-    "AppendResult",
-    "BackendError",
-    "BackendUnavailableError",
-    "BatchRejectedError",
-    "BudgetBreached",
-    "BudgetReservationReleased",
-    "BudgetReserved",
-    "ConflictError",
-    "CostIncurred",
-    "DuplicateEventError",
-    "Event",
-    "EvidenceCollected",
-    "ExplanationRecorded",
-    "HumanIntervened",
-    "IntegrityProblem",
-    "InvalidEventError",
-    "Ledger",
-    "LedgerClosedError",
-    "LedgerError",
-    "LedgerEvent",
-    "ModeViolated",
-    "PlanRevised",
-    "Problem",
-    "Recorded",
-    "ReplayAttempted",
-    "StepRecorded",
-    "ToolCalled",
-    "UnsupportedURLError",
-    "VerifyReport",
-    "VersionConflictError",
-    "WorkflowCompleted",
-    "WorkflowStarted",
-    "event_json_schema",
-    "new_event_id",
-    "open_ledger",
-    "stream_of",
-    "validate_batch",
-    "validate_lines",
-]
+# A package's public face is its __init__; a layer of projections is public too. Importing any
+# other module of another package reaches into its internals.
+PUBLIC_PACKAGES = {
+    "ledger": {"ledger"},
+    "projections": {
+        "projections",
+        "projections.alerting",
+        "projections.fold",
+        "projections.guards",
+        "projections.metrics",
+        "projections.signals",
+    },
+    "replay": {"replay"},
+}
+IMPORTERS = ("projections", "replay", "cli")
 
 
-def isort_key(name: str) -> tuple[int, list[int | str]]:
-    """Order as ruff's RUF022 sorts ``__all__``: CONSTANTS, then Classes, then functions."""
-    group = 0 if name.isupper() else 1 if name[:1].isupper() else 2
-    natural = [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name) if p]
-    return group, natural
+def is_module(module: str, root: Path) -> bool:
+    """Whether a dotted name is a module or package in the tree (not a name imported from one)."""
+    path = root.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
-def test_no_public_name_disappears() -> None:
-    missing = sorted(set(PUBLIC_AT_LEAST) - set(ledger.__all__))
+def boundary_violations(root: Path) -> list[str]:
+    """Return ``file: reaches into module`` for each import of another package's non-public module."""
+    found = []
+    for top in IMPORTERS:
+        for path in python_files(root, top):
+            for module in sorted(imported_modules(path, root)):
+                owner = module.split(".")[0]
+                if owner == top or owner not in PUBLIC_PACKAGES or not is_module(module, root):
+                    continue
+                if module not in PUBLIC_PACKAGES[owner]:
+                    found.append(f"{path.relative_to(root)}: reaches into {module}")
+    return found
 
-    assert missing == [], f"removed from ledger.__all__: {missing}"
+
+def test_packages_import_each_other_only_through_their_exports() -> None:
+    assert boundary_violations(ROOT) == []
 
 
-def test_all_is_sorted_without_duplicates() -> None:
-    assert ledger.__all__ == sorted(ledger.__all__, key=isort_key)
-    assert len(set(ledger.__all__)) == len(ledger.__all__)
+def test_the_boundary_guard_catches_each_kind_of_reach(tmp_path: Path) -> None:
+    files = {
+        "ledger/__init__.py": "",
+        "ledger/store.py": "",
+        "ledger/backends/__init__.py": "",
+        "ledger/backends/base.py": "",
+        "projections/__init__.py": "",
+        "projections/fold/__init__.py": "from ledger import Ledger\n",
+        "projections/fold/runner.py": "from ledger.backends.base import ReadQuery\n",
+        "projections/metrics/__init__.py": "from projections.fold import runner\n",
+        "replay/__init__.py": (
+            "from projections.metrics import Report\nfrom projections.fold.runner import x\n"
+        ),
+        "replay/trail.py": "import ledger.store\nfrom ledger import backends\n",
+        "cli.py": "from replay.trail import Trail\nfrom replay import History\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
 
-
-def test_every_public_name_is_importable() -> None:
-    namespace: dict[str, object] = {}
-    exec("from ledger import *", namespace)
-
-    assert set(ledger.__all__) <= set(namespace)
-    assert sorted(PUBLIC_AT_LEAST, key=isort_key) == PUBLIC_AT_LEAST
+    assert boundary_violations(tmp_path) == [
+        "projections/fold/runner.py: reaches into ledger.backends.base",
+        "replay/__init__.py: reaches into projections.fold.runner",
+        "replay/trail.py: reaches into ledger.backends",
+        "replay/trail.py: reaches into ledger.store",
+        "cli.py: reaches into replay.trail",
+    ]

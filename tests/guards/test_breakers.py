@@ -27,8 +27,8 @@ from projections import (
     CircuitBreakerRegistry,
     CircuitOpenError,
     CircuitState,
-    fold_range,
 )
+from projections.fold import fold_range
 from tests.conftest import ManualClock, sqlite_url
 from tests.guards import mp_workers
 

@@ -7,14 +7,8 @@ import asyncio
 import pytest
 
 from ledger import Ledger, ModeChecked, ModeViolated
-from projections import (
-    ActionKind,
-    AgentMode,
-    ModeEnforcer,
-    ModeRules,
-    ReliabilityMetrics,
-    split_words,
-)
+from projections import ActionKind, AgentMode, ModeEnforcer, ModeRules, ReliabilityMetrics
+from projections.guards import split_words
 from tests.conftest import ManualClock
 
 

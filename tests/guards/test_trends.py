@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 
 from ledger import Ledger, StepRecorded
-from projections import (
-    InsufficientDataError,
-    ReliabilityProjection,
-    TrendAnalyzer,
-    TrendDirection,
-    fold_range,
-    reliability_series,
-)
+from projections import InsufficientDataError, ReliabilityProjection, TrendAnalyzer, TrendDirection
+from projections.fold import fold_range
+from projections.signals import reliability_series
 from tests.conftest import ManualClock
 
 START = datetime(2024, 6, 1, 0, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ import pytest
 
 from ledger import Ledger
 from projections import AlertManager, AlertSeverity, WebhookAlertChannel, WebhookError
-from projections.alert_state import Alert, AlertChannel
+from projections.alerting.alert_fold import Alert, AlertChannel
 from tests.conftest import ManualClock
 
 

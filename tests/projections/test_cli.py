@@ -14,7 +14,7 @@ import cli
 from ledger import StepRecorded, open_ledger
 from ledger.workload import generate
 from projections import CORE_PROJECTIONS, CostTracker, ReliabilityMetrics, ReliabilityProjection
-from projections.runner import fold_range
+from projections.fold.runner import fold_range
 from tests.conftest import sqlite_url
 
 

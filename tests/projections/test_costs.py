@@ -34,8 +34,8 @@ from projections import (
     PriceTable,
     UnknownBudgetError,
 )
-from projections import costs as costs_module
-from projections.runner import fold_range
+from projections.fold.runner import fold_range
+from projections.metrics import cost_fold as costs_module
 from tests.conftest import ManualClock
 from tests.projections.support import at
 

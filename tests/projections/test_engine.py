@@ -41,11 +41,11 @@ from projections import (
     ReliabilityProjection,
     SLOProjection,
     SLOTracker,
-    fold_range,
     load_stored,
 )
-from projections.columns import Table
-from projections.engine import Handler, fold_together
+from projections.fold import fold_range
+from projections.fold.columns import Table
+from projections.fold.projection import Handler, fold_together
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 """A clock after every generated event, so "now" never cuts a history short."""

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import projections
 from ledger import LedgerError
 from projections import ReliabilityMetrics, SQLMetricStorage
 from tests.conftest import sqlite_url
@@ -60,55 +59,3 @@ def test_facades_in_different_processes_share_one_sqlite_ledger(tmp_path: Path) 
 def test_sql_metric_storage_refuses_a_url_that_is_not_sql() -> None:
     with pytest.raises(LedgerError, match="sqlite:/// or postgresql://"):
         SQLMetricStorage("memory://")
-
-
-CURRENT_PUBLIC_NAMES = [
-    "CORE_PROJECTIONS",
-    "DEFAULT_PRICES",
-    "AgentMetrics",
-    "BudgetExceededError",
-    "BudgetStatus",
-    "CostBudget",
-    "CostProjection",
-    "CostReport",
-    "CostTracker",
-    "MemoryMetricStorage",
-    "MetricStorage",
-    "MetricTargets",
-    "MetricsReport",
-    "ModelPrice",
-    "PriceTable",
-    "Projection",
-    "ProjectionRunner",
-    "ReliabilityMetrics",
-    "ReliabilityProjection",
-    "Reservation",
-    "RunnerBusyError",
-    "SLOProjection",
-    "SLOReport",
-    "SLOTargets",
-    "SLOTracker",
-    "SQLMetricStorage",
-    "UnknownBudgetError",
-    "fold_range",
-    "load_stored",
-]
-
-
-def test_no_public_name_disappears() -> None:
-    missing = sorted(set(CURRENT_PUBLIC_NAMES) - set(projections.__all__))
-
-    assert missing == []
-
-
-def test_every_public_name_is_importable_and_listed_once() -> None:
-    assert len(projections.__all__) == len(set(projections.__all__))
-    for name in projections.__all__:
-        assert getattr(projections, name) is not None, name
-
-
-def test_public_names_are_sorted_constants_then_classes_then_functions() -> None:
-    def group(name: str) -> tuple[int, str]:
-        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
-
-    assert projections.__all__ == sorted(projections.__all__, key=group)

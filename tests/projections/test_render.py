@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from ledger import Ledger
 from projections import CostBudget, CostTracker, ReliabilityMetrics, SLOTracker
-from projections.render import render_costs, render_metrics, render_slo
+from projections.metrics.render import render_costs, render_metrics, render_slo
 from tests.conftest import ManualClock
 from tests.projections.support import completed, step
 

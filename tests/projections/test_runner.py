@@ -18,15 +18,9 @@ from ledger import Ledger, StepRecorded, open_ledger
 from ledger.backends.base import SavedView
 from ledger.errors import ViewConflictError
 from ledger.workload import generate
-from projections import (
-    CORE_PROJECTIONS,
-    Projection,
-    ProjectionRunner,
-    ReliabilityProjection,
-    RunnerBusyError,
-    fold_range,
-)
-from projections.runner import SHADOW_SUFFIX
+from projections import CORE_PROJECTIONS, Projection, ProjectionRunner, ReliabilityProjection, RunnerBusyError
+from projections.fold import fold_range
+from projections.fold.runner import SHADOW_SUFFIX
 from tests.conftest import MakeLedger
 
 TIMEOUT = 10.0
@@ -330,7 +324,7 @@ def test_a_failed_rebuild_leaves_the_stored_states_serving_and_the_runner_usable
         runner.catch_up()
         before = {p.name: (p.position, p.digest()) for p in runner.projections}
 
-        monkeypatch.setattr("projections.runner.fold_range", disk_gone)
+        monkeypatch.setattr("projections.fold.runner.fold_range", disk_gone)
         with pytest.raises(RuntimeError, match="disk went away"):
             runner.rebuild()
         monkeypatch.undo()
@@ -362,7 +356,7 @@ def test_a_rebuild_that_fails_after_switching_over_or_cannot_reload_still_leaves
         assert [p.position for p in runner.projections] == [120, 120, 120]
 
         # The fold fails and so does reloading the stored states: the next catch_up loads them.
-        monkeypatch.setattr("projections.runner.fold_range", disk_gone)
+        monkeypatch.setattr("projections.fold.runner.fold_range", disk_gone)
         monkeypatch.setattr(backend, "load_view", disk_gone)
         with pytest.raises(RuntimeError, match="disk went away"):
             runner.rebuild()

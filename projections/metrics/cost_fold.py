@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import msgspec
 import numpy as np
 
-from projections.columns import Interner, Table, window_mask
-from projections.engine import Arrays, Handler, Projection, iso_to_us
-from projections.reports import CostReport
+from projections.fold.columns import Interner, Table, window_mask
+from projections.fold.projection import Arrays, Handler, Projection, iso_to_us
+from projections.metrics.reports import CostReport
 
 ZERO = Decimal(0)
 

@@ -17,8 +17,8 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from ledger.events import from_epoch_us, to_epoch_us
-from projections.engine import Arrays, Handler, Projection
+from ledger import from_epoch_us, to_epoch_us
+from projections.fold.projection import Arrays, Handler, Projection
 
 _RANK = {"info": 0, "warning": 1, "high": 2, "critical": 3}
 # The event's severity vocabulary also has the anomaly levels; they map onto the alert order.

@@ -8,9 +8,8 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from ledger import AnomalyDetected
-from ledger.events import from_epoch_us, to_epoch_us
-from projections.engine import Arrays, Handler, Projection
+from ledger import AnomalyDetected, from_epoch_us, to_epoch_us
+from projections.fold.projection import Arrays, Handler, Projection
 
 _RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 

@@ -29,20 +29,18 @@ from uuid import NAMESPACE_URL, uuid5
 
 import numpy as np
 
-from ledger import AnomalyDetected, DuplicateEventError, Ledger, MetricRecorded
-from ledger.events import as_utc, utc_now
-from ledger.store import Clock
-from projections.anomaly_state import (
+from ledger import AnomalyDetected, Clock, DuplicateEventError, Ledger, MetricRecorded, as_utc, utc_now
+from projections.fold.bound import Bound, fold_new
+from projections.fold.storage import MetricStorage
+from projections.signals.anomaly_fold import (
     Anomaly,
     AnomalyProjection,
     AnomalyThreshold,
     AnomalyType,
     Severity,
 )
-from projections.binding import Bound, fold_new
-from projections.facades import MetricStorage
-from projections.polarity import Polarity
-from projections.series import MetricSeriesProjection, record_metric
+from projections.signals.polarity import Polarity
+from projections.signals.series import MetricSeriesProjection, record_metric
 
 
 class AnomalyDetector(Bound):

@@ -20,10 +20,19 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from ledger import AlertAcknowledged, AlertDelivered, AlertRaised, Ledger, LedgerError, new_event_id
-from ledger.events import as_utc, to_epoch_us, utc_now
-from ledger.store import Clock
-from projections.alert_state import (
+from ledger import (
+    AlertAcknowledged,
+    AlertDelivered,
+    AlertRaised,
+    Clock,
+    Ledger,
+    LedgerError,
+    as_utc,
+    new_event_id,
+    to_epoch_us,
+    utc_now,
+)
+from projections.alerting.alert_fold import (
     Alert,
     AlertChannel,
     AlertProjection,
@@ -32,10 +41,10 @@ from projections.alert_state import (
     KeyState,
     alert_from_event,
 )
-from projections.anomaly_state import Anomaly, Severity
-from projections.binding import Bound, fold_new
-from projections.facades import MetricStorage
-from projections.reports import BudgetStatus, MetricsReport, SLOReport
+from projections.fold.bound import Bound, fold_new
+from projections.fold.storage import MetricStorage
+from projections.metrics.reports import BudgetStatus, MetricsReport, SLOReport
+from projections.signals.anomaly_fold import Anomaly, Severity
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,25 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from ledger import CostIncurred, Ledger, LedgerError, VersionConflictError, new_event_id
-from ledger.events import BudgetBreached, BudgetReservationReleased, BudgetReserved, as_utc, utc_now
-from ledger.store import Clock
-from projections.costs import CostProjection
-from projections.engine import dt_to_us
-from projections.facades import MetricStorage, _Facade
-from projections.pricing import PriceTable
-from projections.reports import BudgetStatus, CostReport
+from ledger import (
+    BudgetBreached,
+    BudgetReservationReleased,
+    BudgetReserved,
+    Clock,
+    CostIncurred,
+    Ledger,
+    LedgerError,
+    VersionConflictError,
+    as_utc,
+    new_event_id,
+    utc_now,
+)
+from projections.fold.bound import Facade
+from projections.fold.projection import dt_to_us
+from projections.fold.storage import MetricStorage
+from projections.metrics.cost_fold import CostProjection
+from projections.metrics.pricing import PriceTable
+from projections.metrics.reports import BudgetStatus, CostReport
 
 
 def _money(value: Decimal | float | int | str) -> Decimal:
@@ -91,7 +102,7 @@ class Reservation:
     expires_at: datetime | None
 
 
-class CostTracker(_Facade[CostProjection]):
+class CostTracker(Facade[CostProjection]):
     """LLM and tool costs, budgets and reservations (the guide's "Cost Tracking")."""
 
     projection_type = CostProjection

@@ -20,9 +20,9 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from projections.columns import Interner, Table, Vector, window_mask
-from projections.engine import Arrays, Handler, Projection
-from projections.reports import AgentMetrics, MetricsReport, MetricTargets
+from projections.fold.columns import Interner, Table, Vector, window_mask
+from projections.fold.projection import Arrays, Handler, Projection
+from projections.metrics.reports import AgentMetrics, MetricsReport, MetricTargets
 
 _NO_MODE, _COMPLIANT, _VIOLATION = 0, 1, 2
 

@@ -16,10 +16,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from ledger import Ledger, LedgerError
-from ledger.backends.base import RunnerLock, SavedView
-from ledger.errors import ViewConflictError
-from projections.engine import Projection, fold_together, gc_paused
+from ledger import Ledger, LedgerError, RunnerLock, SavedView, ViewConflictError
+from projections.fold.projection import Projection, fold_together, gc_paused
 
 P = TypeVar("P", bound=Projection)
 

@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ledger import Ledger, MetricRecorded
-from ledger.events import as_utc, from_epoch_us, to_epoch_us
-from projections.columns import Column
-from projections.engine import Arrays, Handler, Projection
-from projections.polarity import Polarity
-from projections.reliability import ReliabilityProjection
+from ledger import Ledger, MetricRecorded, as_utc, from_epoch_us, to_epoch_us
+from projections.fold.columns import Column
+from projections.fold.projection import Arrays, Handler, Projection
+from projections.metrics.reliability_fold import ReliabilityProjection
+from projections.signals.polarity import Polarity
 
 HOUR_US = 3_600_000_000
 

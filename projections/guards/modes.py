@@ -1,6 +1,6 @@
 """Mode enforcement (explore / execute / escalate): whole-word action matching, every verdict an event.
 
-Actions are matched on whole words (:mod:`projections.mode_rules`: ``get_runtime`` is a read, not
+Actions are matched on whole words (:mod:`projections.guards.mode_rules`: ``get_runtime`` is a read, not
 a ``run``; any write word makes a write). In EXPLORE a read is allowed, a write is blocked, and an
 unknown verb is blocked too (fail closed) unless the rules say otherwise. EXECUTE allows
 everything and logs it. ESCALATE asks the agent's approval callback about every action and
@@ -22,13 +22,21 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger import AgentModeSet, Ledger, ModeChecked, ModeViolated
-from ledger.events import as_utc, from_epoch_us, to_epoch_us, utc_now
-from ledger.store import Clock
-from projections.binding import Bound, fold_new
-from projections.engine import Arrays, Handler, Projection
-from projections.facades import MetricStorage
-from projections.mode_rules import ActionKind, AgentMode, ModeRules
+from ledger import (
+    AgentModeSet,
+    Clock,
+    Ledger,
+    ModeChecked,
+    ModeViolated,
+    as_utc,
+    from_epoch_us,
+    to_epoch_us,
+    utc_now,
+)
+from projections.fold.bound import Bound, fold_new
+from projections.fold.projection import Arrays, Handler, Projection
+from projections.fold.storage import MetricStorage
+from projections.guards.mode_rules import ActionKind, AgentMode, ModeRules
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ledger import LedgerError
-from projections.alert_state import Alert, AlertChannel, AlertSeverity
+from projections.alerting.alert_fold import Alert, AlertChannel, AlertSeverity
 
 AlertCallback = Callable[[Alert], object]
 """Called with each alert; may return an awaitable (an ``async`` function), which is awaited."""

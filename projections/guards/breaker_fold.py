@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from projections.engine import Arrays, Handler, Projection
+from projections.fold.projection import Arrays, Handler, Projection
 
 US = 1_000_000
 

@@ -15,20 +15,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ledger import Ledger
-from ledger.events import to_epoch_us, utc_now
-from ledger.store import Clock
-from projections.alert_state import Alert, AlertSeverity
-from projections.alerts import AlertManager
-from projections.anomaly import AnomalyDetector
-from projections.anomaly_state import Anomaly
-from projections.binding import Bound, fold_new
-from projections.breaker_state import BreakerProjection, CircuitState
-from projections.breakers import CircuitBreakerRegistry
-from projections.budgets import CostTracker
-from projections.facades import MetricStorage, ReliabilityMetrics, SLOTracker
-from projections.polarity import polarity_of
-from projections.reports import BudgetStatus, CostReport, MetricsReport, SLOReport
+from ledger import Clock, Ledger, to_epoch_us, utc_now
+from projections.alerting.alert_fold import Alert, AlertSeverity
+from projections.alerting.alerts import AlertManager
+from projections.fold.bound import Bound, fold_new
+from projections.fold.storage import MetricStorage
+from projections.guards.breaker_fold import BreakerProjection, CircuitState
+from projections.guards.breakers import CircuitBreakerRegistry
+from projections.metrics.costs import CostTracker
+from projections.metrics.reliability import ReliabilityMetrics
+from projections.metrics.reports import BudgetStatus, CostReport, MetricsReport, SLOReport
+from projections.metrics.slo import SLOTracker
+from projections.signals.anomalies import AnomalyDetector
+from projections.signals.anomaly_fold import Anomaly
+from projections.signals.polarity import polarity_of
 
 
 @dataclass(frozen=True)

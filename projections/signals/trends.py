@@ -24,14 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from ledger import Ledger, LedgerError, MetricRecorded
-from ledger.events import as_utc, from_epoch_us, utc_now
-from ledger.store import Clock
-from projections.binding import Bound, fold_new
-from projections.facades import MetricStorage
-from projections.polarity import HIGHER, Polarity, polarity_of
-from projections.reliability import ReliabilityProjection
-from projections.series import HOUR_US, MetricSeriesProjection, as_arrays, record_metric, reliability_series
+from ledger import Clock, Ledger, LedgerError, MetricRecorded, as_utc, from_epoch_us, utc_now
+from projections.fold.bound import Bound, fold_new
+from projections.fold.storage import MetricStorage
+from projections.metrics.reliability_fold import ReliabilityProjection
+from projections.signals.polarity import HIGHER, Polarity, polarity_of
+from projections.signals.series import (
+    HOUR_US,
+    MetricSeriesProjection,
+    as_arrays,
+    record_metric,
+    reliability_series,
+)
 
 
 class TrendDirection(StrEnum):

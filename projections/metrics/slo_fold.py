@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from projections.columns import Table, window_mask
-from projections.engine import Arrays, Handler, Projection
-from projections.reliability import Distribution
-from projections.reports import SLOReport, SLOTargets
+from projections.fold.columns import Table, window_mask
+from projections.fold.projection import Arrays, Handler, Projection
+from projections.metrics.reliability_fold import Distribution
+from projections.metrics.reports import SLOReport, SLOTargets
 
 REPLAY_MODES = ("strict", "simulated", "counterfactual")
 

@@ -22,8 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from ledger.backends.base import ScanRow
-from ledger.events import from_epoch_us, to_epoch_us
+from ledger import ScanRow, from_epoch_us, to_epoch_us
 
 Handler = Callable[[int, Any], None]
 """Folds one event: its time (µs) and its decoding (a dict, or the projection's struct for it)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from projections.reports import CostReport, MetricsReport, SLOReport
+from projections.metrics.reports import CostReport, MetricsReport, SLOReport
 
 
 def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:

@@ -32,16 +32,20 @@ from ledger import (
     BreakerConfigured,
     BreakerProbeStarted,
     CircuitTransitioned,
+    Clock,
     Ledger,
     LedgerError,
+    LedgerEvent,
+    ReadQuery,
     VersionConflictError,
+    from_epoch_us,
     new_event_id,
+    to_epoch_us,
+    utc_now,
 )
-from ledger.backends.base import ReadQuery
-from ledger.events import LedgerEvent, from_epoch_us, to_epoch_us, utc_now
-from ledger.store import Clock
-from projections.binding import Bound
-from projections.breaker_state import (
+from projections.fold.bound import Bound
+from projections.fold.storage import MetricStorage
+from projections.guards.breaker_fold import (
     BreakerFold,
     CircuitBreakerConfig,
     CircuitState,
@@ -49,7 +53,6 @@ from projections.breaker_state import (
     due_transition,
     outcome_transition,
 )
-from projections.facades import MetricStorage
 
 T = TypeVar("T")
 Outcome = Literal["success", "failure"]

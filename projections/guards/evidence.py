@@ -18,12 +18,19 @@ from uuid import UUID
 import orjson
 from pydantic_core import to_jsonable_python
 
-from ledger import EvidenceCollected, Ledger, LedgerError
-from ledger.events import Confidence, from_epoch_us, to_epoch_us, utc_now
-from ledger.store import Clock
-from projections.binding import Bound, fold_new
-from projections.engine import Arrays, Handler, Projection
-from projections.facades import MetricStorage
+from ledger import (
+    Clock,
+    Confidence,
+    EvidenceCollected,
+    Ledger,
+    LedgerError,
+    from_epoch_us,
+    to_epoch_us,
+    utc_now,
+)
+from projections.fold.bound import Bound, fold_new
+from projections.fold.projection import Arrays, Handler, Projection
+from projections.fold.storage import MetricStorage
 
 
 class EvidenceError(LedgerError, ValueError):

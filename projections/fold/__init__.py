@@ -1,0 +1,42 @@
+"""The fold machinery: projections, their columns, the runner and the base of every guide object."""
+
+from projections.fold.bound import Bound, Facade, ReportingFacade, fold_new
+from projections.fold.columns import Column, Interner, Table, Vector, window_mask
+from projections.fold.projection import (
+    Arrays,
+    Handler,
+    Projection,
+    dt_to_us,
+    fold_together,
+    gc_paused,
+    iso_to_us,
+)
+from projections.fold.runner import SHADOW_SUFFIX, ProjectionRunner, RunnerBusyError, fold_range, load_stored
+from projections.fold.storage import MemoryMetricStorage, MetricStorage, SQLMetricStorage
+
+__all__ = [
+    "SHADOW_SUFFIX",
+    "Arrays",
+    "Bound",
+    "Column",
+    "Facade",
+    "Handler",
+    "Interner",
+    "MemoryMetricStorage",
+    "MetricStorage",
+    "Projection",
+    "ProjectionRunner",
+    "ReportingFacade",
+    "RunnerBusyError",
+    "SQLMetricStorage",
+    "Table",
+    "Vector",
+    "dt_to_us",
+    "fold_new",
+    "fold_range",
+    "fold_together",
+    "gc_paused",
+    "iso_to_us",
+    "load_stored",
+    "window_mask",
+]

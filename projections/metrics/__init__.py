@@ -1,0 +1,59 @@
+"""The metrics: reliability, SLOs (MTTE, RSR), costs, prices and budgets, and their reports."""
+
+from projections.fold import Projection
+from projections.metrics.cost_fold import CostProjection
+from projections.metrics.costs import (
+    BudgetExceededError,
+    CostBudget,
+    CostTracker,
+    Reservation,
+    UnknownBudgetError,
+)
+from projections.metrics.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
+from projections.metrics.reliability import ReliabilityMetrics
+from projections.metrics.reliability_fold import ReliabilityProjection
+from projections.metrics.render import render_costs, render_metrics, render_slo, table
+from projections.metrics.reports import (
+    AgentMetrics,
+    BudgetStatus,
+    CostReport,
+    MetricsReport,
+    MetricTargets,
+    SLOReport,
+    SLOTargets,
+)
+from projections.metrics.slo import SLOTracker
+from projections.metrics.slo_fold import SLOProjection
+from projections.metrics.storage import RedisMetricStorage
+
+CORE_PROJECTIONS: tuple[type[Projection], ...] = (ReliabilityProjection, SLOProjection, CostProjection)
+"""The projections ``rledger rebuild`` and ``rledger follow`` keep current by default."""
+
+__all__ = [
+    "CORE_PROJECTIONS",
+    "DEFAULT_PRICES",
+    "AgentMetrics",
+    "BudgetExceededError",
+    "BudgetStatus",
+    "CostBudget",
+    "CostProjection",
+    "CostReport",
+    "CostTracker",
+    "MetricTargets",
+    "MetricsReport",
+    "ModelPrice",
+    "PriceTable",
+    "RedisMetricStorage",
+    "ReliabilityMetrics",
+    "ReliabilityProjection",
+    "Reservation",
+    "SLOProjection",
+    "SLOReport",
+    "SLOTargets",
+    "SLOTracker",
+    "UnknownBudgetError",
+    "render_costs",
+    "render_metrics",
+    "render_slo",
+    "table",
+]

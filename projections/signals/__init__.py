@@ -1,0 +1,30 @@
+"""The signals: metric series, anomalies, trends and forecasts, and each metric's polarity."""
+
+from projections.signals.anomalies import AnomalyDetector
+from projections.signals.anomaly_fold import (
+    Anomaly,
+    AnomalyProjection,
+    AnomalyThreshold,
+    AnomalyType,
+    Severity,
+)
+from projections.signals.polarity import polarity_of
+from projections.signals.series import BUILTIN_SERIES, MetricSeriesProjection, reliability_series
+from projections.signals.trends import InsufficientDataError, TrendAnalysis, TrendAnalyzer, TrendDirection
+
+__all__ = [
+    "BUILTIN_SERIES",
+    "Anomaly",
+    "AnomalyDetector",
+    "AnomalyProjection",
+    "AnomalyThreshold",
+    "AnomalyType",
+    "InsufficientDataError",
+    "MetricSeriesProjection",
+    "Severity",
+    "TrendAnalysis",
+    "TrendAnalyzer",
+    "TrendDirection",
+    "polarity_of",
+    "reliability_series",
+]
