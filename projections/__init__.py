@@ -76,6 +76,7 @@ from projections.metrics import (
 from projections.signals import (
     Anomaly,
     AnomalyDetector,
+    AnomalySeverity,
     AnomalyProjection,
     AnomalyThreshold,
     AnomalyType,
@@ -101,6 +102,7 @@ __all__ = [
     "Anomaly",
     "AnomalyDetector",
     "AnomalyProjection",
+    "AnomalySeverity",
     "AnomalyThreshold",
     "AnomalyType",
     "BreakerProjection",

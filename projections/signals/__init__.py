@@ -4,6 +4,7 @@ from projections.signals.anomalies import AnomalyDetector
 from projections.signals.anomaly_fold import (
     Anomaly,
     AnomalyProjection,
+    AnomalySeverity,
     AnomalyThreshold,
     AnomalyType,
     Severity,
@@ -17,6 +18,7 @@ __all__ = [
     "Anomaly",
     "AnomalyDetector",
     "AnomalyProjection",
+    "AnomalySeverity",
     "AnomalyThreshold",
     "AnomalyType",
     "InsufficientDataError",

@@ -35,9 +35,9 @@ from projections.fold.storage import MetricStorage
 from projections.signals.anomaly_fold import (
     Anomaly,
     AnomalyProjection,
+    AnomalySeverity,
     AnomalyThreshold,
     AnomalyType,
-    Severity,
 )
 from projections.signals.polarity import Polarity
 from projections.signals.series import MetricSeriesProjection, record_metric
@@ -114,7 +114,7 @@ class AnomalyDetector(Bound):
         metric_name: str | None = None,
         *,
         since: datetime | None = None,
-        severity: Severity | None = None,
+        severity: AnomalySeverity | None = None,
     ) -> list[Anomaly]:
         """Return recorded anomalies (of every detector on the ledger), filtered, in order."""
         with self._lock:
@@ -138,7 +138,12 @@ class AnomalyDetector(Bound):
         out: list[AnomalyDetected] = []
 
         def found(
-            rule: str, kind: AnomalyType, severity: Severity, expected: float | None, detail: str, **more: Any
+            rule: str,
+            kind: AnomalyType,
+            severity: AnomalySeverity,
+            expected: float | None,
+            detail: str,
+            **more: Any,
         ) -> None:
             # The id names the value and the rule: the same finding is the same event everywhere.
             event_id = uuid5(NAMESPACE_URL, f"rledger:anomaly/{value_id}/{rule}")
@@ -179,7 +184,7 @@ class AnomalyDetector(Bound):
             if t.max_deviation_percent is not None and previous is not None:
                 self._pattern(found, value, previous, t.max_deviation_percent, t.severity)
         if self.max_deviation_percent is not None and previous is not None:
-            self._pattern(found, value, previous, self.max_deviation_percent, Severity.MEDIUM)
+            self._pattern(found, value, previous, self.max_deviation_percent, AnomalySeverity.MEDIUM)
 
         baseline = values[max(0, i - self.baseline_size) : i]
         if len(baseline) >= self.min_baseline_samples:
@@ -195,7 +200,12 @@ class AnomalyDetector(Bound):
         return out
 
     def _pattern(
-        self, found: Callable[..., None], value: float, previous: float, limit: float, severity: Severity
+        self,
+        found: Callable[..., None],
+        value: float,
+        previous: float,
+        limit: float,
+        severity: AnomalySeverity,
     ) -> None:
         change = math.inf if previous == 0 else abs(value - previous) / abs(previous) * 100
         if value != previous and change > limit:
@@ -208,14 +218,14 @@ class AnomalyDetector(Bound):
                 f"changed {shown} from the previous value {previous:g} (limit {limit:g}%)",
             )
 
-    def _z_severity(self, z: float) -> Severity | None:
+    def _z_severity(self, z: float) -> AnomalySeverity | None:
         medium, high, critical = self.z_thresholds
         if z > critical:
-            return Severity.CRITICAL
+            return AnomalySeverity.CRITICAL
         if z > high:
-            return Severity.HIGH
+            return AnomalySeverity.HIGH
         if z > medium:
-            return Severity.MEDIUM
+            return AnomalySeverity.MEDIUM
         return None
 
     def _append_new(self, events: list[AnomalyDetected]) -> list[AnomalyDetected]:

@@ -14,7 +14,7 @@ from projections.fold.projection import Arrays, Handler, Projection
 _RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
-class Severity(StrEnum):
+class AnomalySeverity(StrEnum):
     """How bad an anomaly is, ordered LOW < MEDIUM < HIGH < CRITICAL."""
 
     LOW = "low"
@@ -26,6 +26,10 @@ class Severity(StrEnum):
     def rank(self) -> int:
         """Position in the order (LOW is 0)."""
         return _RANK[self.value]
+
+
+Severity = AnomalySeverity
+"""The guide's name for :class:`AnomalySeverity`; an alert's severity is ``AlertSeverity``."""
 
 
 class AnomalyType(StrEnum):
@@ -54,7 +58,7 @@ class AnomalyThreshold:
     min_value: float | None = None
     max_value: float | None = None
     max_deviation_percent: float | None = None
-    severity: Severity = Severity.MEDIUM
+    severity: AnomalySeverity = AnomalySeverity.MEDIUM
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Anomaly:
     id: UUID
     metric_name: str
     type: AnomalyType
-    severity: Severity
+    severity: AnomalySeverity
     current_value: float
     expected_value: float | None
     z_score: float | None
@@ -78,7 +82,7 @@ class Anomaly:
             id=e.event_id,
             metric_name=e.metric_name,
             type=AnomalyType(e.anomaly_type),
-            severity=Severity(e.severity),
+            severity=AnomalySeverity(e.severity),
             current_value=e.current_value,
             expected_value=e.expected_value,
             z_score=e.z_score,
@@ -106,7 +110,7 @@ class AnomalyProjection(Projection):
                 id=UUID(e["event_id"]),
                 metric_name=e["metric_name"],
                 type=AnomalyType(e["anomaly_type"]),
-                severity=Severity(e["severity"]),
+                severity=AnomalySeverity(e["severity"]),
                 current_value=e["current_value"],
                 expected_value=e.get("expected_value"),
                 z_score=e.get("z_score"),
@@ -136,6 +140,6 @@ class AnomalyProjection(Projection):
     def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
         """Restore the state from :meth:`dump`."""
         self.anomalies = [
-            Anomaly(UUID(i), m, AnomalyType(k), Severity(s), v, x, z, from_epoch_us(t), msg)
+            Anomaly(UUID(i), m, AnomalyType(k), AnomalySeverity(s), v, x, z, from_epoch_us(t), msg)
             for i, m, k, s, v, x, z, t, msg in meta["anomalies"]
         ]
