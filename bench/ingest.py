@@ -64,7 +64,7 @@ from bench.common import (
 )
 from ledger import LedgerEvent, open_ledger, stream_of
 from ledger.backends.base import StoredRow
-from ledger.backends.redis_layout import Keys, pack_row
+from ledger.backends.redis.layout import Keys, pack_row
 from ledger.chain import link
 from ledger.codec import encode
 from ledger.events import to_epoch_us

@@ -32,7 +32,7 @@ from psycopg import sql
 
 from bench.common import alternate, format_table, pg_schema, result_row, write_results
 from ledger import open_ledger
-from ledger.backends.redis_layout import Keys
+from ledger.backends.redis.layout import Keys
 from ledger.workload import generate
 from projections import CORE_PROJECTIONS, ProjectionRunner
 

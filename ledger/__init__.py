@@ -1,8 +1,10 @@
 """The event store: event schemas, validation, backends, append/read, idempotency, hash chain."""
 
-from ledger.backends.base import ReadQuery, RunnerLock, SavedView, ScanRow
+from ledger.backends.base import RunnerLock
+from ledger.backends.rows import ReadQuery, SavedView, ScanRow
 from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
+from ledger.commit import AppendResult, Clock, stream_of
 from ledger.errors import (
     BackendError,
     BackendUnavailableError,
@@ -59,7 +61,8 @@ from ledger.events import (
     to_epoch_us,
     utc_now,
 )
-from ledger.store import AppendResult, Clock, Ledger, Recorded, stream_of
+from ledger.recorded import Recorded
+from ledger.store import Ledger
 from ledger.url import DEFAULT_URL, open_ledger
 from ledger.workload import generate as generate_workload
 

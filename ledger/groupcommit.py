@@ -1,11 +1,14 @@
 """Group commit: one writer thread that commits concurrent async appends in shared transactions.
 
-Each caller of :meth:`ledger.store.Ledger.append_async` validates its events in its own event
+Each caller of :meth:`ledger.Ledger.append_async` validates its events in its own event
 loop, queues them, and awaits a future; the writer takes everything queued (after a short
 linger for the callers its last commit resumed), commits it in one transaction, and resolves
 each future with that caller's own result once the commit is durable — in one hand-off per
 event loop. A batch that fails the shared transaction is retried alone, so only
 its caller sees the error.
+
+The writer is given what it calls: a :class:`~ledger.commit.Committer` and the ledger's
+after-commit hook (the retention sweep); it knows nothing else of the ledger.
 """
 
 from __future__ import annotations
@@ -16,12 +19,10 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from ledger.commit import AppendResult, Committer, PreparedBatch
 from ledger.errors import LedgerClosedError
-
-if TYPE_CHECKING:
-    from ledger.store import AppendResult, Ledger, _Prepared
 
 _log = logging.getLogger(__name__)
 
@@ -36,16 +37,22 @@ class GroupCommitter:
     (measured: 0.5 ms helped, 2 ms and more hurt). The wait ends early once as many callers are
     queued as the last commit served, so a lone caller never waits at all."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
-        self._queue: deque[tuple[_Prepared, asyncio.Future[AppendResult]]] = deque()
+    def __init__(self, committer: Committer, after_commit: Callable[[], None]) -> None:
+        self._committer = committer
+        self._after_commit = after_commit
+        self._queue: deque[tuple[PreparedBatch, asyncio.Future[AppendResult]]] = deque()
         self._cond = threading.Condition()
         self._stopping = False
         self._last_callers = 0
         self._thread = threading.Thread(target=self._run, name="ledger-group-commit", daemon=True)
         self._thread.start()
 
-    def submit(self, prepared: _Prepared, future: asyncio.Future[AppendResult]) -> None:
+    def submit(self, prepared: PreparedBatch, future: asyncio.Future[AppendResult]) -> None:
+        """Queue a batch; ``future`` resolves (in its own loop) once it is committed or failed.
+
+        Raises:
+            LedgerClosedError: the writer is stopping.
+        """
         with self._cond:
             if self._stopping:
                 raise LedgerClosedError
@@ -53,12 +60,13 @@ class GroupCommitter:
             self._cond.notify()
 
     def stop(self) -> None:
+        """Commit what is queued, then end the writer thread (waits for it)."""
         with self._cond:
             self._stopping = True
             self._cond.notify()
         self._thread.join()
 
-    def _take(self) -> list[tuple[_Prepared, asyncio.Future[AppendResult]]]:
+    def _take(self) -> list[tuple[PreparedBatch, asyncio.Future[AppendResult]]]:
         with self._cond:
             while not self._queue and not self._stopping:
                 self._cond.wait()
@@ -71,7 +79,7 @@ class GroupCommitter:
                     left = deadline - time.monotonic()
                     if left <= 0 or not self._cond.wait(left):
                         break
-            taken: list[tuple[_Prepared, asyncio.Future[AppendResult]]] = []
+            taken: list[tuple[PreparedBatch, asyncio.Future[AppendResult]]] = []
             count = 0
             while self._queue and (
                 not taken or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION
@@ -89,7 +97,7 @@ class GroupCommitter:
                 return
             outcomes: list[tuple[AppendResult | None, BaseException | None]]
             try:
-                results = self._ledger._commit([p for p, _ in taken])
+                results = self._committer.commit([p for p, _ in taken])
                 outcomes = [(r, None) for r in results]
             except Exception:
                 # One batch may be at fault (a version conflict, a conflicting duplicate):
@@ -97,7 +105,7 @@ class GroupCommitter:
                 outcomes = []
                 for prepared, _ in taken:
                     try:
-                        (alone,) = self._ledger._commit([prepared])
+                        (alone,) = self._committer.commit([prepared])
                     except Exception as exc:
                         outcomes.append((None, exc))
                     else:
@@ -107,7 +115,7 @@ class GroupCommitter:
             # Their events are committed whatever the sweep does: a failing sweep is logged,
             # never allowed to end this thread (every later await would then hang forever).
             try:
-                self._ledger._after_commit()
+                self._after_commit()
             except Exception:
                 _log.exception("retention sweep after a group commit failed; the commit stands")
             # One hand-off per event loop, not per caller: each call_soon_threadsafe wakes

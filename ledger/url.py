@@ -1,18 +1,28 @@
-"""Open a ledger from a URL: the one place a backend is chosen."""
+"""Open a ledger from a URL: the registry of backends, each parsing its own URLs."""
 
 from __future__ import annotations
 
-import os
+import importlib
 from datetime import timedelta
-from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
+from types import ModuleType
+from urllib.parse import urlsplit
 
 from ledger.backends.base import LedgerBackend
-from ledger.errors import BackendUnavailableError, UnsupportedURLError
+from ledger.errors import UnsupportedURLError
 from ledger.events import utc_now
 from ledger.store import Clock, Ledger
 
 DEFAULT_URL = "sqlite:///ledger.db"
 """The CLI's default ledger: a SQLite file in the working directory."""
+
+BACKENDS = (
+    "ledger.backends.memory",
+    "ledger.backends.sqlite",
+    "ledger.backends.postgres",
+    "ledger.backends.redis",
+)
+"""The backend packages, each declaring ``SCHEMES`` and ``from_url(url, shown)``: adding a
+backend is one package under ``ledger/backends/`` and one line here."""
 
 
 def redact(url: str) -> str:
@@ -24,70 +34,27 @@ def redact(url: str) -> str:
     return url
 
 
+def backend_for(scheme: str) -> ModuleType | None:
+    """Return the backend package serving a URL scheme (``None`` if none does)."""
+    for name in BACKENDS:
+        module = importlib.import_module(name)
+        if scheme.lower() in module.SCHEMES:
+            return module
+    return None
+
+
 def open_backend(url: str) -> LedgerBackend:
-    """Return the backend a URL names (creating tables if needed)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    shown = redact(url)
-    if scheme == "memory":
-        from ledger.backends.memory import MemoryLedgerRecorder
+    """Return the backend a URL names (creating tables if needed).
 
-        return MemoryLedgerRecorder(shown)
-    if scheme == "sqlite":
-        # sqlite:///relative.db and sqlite:////absolute/path.db, as SQLAlchemy spells them.
-        path = unquote(url.split("://", 1)[1])
-        path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise UnsupportedURLError(url)
-        from ledger.backends.sqlite import open_sqlite
-
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise BackendUnavailableError(shown, f"directory {directory} does not exist")
-        try:
-            return open_sqlite(path, shown)
-        except Exception as exc:  # translate driver errors at the seam
-            raise BackendUnavailableError(shown, str(exc)) from exc
-    if scheme in ("postgresql", "postgres"):
-        from ledger.backends.postgres import open_postgres
-
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        return open_postgres(
-            dbname=(parts.path or "/").lstrip("/") or "postgres",
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            user=unquote(parts.username or "postgres"),
-            password=unquote(parts.password or ""),
-            url=shown,
-            schema=query.get("schema", ""),
-        )
-    if scheme in ("redis", "rediss"):
-        from ledger.backends.redis import open_redis
-
-        # The ledger's own parameters are not the client's: strip them before it parses the rest.
-        ours = {k: v for k, v in parse_qsl(parts.query) if k in _LEDGER_PARAMS}
-        client_query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k not in _LEDGER_PARAMS])
-        client_url = parts._replace(query=client_query).geturl()
-        return open_redis(client_url, prefix=ours.get("prefix", "ledger"), url=shown)
-    raise UnsupportedURLError(url)
-
-
-_LEDGER_PARAMS = ("prefix", "ttl_days")
-"""Query parameters of a ``redis://`` URL that the ledger reads (the client reads the rest)."""
-
-
-def ttl_days_of(url: str) -> float | None:
-    """Return the ``?ttl_days=`` of a ``redis://`` URL, if it has one."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("redis", "rediss"):
-        return None
-    value = dict(parse_qsl(parts.query)).get("ttl_days")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise UnsupportedURLError(url) from None
+    Raises:
+        UnsupportedURLError: no backend serves the URL's scheme (or the URL is malformed).
+        BackendUnavailableError: the database cannot be reached or opened.
+    """
+    module = backend_for(urlsplit(url).scheme)
+    if module is None:
+        raise UnsupportedURLError(url)
+    backend: LedgerBackend = module.from_url(url, redact(url))
+    return backend
 
 
 def open_ledger(url: str = "memory://", *, clock: Clock = utc_now, ttl_days: float | None = None) -> Ledger:
@@ -106,8 +73,9 @@ def open_ledger(url: str = "memory://", *, clock: Clock = utc_now, ttl_days: flo
         UnsupportedURLError: no backend understands the URL.
         BackendUnavailableError: the database cannot be reached or opened.
     """
-    ledger = Ledger(open_backend(url), clock=clock)
-    days = ttl_days if ttl_days is not None else ttl_days_of(url)
+    backend = open_backend(url)
+    ledger = Ledger(backend, clock=clock)
+    days = ttl_days if ttl_days is not None else backend.ttl_days
     if days is not None:
         try:
             ledger.keep_for(timedelta(days=days))

@@ -1,12 +1,14 @@
 """What a storage backend provides: serialised write transactions, paged reads, chain metadata.
 
-Backends are ``eventsourcing`` process recorders (notifications, tracking, subscriptions come
-from the library) with a few ledger-specific primitives on top. The append algorithm itself —
-idempotency, versions, offsets, hash chain — lives once, in :mod:`ledger.store`.
+Every backend is a :class:`LedgerBackend`: the ledger-specific primitives below, and the
+``eventsourcing`` process-recorder interface (:class:`eventsourcing.persistence.ProcessRecorder`:
+notifications, tracking, subscriptions) served from the ledger's own storage. The append
+algorithm itself — idempotency, versions, offsets, hash chain — lives once, in
+:mod:`ledger.commit`; the rows a backend handles are in :mod:`ledger.backends.rows`.
 
-Retention: :meth:`LedgerBackend.prune` removes the oldest events in one atomic step and records a
-:class:`PruneMark` (the offset and chain value at the cut) so the chain still verifies from there;
-stream versions survive the events they counted.
+A backend is a package ``ledger/backends/<name>/`` whose ``__init__`` declares the URL
+``SCHEMES`` it serves and a ``from_url(url, shown)`` that parses its own URL; ``ledger.url``
+holds the registry.
 """
 
 from __future__ import annotations
@@ -15,98 +17,49 @@ import fcntl
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, ProcessRecorder, StoredEvent, Subscription
 
+from ledger.backends.pruning import PruneMark, PruneResult
+from ledger.backends.rows import (
+    GENESIS,
+    BackendStats,
+    Checkpoint,
+    ReadQuery,
+    SavedView,
+    ScanRow,
+    StoredId,
+    StoredRow,
+    StreamRow,
+    Tail,
+)
 from ledger.events import to_epoch_us
 
-GENESIS = bytes(32)
-"""The chain value before the first event."""
-
-
-class StoredRow(NamedTuple):
-    """One stored event, as the backend holds it.
-
-    A named tuple, not a frozen dataclass: every append and read builds one per event, and a
-    frozen dataclass's ``__init__`` (``object.__setattr__`` per field) measured 1.1 µs against
-    0.2 µs for this, built positionally.
-
-    Attributes:
-        offset: global position, gapless, strictly increasing in commit order (from 1).
-        stream: the stream it belongs to (``wf:<workflow>``, ``agent:<agent>`` or ``ledger``).
-        version: position in its stream (from 1).
-        topic: the event type name.
-        event_id: the idempotency key.
-        agent: the agent column (indexed for filters), if any.
-        occurred_at: event time (aware UTC).
-        recorded_at: commit time (aware UTC, non-decreasing with offset).
-        state: the encoded event (the bytes the chain covers).
-        chain: the hash chain value after this event.
-    """
-
-    offset: int
-    stream: str
-    version: int
-    topic: str
-    event_id: UUID
-    agent: str | None
-    occurred_at: datetime
-    recorded_at: datetime
-    state: bytes
-    chain: bytes
-
-
-ScanRow = tuple[int, str, int, bytes]
-"""A lean stored row for folds: (offset, event type, occurred_at in µs since the epoch, bytes)."""
-
-
-StreamRow = tuple[int, int, int, bytes]
-"""A lean row of one stream: (offset, version, recorded_at in µs since the epoch, bytes)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Tail:
-    """The last stored event's position, chain value and commit time (or the genesis)."""
-
-    offset: int
-    chain: bytes
-    recorded_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """A chain value recorded at an offset, to detect deletions and truncation."""
-
-    offset: int
-    chain: bytes
-    recorded_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ReadQuery:
-    """Filters for a read; offsets are exclusive below (``after``) and inclusive above."""
-
-    after: int = 0
-    stop: int | None = None
-    stream: str | None = None
-    agent: str | None = None
-    topics: tuple[str, ...] = ()
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass
-class Existing:
-    """An event id found already stored."""
-
-    offset: int
-    state: bytes
+__all__ = [
+    "GENESIS",
+    "BackendStats",
+    "Checkpoint",
+    "CommitConflictError",
+    "DuplicateKeyError",
+    "FileRunnerLock",
+    "LedgerBackend",
+    "PruneMark",
+    "PruneResult",
+    "ReadQuery",
+    "RunnerLock",
+    "SavedView",
+    "ScanRow",
+    "StoredId",
+    "StoredRow",
+    "StreamRow",
+    "Tail",
+    "WriteTransaction",
+]
 
 
 class DuplicateKeyError(Exception):
@@ -121,71 +74,11 @@ class CommitConflictError(Exception):
     """
 
 
-@dataclass(frozen=True, slots=True)
-class PruneMark:
-    """A cut made by pruning: every event at or below ``offset`` was removed.
-
-    Attributes:
-        offset: the last removed offset; the ledger now starts at ``offset + 1``.
-        chain: the hash chain value at ``offset``: the first remaining event links to it.
-        recorded_at: when the prune ran (the ledger's clock).
-        events: how many events this prune removed.
-    """
-
-    offset: int
-    chain: bytes
-    recorded_at: datetime
-    events: int
-
-
-@dataclass(frozen=True, slots=True)
-class PruneResult:
-    """What one prune did.
-
-    Attributes:
-        events: events removed now (0 when nothing could be removed).
-        through: the ledger's cut after this prune: every offset up to here is gone (0: none).
-        wanted_through: the last offset recorded before the horizon (what the age alone allows).
-        held_back_by: why the cut stopped short of ``wanted_through`` (the projections that have
-            not folded further, or that none is stored), or ``None`` when it did not.
-    """
-
-    events: int
-    through: int
-    wanted_through: int
-    held_back_by: str | None = None
-
-    def __str__(self) -> str:
-        done = f"pruned {self.events} event(s); the ledger now starts after offset {self.through}"
-        return done if self.held_back_by is None else f"{done} (held back: {self.held_back_by})"
-
-
-def plan_prune(wanted: int, floor: int, positions: dict[str, int], *, force: bool) -> tuple[int, str | None]:
-    """Return the offset to prune through and why it stops short of ``wanted`` (shared by backends).
-
-    Args:
-        wanted: the last offset old enough to prune.
-        floor: the current cut (0 if never pruned); a prune never moves it backwards.
-        positions: each stored projection's position; without ``force`` nothing past the lowest
-            is removed, so no stored projection ever misses an event it has not folded.
-        force: prune by age alone.
-    """
-    if force or wanted <= floor:
-        return max(wanted, floor), None
-    if not positions:
-        return floor, "no stored projection has folded these events (run `rledger follow`, or force)"
-    lowest = min(positions.values())
-    if lowest >= wanted:
-        return wanted, None
-    behind = ", ".join(sorted(f"'{n}' at offset {p}" for n, p in positions.items() if p == lowest))
-    return max(lowest, floor), f"projection {behind} has not folded further"
-
-
 class WriteTransaction(ABC):
     """Primitives used by the append algorithm inside one exclusive transaction."""
 
     @abstractmethod
-    def existing(self, event_ids: list[UUID]) -> dict[UUID, Existing]:
+    def existing(self, event_ids: list[UUID]) -> dict[UUID, StoredId]:
         """Return the stored events among ``event_ids``."""
 
     @abstractmethod
@@ -207,17 +100,6 @@ class WriteTransaction(ABC):
     @abstractmethod
     def save_head(self, tail: Tail, checkpoints: list[Checkpoint]) -> None:
         """Record the new head of the chain and any checkpoints crossed."""
-
-
-@dataclass(frozen=True, slots=True)
-class SavedView:
-    """A projection's stored state: the offset it is folded up to, its bytes and their digest."""
-
-    name: str
-    position: int
-    state: bytes
-    digest: str
-    updated_at: datetime
 
 
 class RunnerLock(ABC):
@@ -253,22 +135,16 @@ class FileRunnerLock(RunnerLock):
             self._fd = None
 
 
-@dataclass
-class BackendStats:
-    """Counts a backend reports for ``rledger stats``."""
+class LedgerBackend(ProcessRecorder, ABC):
+    """A ledger store: a URL-selected backend implementing the primitives above.
 
-    events: int = 0
-    streams: int = 0
-    first_recorded_at: datetime | None = None
-    last_recorded_at: datetime | None = None
-    by_type: dict[str, int] = field(default_factory=dict)
-    size_bytes: int | None = None
-
-
-class LedgerBackend(ABC):
-    """A ledger store: a URL-selected backend implementing the primitives above."""
+    Attributes:
+        url: the URL it was opened with (password redacted).
+        ttl_days: the retention its URL asked for (``?ttl_days=`` on Redis), else ``None``.
+    """
 
     url: str
+    ttl_days: float | None = None
 
     @abstractmethod
     def write(self) -> AbstractContextManager[WriteTransaction]:
@@ -326,9 +202,10 @@ class LedgerBackend(ABC):
     def save_view(self, view: SavedView, *, reset: bool = False) -> None:
         """Store a projection's state and its position in one transaction.
 
-        The position is recorded through the library's tracking table, which refuses to move a
-        position backwards or write it twice; ``reset`` first forgets the old position (for a
-        rebuild switching over). Raises :class:`ledger.errors.ViewConflictError` on a refusal.
+        The position is also recorded as the projection's tracking position (the library's
+        :meth:`max_tracking_id`), which refuses to move backwards or be written twice;
+        ``reset`` first forgets the old position (for a rebuild switching over). Raises
+        :class:`ledger.errors.ViewConflictError` on a refusal.
         """
 
     @abstractmethod
@@ -372,8 +249,7 @@ class LedgerBackend(ABC):
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.1)
 
-    # -- the eventsourcing notification API, served from the ledger table ------------------
-    # (LedgerBackend comes first in each backend's bases, so these replace the library's.)
+    # -- the eventsourcing process-recorder interface, served from the ledger's storage -----
 
     def select_notifications(
         self,
@@ -401,6 +277,41 @@ class LedgerBackend(ABC):
     def max_notification_id(self) -> int:
         """Return the highest offset (0 when empty)."""
         return self.max_offset()
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Not supported: ledger events need ids, times and chain links (use ``Ledger.append``)."""
+        raise NotImplementedError(
+            "append through ledger.Ledger.append: a ledger row needs an event id, times and a "
+            "chain link that the library's StoredEvent does not carry"
+        )
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """Return one stream's events (the library's aggregate read)."""
+        rows = [
+            r
+            for r in self.iter_rows(ReadQuery(stream=str(originator_id)))
+            if (gt is None or r.version > gt) and (lte is None or r.version <= lte)
+        ]
+        if desc:
+            rows.reverse()
+        return [
+            StoredEvent(originator_id=r.stream, originator_version=r.version, topic=r.topic, state=r.state)
+            for r in rows[:limit]
+        ]
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[Any]:
+        """Return an iterator of notifications after ``gt`` that blocks for new ones."""
+        from ledger.backends.subscription import LedgerSubscription
+
+        return LedgerSubscription(self, gt=gt, topics=topics)
 
     def layout_problems(self, limit: int) -> list[tuple[int, str]]:
         """Return up to ``limit`` (offset, detail) pairs where storage beside the chain is wrong.
@@ -441,42 +352,3 @@ class LedgerBackend(ABC):
             if len(page) < page_size:
                 return
             after = page[-1].offset
-
-
-def where_clause(
-    query: ReadQuery,
-    placeholder: str,
-    time_param: Callable[[datetime], object],
-    *,
-    stream_key: str | None = None,
-) -> tuple[str, list[object]]:
-    """Return the SQL ``WHERE`` body and parameters for ``query`` (shared by SQL backends).
-
-    ``stream_key`` is SQL for the indexed key of the stream named by a parameter (SQLite's
-    stream number): rows are found by it and still matched on the name. Without it, rows are
-    matched on the name alone.
-    """
-    where = [f"notification_id > {placeholder}"]
-    params: list[object] = [query.after]
-    if query.stop is not None:
-        where.append(f"notification_id <= {placeholder}")
-        params.append(query.stop)
-    if query.stream is not None:
-        if stream_key is not None:
-            where.append(f"stream_no = {stream_key}")
-            params.append(query.stream)
-        where.append(f"originator_id = {placeholder}")
-        params.append(query.stream)
-    if query.agent is not None:
-        where.append(f"agent = {placeholder}")
-        params.append(query.agent)
-    if query.topics:
-        where.append(f"topic IN ({','.join([placeholder] * len(query.topics))})")
-        params.extend(query.topics)
-    if query.since is not None:
-        where.append(f"occurred_at >= {placeholder}")
-        params.append(time_param(query.since))
-    if query.until is not None:
-        where.append(f"occurred_at < {placeholder}")
-        params.append(time_param(query.until))
-    return " AND ".join(where), params

@@ -35,13 +35,13 @@ def test_concurrent_callers_share_transactions() -> None:
     # 64 callers awaiting at once must not take 64 transactions: that is what group commit is.
     with open_ledger("memory://") as ledger:
         commits: list[int] = []
-        commit = ledger._commit
+        commit = ledger.committer.commit
 
         def counting(batches: Any) -> Any:
             commits.append(len(batches))
             return commit(batches)
 
-        ledger._commit = counting  # type: ignore[method-assign]
+        ledger.committer.commit = counting  # type: ignore[method-assign]
 
         async def main() -> list[int]:
             results = await asyncio.gather(

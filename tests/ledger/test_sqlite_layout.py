@@ -16,9 +16,10 @@ import pytest
 
 from ledger import DuplicateEventError, PlanRevised, StepRecorded, open_ledger
 from ledger import chain as chain_module
-from ledger.backends import base as base_backend
-from ledger.backends import sqlite as sqlite_backend
+from ledger.backends import sql as sql_backend
 from ledger.backends.base import ReadQuery
+from ledger.backends.sqlite import layout as sqlite_layout
+from ledger.backends.sqlite import recorder as sqlite_recorder
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ledger-v1-name-keyed-streams.db"
 
@@ -71,15 +72,15 @@ def test_stream_reads_and_version_look_ups_seek_the_stream_number_index(tmp_path
     with open_ledger(f"sqlite:///{path}") as ledger:
         ledger.append([PlanRevised(workflow_id=f"wf-{i % 5}") for i in range(50)])
     # The queries the backend runs: a stream's rows, its last version, a filtered read.
-    where, params = base_backend.where_clause(
+    where, params = sql_backend.where_clause(
         ReadQuery(after=0, stream="wf:wf-1"),
         "?",
         int,
-        stream_key=sqlite_backend._STREAM_NO_OF.format(name="?"),
+        stream_key=sqlite_layout.STREAM_NO_OF.format(name="?"),
     )
     queries = [
-        (sqlite_backend._READ_STREAM_SQL, ("wf:wf-1",), False),
-        (f"SELECT ({sqlite_backend._LAST_VERSION_OF.format(name='?1')})", ("wf:wf-1",), False),
+        (sqlite_layout.READ_STREAM_SQL, ("wf:wf-1",), False),
+        (f"SELECT ({sqlite_layout.LAST_VERSION_OF.format(name='?1')})", ("wf:wf-1",), False),
         (f"SELECT * FROM ledger_events WHERE {where} ORDER BY notification_id LIMIT 10", params, True),
     ]
     with sqlite3.connect(path) as conn:
@@ -240,7 +241,7 @@ def test_a_cold_process_finds_many_stored_streams_and_a_small_cache_overflows(
     streams = [f"wf-{i}" for i in range(1200)]  # more than one 900-name look-up chunk
     with open_ledger(url) as writer:
         writer.append([PlanRevised(workflow_id=w) for w in streams])
-    monkeypatch.setattr(sqlite_backend.SQLiteLedgerRecorder, "MAX_CACHED_STREAM_NOS", 50)
+    monkeypatch.setattr(sqlite_recorder.SQLiteLedgerRecorder, "MAX_CACHED_STREAM_NOS", 50)
     with open_ledger(url) as cold:
         for start in range(0, 1200, 300):
             cold.append([PlanRevised(workflow_id=w) for w in streams[start : start + 300]])

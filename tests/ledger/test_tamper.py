@@ -22,7 +22,7 @@ from ledger import Ledger, StepRecorded
 from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
 from ledger.backends.memory import MemoryLedgerRecorder
-from ledger.backends.redis_layout import Keys, pack_row, unpack_row
+from ledger.backends.redis.layout import Keys, pack_row, unpack_row
 from tests.conftest import PG_URL, MakeLedger
 
 

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from ledger import Ledger, PlanRevised, StepRecorded, open_ledger
-from ledger.backends import sqlite as sqlite_backend
 from ledger.backends.base import ReadQuery, SavedView
+from ledger.backends.sqlite import layout as sqlite_layout
 from ledger.errors import ViewConflictError
 from ledger.events import to_epoch_us
 from tests.conftest import MakeLedger
@@ -183,8 +183,8 @@ def test_sqlite_time_to_offset_probes_seek_the_primary_key_and_never_scan(tmp_pa
     conn = sqlite3.connect(tmp_path / "l.db")
     try:
         for query, params in (
-            (sqlite_backend.OFFSET_RANGE_SQL, ()),
-            (sqlite_backend.FIRST_ROW_FROM_SQL, (1,)),
+            (sqlite_layout.OFFSET_RANGE_SQL, ()),
+            (sqlite_layout.FIRST_ROW_FROM_SQL, (1,)),
         ):
             plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query, params)]
             assert not any(step.startswith("SCAN ledger_events") for step in plan), plan

@@ -25,8 +25,8 @@ from ledger.backends.base import (
     StoredRow,
     Tail,
 )
-from ledger.backends.redis import RedisLedgerRecorder, _eviction_problem
-from ledger.backends.redis_layout import Keys
+from ledger.backends.redis.layout import Keys
+from ledger.backends.redis.recorder import RedisLedgerRecorder, _eviction_problem
 from ledger.errors import BackendError, LedgerLostError
 from tests.conftest import ManualClock, delete_redis_keys, with_prefix
 

@@ -1,4 +1,4 @@
-"""In-memory backend: an ``eventsourcing`` POPO process recorder holding ledger rows in lists.
+"""In-memory backend: ledger rows in lists, tracking positions in a dict, one lock around both.
 
 The default for library use and tests; nothing survives the process. Writes are staged and
 applied only when the transaction ends without error, so a failed batch leaves no trace. Rows
@@ -15,36 +15,32 @@ from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.popo import POPOProcessRecorder
 
-from ledger.backends.base import (
+from ledger.backends.base import DuplicateKeyError, LedgerBackend, RunnerLock, WriteTransaction
+from ledger.backends.pruning import PruneMark, PruneResult, plan_prune
+from ledger.backends.rows import (
     GENESIS,
     BackendStats,
     Checkpoint,
-    DuplicateKeyError,
-    Existing,
-    LedgerBackend,
-    PruneMark,
-    PruneResult,
     ReadQuery,
-    RunnerLock,
     SavedView,
     ScanRow,
+    StoredId,
     StoredRow,
     Tail,
-    WriteTransaction,
-    plan_prune,
 )
 from ledger.errors import ViewConflictError
 from ledger.events import to_epoch_us
 
 
-class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
-    """Ledger rows in memory, plus the library's in-memory tracking for projections."""
+class MemoryLedgerRecorder(LedgerBackend):
+    """Ledger rows in memory, plus tracking positions for projections."""
 
     def __init__(self, url: str = "memory://") -> None:
-        super().__init__()
         self.url = url
+        self._lock = threading.RLock()
+        self._listeners: set[threading.Event] = set()  # woken after each commit
+        self._tracking: dict[str, int] = {}  # projection name -> position
         self._rows: list[StoredRow] = []
         self._base = 0  # offsets up to here were pruned: _rows[i].offset == _base + i + 1
         self._by_id: dict[UUID, int] = {}  # event id -> offset
@@ -61,7 +57,7 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
     @contextmanager
     def write(self) -> Iterator[WriteTransaction]:
         """Yield an exclusive transaction whose inserts apply only on success."""
-        with self._database_lock:
+        with self._lock:
             tx = _MemoryWrite(self)
             yield tx
             for row in tx.staged:
@@ -72,11 +68,16 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
             if tx.new_head is not None:
                 self._head = tx.new_head
                 self._checkpoints.extend(tx.new_checkpoints)
-        self._notify_listeners()
+        self._wake_listeners()
+
+    def _wake_listeners(self) -> None:
+        with self._lock:
+            for listener in self._listeners:
+                listener.set()
 
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
         """Return up to ``limit`` rows matching ``query`` in offset order."""
-        with self._database_lock:
+        with self._lock:
             base = self._base
             if query.stream is not None:
                 candidates: Sequence[int] = self._streams.get(query.stream, [])
@@ -104,7 +105,7 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
 
     def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
         """Return lean rows in offset order."""
-        with self._database_lock:
+        with self._lock:
             first = max(after - self._base, 0)
             end = len(self._rows) if stop is None else min(stop - self._base, len(self._rows))
             rows = self._rows[first : max(min(end, first + limit), first)]
@@ -112,14 +113,14 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
 
     def max_offset(self) -> int:
         """Return the highest offset written (still the head's after everything was pruned)."""
-        with self._database_lock:
+        with self._lock:
             if self._rows:
                 return self._rows[-1].offset
             return self._head.offset if self._head is not None else 0
 
     def offset_at(self, when: datetime) -> int | None:
         """Return the first offset recorded at or after ``when``."""
-        with self._database_lock:
+        with self._lock:
             i = bisect.bisect_left(self._rows, when, key=lambda r: r.recorded_at)
             return self._rows[i].offset if i < len(self._rows) else None
 
@@ -137,7 +138,7 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
 
     def stats(self) -> BackendStats:
         """Return whole-ledger counts."""
-        with self._database_lock:
+        with self._lock:
             by_type: dict[str, int] = {}
             for r in self._rows:
                 by_type[r.topic] = by_type.get(r.topic, 0) + 1
@@ -160,26 +161,42 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
 
     def save_view(self, view: SavedView, *, reset: bool = False) -> None:
         """Store state and position together; the tracking refuses regressions."""
-        with self._database_lock:
+        with self._lock:
             if reset:
-                self._max_tracking_ids.pop(view.name, None)
+                self._tracking.pop(view.name, None)
             try:
                 self.insert_tracking(Tracking(view.name, view.position))
             except IntegrityError as exc:
                 raise ViewConflictError(view.name, view.position, str(exc)) from exc
             self._views[view.name] = view
 
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """Record a position (the library's tracking API); refuses one that does not advance."""
+        with self._lock:
+            current = self._tracking.get(tracking.application_name)
+            if current is not None and current >= tracking.notification_id:
+                raise IntegrityError(
+                    f"Tracking notification ID {tracking.notification_id} not greater than "
+                    f"current max tracking ID {current}"
+                )
+            self._tracking[tracking.application_name] = tracking.notification_id
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        """Return the recorded position of ``application_name`` (``None`` if none)."""
+        with self._lock:
+            return self._tracking.get(application_name)
+
     def delete_view(self, name: str) -> None:
         """Forget a projection's state and position."""
-        with self._database_lock:
-            self._max_tracking_ids.pop(name, None)
+        with self._lock:
+            self._tracking.pop(name, None)
             self._views.pop(name, None)
 
     # -- retention ---------------------------------------------------------------------------
 
     def prune(self, before: datetime, *, force: bool, pruned_at: datetime) -> PruneResult:
         """Drop the rows recorded before ``before`` that every stored projection has folded."""
-        with self._database_lock:
+        with self._lock:
             floor = self._marks[-1].offset if self._marks else 0
             old = bisect.bisect_left(self._rows, before, key=lambda r: r.recorded_at)
             wanted = self._rows[old - 1].offset if old else floor
@@ -204,21 +221,21 @@ class MemoryLedgerRecorder(LedgerBackend, POPOProcessRecorder):
 
     def try_lock_runner(self, name: str) -> RunnerLock | None:
         """Take the in-process lock for ``name``."""
-        with self._database_lock:
+        with self._lock:
             lock = self._runner_locks.setdefault(name, threading.Lock())
         return _ThreadRunnerLock(lock) if lock.acquire(blocking=False) else None
 
     def wait_for_events(self, after: int, timeout: float) -> bool:
         """Block until an offset above ``after`` exists (woken by appends, no polling)."""
         event = threading.Event()
-        with self._database_lock:
+        with self._lock:
             if self.max_offset() > after:
                 return True
             self._listeners.add(event)
         try:
             event.wait(timeout)
         finally:
-            with self._database_lock:
+            with self._lock:
                 self._listeners.discard(event)
         return self.max_offset() > after
 
@@ -240,10 +257,10 @@ class _MemoryWrite(WriteTransaction):
         self.new_head: Tail | None = None
         self.new_checkpoints: list[Checkpoint] = []
 
-    def existing(self, event_ids: list[UUID]) -> dict[UUID, Existing]:
+    def existing(self, event_ids: list[UUID]) -> dict[UUID, StoredId]:
         rows, base = self.store._rows, self.store._base
         return {
-            e: Existing(o, rows[o - 1 - base].state)
+            e: StoredId(o, rows[o - 1 - base].state)
             for e in event_ids
             if (o := self.store._by_id.get(e)) is not None
         }

@@ -12,8 +12,7 @@ from datetime import datetime
 
 import redis
 
-from ledger.backends.base import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, Tail
-from ledger.backends.redis_layout import (
+from ledger.backends.redis.layout import (
     Keys,
     as_bytes,
     as_int,
@@ -22,6 +21,7 @@ from ledger.backends.redis_layout import (
     unpack_chain_at,
     unpack_row,
 )
+from ledger.backends.rows import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, Tail
 from ledger.errors import LedgerLostError
 from ledger.events import from_epoch_us, to_epoch_us
 
@@ -40,14 +40,14 @@ def _matches(row: StoredRow, q: ReadQuery) -> bool:
 
 
 class RedisReads:
-    """The read side of :class:`~ledger.backends.redis.RedisLedgerRecorder`."""
+    """The read side of :class:`~ledger.backends.redis.recorder.RedisLedgerRecorder`."""
 
     incarnation: bytes
     """The token of the ledger this handle opened (see :meth:`check_incarnation`)."""
 
     def __init__(self, client: redis.Redis, keys: Keys, url: str) -> None:
-        self.r = client
-        self.k = keys
+        self.client = client
+        self.keys = keys
         self.url = url
 
     def check_incarnation(self, seen: object) -> None:
@@ -63,18 +63,18 @@ class RedisReads:
 
     def max_offset(self) -> int:
         """Return the head offset (the highest ever written, also after pruning)."""
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hget(self.k.meta, "incarnation")
-        pipe.hget(self.k.head, "offset")
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(self.keys.meta, "incarnation")
+        pipe.hget(self.keys.head, "offset")
         incarnation, offset = pipe.execute()
         self.check_incarnation(incarnation)
         return as_int(offset)
 
     def _first_and_last(self, stop: int | None) -> tuple[int, int]:
         """Return (offsets up to here are swept away, the last offset to read)."""
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hget(self.k.meta, "swept")
-        pipe.hget(self.k.head, "offset")
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(self.keys.meta, "swept")
+        pipe.hget(self.keys.head, "offset")
         swept, head = pipe.execute()
         last = as_int(head)
         return as_int(swept), last if stop is None else min(stop, last)
@@ -82,7 +82,7 @@ class RedisReads:
     def _index_offsets(self, keys: list[str], after: int, stop: int | None, count: int) -> list[int]:
         """Return the first ``count`` offsets after ``after`` in the union of sorted-set indexes."""
         high = "+inf" if stop is None else stop
-        pipe = self.r.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.zrangebyscore(key, f"({after}", high, start=0, num=count)
         merged = {int(m) for found in pipe.execute() for m in found}
@@ -91,11 +91,11 @@ class RedisReads:
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
         """Return up to ``limit`` rows matching ``query`` in offset order."""
         if query.stream is not None:
-            index: list[str] | None = [self.k.stream(query.stream)]
+            index: list[str] | None = [self.keys.stream(query.stream)]
         elif query.agent is not None:
-            index = [self.k.agent(query.agent)]
+            index = [self.keys.agent(query.agent)]
         elif query.topics:
-            index = [self.k.topic(t) for t in query.topics]
+            index = [self.keys.topic(t) for t in query.topics]
         else:
             index = None
         out: list[StoredRow] = []
@@ -112,7 +112,7 @@ class RedisReads:
                 offsets = self._index_offsets(index, after, query.stop, chunk)
             if not offsets:
                 break
-            for offset, data in zip(offsets, self.r.hmget(self.k.rows, offsets), strict=True):
+            for offset, data in zip(offsets, self.client.hmget(self.keys.rows, offsets), strict=True):
                 if data is None:
                     continue  # pruned under us, or deleted behind the ledger's back
                 row = unpack_row(offset, as_bytes(data))
@@ -130,7 +130,7 @@ class RedisReads:
         out: list[ScanRow] = []
         while len(out) < limit and after < last:
             offsets = list(range(after + 1, min(after + limit - len(out), last) + 1))
-            for offset, data in zip(offsets, self.r.hmget(self.k.rows, offsets), strict=True):
+            for offset, data in zip(offsets, self.client.hmget(self.keys.rows, offsets), strict=True):
                 if data is not None:
                     topic, occurred_us, state = scan_fields(as_bytes(data))
                     out.append((offset, topic, occurred_us, state))
@@ -144,23 +144,25 @@ class RedisReads:
         # commit at or after ``when`` scores at least float(when); exact times are in the member.
         start = 0
         while True:
-            page = self.r.zrangebyscore(self.k.commits, repr(float(when_us)), "+inf", start=start, num=64)
+            page = self.client.zrangebyscore(
+                self.keys.commits, repr(float(when_us)), "+inf", start=start, num=64
+            )
             if not page:
                 return None
             for member in page:
                 first, recorded_us = parse_commit_member(as_bytes(member))
                 if recorded_us >= when_us:
                     # The commit may straddle a prune cut: its first remaining event counts.
-                    return max(first, as_int(self.r.hget(self.k.meta, "pruned_through")) + 1)
+                    return max(first, as_int(self.client.hget(self.keys.meta, "pruned_through")) + 1)
             start += len(page)
 
     def stream_version(self, stream: str) -> int:
         """Return the stream's current version (0 when empty); it outlives pruned events."""
-        return as_int(self.r.hget(self.k.versions, stream))
+        return as_int(self.client.hget(self.keys.versions, stream))
 
     def head(self) -> Tail | None:
         """Return the recorded head of the chain."""
-        offset, chain, recorded = self.r.hmget(self.k.head, ["offset", "chain", "recorded_us"])
+        offset, chain, recorded = self.client.hmget(self.keys.head, ["offset", "chain", "recorded_us"])
         if offset is None:
             return None
         return Tail(as_int(offset), as_bytes(chain), from_epoch_us(as_int(recorded)))
@@ -168,21 +170,21 @@ class RedisReads:
     def checkpoints(self) -> list[Checkpoint]:
         """Return every checkpoint in offset order."""
         found = []
-        for offset, data in self.r.hgetall(self.k.checkpoints).items():
+        for offset, data in self.client.hgetall(self.keys.checkpoints).items():
             chain, when = unpack_chain_at(as_bytes(data))
             found.append(Checkpoint(int(offset), chain, when))
         return sorted(found, key=lambda c: c.offset)
 
     def stats(self) -> BackendStats:
         """Return whole-ledger counts (one ``ZCARD`` per stream and per type)."""
-        streams = [as_bytes(s).decode() for s in self.r.hkeys(self.k.versions)]
-        topics = [as_bytes(t).decode() for t in self.r.smembers(self.k.topics)]
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hlen(self.k.rows)
+        streams = [as_bytes(s).decode() for s in self.client.hkeys(self.keys.versions)]
+        topics = [as_bytes(t).decode() for t in self.client.smembers(self.keys.topics)]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hlen(self.keys.rows)
         for name in streams:
-            pipe.zcard(self.k.stream(name))
+            pipe.zcard(self.keys.stream(name))
         for name in topics:
-            pipe.zcard(self.k.topic(name))
+            pipe.zcard(self.keys.topic(name))
         counts = pipe.execute()
         events = int(counts[0])
         stream_counts, topic_counts = counts[1 : 1 + len(streams)], counts[1 + len(streams) :]

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.backends.base import SavedView, StoredRow
+from ledger.backends.rows import SavedView, StoredRow
 from ledger.events import from_epoch_us, to_epoch_us
 
 KEY_ROOT = "rledger"

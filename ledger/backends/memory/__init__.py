@@ -1,0 +1,21 @@
+"""The ``memory://`` backend: a ledger in this process's memory; nothing persists."""
+
+from __future__ import annotations
+
+from ledger.backends.memory.recorder import MemoryLedgerRecorder
+
+SCHEMES = ("memory",)
+"""The URL schemes this backend serves."""
+
+
+def from_url(url: str, shown: str) -> MemoryLedgerRecorder:
+    """Open a new, empty in-memory ledger (``memory://``; the rest of the URL is ignored).
+
+    Args:
+        url: the URL as given.
+        shown: the URL with any password redacted (kept as the backend's ``url``).
+    """
+    return MemoryLedgerRecorder(shown)
+
+
+__all__ = ["SCHEMES", "MemoryLedgerRecorder", "from_url"]

@@ -1,0 +1,85 @@
+"""The ``postgresql://user[:pw]@host:port/db[?schema=s]`` backend: the production engine."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import psycopg
+
+from ledger.backends.postgres.recorder import LedgerDatastore, PostgresLedgerRecorder
+from ledger.errors import BackendUnavailableError
+
+SCHEMES = ("postgresql", "postgres")
+"""The URL schemes this backend serves."""
+
+
+def from_url(url: str, shown: str) -> PostgresLedgerRecorder:
+    """Connect to the database a ``postgresql://`` URL names and open (creating) the ledger.
+
+    Args:
+        url: ``postgresql://user[:password]@host[:port]/dbname[?schema=name]``; the defaults are
+            user ``postgres``, host ``127.0.0.1``, port 5432, database ``postgres``, schema
+            ``public``.
+        shown: the URL with any password redacted (kept as the backend's ``url``).
+
+    Raises:
+        BackendUnavailableError: the server cannot be reached.
+    """
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return open_postgres(
+        dbname=(parts.path or "/").lstrip("/") or "postgres",
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        url=shown,
+        schema=query.get("schema", ""),
+    )
+
+
+def open_postgres(
+    *,
+    dbname: str,
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    url: str,
+    schema: str = "",
+    pool_size: int = 2,
+    max_overflow: int = 8,
+) -> PostgresLedgerRecorder:
+    """Connect to PostgreSQL and open (creating if needed) the ledger's tables."""
+    try:
+        # Fail fast with a clear message rather than a pool time-out later.
+        psycopg.connect(
+            dbname=dbname, host=host, port=port, user=user, password=password, connect_timeout=5
+        ).close()
+    except psycopg.Error as exc:
+        raise BackendUnavailableError(url, str(exc).strip().splitlines()[0]) from exc
+    datastore = LedgerDatastore(
+        dbname=dbname,
+        host=host,
+        port=port,
+        user=user,
+        password=password,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        schema=schema,
+    )
+    connect_kwargs: dict[str, Any] = {
+        "dbname": dbname,
+        "host": host,
+        "port": port,
+        "user": user,
+        "password": password,
+        "connect_timeout": 5,
+    }
+    recorder = PostgresLedgerRecorder(datastore, url, connect_kwargs)
+    recorder.create_table()
+    return recorder
+
+
+__all__ = ["SCHEMES", "PostgresLedgerRecorder", "from_url", "open_postgres"]

@@ -1,0 +1,51 @@
+"""The ``sqlite:///path/file.db`` backend: one ledger per SQLite file (WAL), no server."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import unquote
+
+from eventsourcing.sqlite import SQLiteDatastore
+
+from ledger.backends.sqlite.recorder import SQLiteLedgerRecorder
+from ledger.errors import BackendUnavailableError, UnsupportedURLError
+
+SCHEMES = ("sqlite",)
+"""The URL schemes this backend serves."""
+
+
+def from_url(url: str, shown: str) -> SQLiteLedgerRecorder:
+    """Open (creating if needed) the ledger a ``sqlite:///`` URL names.
+
+    ``sqlite:///relative.db`` and ``sqlite:////absolute/path.db``, as SQLAlchemy spells them.
+
+    Args:
+        url: the URL as given.
+        shown: the URL with any password redacted (kept as the backend's ``url``).
+
+    Raises:
+        UnsupportedURLError: the URL names no file.
+        BackendUnavailableError: the file's directory does not exist, or it cannot be opened.
+    """
+    path = unquote(url.split("://", 1)[1])
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise UnsupportedURLError(url)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise BackendUnavailableError(shown, f"directory {directory} does not exist")
+    try:
+        return open_sqlite(path, shown)
+    except Exception as exc:  # translate driver errors at the seam
+        raise BackendUnavailableError(shown, str(exc)) from exc
+
+
+def open_sqlite(path: str, url: str, *, lock_timeout: int = 30) -> SQLiteLedgerRecorder:
+    """Open (creating if needed) the ledger in the SQLite file at ``path``."""
+    datastore = SQLiteDatastore(db_name=path, lock_timeout=lock_timeout, pool_timeout=float(lock_timeout))
+    recorder = SQLiteLedgerRecorder(datastore, url)
+    recorder.create_table()
+    return recorder
+
+
+__all__ = ["SCHEMES", "SQLiteLedgerRecorder", "from_url", "open_sqlite"]
