@@ -17,6 +17,13 @@ import numpy as np
 
 from projections.fold.columns import Interner, Table, window_mask
 from projections.fold.projection import Arrays, Handler, Projection, iso_to_us
+from projections.metrics.event_fields import (
+    BreachFields,
+    CompletionFields,
+    CostFields,
+    ReleasedFields,
+    ReservedFields,
+)
 from projections.metrics.reports import CostReport
 
 ZERO = Decimal(0)
@@ -39,26 +46,18 @@ def _add(totals: dict[str, Decimal], key: str, amount: Decimal) -> None:
     totals[key] = totals.get(key, ZERO) + amount
 
 
-class CostFields(msgspec.Struct, frozen=True):
-    """The fields of a ``CostIncurred`` the cost fold reads (decoded without the rest)."""
-
-    status: str = "priced"
-    amount: str | int | float | None = None
-    agent: str | None = None
-    model: str | None = None
-    workflow_id: str | None = None
-    category: str | None = None
-    currency: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-
-
 class CostProjection(Projection):
     """Columnar cost events plus running Decimal totals, workflow outcomes and reservations."""
 
     name = "costs"
     version = 2  # 2: all-time totals are derived, no longer stored
-    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {"CostIncurred": CostFields}
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
+        "CostIncurred": CostFields,
+        "WorkflowCompleted": CompletionFields,
+        "BudgetReserved": ReservedFields,
+        "BudgetReservationReleased": ReleasedFields,
+        "BudgetBreached": BreachFields,
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -217,33 +216,33 @@ class CostProjection(Projection):
             self._success_changes += 1
         return code
 
-    def _completed(self, t: int, e: dict[str, Any]) -> None:
-        wf = e.get("workflow_id")
+    def _completed(self, t: int, e: CompletionFields) -> None:
+        wf = e.workflow_id
         if wf is not None:
             code = self._workflow(wf)
-            self.wf_success[code] = 1 if e.get("success", True) else 0
+            self.wf_success[code] = 1 if e.success else 0
             self._success_changes += 1
 
-    def _budget_event(self, t: int, e: dict[str, Any]) -> None:
-        budget = e["budget"]
+    def _budget_event(self, t: int, e: ReservedFields | ReleasedFields | BreachFields) -> None:
+        budget = e.budget
         self.budget_versions[budget] = self.budget_versions.get(budget, 0) + 1
 
-    def _reserved(self, t: int, e: dict[str, Any]) -> None:
+    def _reserved(self, t: int, e: ReservedFields) -> None:
         self._budget_event(t, e)
-        expires = e.get("expires_at")
-        self.reservations[e["reservation_id"]] = Reservation(
-            reservation_id=e["reservation_id"],
-            budget=e["budget"],
-            amount=Decimal(e["amount"]),
-            currency=e.get("currency") or "USD",
-            category=e.get("category"),
-            agent=e.get("agent"),
+        expires = e.expires_at
+        self.reservations[e.reservation_id] = Reservation(
+            reservation_id=e.reservation_id,
+            budget=e.budget,
+            amount=Decimal(e.amount),
+            currency=e.currency or "USD",
+            category=e.category,
+            agent=e.agent,
             expires_us=None if expires is None else iso_to_us(expires),
         )
 
-    def _released(self, t: int, e: dict[str, Any]) -> None:
+    def _released(self, t: int, e: ReleasedFields) -> None:
         self._budget_event(t, e)
-        self.reservations.pop(e["reservation_id"], None)
+        self.reservations.pop(e.reservation_id, None)
 
     # -- state --------------------------------------------------------------------------------
 
