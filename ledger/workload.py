@@ -23,10 +23,8 @@ import hashlib
 import math
 import random
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any, Literal
 from uuid import UUID
 
@@ -43,106 +41,35 @@ from ledger.events import (
     WorkflowCompleted,
     WorkflowStarted,
 )
-
-DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
-"""Where the simulated clock starts unless told otherwise."""
-
-PRICE_VERSION = "2026-01-01"
-"""The price table version stamped on priced costs."""
-
-PRICES: dict[str, tuple[Decimal, Decimal, Decimal]] = {
-    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60"), Decimal("0.075")),
-    "gpt-4o": (Decimal("2.50"), Decimal("10.00"), Decimal("1.25")),
-    "claude-3-5-sonnet": (Decimal("3.00"), Decimal("15.00"), Decimal("0.30")),
-    "gpt-4": (Decimal("30.00"), Decimal("60.00"), Decimal("30.00")),
-}
-"""USD per million tokens: (prompt, completion, cached prompt)."""
-
-UNPRICED_MODEL = "local-llama-3.1-70b"
-"""A model with no price: its costs are recorded as unpriced (amount ``None``)."""
-
-_MODELS = (*PRICES, UNPRICED_MODEL)
-_MODEL_TABLE = tuple(_MODELS[i] for i, share in enumerate((40, 25, 20, 5, 10)) for _ in range(share))
-"""One model per percent of LLM calls (10 % go to the unpriced model)."""
-_KIND_TABLE = tuple(
-    kind
-    for kind, share in (("step", 34), ("tool", 28), ("cost", 20), ("evidence", 15), ("replan", 3))
-    for _ in range(share)
+from ledger.workload_vocab import (
+    ACTIONS,
+    AGENTS,
+    DEFAULT_START,
+    ERRORS,
+    EVIDENCE_TYPES,
+    KIND_TABLE,
+    MICRO,
+    MILLION,
+    MODEL_TABLE,
+    MODES,
+    PRICE_VERSION,
+    PRICES,
+    TEXT,
+    TOOLS,
+    UNPRICED_MODEL,
+    Z,
 )
-"""One kind per percent of the events between a workflow's start and its completion."""
-_AGENTS = ("planner", "researcher", "coder", "reviewer", "executor", "summariser", "router")
-_MODES = ("plan", "research", "write", "review", "execute", "read_only")
-_TOOLS = (
-    ("web_search", 350.0),
-    ("vector_lookup", 40.0),
-    ("sql_query", 90.0),
-    ("http_get", 220.0),
-    ("python_exec", 600.0),
-    ("file_read", 8.0),
-    ("send_email", 400.0),
-)
-_ACTIONS = ("write_file", "send_email", "delete_record", "deploy")
-_ERRORS = ("timeout", "rate_limited", "tool_error: bad arguments", "validation_failed", "http 503")
-_EVIDENCE_TYPES = ("document", "web_page", "tool_output", "database_row", "user_statement")
-_MICRO = Decimal("0.00000001")
-_MILLION = Decimal(1_000_000)
 
-_WORDS = [
-    "the",
-    "agent",
-    "retrieved",
-    "policy",
-    "customer",
-    "order",
-    "refund",
-    "invoice",
-    "shipment",
-    "ticket",
-    "status",
-    "pending",
-    "approved",
-    "rejected",
-    "because",
-    "according",
-    "to",
-    "record",
-    "shows",
-    "total",
-    "amount",
-    "account",
-    "region",
-    "date",
-    "priority",
-    "escalation",
-    "summary",
-    "result",
-    "found",
-    "matching",
-    "entries",
-    "latency",
-    "error",
-    "retry",
-    "plan",
-    "step",
-    "source",
-    "verified",
-    "claim",
-    "inferred",
-    "evidence",
-    "model",
-    "prompt",
-    "token",
-    "budget",
-    "tool",
-    "call",
-    "response",
+__all__ = [
+    "DEFAULT_START",
+    "PRICES",
+    "PRICE_VERSION",
+    "UNPRICED_MODEL",
+    "generate",
+    "generate_dicts",
+    "iter_jsonl",
+    "write_jsonl",
 ]
-_TEXT = " ".join(random.Random(20260101).choices(_WORDS, k=2000))
-"""A fixed text corpus; payload strings are slices of it (cheap and deterministic)."""
-
-_Z = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
-"""Standard normal quantiles: ``exp(mu + sigma * z)`` draws a log-normal value in one lookup
-(``random.lognormvariate`` is several times slower)."""
 
 IdFactory = Callable[[int], Any]
 Made = tuple[type[LedgerEvent], dict[str, Any]]
@@ -170,8 +97,8 @@ class _Workflow:
 
     def __init__(self, rng: random.Random, number: int, now_us: int) -> None:
         self.id = f"wf-{number:x}-{rng.getrandbits(24):06x}"
-        self.agents = tuple(rng.sample(_AGENTS, 1 + int(rng.random() * 4)))
-        self.modes = {a: _MODES[int(rng.random() * len(_MODES))] for a in self.agents}
+        self.agents = tuple(rng.sample(AGENTS, 1 + int(rng.random() * 4)))
+        self.modes = {a: MODES[int(rng.random() * len(MODES))] for a in self.agents}
         self.length = 20 + int(rng.random() * 181)
         self.sent = 0
         self.started_us = now_us
@@ -238,11 +165,11 @@ class _Generator:
 
     def _text(self, low: int, high: int) -> str:
         size = low + int(self.rand() * (high - low + 1))
-        at = int(self.rand() * (len(_TEXT) - size))
-        return _TEXT[at : at + size]
+        at = int(self.rand() * (len(TEXT) - size))
+        return TEXT[at : at + size]
 
     def _lognormal(self, median: float, sigma: float) -> float:
-        return median * math.exp(sigma * _Z[int(self.rand() * 1024)])
+        return median * math.exp(sigma * Z[int(self.rand() * 1024)])
 
     def __iter__(self) -> Iterator[Made]:
         rand = self.rand
@@ -272,7 +199,7 @@ class _Generator:
                 cls = makers[kind](wf, agent, fields)
             else:
                 agent = wf.agents[int(rand() * len(wf.agents))]
-                cls = makers[_KIND_TABLE[int(rand() * 100)]](wf, agent, fields)
+                cls = makers[KIND_TABLE[int(rand() * 100)]](wf, agent, fields)
             yield cls, fields
 
     def _started(self, wf: _Workflow, fields: dict[str, Any]) -> type[LedgerEvent]:
@@ -305,7 +232,7 @@ class _Generator:
         declared = wf.modes[agent]
         mode = declared
         if rand() < 0.03:
-            mode = _MODES[int(rand() * len(_MODES))]
+            mode = MODES[int(rand() * len(MODES))]
             if mode != declared and rand() < 0.5:
                 wf.pending.append(("violation", agent))
         success = rand() >= 0.04
@@ -316,7 +243,7 @@ class _Generator:
         fields["tool_duration_ms"] = round(self._lognormal(90.0, 1.0), 1)
         if not success:
             wf.failures += 1
-            fields["error"] = _ERRORS[int(rand() * len(_ERRORS))]
+            fields["error"] = ERRORS[int(rand() * len(ERRORS))]
             if rand() < 0.35:
                 fields["required_compensation"] = wf.compensated = True
             if rand() < 0.5:
@@ -328,7 +255,7 @@ class _Generator:
 
     def _tool(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
         rand = self.rand
-        tool, median_ms = _TOOLS[int(rand() * len(_TOOLS))]
+        tool, median_ms = TOOLS[int(rand() * len(TOOLS))]
         wf.call_index += 1
         fields["agent"] = agent
         fields["tool"] = tool
@@ -337,7 +264,7 @@ class _Generator:
         fields["call_index"] = wf.call_index
         if rand() < 0.03:
             fields["success"] = False
-            fields["error"] = _ERRORS[int(rand() * len(_ERRORS))]
+            fields["error"] = ERRORS[int(rand() * len(ERRORS))]
         else:
             size = min(1650, max(100, int(self._lognormal(170.0, 0.9))))
             fields["result"] = self._text(size - size // 4, size)
@@ -345,7 +272,7 @@ class _Generator:
 
     def _cost(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
         rand = self.rand
-        model = _MODEL_TABLE[int(rand() * 100)]
+        model = MODEL_TABLE[int(rand() * 100)]
         prompt = min(60_000, max(50, int(self._lognormal(1500.0, 0.9))))
         completion = min(8000, max(1, int(self._lognormal(300.0, 0.9))))
         cached = int(rand() * prompt) if rand() < 0.3 else 0
@@ -359,8 +286,8 @@ class _Generator:
             fields["status"] = "unpriced"
         else:
             p_in, p_out, p_cached = price
-            amount = ((prompt - cached) * p_in + cached * p_cached + completion * p_out) / _MILLION
-            fields["amount"] = amount.quantize(_MICRO)
+            amount = ((prompt - cached) * p_in + cached * p_cached + completion * p_out) / MILLION
+            fields["amount"] = amount.quantize(MICRO)
             fields["price_version"] = PRICE_VERSION
         return CostIncurred
 
@@ -371,8 +298,8 @@ class _Generator:
         r = rand()
         confidence = "verified" if r < 0.5 else "claimed" if r < 0.8 or not wf.evidence else "inferred"
         fields["agent"] = agent
-        fields["evidence_type"] = _EVIDENCE_TYPES[int(rand() * len(_EVIDENCE_TYPES))]
-        fields["source"] = _TOOLS[int(rand() * len(_TOOLS))][0]
+        fields["evidence_type"] = EVIDENCE_TYPES[int(rand() * len(EVIDENCE_TYPES))]
+        fields["source"] = TOOLS[int(rand() * len(TOOLS))][0]
         fields["content"] = content
         fields["content_hash"] = hashlib.sha256(content.encode()).hexdigest()[:16]
         fields["confidence"] = confidence
@@ -397,7 +324,7 @@ class _Generator:
     def _violation(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
         fields["agent"] = agent
         fields["declared_mode"] = wf.modes[agent]
-        fields["attempted_action"] = _ACTIONS[int(self.rand() * len(_ACTIONS))]
+        fields["attempted_action"] = ACTIONS[int(self.rand() * len(ACTIONS))]
         fields["violation_type"] = "blocked" if self.rand() < 0.7 else "allowed"
         return ModeViolated
 

@@ -21,7 +21,7 @@ from projections.alerting.alerts import AlertManager
 from projections.fold.bound import Bound, fold_new
 from projections.fold.storage import MetricStorage
 from projections.guards.breaker_fold import BreakerProjection, CircuitState
-from projections.guards.breakers import CircuitBreakerRegistry
+from projections.guards.breaker_registry import CircuitBreakerRegistry
 from projections.metrics.costs import CostTracker
 from projections.metrics.reliability import ReliabilityMetrics
 from projections.metrics.reports import BudgetStatus, CostReport, MetricsReport, SLOReport

@@ -1,15 +1,13 @@
 """The guards: mode enforcement, circuit breakers and graded evidence, every verdict an event."""
 
 from projections.guards.breaker_fold import BreakerProjection, CircuitBreakerConfig, CircuitState
-from projections.guards.breakers import (
-    BreakerStatus,
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitOpenError,
-)
-from projections.guards.evidence import Evidence, EvidenceCollector, EvidenceError, EvidenceProjection
+from projections.guards.breaker_registry import CircuitBreakerRegistry
+from projections.guards.breakers import BreakerStatus, CircuitBreaker, CircuitOpenError
+from projections.guards.evidence import EvidenceCollector, EvidenceError
+from projections.guards.evidence_fold import Evidence, EvidenceProjection
+from projections.guards.mode_fold import ModeProjection, ModeViolation
 from projections.guards.mode_rules import ActionKind, AgentMode, ModeRules, split_words
-from projections.guards.modes import ModeEnforcer, ModeProjection, ModeViolation
+from projections.guards.modes import ModeEnforcer
 
 __all__ = [
     "ActionKind",

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import msgspec
 import orjson
 
 from ledger import (
@@ -37,6 +38,7 @@ from ledger import (
     LedgerError,
     LedgerEvent,
     ReadQuery,
+    ToolCalled,
     VersionConflictError,
     from_epoch_us,
     new_event_id,
@@ -44,6 +46,7 @@ from ledger import (
     utc_now,
 )
 from projections.fold.bound import Bound
+from projections.fold.event_schema import fields_of
 from projections.fold.storage import MetricStorage
 from projections.guards.breaker_fold import (
     BreakerFold,
@@ -60,6 +63,18 @@ CallOutcome = Literal["success", "failure", "rejected"]
 Decision = tuple[list[LedgerEvent], T]
 
 MAX_ATTEMPTS = 100
+
+
+@fields_of(ToolCalled)
+class ToolCallFields(msgspec.Struct, frozen=True):
+    """What a breaker mirroring a tool reads of its ``ToolCalled`` events."""
+
+    event_id: str
+    tool: str
+    success: bool = True
+
+
+_decode_tool_call = msgspec.json.Decoder(ToolCallFields).decode
 
 
 class CircuitOpenError(LedgerError):
@@ -297,64 +312,9 @@ class CircuitBreaker(Bound):
         target = self.ledger.latest_offset()
         query = ReadQuery(after=self._tool_offset, stop=target, topics=("ToolCalled",))
         for row in self.ledger.read_rows(query):
-            e = orjson.loads(row.state)
-            if e["tool"] == self.tool:
-                outcome: Outcome = "success" if e.get("success", True) else "failure"
-                mirror_id = uuid5(NAMESPACE_URL, f"rledger:breaker/{self.name}/{e['event_id']}")
+            e = _decode_tool_call(row.state)
+            if e.tool == self.tool:
+                outcome: Outcome = "success" if e.success else "failure"
+                mirror_id = uuid5(NAMESPACE_URL, f"rledger:breaker/{self.name}/{e.event_id}")
                 self._transact(self._decide_outcome(outcome, to_epoch_us(row.occurred_at), mirror_id))
         self._tool_offset = target
-
-
-class CircuitBreakerRegistry(Bound):
-    """Named breakers on one ledger and clock (the guide's "Circuit Breaker Registry").
-
-    Args:
-        storage: where events live; exclusive with ``ledger``.
-        ledger: the ledger the breakers share (default: an in-memory one).
-        clock: the breakers' clock.
-        default_config: the config of breakers created without one.
-    """
-
-    def __init__(
-        self,
-        storage: MetricStorage | None = None,
-        *,
-        ledger: Ledger | None = None,
-        clock: Clock = utc_now,
-        default_config: CircuitBreakerConfig | None = None,
-    ) -> None:
-        super().__init__(storage, ledger=ledger, clock=clock)
-        self.default_config = default_config or CircuitBreakerConfig()
-        self._breakers: dict[str, CircuitBreaker] = {}
-
-    def get_breaker(
-        self, name: str, config: CircuitBreakerConfig | None = None, *, tool: str | None = None
-    ) -> CircuitBreaker:
-        """Return the breaker called ``name``, creating it the first time.
-
-        Asking again with a different config is an error: one name, one set of thresholds.
-        """
-        with self._lock:
-            breaker = self._breakers.get(name)
-            if breaker is None:
-                breaker = CircuitBreaker(
-                    name, config or self.default_config, ledger=self.ledger, clock=self.clock, tool=tool
-                )
-                self._breakers[name] = breaker
-            elif config is not None and config != breaker.config:
-                raise ValueError(f"breaker '{name}' exists with another config: {breaker.config}")
-            return breaker
-
-    @property
-    def breakers(self) -> dict[str, CircuitBreaker]:
-        """The breakers created so far, by name."""
-        with self._lock:
-            return dict(self._breakers)
-
-    def get_status(self) -> dict[str, CircuitState]:
-        """Return each breaker's current state (timeouts applied), by name."""
-        return {name: b.state for name, b in sorted(self.breakers.items())}
-
-    def get_open_breakers(self) -> list[str]:
-        """Return the names of the breakers open now (after applying timeouts)."""
-        return [name for name, state in self.get_status().items() if state is CircuitState.OPEN]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,13 +22,11 @@ from ledger import (
     EvidenceCollected,
     Ledger,
     LedgerError,
-    from_epoch_us,
-    to_epoch_us,
     utc_now,
 )
 from projections.fold.bound import Bound, fold_new
-from projections.fold.projection import Arrays, Handler, Projection
 from projections.fold.storage import MetricStorage
+from projections.guards.evidence_fold import Evidence, EvidenceProjection
 
 
 class EvidenceError(LedgerError, ValueError):
@@ -41,111 +37,6 @@ def content_hash(content: Any) -> str:
     """Return ``sha256:<hex>`` of the content's canonical JSON (sorted keys), as redaction stores it."""
     canonical = orjson.dumps(to_jsonable_python(content), option=orjson.OPT_SORT_KEYS)
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One evidence item as recorded.
-
-    Attributes:
-        id: the event id (what inferences reference).
-        source: where it came from (a tool, table, API, ``user``, an agent).
-        type: what kind of evidence (``tool_result``, ``database_read``, ``api_response``, …).
-        content: the content, or ``None`` when redacted.
-        content_hash: the content's hash when redacted, else ``None``.
-        confidence: ``verified``, ``claimed`` or ``inferred``.
-        based_on: ids of the evidence an inference was derived from.
-        workflow_id: the workflow it belongs to, if any.
-        agent: the agent that gathered it, if any.
-        timestamp: when it was collected (aware UTC).
-    """
-
-    id: UUID
-    source: str
-    type: str
-    content: Any
-    content_hash: str | None
-    confidence: Confidence
-    based_on: tuple[UUID, ...]
-    workflow_id: str | None
-    agent: str | None
-    timestamp: datetime
-
-    @property
-    def redacted(self) -> bool:
-        """True when only the content's hash was recorded."""
-        return self.content_hash is not None
-
-    @classmethod
-    def from_event(cls, t_us: int, e: dict[str, Any]) -> Evidence:
-        """Build from a stored ``EvidenceCollected`` event (decoded JSON)."""
-        return cls(
-            id=UUID(e["event_id"]),
-            source=e["source"],
-            type=e["evidence_type"],
-            content=e.get("content"),
-            content_hash=e.get("content_hash"),
-            confidence=e["confidence"],
-            based_on=tuple(UUID(i) for i in e.get("based_on", ())),
-            workflow_id=e.get("workflow_id"),
-            agent=e.get("agent"),
-            timestamp=from_epoch_us(t_us),
-        )
-
-
-class EvidenceProjection(Projection):
-    """Every evidence item in the ledger, by id, in recording order."""
-
-    name = "evidence"
-    version = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[UUID, Evidence] = {}
-
-    def _handlers(self) -> dict[str, Handler]:
-        return {"EvidenceCollected": self._collected}
-
-    def _collected(self, t: int, e: dict[str, Any]) -> None:
-        item = Evidence.from_event(t, e)
-        self.items[item.id] = item
-
-    def dump(self) -> tuple[dict[str, Any], Arrays]:
-        """Return the state as JSON-able metadata."""
-        rows = [
-            [
-                str(i.id),
-                i.source,
-                i.type,
-                i.content,
-                i.content_hash,
-                i.confidence,
-                [str(b) for b in i.based_on],
-                i.workflow_id,
-                i.agent,
-                to_epoch_us(i.timestamp),
-            ]
-            for i in self.items.values()
-        ]
-        return {"items": rows}, {}
-
-    def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
-        """Restore the state from :meth:`dump`."""
-        self.items = {}
-        for eid, source, kind, content, digest, confidence, based_on, wf, agent, t in meta["items"]:
-            item = Evidence(
-                UUID(eid),
-                source,
-                kind,
-                content,
-                digest,
-                confidence,
-                tuple(UUID(b) for b in based_on),
-                wf,
-                agent,
-                from_epoch_us(t),
-            )
-            self.items[item.id] = item
 
 
 class EvidenceCollector(Bound):
@@ -221,7 +112,7 @@ class EvidenceCollector(Bound):
             occurred_at=self.now(),
         )
         self.ledger.append(event)
-        return Evidence.from_event(to_epoch_us(event.occurred_at), event.model_dump(mode="json"))
+        return Evidence.of(event)
 
     def from_tool_result(self, tool_name: str, result: Any, **options: Any) -> Evidence:
         """A tool's result (verified)."""

@@ -19,8 +19,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from uuid import UUID
 
 from ledger import (
     AgentModeSet,
@@ -29,99 +27,14 @@ from ledger import (
     ModeChecked,
     ModeViolated,
     as_utc,
-    from_epoch_us,
-    to_epoch_us,
     utc_now,
 )
 from projections.fold.bound import Bound, fold_new
-from projections.fold.projection import Arrays, Handler, Projection
 from projections.fold.storage import MetricStorage
+from projections.guards.mode_fold import ModeProjection, ModeViolation
 from projections.guards.mode_rules import ActionKind, AgentMode, ModeRules
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModeViolation:
-    """A blocked or violating action, as recorded in the ledger."""
-
-    agent: str
-    mode: str
-    attempted_action: str
-    violation_type: str
-    timestamp: datetime
-    event_id: UUID
-    workflow_id: str | None = None
-
-
-@dataclass
-class _AgentCounts:
-    allowed: int = 0
-    violations: int = 0
-
-
-class ModeProjection(Projection):
-    """Agents' current modes, their allowed and violating actions, and the violations themselves."""
-
-    name = "modes"
-    version = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.modes: dict[str, str] = {}
-        self.counts: dict[str, _AgentCounts] = {}
-        self.violations: list[ModeViolation] = []
-
-    def _handlers(self) -> dict[str, Handler]:
-        return {"AgentModeSet": self._set, "ModeChecked": self._checked, "ModeViolated": self._violated}
-
-    def _set(self, t: int, e: dict[str, Any]) -> None:
-        self.modes[e["agent"]] = e["mode"]
-
-    def _checked(self, t: int, e: dict[str, Any]) -> None:
-        self.counts.setdefault(e["agent"], _AgentCounts()).allowed += 1
-
-    def _violated(self, t: int, e: dict[str, Any]) -> None:
-        self.counts.setdefault(e["agent"], _AgentCounts()).violations += 1
-        self.violations.append(
-            ModeViolation(
-                agent=e["agent"],
-                mode=e["declared_mode"],
-                attempted_action=e["attempted_action"],
-                violation_type=e.get("violation_type", "blocked"),
-                timestamp=from_epoch_us(t),
-                event_id=UUID(e["event_id"]),
-                workflow_id=e.get("workflow_id"),
-            )
-        )
-
-    def dump(self) -> tuple[dict[str, Any], Arrays]:
-        """Return the state as JSON-able metadata."""
-        return {
-            "modes": self.modes,
-            "counts": {a: [c.allowed, c.violations] for a, c in sorted(self.counts.items())},
-            "violations": [
-                [
-                    v.agent,
-                    v.mode,
-                    v.attempted_action,
-                    v.violation_type,
-                    to_epoch_us(v.timestamp),
-                    str(v.event_id),
-                    v.workflow_id,
-                ]
-                for v in self.violations
-            ],
-        }, {}
-
-    def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
-        """Restore the state from :meth:`dump`."""
-        self.modes = dict(meta["modes"])
-        self.counts = {a: _AgentCounts(*c) for a, c in meta["counts"].items()}
-        self.violations = [
-            ModeViolation(agent, mode, action, kind, from_epoch_us(t), UUID(eid), wf)
-            for agent, mode, action, kind, t, eid, wf in meta["violations"]
-        ]
 
 
 ApprovalCallback = Callable[[str], bool | Awaitable[bool]]

@@ -17,6 +17,14 @@ import numpy as np
 
 from projections.fold.columns import Interner, Table, window_mask
 from projections.fold.projection import Arrays, Handler, Projection, iso_to_us
+from projections.metrics.cost_report import cost_report
+from projections.metrics.event_fields import (
+    BreachFields,
+    CompletionFields,
+    CostFields,
+    ReleasedFields,
+    ReservedFields,
+)
 from projections.metrics.reports import CostReport
 
 ZERO = Decimal(0)
@@ -39,26 +47,18 @@ def _add(totals: dict[str, Decimal], key: str, amount: Decimal) -> None:
     totals[key] = totals.get(key, ZERO) + amount
 
 
-class CostFields(msgspec.Struct, frozen=True):
-    """The fields of a ``CostIncurred`` the cost fold reads (decoded without the rest)."""
-
-    status: str = "priced"
-    amount: str | int | float | None = None
-    agent: str | None = None
-    model: str | None = None
-    workflow_id: str | None = None
-    category: str | None = None
-    currency: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-
-
 class CostProjection(Projection):
     """Columnar cost events plus running Decimal totals, workflow outcomes and reservations."""
 
     name = "costs"
     version = 2  # 2: all-time totals are derived, no longer stored
-    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {"CostIncurred": CostFields}
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
+        "CostIncurred": CostFields,
+        "WorkflowCompleted": CompletionFields,
+        "BudgetReserved": ReservedFields,
+        "BudgetReservationReleased": ReleasedFields,
+        "BudgetBreached": BreachFields,
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -217,33 +217,33 @@ class CostProjection(Projection):
             self._success_changes += 1
         return code
 
-    def _completed(self, t: int, e: dict[str, Any]) -> None:
-        wf = e.get("workflow_id")
+    def _completed(self, t: int, e: CompletionFields) -> None:
+        wf = e.workflow_id
         if wf is not None:
             code = self._workflow(wf)
-            self.wf_success[code] = 1 if e.get("success", True) else 0
+            self.wf_success[code] = 1 if e.success else 0
             self._success_changes += 1
 
-    def _budget_event(self, t: int, e: dict[str, Any]) -> None:
-        budget = e["budget"]
+    def _budget_event(self, t: int, e: ReservedFields | ReleasedFields | BreachFields) -> None:
+        budget = e.budget
         self.budget_versions[budget] = self.budget_versions.get(budget, 0) + 1
 
-    def _reserved(self, t: int, e: dict[str, Any]) -> None:
+    def _reserved(self, t: int, e: ReservedFields) -> None:
         self._budget_event(t, e)
-        expires = e.get("expires_at")
-        self.reservations[e["reservation_id"]] = Reservation(
-            reservation_id=e["reservation_id"],
-            budget=e["budget"],
-            amount=Decimal(e["amount"]),
-            currency=e.get("currency") or "USD",
-            category=e.get("category"),
-            agent=e.get("agent"),
+        expires = e.expires_at
+        self.reservations[e.reservation_id] = Reservation(
+            reservation_id=e.reservation_id,
+            budget=e.budget,
+            amount=Decimal(e.amount),
+            currency=e.currency or "USD",
+            category=e.category,
+            agent=e.agent,
             expires_us=None if expires is None else iso_to_us(expires),
         )
 
-    def _released(self, t: int, e: dict[str, Any]) -> None:
+    def _released(self, t: int, e: ReleasedFields) -> None:
         self._budget_event(t, e)
-        self.reservations.pop(e["reservation_id"], None)
+        self.reservations.pop(e.reservation_id, None)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -341,101 +341,4 @@ class CostProjection(Projection):
         self, *, currency: str = "USD", since_us: int | None = None, until_us: int | None = None
     ) -> CostReport:
         """Compute the cost report over ``[since, until)`` in ``currency``."""
-        c = self.costs
-        window = window_mask(c["t"], since_us, until_us)
-        if window is None:
-            self._catch_up_totals()
-            totals = dict(self.totals)
-            by_agent = dict(self.by_agent.get(currency, {}))
-            by_model = dict(self.by_model.get(currency, {}))
-            by_category = dict(self.by_category.get(currency, {}))
-            by_workflow = dict(self.by_workflow.get(currency, {}))
-            indexes = None
-        else:
-            totals, by_agent, by_model, by_category, by_workflow = self._sums(window, currency)
-            indexes = window
-        total = totals.get(currency, ZERO)
-        if indexes is None:
-            has_cost = self._wf_has_cost
-            n_wf = int(np.count_nonzero(has_cost))
-            successful = int(np.count_nonzero(has_cost & self._succeeded()[: len(has_cost)]))
-            total_tokens, tokens_in_wf = self._tokens, self._tokens_in_wf
-            priced_events = self._priced_events
-            unpriced_events = len(self.amounts) - priced_events
-            unpriced_tokens, unpriced_codes = self._unpriced_tokens, self._unpriced_models
-        else:
-            wf, tokens = c["wf"][indexes], c["tokens"][indexes]
-            priced, models = c["priced"][indexes], c["model"][indexes]
-            in_wf = wf >= 0
-            # O(rows) presence counts rather than a sort: reports stay fast on large ledgers.
-            has_cost = np.bincount(wf[in_wf], minlength=len(self.workflows)) > 0
-            n_wf = int(np.count_nonzero(has_cost))
-            successful = int(np.count_nonzero(has_cost & self._succeeded()))
-            total_tokens, tokens_in_wf = int(tokens.sum()), int(tokens[in_wf].sum())
-            priced_events = int(np.count_nonzero(priced))
-            unpriced = ~priced
-            unpriced_events = int(np.count_nonzero(unpriced))
-            unpriced_tokens = int(tokens[unpriced].sum())
-            unpriced_codes = {m for m in np.unique(models[unpriced]).tolist() if m >= 0}
-        unpriced_models = sorted(self.models.names[m] for m in unpriced_codes)
-        # Every value here is computed from validated events; skipping re-validation keeps a
-        # report with thousands of workflows cheap.
-        return CostReport.model_construct(
-            currency=currency,
-            total_cost=total,
-            totals_by_currency=dict(sorted(totals.items())),
-            cost_by_agent=dict(sorted(by_agent.items())),
-            cost_by_model=dict(sorted(by_model.items())),
-            cost_by_category=dict(sorted(by_category.items())),
-            cost_by_workflow=by_workflow,  # in order of first cost, like the ledger
-            workflows=n_wf,
-            cost_per_workflow=None if n_wf == 0 else total / n_wf,
-            successful_workflows=successful,
-            cost_per_successful_workflow=None if successful == 0 else total / successful,
-            total_tokens=total_tokens,
-            # Tokens of events outside any workflow do not belong to a workflow's average.
-            tokens_per_workflow=None if n_wf == 0 else tokens_in_wf / n_wf,
-            priced_events=priced_events,
-            unpriced_events=unpriced_events,
-            unpriced_tokens=unpriced_tokens,
-            unpriced_models=unpriced_models,
-            budgets=[],
-            as_of_offset=self.position,
-        )
-
-    def _sums(
-        self, window: np.ndarray[Any, Any], currency: str
-    ) -> tuple[
-        dict[str, Decimal],
-        dict[str, Decimal],
-        dict[str, Decimal],
-        dict[str, Decimal],
-        dict[str, Decimal],
-    ]:
-        c = self.costs
-        totals: dict[str, Decimal] = {}
-        by_agent: dict[str, Decimal] = {}
-        by_model: dict[str, Decimal] = {}
-        by_category: dict[str, Decimal] = {}
-        by_workflow: dict[str, Decimal] = {}
-        cur_code = self.currencies.codes.get(currency, -1)
-        agent, model, category, wf, cur = (
-            c["agent"],
-            c["model"],
-            c["category"],
-            c["wf"],
-            c["currency"],
-        )
-        for i in np.flatnonzero(window & c["priced"]):
-            amount = self.amounts[i]
-            _add(totals, self.currencies.names[cur[i]], amount)
-            if cur[i] != cur_code:
-                continue
-            if agent[i] >= 0:
-                _add(by_agent, self.agents.names[agent[i]], amount)
-            if model[i] >= 0:
-                _add(by_model, self.models.names[model[i]], amount)
-            _add(by_category, self.categories.names[category[i]], amount)
-            if wf[i] >= 0:
-                _add(by_workflow, self.workflows.names[wf[i]], amount)
-        return totals, by_agent, by_model, by_category, by_workflow
+        return cost_report(self, currency=currency, since_us=since_us, until_us=until_us)

@@ -8,13 +8,15 @@ completed) — the replayer decides ``success`` by those rules when it records t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+import msgspec
 import numpy as np
 
 from projections.fold.columns import Table, window_mask
 from projections.fold.projection import Arrays, Handler, Projection
-from projections.metrics.reliability_fold import Distribution
+from projections.metrics.distribution import Distribution
+from projections.metrics.event_fields import ExplanationFields, ReplayFields
 from projections.metrics.reports import SLOReport, SLOTargets
 
 REPLAY_MODES = ("strict", "simulated", "counterfactual")
@@ -25,6 +27,10 @@ class SLOProjection(Projection):
 
     name = "slo"
     version = 1
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
+        "ExplanationRecorded": ExplanationFields,
+        "ReplayAttempted": ReplayFields,
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,11 +40,11 @@ class SLOProjection(Projection):
     def _handlers(self) -> dict[str, Handler]:
         return {"ExplanationRecorded": self._explained, "ReplayAttempted": self._replayed}
 
-    def _explained(self, t: int, e: dict[str, Any]) -> None:
-        self.explanations.add(t, float(e["duration_ms"]), bool(e.get("success", True)))
+    def _explained(self, t: int, e: ExplanationFields) -> None:
+        self.explanations.add(t, float(e.duration_ms), bool(e.success))
 
-    def _replayed(self, t: int, e: dict[str, Any]) -> None:
-        self.replays.add(t, REPLAY_MODES.index(e["replay_mode"]), bool(e["success"]))
+    def _replayed(self, t: int, e: ReplayFields) -> None:
+        self.replays.add(t, REPLAY_MODES.index(e.replay_mode), bool(e.success))
 
     def dump(self) -> tuple[dict[str, Any], Arrays]:
         """Return the state as metadata and arrays."""
