@@ -76,8 +76,8 @@ from projections.metrics import (
 from projections.signals import (
     Anomaly,
     AnomalyDetector,
-    AnomalySeverity,
     AnomalyProjection,
+    AnomalySeverity,
     AnomalyThreshold,
     AnomalyType,
     InsufficientDataError,
