@@ -150,8 +150,8 @@ class Ledger:
         """Transactions re-run because another writer committed first (optimistic backends)."""
         # Stream versions as of this ledger's own last commit, valid while the store's tail is
         # still that commit's (nobody else wrote since): a batch then needs no version look-up
-        # for the streams it has seen (measured: ~0.5 us per event on SQLite, one round trip
-        # on PostgreSQL). Guarded by _write_lock.
+        # for the streams it has seen (a query per batch saved: a round trip on PostgreSQL, a
+        # measurable share of an append on SQLite). Guarded by _write_lock.
         self._versions: dict[str, int] = {}
         self._versions_tail: tuple[int, bytes] | None = None
 
@@ -313,7 +313,7 @@ class Ledger:
                 chains = chain_mod.link_run(previous, first, streams, new_versions, states)
                 previous = chains[-1]
                 # Built column-wise in C (tuple.__new__ over zipped columns): a named tuple's own
-                # constructor is Python code, ~0.2 us per event here.
+                # constructor is Python code, a call per event.
                 rows: list[StoredRow] = list(
                     map(
                         _new_row,
@@ -474,7 +474,8 @@ class Ledger:
         self, *, after: int = 0, until_offset: int | None = None, page_size: int = 5000
     ) -> Iterator[list[ScanRow]]:
         """Like :meth:`scan`, a page (list) of rows at a time: folds take pages, and handing
-        rows over one by one to re-collect them cost ~0.5 µs per event (measured, rebuild)."""
+        rows over one by one to re-collect them was a measurable share of a rebuild
+        (``bench.rebuild``)."""
         self._check_open()
         pruned = self.backend.pruned_through()
         if after < pruned:

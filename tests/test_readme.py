@@ -54,3 +54,37 @@ def test_the_event_table_lists_every_type_and_every_field() -> None:
         for extra in listed[name] - fields:
             assert event_type.model_fields[extra].is_required(), (name, extra)
     assert {"agent"} <= listed["StepRecorded"] and "agent" not in listed["PlanRevised"]
+
+
+def _texts() -> list[Path]:
+    root = README.parent
+    sources = [
+        root / "cli.py",
+        *(
+            p
+            for top in ("ledger", "projections", "replay", "bench", "tests")
+            for p in (root / top).rglob("*.py")
+        ),
+    ]
+    return [README, root / "bench" / "README.md", *sorted((root / "docs").glob("*.md")), *sources]
+
+
+def test_every_docs_reference_names_a_file_in_docs() -> None:
+    root = README.parent
+    named = {
+        (path, ref) for path in _texts() for ref in re.findall(r"\bdocs/[\w./-]+\.md\b", path.read_text())
+    }
+    assert {ref for _, ref in named} >= {"docs/semantics.md", "docs/architecture.md", "docs/performance.md"}
+    assert [
+        (str(path.relative_to(root)), ref) for path, ref in sorted(named) if not (root / ref).is_file()
+    ] == []
+
+
+def test_every_relative_markdown_link_resolves() -> None:
+    root = README.parent
+    broken = []
+    for page in [README, root / "bench" / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(root)}: {target}")
+    assert broken == []

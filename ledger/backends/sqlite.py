@@ -7,8 +7,8 @@ and the versions of the streams it empties.
 
 Streams are numbered (``ledger_streams``, one row per stream, numbers in creation order) and
 the stream index is on ``(stream_no, originator_version)``, not on the name: the streams being
-written then sit together at the index's end instead of all over it (measured: ~0.7 us less
-per appended event at 100k events, ~1 us at 1M). The mapping is outside the hash chain, so reads
+written then sit together at the index's end instead of all over it (the gain per appended
+event is in bench/README.md, ingest). The mapping is outside the hash chain, so reads
 also match the row's own stream name, and :meth:`SQLiteLedgerRecorder.layout_problems` (run by
 ``verify``) reports a row whose number does not map to its name. Files made with the
 name-keyed index are converted when opened (:func:`_number_streams`).
@@ -130,8 +130,8 @@ class SQLiteLedgerRecorder(LedgerBackend, SQLiteProcessRecorder):
             f"CREATE INDEX IF NOT EXISTS {TABLE}_occurred ON {TABLE} (occurred_at)",
             # No index on recorded_at: it never decreases with the offset, so time -> offset is
             # a binary search over the primary key (_first_recorded_at_or_after). The index
-            # cost ~0.5 us per appended event (measured on 100k-event ingests); files made
-            # before it was dropped lose it here.
+            # was a measurable share of every append (bench.ingest); files made before it was
+            # dropped lose it here.
             f"DROP INDEX IF EXISTS {TABLE}_recorded",
             "CREATE TABLE IF NOT EXISTS ledger_head ("
             "id INTEGER PRIMARY KEY CHECK (id = 1), "
@@ -501,10 +501,10 @@ class _SQLiteWrite(WriteTransaction):
         )
         numbers = self._numbers(streams)
         # Converted column by column with C-level map()s: UUID.bytes is a Python property and
-        # to_epoch_us a Python function, ~0.5 us per event between them when called per row.
+        # to_epoch_us a Python function, a measurable cost per event when called per row.
         # Blobs are bound as bytearray: Python 3.11's sqlite3 binds bytes only after a failed
-        # adapter look-up that formats an AttributeError each time (~0.3 us per value, three
-        # per row); a bytearray binds directly, to the same stored blob.
+        # adapter look-up that formats an AttributeError each time (three per row); a bytearray
+        # binds directly, to the same stored blob (the gains: bench/README.md, ingest).
         try:
             self.c.executemany(
                 f"INSERT INTO {TABLE} ({_COLUMNS}, stream_no) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -544,7 +544,7 @@ class _SQLiteWrite(WriteTransaction):
 
 
 # Two subqueries: SQLite answers a lone MIN() or MAX() from the primary key, but scans the
-# table for both in one SELECT (measured: 60 ms at 1M rows against microseconds).
+# table for both in one SELECT (linear in the ledger's size against constant time).
 OFFSET_RANGE_SQL = (
     f"SELECT (SELECT MIN(notification_id) FROM {TABLE}), (SELECT MAX(notification_id) FROM {TABLE})"
 )
@@ -615,7 +615,7 @@ def _number_streams(c: SQLiteCursor) -> None:
 
     Each existing stream is numbered by its lowest stored offset (new streams then number on
     from the highest). Runs under the set-up lock, in one transaction that holds the write lock
-    throughout (measured: 0.9 s for a 300k-event, 214 MB file); a no-op on new files and on files
+    throughout (seconds per million events: the README's Backends table); a no-op on new files and on files
     already converted.
     """
     c.execute(f"SELECT \"notnull\" FROM pragma_table_info('{TABLE}') WHERE name = 'stream_no'")
