@@ -1,7 +1,7 @@
 """Shared benchmark plumbing: machine facts, alternating repetitions, results JSON, tables.
 
 Every figure is a ratio against a baseline measured in the same process, alternating with the
-subject, reported as the median of several runs with their min and max (``performance.md``).
+subject, reported as the median of several runs with their min and max (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def write_results(
     start: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> Path:
-    """Write ``bench/results/<name>.json`` in the format of ``performance.md``; return its path.
+    """Write ``bench/results/<name>.json`` in the format of ``docs/performance.md``; return its path.
 
     ``start`` is the :func:`provenance` taken before the first measurement: its commit is the
     one reported, and the JSON says whether the code changed while the benchmark ran (without

@@ -7,7 +7,7 @@ that workflow's rows with the raw driver (``sqlite3`` / ``psycopg`` binary curso
 ``SELECT state … WHERE originator_id = ? ORDER BY notification_id``; on SQLite the stream is
 found by its number, ``WHERE stream_no = (SELECT no FROM ledger_streams WHERE name = ?) ORDER BY
 originator_version``, the same rows in the same order along the stream index), nothing else
-(``performance.md``). Subject and baseline samples alternate; each run takes ``--reps`` samples
+(``docs/performance.md``). Subject and baseline samples alternate; each run takes ``--reps`` samples
 of each and reports their p50 and p95; the table shows the median of the runs' percentiles with
 their min and max.
 
@@ -260,7 +260,7 @@ class RawReader:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolation percentile (numpy's default), as ``semantics.md`` asks."""
+    """Linear-interpolation percentile (numpy's default), as ``docs/semantics.md`` asks."""
     return float(np.percentile(np.asarray(values), q))
 
 

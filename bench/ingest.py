@@ -1,6 +1,6 @@
 """Ingest benchmark: events/s through the public append API against raw and naive baselines.
 
-Cases (``performance.md``, "The benchmarks and their targets"):
+Cases (``docs/performance.md``, "The benchmarks and their targets"):
 
 * **ingest**, batches of 1000, SQLite file and PostgreSQL. Subject:
   ``open_ledger(url).append(batch)`` with events pre-generated as models. Floor: the same rows
@@ -157,7 +157,7 @@ class Workload:
                     numbers[r[1]] = len(numbers) + 1  # streams are numbered in creation order
                     new.append((r[1], numbers[r[1]]))
                 # Blobs as bytearray, as the ledger binds them: Python 3.11's sqlite3 binds bytes
-                # only after a failed adapter look-up (~0.3 us each), which the floor should not pay.
+                # only after a failed adapter look-up (bench/README.md), which the floor should not pay.
                 blobs = bytearray(r[4].bytes), bytearray(r[8]), bytearray(r[9])
                 out.append(
                     (

@@ -3,7 +3,7 @@
 Subject: ``ProjectionRunner(ledger, CORE_PROJECTIONS).rebuild()`` — read every event, fold the
 reliability, SLO and cost projections, save the states (shadow, then switch-over). Floor: read
 every stored event's bytes with the raw driver (``sqlite3`` / ``psycopg`` binary cursor) and
-``orjson.loads`` each, nothing else (``performance.md``). The ledger is filled once per backend
+``orjson.loads`` each, nothing else (``docs/performance.md``). The ledger is filled once per backend
 with the seeded workload (not timed). Peak RSS is measured in a fresh child process that opens
 the ledger and rebuilds, so earlier runs do not inflate it.
 

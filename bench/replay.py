@@ -5,7 +5,7 @@ orchestrator re-runs with every tool call served from the tape (arguments checke
 replay is recorded as its own run (one buffered batch) plus a ``ReplayAttempted`` event. The
 trail is built once beforehand (not timed). Baseline: the same orchestrator run against a bare
 context that returns the recorded results from a list and records nothing — the orchestrator's
-own cost, the floor of any replay. Target: ≤ 200 ms (``performance.md``).
+own cost, the floor of any replay. Target: ≤ 200 ms (``docs/performance.md``).
 
 Projection as of the middle offset — subject: ``state_as_of(ledger, ReliabilityProjection, M)``
 with ``M`` half the ledger's offsets (reads and folds offsets 1..M). Floor: the same rows
@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             start=start,
             settings={"seed": args.seed, "runs": args.runs, "tool_calls": TOOL_CALLS},
             backends=facts,
-            note="disks here look host-cached (fsync ~110-175 us)",
+            note="disks here look host-cached (see bench/README.md)",
         )
         log(f"wrote {path}")
     return 0

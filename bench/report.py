@@ -5,7 +5,7 @@ Subject: the facades' reports (``ReliabilityMetrics.report()``, ``SLOTracker.rep
 each call still asks the ledger for new events, as a live report does. Baseline: the seed
 library's approach, re-implemented here — every step and workflow kept as a dict in a list and
 every metric (and each agent's share) recomputed by scanning all records on each call
-(``performance.md``: "the seed's original library computing ``get_report``").
+(``docs/performance.md``: "the seed's original library computing ``get_report``").
 
 Run ``python -m bench.report --help``.
 """

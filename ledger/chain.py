@@ -40,7 +40,7 @@ def link_run(
 
     The one definition of a link: ``sha256(previous ‖ offset ‖ stream ‖ 0 ‖ version ‖ state)``,
     offset and version as 8-byte big-endian, all in one buffer and one hash call. Appends run it
-    over a whole commit (one loop with its names bound locally: ~0.1 us less per event).
+    over a whole commit (one loop with its names bound locally: no per-event call overhead).
     """
     sha256 = hashlib.sha256
     join = b"".join

@@ -6,7 +6,7 @@ start, then steps (a few percent failing, some compensated, some needing a human
 another mode than declared), tool calls with latencies and 100-1650-byte results, evidence graded
 verified / claimed / inferred (inferred evidence cites earlier evidence of its workflow), LLM
 costs for several models (one unpriced), replans, and a completion. Encoded events measure about
-200-2000 bytes with a median near 400: ``performance.md`` asks for a median of ~300, but the stored
+200-2000 bytes with a median near 400: ``docs/performance.md`` asks for a median of ~300, but the stored
 encoding writes every default field, so a step without any free text is already ~310 bytes and a
 cost entry ~410.
 
@@ -350,7 +350,7 @@ def _fields(
 
 
 def _id_bytes(value: int) -> bytes:
-    # pydantic builds the UUID from 16 bytes in Rust, ~1 µs cheaper than uuid.UUID(int=...).
+    # pydantic builds the UUID from 16 bytes in Rust, cheaper than uuid.UUID(int=...) in Python.
     return value.to_bytes(16, "big")
 
 

@@ -1,33 +1,15 @@
 """Replay: workflow histories, decision trails, and strict, simulated and counterfactual re-runs."""
 
 from replay.asof import state_as_of
-from replay.context import (
-    Orchestrator,
-    RunContext,
-    ToolError,
-    ToolRegistry,
-    UnknownToolError,
-    new_workflow_id,
-    run_workflow,
-)
+from replay.builder import DecisionTrailBuilder
+from replay.context import Orchestrator, RunContext, new_workflow_id, run_workflow
+from replay.explanation import explain
 from replay.history import CheckpointNotFoundError, History, WorkflowNotFoundError
-from replay.replayer import (
-    Difference,
-    NotOnTapeError,
-    ReplayDivergedError,
-    Replayer,
-    ReplayMode,
-    ReplayResult,
-)
-from replay.trail import (
-    DecisionTrail,
-    DecisionTrailBuilder,
-    Evidence,
-    StepRecord,
-    ToolCallRecord,
-    build_trail,
-    explain,
-)
+from replay.replayer import Replayer
+from replay.result import Difference, ReplayDivergedError, ReplayMode, ReplayResult
+from replay.tape import NotOnTapeError
+from replay.tools import ToolError, ToolRegistry, UnknownToolError
+from replay.trail import DecisionTrail, Evidence, StepRecord, ToolCallRecord, build_trail
 
 __all__ = [
     "CheckpointNotFoundError",

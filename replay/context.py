@@ -2,9 +2,10 @@
 
 An orchestrator is anything with ``run(ctx, inputs) -> outcome`` (a plain or an ``async``
 function or method). It calls its tools through ``ctx.call_tool(name, **arguments)``, which
-runs the tool from the context's :class:`ToolRegistry` and records a ``ToolCalled`` event with
-the arguments, result or error, duration and ordinal — that recording is the tape replays use.
-Steps, evidence, costs, plan revisions, state changes and checkpoints are recorded the same way.
+runs the tool from the context's :class:`~replay.ToolRegistry` and records a ``ToolCalled``
+event with the arguments, result or error, duration and ordinal — that recording is the tape
+replays use. Steps, evidence, costs, plan revisions, state changes and checkpoints are recorded
+the same way (the methods of :class:`~replay.facts.FactRecorder`).
 
 The context is a context manager (sync and async): leaving it normally completes the workflow
 if ``complete`` was not called; an exception completes it as failed with the error recorded.
@@ -14,25 +15,16 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol, Self
-from uuid import UUID
 
 from ledger import (
-    CheckpointMarked,
     Clock,
-    CostIncurred,
-    EvidenceCollected,
-    HumanIntervened,
     Ledger,
     LedgerEvent,
-    PlanRevised,
-    StateChanged,
-    StepRecorded,
     ToolCalled,
     WorkflowCompleted,
     WorkflowStarted,
@@ -41,8 +33,8 @@ from ledger import (
     utc_now,
 )
 from projections.metrics import PriceTable
-
-ToolFunction = Callable[..., Any]
+from replay.facts import FactRecorder
+from replay.tools import ToolError, ToolRegistry, describe_error
 
 
 class Orchestrator(Protocol):
@@ -52,87 +44,8 @@ class Orchestrator(Protocol):
         """Run the workflow; may be ``async``."""
 
 
-class ToolError(Exception):
-    """A tool raised; the error is recorded on its ``ToolCalled`` event and re-raised as this."""
-
-    def __init__(self, tool: str, call_index: int, message: str) -> None:
-        self.tool = tool
-        self.call_index = call_index
-        super().__init__(f"tool '{tool}' (call {call_index}) failed: {message}")
-
-
-class UnknownToolError(LookupError):
-    """The registry has no tool of that name."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name = name
-        super().__init__(f"no tool named '{name}' (registered: {', '.join(known) or 'none'})")
-
-
-class ToolRegistry:
-    """Named tools (plain or ``async`` callables taking keyword arguments)."""
-
-    def __init__(self, tools: Mapping[str, ToolFunction] | None = None) -> None:
-        self._tools: dict[str, ToolFunction] = dict(tools or {})
-
-    def register(self, name: str, tool: ToolFunction) -> None:
-        """Add or replace a tool."""
-        self._tools[name] = tool
-
-    def get(self, name: str) -> ToolFunction:
-        """Return the tool called ``name`` or raise :class:`UnknownToolError`."""
-        try:
-            return self._tools[name]
-        except KeyError:
-            raise UnknownToolError(name, sorted(self._tools)) from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._tools
-
-    @property
-    def names(self) -> list[str]:
-        """The registered tool names."""
-        return sorted(self._tools)
-
-    async def call(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
-        """Run a tool and return its result (awaiting it if it is a coroutine)."""
-        del ctx, call_index  # a plain registry runs the real tool whatever the ordinal
-        result = self.get(name)(**arguments)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
-
-    def call_sync(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
-        """Run a synchronous tool and return its result."""
-        del ctx, call_index
-        result = self.get(name)(**arguments)
-        if inspect.isawaitable(result):
-            if inspect.iscoroutine(result):
-                result.close()  # never awaited: close it rather than leak a warning
-            raise TypeError(f"tool '{name}' is async: use 'await ctx.call_tool(...)'")
-        return result
-
-
-class RecordedToolFailureError(Exception):
-    """A tool failure served from a recording, carrying the recorded error text.
-
-    A failed call is recorded as ``"<ExceptionType>: <message>"``; the orchestrator saw the
-    message. Replaying it must show the orchestrator the same message and record the same text.
-    """
-
-    def __init__(self, recorded: str) -> None:
-        self.recorded = recorded
-        kind, sep, message = recorded.partition(": ")
-        super().__init__(message if sep and kind.isidentifier() else recorded)
-
-
-def describe_error(exc: BaseException) -> str:
-    """The error text recorded for a failed tool call (a replayed failure keeps the original)."""
-    return exc.recorded if isinstance(exc, RecordedToolFailureError) else f"{type(exc).__name__}: {exc}"
-
-
 @dataclass
-class RunContext:
+class RunContext(FactRecorder):
     """Records one workflow run into a ledger (see the module docstring).
 
     Args:
@@ -301,119 +214,6 @@ class RunContext:
                 error=error,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 call_index=index,
-                occurred_at=self.now(),
-            )
-        )
-
-    def record_step(
-        self,
-        success: bool = True,
-        *,
-        agent: str | None = None,
-        mode: str | None = None,
-        declared_mode: str | None = None,
-        required_compensation: bool = False,
-        required_human: bool = False,
-        error: str | None = None,
-    ) -> None:
-        """Record one step of an agent."""
-        self._record(
-            StepRecorded(
-                workflow_id=self.workflow_id,
-                agent=agent or self.agent or "orchestrator",
-                success=success,
-                mode=mode,
-                declared_mode=declared_mode,
-                required_compensation=required_compensation,
-                required_human=required_human,
-                error=error,
-                occurred_at=self.now(),
-            )
-        )
-
-    def collect_evidence(
-        self,
-        evidence_type: str,
-        source: str,
-        content: Any,
-        *,
-        confidence: str = "verified",
-        based_on: tuple[UUID, ...] = (),
-        agent: str | None = None,
-    ) -> UUID:
-        """Record an evidence item; return its id (to cite it in ``based_on``)."""
-        event = EvidenceCollected(
-            workflow_id=self.workflow_id,
-            agent=agent or self.agent,
-            evidence_type=evidence_type,
-            source=source,
-            content=content,
-            confidence=confidence,  # validated by the model
-            based_on=based_on,
-            occurred_at=self.now(),
-        )
-        self._record(event)
-        return event.event_id
-
-    def record_llm_cost(
-        self,
-        model: str,
-        prompt_tokens: int,
-        completion_tokens: int,
-        *,
-        agent: str | None = None,
-        amount: Decimal | None = None,
-    ) -> None:
-        """Record an LLM call's tokens, priced with the context's table unless ``amount`` is given."""
-        at = self.now()
-        price = self.prices.lookup(model, self.price_at or at) if amount is None else None
-        if price is not None:
-            amount = price.cost(prompt_tokens, completion_tokens)
-        self._record(
-            CostIncurred(
-                workflow_id=self.workflow_id,
-                agent=agent or self.agent,
-                category="llm",
-                model=model,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                amount=amount,
-                price_version=price.version if price is not None else None,
-                status="priced" if amount is not None else "unpriced",
-                occurred_at=at,
-            )
-        )
-
-    def revise_plan(self, reason: str | None = None) -> None:
-        """Record a replan."""
-        self._record(
-            PlanRevised(workflow_id=self.workflow_id, agent=self.agent, reason=reason, occurred_at=self.now())
-        )
-
-    def human_intervened(self, reason: str | None = None) -> None:
-        """Record that a human had to step in."""
-        self._record(
-            HumanIntervened(
-                workflow_id=self.workflow_id, agent=self.agent, reason=reason, occurred_at=self.now()
-            )
-        )
-
-    def set_state(self, key: str, value: Any) -> None:
-        """Record a state change."""
-        self._record(
-            StateChanged(
-                workflow_id=self.workflow_id, agent=self.agent, key=key, value=value, occurred_at=self.now()
-            )
-        )
-
-    def mark_checkpoint(self, checkpoint_id: str, label: str | None = None) -> None:
-        """Record a named point a trail can be built up to."""
-        self._record(
-            CheckpointMarked(
-                workflow_id=self.workflow_id,
-                agent=self.agent,
-                checkpoint_id=checkpoint_id,
-                label=label,
                 occurred_at=self.now(),
             )
         )

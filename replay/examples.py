@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from replay.context import RunContext, ToolRegistry
+from replay.context import RunContext
+from replay.tools import ToolRegistry
 
 KNOWLEDGE = {
     "refund": "Refunds are issued within 14 days of purchase.",

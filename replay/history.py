@@ -6,7 +6,7 @@ offset), so a production run can be replayed on a laptop.
 
 Events were validated when they were written, so a history keeps them as decoded JSON and
 builds the pydantic model of an event only when something asks for it: explaining a
-thousand-event workflow reads plain dicts (``performance.md``: a rebuild need not validate).
+thousand-event workflow reads plain dicts (``docs/performance.md``: a rebuild need not validate).
 """
 
 from __future__ import annotations

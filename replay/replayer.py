@@ -20,244 +20,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
-import orjson
-
-from ledger import Clock, Ledger, LedgerError, ReplayAttempted, ToolCalled, new_event_id, open_ledger, utc_now
-from replay.context import Orchestrator, RecordedToolFailureError, RunContext, ToolRegistry, run_workflow
+from ledger import Clock, Ledger, ReplayAttempted, ToolCalled, new_event_id, open_ledger, utc_now
+from replay.context import Orchestrator, RunContext, run_workflow
+from replay.result import Difference, ReplayMode, ReplayResult, Significance, stored_json
+from replay.tape import TapeRegistry, compare_calls
+from replay.tools import ToolRegistry
 from replay.trail import DecisionTrail
-
-Significance = Literal["critical", "minor", "expected"]
-
-
-class ReplayMode(StrEnum):
-    """The three ways to re-run a recorded workflow."""
-
-    STRICT = "strict"
-    SIMULATED = "simulated"
-    COUNTERFACTUAL = "counterfactual"
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One way a replay differs from the recording.
-
-    Attributes:
-        field: what differs: ``tool``, ``arguments``, ``result``, ``error``, ``call``,
-            ``outcome`` or ``success``.
-        location: where: ``call 3`` (the ordinal) or ``outcome``.
-        significance: ``critical``, ``minor`` or ``expected``.
-        original: the recorded value.
-        replayed: the replayed value.
-        call_index: the tool call's ordinal, if the difference is in a call.
-        description: the difference in words.
-    """
-
-    field: str
-    location: str
-    significance: Significance
-    original: Any
-    replayed: Any
-    call_index: int | None
-    description: str
-
-
-class ReplayDivergedError(LedgerError):
-    """Raised by a replay asked to raise on divergence."""
-
-    def __init__(self, result: ReplayResult) -> None:
-        self.result = result
-        first = result.first_divergence
-        super().__init__(
-            f"{result.mode} replay of '{result.original_workflow_id}' diverged"
-            + (f" at {first.location}: {first.description}" if first else "")
-        )
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    """What a replay found; frozen."""
-
-    mode: ReplayMode
-    original_workflow_id: str
-    replay_workflow_id: str
-    success: bool
-    completed: bool
-    outcome: Any
-    original_outcome: Any
-    differences: tuple[Difference, ...]
-    duration_ms: float
-    error: str | None = None
-    deltas: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def first_divergence(self) -> Difference | None:
-        """The first difference that is not expected (by ordinal, the outcome last)."""
-        return next((d for d in self.differences if d.significance != "expected"), None)
-
-    @property
-    def critical_differences(self) -> list[Difference]:
-        """The differences that make a strict or simulated replay fail."""
-        return [d for d in self.differences if d.significance == "critical"]
-
-    def is_exact_match(self) -> bool:
-        """True when nothing at all differs (not even a minor tool result)."""
-        return not self.differences
-
-    def raise_if_diverged(self) -> ReplayResult:
-        """Raise :class:`ReplayDivergedError` unless the replay succeeded; else return self."""
-        if not self.success:
-            raise ReplayDivergedError(self)
-        return self
-
-    @property
-    def outcome_changed(self) -> bool:
-        """Whether the replay's outcome differs from the recording's."""
-        return bool(_json(self.outcome) != _json(self.original_outcome))
-
-
-def _json(value: Any) -> Any:
-    """The JSON form of a value, as the ledger stores it (tuples become lists, and so on)."""
-    return orjson.loads(orjson.dumps(value, default=str))
-
-
-class NotOnTapeError(LookupError):
-    """A simulated call the tape cannot serve (raised into the orchestrator)."""
-
-
-class _TapeRegistry(ToolRegistry):
-    """Serves calls from the recording by ordinal; overrides and real tools where allowed."""
-
-    def __init__(
-        self,
-        tape: list[ToolCalled],
-        divergences: list[Difference],
-        *,
-        significance: Significance,
-        overrides: Mapping[str, Any] | None = None,
-        real: ToolRegistry | None = None,
-    ) -> None:
-        super().__init__()
-        self.tape = tape
-        self.divergences = divergences
-        self.significance = significance
-        self.overrides = dict(overrides or {})
-        self.real = real
-
-    def _diverge(self, field_: str, index: int, original: Any, replayed: Any, text: str) -> None:
-        self.divergences.append(
-            Difference(field_, f"call {index}", self.significance, original, replayed, index, text)
-        )
-
-    def _serve(self, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
-        """Serve a call from an override or the tape (raising what the recording raised)."""
-        if call_index >= len(self.tape):
-            self._diverge(
-                "call",
-                call_index,
-                None,
-                name,
-                f"extra call to '{name}': the recording has no call {call_index}",
-            )
-            raise NotOnTapeError(f"call {call_index} to '{name}' is not on the tape")
-        taped = self.tape[call_index]
-        if taped.tool != name:
-            self._diverge(
-                "tool",
-                call_index,
-                taped.tool,
-                name,
-                f"called '{name}' where the recording called '{taped.tool}'",
-            )
-            raise NotOnTapeError(f"call {call_index}: the tape has '{taped.tool}', not '{name}'")
-        if _json(arguments) != _json(taped.arguments):
-            self._diverge(
-                "arguments",
-                call_index,
-                taped.arguments,
-                _json(arguments),
-                f"'{name}' called with other arguments",
-            )
-        if not taped.success:
-            raise RecordedToolFailureError(taped.error or "recorded failure")
-        return taped.result
-
-    async def call(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
-        if name in self.overrides:
-            value = self.overrides[name]
-            return value(**arguments) if callable(value) else value
-        if self.real is not None and name in self.real:
-            return await self.real.call(ctx, name, call_index, arguments)
-        return self._serve(name, call_index, arguments)
-
-    def call_sync(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
-        if name in self.overrides:
-            value = self.overrides[name]
-            return value(**arguments) if callable(value) else value
-        if self.real is not None and name in self.real:
-            return self.real.call_sync(ctx, name, call_index, arguments)
-        return self._serve(name, call_index, arguments)
-
-
-def _compare_calls(original: list[ToolCalled], replayed: list[ToolCalled]) -> list[Difference]:
-    out: list[Difference] = []
-    for i in range(max(len(original), len(replayed))):
-        loc = f"call {i}"
-        if i >= len(replayed):
-            o = original[i]
-            out.append(
-                Difference(
-                    "call", loc, "critical", o.tool, None, i, f"missing call: the recording called '{o.tool}'"
-                )
-            )
-            continue
-        if i >= len(original):
-            r = replayed[i]
-            out.append(Difference("call", loc, "critical", None, r.tool, i, f"extra call to '{r.tool}'"))
-            continue
-        o, r = original[i], replayed[i]
-        if o.tool != r.tool:
-            out.append(
-                Difference(
-                    "tool", loc, "critical", o.tool, r.tool, i, f"called '{r.tool}' instead of '{o.tool}'"
-                )
-            )
-            continue
-        if _json(o.arguments) != _json(r.arguments):
-            out.append(
-                Difference(
-                    "arguments",
-                    loc,
-                    "critical",
-                    o.arguments,
-                    r.arguments,
-                    i,
-                    f"'{o.tool}' called with other arguments",
-                )
-            )
-        if o.success != r.success:
-            out.append(
-                Difference(
-                    "error",
-                    loc,
-                    "critical",
-                    o.error,
-                    r.error,
-                    i,
-                    f"'{o.tool}' {'now fails' if o.success else 'no longer fails'}",
-                )
-            )
-        elif _json(o.result) != _json(r.result):
-            out.append(
-                Difference(
-                    "result", loc, "minor", o.result, r.result, i, f"'{o.tool}' returned another result"
-                )
-            )
-    return out
 
 
 def _svr(events: list[Any]) -> float | None:
@@ -358,7 +129,7 @@ class Replayer:
         # A run that failed the way the recording failed has the same (error) outcome.
         del completed
         out = []
-        if _json(outcome) != _json(self.trail.outcome):
+        if stored_json(outcome) != stored_json(self.trail.outcome):
             out.append(
                 Difference(
                     "outcome",
@@ -399,7 +170,7 @@ class Replayer:
         replayed = sorted(
             (e for e in ctx.recorded if isinstance(e, ToolCalled)), key=lambda c: c.call_index or 0
         )
-        differences = _compare_calls(self.trail.history.tape, replayed)
+        differences = compare_calls(self.trail.history.tape, replayed)
         differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
@@ -417,7 +188,7 @@ class Replayer:
         started = time.perf_counter()
         tape = self.trail.history.tape
         divergences: list[Difference] = []
-        tools = _TapeRegistry(tape, divergences, significance="critical")
+        tools = TapeRegistry(tape, divergences, significance="critical")
         ctx, completed, outcome, error = await self._run(
             ReplayMode.SIMULATED, orchestrator, tools, self.trail.inputs, divergences
         )
@@ -460,7 +231,7 @@ class Replayer:
         else:
             inputs = original_inputs if alternative_inputs is None else alternative_inputs
         divergences: list[Difference] = []
-        tools = _TapeRegistry(
+        tools = TapeRegistry(
             self.trail.history.tape,
             divergences,
             significance="expected",
@@ -475,7 +246,7 @@ class Replayer:
         )
         differences = [
             Difference(d.field, d.location, "expected", d.original, d.replayed, d.call_index, d.description)
-            for d in _compare_calls(self.trail.history.tape, replayed)
+            for d in compare_calls(self.trail.history.tape, replayed)
         ]
         differences += self._outcome_differences(completed, outcome, ctx.success, "expected")
         original_events = [r.event for r in self.trail.history]

@@ -2,7 +2,7 @@
 
 Channels raise when delivery failed; the alert manager records that and carries on with the
 other channels. A sync callback runs in a worker thread, so a slow one (an HTTP client, say)
-never blocks the event loop.
+never blocks the event loop; the webhook posts with ``httpx``'s async client, on the loop itself.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import urllib.error
-import urllib.request
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 
 from ledger import LedgerError
@@ -98,11 +98,13 @@ class WebhookAlertChannel(AlertChannel):
 
     Args:
         url: an ``http://`` or ``https://`` URL.
-        timeout_seconds: per attempt.
+        timeout_seconds: per attempt (connecting, writing, reading, each).
         retries: extra attempts after the first.
         backoff_seconds: the wait before the first retry.
         headers: extra request headers (an ``Authorization``, say).
         sleep: how to wait between attempts (injectable for tests).
+        transport: the ``httpx`` transport requests go through; by default the network. Tests
+            pass an ``httpx.MockTransport`` to answer in-process.
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class WebhookAlertChannel(AlertChannel):
         backoff_seconds: float = 1.0,
         headers: Mapping[str, str] | None = None,
         sleep: Sleep = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"a webhook needs an http:// or https:// URL, got '{url}'")
@@ -125,6 +128,7 @@ class WebhookAlertChannel(AlertChannel):
         self.backoff_seconds = backoff_seconds
         self.headers = dict(headers or {})
         self.sleep = sleep
+        self.transport = transport
 
     @staticmethod
     def body(alert: Alert) -> dict[str, Any]:
@@ -137,32 +141,51 @@ class WebhookAlertChannel(AlertChannel):
     async def send(self, alert: Alert) -> None:
         """POST the alert; raise :class:`WebhookError` when every attempt failed."""
         data = orjson.dumps(self.body(alert))
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                await asyncio.to_thread(self._post, data)
-                return
-            except _AttemptFailedError as exc:
-                if not exc.transient or attempts > self.retries:
-                    raise WebhookError(self.url, attempts, str(exc)) from None
-            await self.sleep(self.backoff_seconds * 2 ** (attempts - 1))
+        # A client per send, not per channel: a client's connections belong to the event loop
+        # that opened them, and a channel may outlive its loop (the CLI runs one per check).
+        async with httpx.AsyncClient(
+            transport=self.transport, timeout=self.timeout_seconds, follow_redirects=False
+        ) as client:
+            attempts = 0
+            while True:
+                attempts += 1
+                try:
+                    await self._post(client, data)
+                    return
+                except _AttemptFailedError as exc:
+                    if not exc.transient or attempts > self.retries:
+                        raise WebhookError(self.url, attempts, str(exc)) from None
+                await self.sleep(self.backoff_seconds * 2 ** (attempts - 1))
 
-    def _post(self, data: bytes) -> None:
-        request = urllib.request.Request(
-            self.url,
-            data=data,
-            headers={"Content-Type": "application/json", "User-Agent": "rledger", **self.headers},
-            method="POST",
-        )
+    async def _post(self, client: httpx.AsyncClient, data: bytes) -> None:
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            exc.close()  # it holds the response open; unclosed, it warns (and leaks a socket)
-            detail = f"HTTP {exc.code} {exc.reason}"
-            transient = exc.code >= 500 or exc.code in _RETRY_CLIENT_ERRORS
-            raise _AttemptFailedError(detail, transient=transient) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            response = await client.post(
+                self.url,
+                content=data,
+                headers={"Content-Type": "application/json", "User-Agent": "rledger", **self.headers},
+            )
+        except httpx.TransportError as exc:
             # A timeout, a refused or reset connection: the next attempt may get through.
-            raise _AttemptFailedError(f"{type(exc).__name__}: {exc}", transient=True) from None
+            raise _AttemptFailedError(_describe(exc), transient=True) from None
+        if response.is_success:
+            return
+        detail = f"HTTP {response.status_code} {response.reason_phrase}"
+        code = response.status_code
+        transient = code >= 500 or code in _RETRY_CLIENT_ERRORS
+        raise _AttemptFailedError(detail, transient=transient)
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    """The error's type and message, plus the operating system's reason when it had one.
+
+    httpx words a refused connection as its asyncio cause does ("Connect call failed"); the
+    ``strerror`` underneath ("Connection refused") is what an operator searches for.
+    """
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno is not None:
+            reason = os.strerror(cause.errno)
+            return text if reason in text else f"{text} ({reason})"
+        cause = cause.__cause__ or cause.__context__
+    return text

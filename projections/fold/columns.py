@@ -140,8 +140,8 @@ class Table:
 
     FLUSH_ROWS = 50_000
     """Pending rows moved into the columns once this many wait: a pending row is a tuple of
-    Python objects (~200 bytes against ~25 in the columns), and a rebuild that kept them all
-    until the end held ~120 MB of them at 1M events."""
+    Python objects, several times the size of the same values in the columns, and a rebuild
+    that kept them all until the end held them for every event."""
 
     def add(self, *values: Any) -> None:
         """Append one row, values in the order of the spec."""

@@ -60,8 +60,7 @@ def gc_paused() -> Iterator[None]:
 
     Folding and explaining allocate many small objects that reference counting frees; in a
     process holding a large heap, collections triggered mid-burst dominated the tail of an
-    explanation (measured: p95 48 ms → 17 ms for a 1 000-event trail) and cost ~3 % of a
-    1M-event rebuild.
+    explanation (``bench.explain``'s p95) and slowed a large rebuild (``bench.rebuild``).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -163,7 +162,7 @@ class Projection(ABC):
     """Event types whose handler takes a typed struct of the fields it reads instead of a dict.
 
     Decoding only those fields skips the rest unparsed (a tool call's result, say): the hot
-    types of a rebuild decode ~2x faster and are read by attribute, not ``dict.get``.
+    types of a rebuild decode faster and are read by attribute, not ``dict.get``.
     """
 
     def __init__(self) -> None:

@@ -73,10 +73,9 @@ def fold_range(
     total = target - start
     for page in ledger.scan_pages(after=start, until_offset=target, page_size=page_size):
         # Folding allocates a decoded event per row, freed by reference counting: the cyclic
-        # collector finds nothing there but ran ~1,800 times in a 1M-event rebuild (~3 % of
-        # it). Paused per page only: reading a page can leave cycles (driver objects), and
-        # pausing across the whole range let them pile up (peak RSS 241 -> 290 MB at 1M on
-        # PostgreSQL).
+        # collector finds nothing there but runs thousands of times in a large rebuild. Paused
+        # per page only: reading a page can leave cycles (driver objects), and pausing across
+        # the whole range let them pile up (a higher peak RSS; bench.rebuild measures it).
         with gc_paused():
             fold_together(projections, page)
         if progress is not None:
@@ -208,13 +207,12 @@ class ProjectionRunner:
             raise RuntimeError("call acquire() (or use the runner as a context manager) first")
         # Readers keep the stored states until the switch-over; this runner's in-memory
         # copies are not needed meanwhile, and keeping them beside the fresh ones raised a
-        # rebuild's peak memory (measured at 1M events: 286 MB fresh, 332-378 MB when stored
-        # states had been loaded). They are reloaded if the rebuild fails.
+        # rebuild's peak memory (the peak RSS in bench/results/rebuild.json is measured with
+        # stored states loaded). They are reloaded if the rebuild fails.
         self.projections = []
         # Each projection's handler table refers back to it (bound methods), so dropping the
         # last reference leaves a cycle only a full collection frees: do one now rather than
-        # whenever the collector next runs (measured: that was anywhere from 285 to 333 MB of
-        # peak RSS for a 1M-event rebuild).
+        # whenever the collector next runs (which left a rebuild's peak RSS to chance).
         gc.collect()
         try:
             fresh = [t() for t in self.types]

@@ -113,8 +113,8 @@ class ReliabilityProjection(Projection):
         return -1 if agent is None else self.agents.code(agent)
 
     def _step(self, t: int, e: StepFields) -> None:
-        # The most frequent event of a rebuild: the helpers are inlined (measured ~10 % of
-        # a rebuild's fold time in calls alone).
+        # The most frequent event of a rebuild: the helpers are inlined (calls alone were a
+        # visible share of a rebuild's fold time; bench.rebuild).
         wid = e.workflow_id
         if wid is None:
             wf = -1

@@ -268,7 +268,7 @@ def test_explaining_a_trail_again_measures_only_the_second_rendering(
     record_research(ledger, clock)
     builder = DecisionTrailBuilder(ledger, clock=clock)
     now = [1000.0]
-    monkeypatch.setattr("replay.trail.time.perf_counter", lambda: now[0])
+    monkeypatch.setattr("replay.builder.time.perf_counter", lambda: now[0])
 
     trail = builder.build("wf-research")
     now[0] += 0.25  # building and rendering take 250 ms

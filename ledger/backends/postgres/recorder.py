@@ -81,8 +81,8 @@ class PostgresLedgerRecorder(LedgerBackend):
                     for statement in self.tables.create_statements():
                         conn.execute(statement)
                 # Saved projection states are megabytes of numpy arrays that barely compress:
-                # TOAST's default pglz pass made saving them ~7x slower (measured: 8.4 MB in
-                # 280 ms, 40 ms without), and a follower saves after every batch. Store them
+                # TOAST's default pglz pass made saving them several times slower, and a
+                # follower saves after every batch (its lag: bench/results/follow.json). Store them
                 # out of line, uncompressed (checked first: ALTER takes a table lock).
                 storage = conn.execute(
                     "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'state'",
@@ -105,8 +105,8 @@ class PostgresLedgerRecorder(LedgerBackend):
         with self.datastore.get_connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=tuple_row)
             # One round trip for the lock, the wake-up and the tail, read under the lock (no
-            # parameters, so a multi-statement string is allowed; measured: ~10 % more single-event
-            # appends per second than a separate tail query).
+            # parameters, so a multi-statement string is allowed): one round trip fewer in every
+            # transaction, which single-event appends feel most.
             cur.execute(
                 SQL("LOCK TABLE {t} IN EXCLUSIVE MODE; NOTIFY {c}; " + TAIL_SQL).format(
                     t=self.tables.events, c=Identifier(CHANNEL)

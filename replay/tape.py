@@ -1,0 +1,151 @@
+"""The tape: a recording's tool calls, served back by ordinal and compared with a re-run's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ledger import ToolCalled
+from replay.context import RunContext
+from replay.result import Difference, Significance, stored_json
+from replay.tools import RecordedToolFailureError, ToolRegistry
+
+
+class NotOnTapeError(LookupError):
+    """A simulated call the tape cannot serve (raised into the orchestrator)."""
+
+
+class TapeRegistry(ToolRegistry):
+    """Serves calls from the recording by ordinal; overrides and real tools where allowed."""
+
+    def __init__(
+        self,
+        tape: list[ToolCalled],
+        divergences: list[Difference],
+        *,
+        significance: Significance,
+        overrides: Mapping[str, Any] | None = None,
+        real: ToolRegistry | None = None,
+    ) -> None:
+        super().__init__()
+        self.tape = tape
+        self.divergences = divergences
+        self.significance = significance
+        self.overrides = dict(overrides or {})
+        self.real = real
+
+    def _diverge(self, field_: str, index: int, original: Any, replayed: Any, text: str) -> None:
+        self.divergences.append(
+            Difference(field_, f"call {index}", self.significance, original, replayed, index, text)
+        )
+
+    def _serve(self, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
+        """Serve a call from an override or the tape (raising what the recording raised)."""
+        if call_index >= len(self.tape):
+            self._diverge(
+                "call",
+                call_index,
+                None,
+                name,
+                f"extra call to '{name}': the recording has no call {call_index}",
+            )
+            raise NotOnTapeError(f"call {call_index} to '{name}' is not on the tape")
+        taped = self.tape[call_index]
+        if taped.tool != name:
+            self._diverge(
+                "tool",
+                call_index,
+                taped.tool,
+                name,
+                f"called '{name}' where the recording called '{taped.tool}'",
+            )
+            raise NotOnTapeError(f"call {call_index}: the tape has '{taped.tool}', not '{name}'")
+        if stored_json(arguments) != stored_json(taped.arguments):
+            self._diverge(
+                "arguments",
+                call_index,
+                taped.arguments,
+                stored_json(arguments),
+                f"'{name}' called with other arguments",
+            )
+        if not taped.success:
+            raise RecordedToolFailureError(taped.error or "recorded failure")
+        return taped.result
+
+    async def call(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
+        if name in self.overrides:
+            value = self.overrides[name]
+            return value(**arguments) if callable(value) else value
+        if self.real is not None and name in self.real:
+            return await self.real.call(ctx, name, call_index, arguments)
+        return self._serve(name, call_index, arguments)
+
+    def call_sync(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
+        if name in self.overrides:
+            value = self.overrides[name]
+            return value(**arguments) if callable(value) else value
+        if self.real is not None and name in self.real:
+            return self.real.call_sync(ctx, name, call_index, arguments)
+        return self._serve(name, call_index, arguments)
+
+
+def compare_calls(original: list[ToolCalled], replayed: list[ToolCalled]) -> list[Difference]:
+    """Compare a re-run's tool calls with the recording's, ordinal by ordinal.
+
+    Another tool, other arguments, a missing or extra call, or a call that now fails (or no
+    longer does) is critical: the workflow did something else. A changed result alone is minor.
+    """
+    out: list[Difference] = []
+    for i in range(max(len(original), len(replayed))):
+        loc = f"call {i}"
+        if i >= len(replayed):
+            o = original[i]
+            out.append(
+                Difference(
+                    "call", loc, "critical", o.tool, None, i, f"missing call: the recording called '{o.tool}'"
+                )
+            )
+            continue
+        if i >= len(original):
+            r = replayed[i]
+            out.append(Difference("call", loc, "critical", None, r.tool, i, f"extra call to '{r.tool}'"))
+            continue
+        o, r = original[i], replayed[i]
+        if o.tool != r.tool:
+            out.append(
+                Difference(
+                    "tool", loc, "critical", o.tool, r.tool, i, f"called '{r.tool}' instead of '{o.tool}'"
+                )
+            )
+            continue
+        if stored_json(o.arguments) != stored_json(r.arguments):
+            out.append(
+                Difference(
+                    "arguments",
+                    loc,
+                    "critical",
+                    o.arguments,
+                    r.arguments,
+                    i,
+                    f"'{o.tool}' called with other arguments",
+                )
+            )
+        if o.success != r.success:
+            out.append(
+                Difference(
+                    "error",
+                    loc,
+                    "critical",
+                    o.error,
+                    r.error,
+                    i,
+                    f"'{o.tool}' {'now fails' if o.success else 'no longer fails'}",
+                )
+            )
+        elif stored_json(o.result) != stored_json(r.result):
+            out.append(
+                Difference(
+                    "result", loc, "minor", o.result, r.result, i, f"'{o.tool}' returned another result"
+                )
+            )
+    return out
