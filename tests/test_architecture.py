@@ -1,8 +1,10 @@
 """Guards on the architecture: imports point one way, and public names do not silently vanish.
 
-``cli → replay → projections → ledger``: only ``ledger/`` talks to infrastructure (eventsourcing,
-psycopg, sqlite3); ``projections/`` and ``replay/`` never import a concrete backend; nothing but
-the composition root imports ``cli``.
+``cli → reliability → replay → projections → ledger``: only ``ledger/`` talks to infrastructure
+(eventsourcing, psycopg, sqlite3); ``projections/``, ``replay/`` and ``reliability/`` never import a
+concrete backend; nothing but the composition root imports ``cli``, and ``cli`` reaches the
+projections and replays only through the commands in ``reliability.commands``. ``cli.py`` is also
+the only module that prints.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ CONCRETE_BACKENDS = (
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # package → modules (and their submodules) it must not import
-    "ledger": ("projections", "replay", "cli"),
-    "projections": ("replay", "cli", *INFRASTRUCTURE, *CONCRETE_BACKENDS),
-    "replay": ("cli", *INFRASTRUCTURE, *CONCRETE_BACKENDS),
-    "cli": tuple(INFRASTRUCTURE),
+    "ledger": ("projections", "replay", "reliability", "cli"),
+    "projections": ("replay", "reliability", "cli", *INFRASTRUCTURE, *CONCRETE_BACKENDS),
+    "replay": ("reliability", "cli", *INFRASTRUCTURE, *CONCRETE_BACKENDS),
+    "reliability": ("cli", *INFRASTRUCTURE, *CONCRETE_BACKENDS),
+    # The entry point parses argv and prints; what a command does lives in reliability.commands.
+    "cli": ("projections", "replay", *INFRASTRUCTURE),
 }
 
 
@@ -97,7 +101,13 @@ def test_the_import_guard_catches_each_kind_of_violation(tmp_path: Path) -> None
         "projections/view.py": "from replay.trail import Trail\nimport cli\n",
         "replay/__init__.py": "from . import trail\n",
         "replay/trail.py": "from .. import cli\nimport sqlite3 as db\n",
-        "cli.py": "from eventsourcing.application import Application\nimport ledger\n",
+        "reliability/__init__.py": "",
+        "reliability/commands/__init__.py": "import cli\nfrom ledger.backends import redis\n",
+        "reliability/commands/store.py": "from replay import History\nimport redis\n",
+        "cli.py": (
+            "from eventsourcing.application import Application\nimport ledger\n"
+            "from projections import CostTracker\nfrom reliability.commands import add_parsers\n"
+        ),
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -115,8 +125,13 @@ def test_the_import_guard_catches_each_kind_of_violation(tmp_path: Path) -> None
         "projections/view.py: imports replay.trail.Trail",
         "replay/trail.py: imports cli",
         "replay/trail.py: imports sqlite3",
+        "reliability/commands/__init__.py: imports cli",
+        "reliability/commands/__init__.py: imports ledger.backends.redis",
+        "reliability/commands/store.py: imports redis",
         "cli.py: imports eventsourcing.application",
         "cli.py: imports eventsourcing.application.Application",
+        "cli.py: imports projections",
+        "cli.py: imports projections.CostTracker",
     ]
 
 
@@ -135,8 +150,9 @@ PUBLIC_PACKAGES = {
         "projections.signals",
     },
     "replay": {"replay"},
+    "reliability": {"reliability", "reliability.commands"},
 }
-IMPORTERS = ("projections", "replay", "cli")
+IMPORTERS = ("projections", "replay", "reliability", "cli")
 
 
 def is_module(module: str, root: Path) -> bool:
@@ -177,7 +193,13 @@ def test_the_boundary_guard_catches_each_kind_of_reach(tmp_path: Path) -> None:
             "from projections.metrics import Report\nfrom projections.fold.runner import x\n"
         ),
         "replay/trail.py": "import ledger.store\nfrom ledger import backends\n",
-        "cli.py": "from replay.trail import Trail\nfrom replay import History\n",
+        "reliability/__init__.py": "",
+        "reliability/commands/__init__.py": "from . import store\n",
+        "reliability/commands/store.py": "from replay import History\nfrom replay.trail import Trail\n",
+        "cli.py": (
+            "from replay.trail import Trail\nfrom replay import History\n"
+            "from reliability.commands import add_parsers\nfrom reliability.commands.store import verify\n"
+        ),
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -188,5 +210,62 @@ def test_the_boundary_guard_catches_each_kind_of_reach(tmp_path: Path) -> None:
         "replay/__init__.py: reaches into projections.fold.runner",
         "replay/trail.py: reaches into ledger.backends",
         "replay/trail.py: reaches into ledger.store",
+        "reliability/commands/store.py: reaches into replay.trail",
+        "cli.py: reaches into reliability.commands.store",
         "cli.py: reaches into replay.trail",
+    ]
+
+
+# -- printing: cli.py is the only module that writes to the terminal ----------------------------
+
+PRINT_FREE = ("ledger", "projections", "replay", "reliability")
+
+
+def terminal_writes(root: Path) -> list[str]:
+    """Return ``file:line: what`` for each ``print(`` call or use of ``sys.stdout``/``sys.stderr``."""
+    found = []
+    for top in PRINT_FREE:
+        for path in python_files(root, top):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                    what = "print("
+                elif (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in ("stdout", "stderr", "__stdout__", "__stderr__")
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "sys"
+                ):
+                    what = f"sys.{node.attr}"
+                elif isinstance(node, ast.ImportFrom) and node.module == "sys":
+                    names = [a.name for a in node.names if a.name in ("stdout", "stderr")]
+                    if not names:
+                        continue
+                    what = f"from sys import {', '.join(names)}"
+                else:
+                    continue
+                found.append(f"{path.relative_to(root)}:{node.lineno}: {what}")
+    return found
+
+
+def test_only_the_entry_point_prints() -> None:
+    assert terminal_writes(ROOT) == []
+
+
+def test_the_print_guard_catches_each_way_of_writing_to_the_terminal(tmp_path: Path) -> None:
+    files = {
+        "ledger/store.py": "print('x')\n",
+        "projections/view.py": "import sys\n\ndef f():\n    sys.stdout.write('x')\n",
+        "replay/trail.py": "import sys\nout = sys.stderr\n",
+        "reliability/commands/store.py": "from sys import stdout\nimport sys\ndata = sys.stdin.read()\n",
+        "cli.py": "import sys\nprint('fine here')\nsys.stdout.write('and here')\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+    assert terminal_writes(tmp_path) == [
+        "ledger/store.py:1: print(",
+        "projections/view.py:4: sys.stdout",
+        "replay/trail.py:2: sys.stderr",
+        "reliability/commands/store.py:1: from sys import stdout",
     ]

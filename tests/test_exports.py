@@ -228,6 +228,7 @@ PUBLIC: dict[str, list[str]] = {
         "ModeProjection",
         "ModeRules",
         "ModeViolation",
+        "half_open_due",
         "split_words",
     ],
     "projections.signals": [
@@ -288,6 +289,15 @@ PUBLIC: dict[str, list[str]] = {
         "new_workflow_id",
         "run_workflow",
         "state_as_of",
+    ],
+    "reliability": [],
+    "reliability.commands": [
+        "EXIT_FAILED",
+        "EXIT_OK",
+        "EXIT_USAGE",
+        "MODULES",
+        "Output",
+        "add_parsers",
     ],
 }
 

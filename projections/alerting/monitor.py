@@ -20,7 +20,7 @@ from projections.alerting.alert_fold import Alert, AlertSeverity
 from projections.alerting.alerts import AlertManager
 from projections.fold.bound import Bound, fold_new
 from projections.fold.storage import MetricStorage
-from projections.guards.breaker_fold import BreakerProjection, CircuitState
+from projections.guards.breaker_fold import BreakerProjection, CircuitState, half_open_due
 from projections.guards.breaker_registry import CircuitBreakerRegistry
 from projections.metrics.costs import CostTracker
 from projections.metrics.reliability import ReliabilityMetrics
@@ -167,7 +167,7 @@ class Monitor(Bound):
                 name
                 for name, fold in folds
                 if fold.core.state is CircuitState.OPEN
-                and now_us < (fold.core.half_open_at(fold.config) or now_us + 1)
+                and half_open_due(fold.core, fold.config, now_us) is None
             )
 
     async def run_once(self) -> MonitorResult:

@@ -1,6 +1,11 @@
 """The guards: mode enforcement, circuit breakers and graded evidence, every verdict an event."""
 
-from projections.guards.breaker_fold import BreakerProjection, CircuitBreakerConfig, CircuitState
+from projections.guards.breaker_fold import (
+    BreakerProjection,
+    CircuitBreakerConfig,
+    CircuitState,
+    half_open_due,
+)
 from projections.guards.breaker_registry import CircuitBreakerRegistry
 from projections.guards.breakers import BreakerStatus, CircuitBreaker, CircuitOpenError
 from projections.guards.evidence import EvidenceCollector, EvidenceError
@@ -27,5 +32,6 @@ __all__ = [
     "ModeProjection",
     "ModeRules",
     "ModeViolation",
+    "half_open_due",
     "split_words",
 ]

@@ -154,10 +154,20 @@ class Transition:
     reason: str
 
 
+def half_open_due(core: Core, config: CircuitBreakerConfig, now_us: int) -> int | None:
+    """When an open breaker became due to half-open, if its timeout has passed by ``now_us``.
+
+    The one statement of the rule: a breaker, a monitor and ``rledger breakers`` all judge an
+    open breaker by it. ``None``: not open, or open but not yet for ``timeout_seconds``.
+    """
+    due = core.half_open_at(config)
+    return None if due is None or now_us < due else due
+
+
 def due_transition(core: Core, config: CircuitBreakerConfig, now_us: int) -> Transition | None:
     """The open → half-open move once the timeout has passed (stamped when it became due)."""
-    due = core.half_open_at(config)
-    if due is None or now_us < due:
+    due = half_open_due(core, config, now_us)
+    if due is None:
         return None
     return Transition(CircuitState.OPEN, CircuitState.HALF_OPEN, due, f"open for {config.timeout_seconds:g}s")
 

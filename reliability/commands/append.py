@@ -1,0 +1,104 @@
+"""``rledger append``: validate JSON lines, then append them; invalid input writes nothing unless skipped."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from ledger import LedgerEvent, Problem, validate_lines
+from reliability.commands.options import open_db
+from reliability.commands.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Output
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``append``."""
+    p = subparsers.add_parser("append", help="append JSON-lines events (invalid input writes nothing)")
+    p.add_argument("file", nargs="?", default="-", help="JSON-lines file, or - for stdin (default)")
+    p.add_argument("--skip-invalid", action="store_true", help="write the valid lines, report the rest")
+    p.add_argument("--batch-size", type=int, default=1000, help="events per transaction (default 1000)")
+    p.set_defaults(run=run)
+
+
+def _spool(source: str) -> tuple[str, bool]:
+    """Return a path to read the input from twice (stdin is copied to a temporary file)."""
+    if source != "-":
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"input file '{source}' does not exist")
+        return source, False
+    fd, path = tempfile.mkstemp(prefix="rledger-", suffix=".jsonl")
+    with os.fdopen(fd, "wb") as spool:
+        # Reading stdin is input, not printing: the one place a command touches a standard stream.
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+    return path, True
+
+
+def _chunks(f: BinaryIO, size: int) -> Iterator[tuple[list[LedgerEvent], list[Problem], int]]:
+    """Validate ``size`` lines at a time: the events, the problems (by line in the file), lines read.
+
+    Chunks keep memory bounded however large the input is; the codec's line numbers count from
+    each chunk's start, so they are moved to the line in the whole file.
+    """
+    start = 0
+    while chunk := list(itertools.islice(f, max(size, 1))):
+        events, problems, read = validate_lines(chunk)
+        yield (
+            events,
+            [dataclasses.replace(p, line=None if p.line is None else p.line + start) for p in problems],
+            start + read,
+        )
+        start += read
+
+
+def _report(problems: list[Problem], out: Output) -> None:
+    for p in problems:
+        out.error(f"  {p}")
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    """Validate the input's lines, then append them in batches."""
+    path, spooled = _spool(args.file)
+    try:
+        if not args.skip_invalid:
+            # Pass 1 validates everything before a single event is written; pass 2 re-reads
+            # the input to append it.
+            problems: list[Problem] = []
+            lines = 0
+            with open(path, "rb") as f:
+                for _, found, read in _chunks(f, args.batch_size):
+                    problems.extend(found)
+                    lines = read
+            if problems:
+                out.error(
+                    f"error: rejected the input: {len(problems)} problem(s) in {lines} line(s); "
+                    "nothing written (--skip-invalid writes the valid lines)"
+                )
+                _report(problems, out)
+                return EXIT_USAGE
+        problems = []
+        written = duplicates = 0
+        last: int | None = None
+        with open_db(args) as ledger, open(path, "rb") as f:
+            for events, found, _ in _chunks(f, args.batch_size):
+                problems.extend(found)
+                if not events:
+                    continue
+                result = ledger.append(events)
+                written += result.written
+                duplicates += result.duplicates
+                last = result.last_offset if last is None else max(last, result.last_offset or 0)
+        out.write(f"appended {written} event(s), {duplicates} already stored; last offset {last}")
+        if problems:
+            out.error(f"skipped {len({p.line for p in problems if p.line is not None})} invalid line(s):")
+            _report(problems, out)
+            return EXIT_FAILED
+        return EXIT_OK
+    finally:
+        if spooled:
+            os.unlink(path)

@@ -1,0 +1,157 @@
+"""``rledger trail``, ``export`` and ``replay``: explain a recorded workflow, move it, replay it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+from typing import Any
+
+import orjson
+
+from reliability.commands.options import open_db, table
+from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
+from replay import DecisionTrailBuilder, History, Replayer, build_trail
+
+
+def _parse_setting(value: str) -> tuple[str, Any]:
+    key, sep, raw = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"'{value}' is not key=value")
+    try:
+        return key, orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return key, raw  # a bare word is a string
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``trail``, ``export`` and ``replay``."""
+    p = subparsers.add_parser("trail", help="a workflow's decision trail as Markdown")
+    p.add_argument("workflow")
+    p.add_argument("--checkpoint", help="a CheckpointMarked id, an event id or an offset")
+    p.set_defaults(run=trail)
+
+    p = subparsers.add_parser("export", help="a workflow's history as JSON lines")
+    p.add_argument("workflow")
+    p.add_argument("--checkpoint", help="a CheckpointMarked id, an event id or an offset")
+    p.add_argument("--out", help="file to write (default: stdout)")
+    p.set_defaults(run=export)
+
+    p = subparsers.add_parser(
+        "replay", help="replay a recorded workflow: strict, simulated or counterfactual"
+    )
+    p.add_argument("workflow", help="the recorded workflow (ignored with --history)")
+    p.add_argument("--mode", choices=("strict", "simulated", "counterfactual"), default="simulated")
+    p.add_argument(
+        "--orchestrator", required=True, help="module:attr of the orchestrator (a class is instantiated)"
+    )
+    p.add_argument("--tools", help="module:attr of the ToolRegistry (strict; optional for counterfactual)")
+    p.add_argument(
+        "--set",
+        type=_parse_setting,
+        action="append",
+        metavar="KEY=VALUE",
+        help="changed input (counterfactual)",
+    )
+    p.add_argument("--checkpoint", help="replay the history up to this checkpoint")
+    p.add_argument("--history", help="replay a JSON-lines history file instead of the ledger's")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=replay)
+
+
+def load_object(spec: str) -> Any:
+    """Import ``module:attr`` (the orchestrator or tool registry given on the command line)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"'{spec}' is not module:attribute (e.g. replay.examples:TicketAgent)")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load '{spec}': {exc}") from None
+    return obj() if isinstance(obj, type) else obj
+
+
+def trail(args: argparse.Namespace, out: Output) -> int:
+    """Print a workflow's decision trail as Markdown (and record the MTTE measurement)."""
+    with open_db(args) as ledger:
+        builder = DecisionTrailBuilder(ledger)
+        out.write(builder.explain(builder.build(args.workflow, args.checkpoint)), end="")
+    return EXIT_OK
+
+
+def export(args: argparse.Namespace, out: Output) -> int:
+    """Write a workflow's history as JSON lines (to replay it elsewhere)."""
+    with open_db(args) as ledger:
+        history = History.load(ledger, args.workflow, args.checkpoint)
+    data = history.to_jsonl()
+    if args.out:
+        with open(args.out, "wb") as f:
+            f.write(data)
+        out.error(f"wrote {len(history)} event(s) of {args.workflow} to {args.out}")
+    else:
+        out.write_bytes(data)
+    return EXIT_OK
+
+
+def replay(args: argparse.Namespace, out: Output) -> int:
+    """Replay a recorded workflow strictly, simulated or counterfactually; exit 1 if it diverged."""
+    orchestrator = load_object(args.orchestrator)
+    tools = load_object(args.tools) if args.tools else None
+    settings = dict(args.set or [])
+    with open_db(args) as ledger:
+        if args.history:
+            recorded = build_trail(History.read(args.history))
+        else:
+            recorded = build_trail(History.load(ledger, args.workflow, args.checkpoint), ledger=ledger)
+        replayer = Replayer(recorded, ledger=ledger)
+        if args.mode == "strict":
+            if tools is None:
+                raise ValueError("a strict replay runs real tools: give --tools module:attr")
+            run = replayer.strict_replay(orchestrator, tools)
+        elif args.mode == "simulated":
+            run = replayer.simulated_replay(orchestrator)
+        else:
+            run = replayer.counterfactual_replay(
+                settings or None, orchestrator=orchestrator, tool_registry=tools
+            )
+        result = asyncio.run(run)
+    if args.format == "json":
+        out.json_line(
+            {
+                "mode": result.mode.value,
+                "success": result.success,
+                "exact_match": result.is_exact_match(),
+                "replay_workflow_id": result.replay_workflow_id,
+                "outcome": result.outcome,
+                "original_outcome": result.original_outcome,
+                "error": result.error,
+                "deltas": result.deltas,
+                "differences": result.differences,  # Difference dataclasses, field by field
+            },
+            indent=True,
+        )
+        return EXIT_OK if result.success else EXIT_FAILED
+    if result.mode.value == "counterfactual":
+        verdict = "completed" if result.success else "FAILED"
+    elif result.is_exact_match():
+        verdict = "exact match"
+    else:
+        verdict = "reproduced" if result.success else "DIVERGED"
+    out.write(
+        f"{result.mode.value} replay of {recorded.workflow_id} as {result.replay_workflow_id}: {verdict}"
+    )
+    if result.error:
+        out.write(f"  error: {result.error}")
+    if result.differences:
+        out.write(
+            table(
+                [(d.location, d.field, d.significance, d.description) for d in result.differences],
+                ("where", "field", "significance", "difference"),
+            )
+        )
+    if result.deltas:
+        out.write(
+            "deltas: "
+            + ", ".join(f"{k} {v:+}" if v is not None else f"{k} n/a" for k, v in result.deltas.items())
+        )
+    return EXIT_OK if result.success else EXIT_FAILED

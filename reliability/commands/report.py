@@ -1,0 +1,78 @@
+"""``rledger report``: health verdicts and violations, per-agent metrics, SLOs, costs and budgets."""
+
+from __future__ import annotations
+
+import argparse
+from decimal import Decimal
+from typing import Any
+
+from ledger import Ledger
+from projections import CostBudget, CostTracker, ReliabilityMetrics, SLOTracker
+from projections.metrics import render_costs, render_metrics, render_slo
+from reliability.commands.options import open_db, parse_time
+from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
+
+
+def parse_budget(value: str) -> CostBudget:
+    """Parse ``NAME=LIMIT[/HOURS]`` into a budget (e.g. ``daily=100/24``)."""
+    try:
+        name, rest = value.split("=", 1)
+        limit, _, hours = rest.partition("/")
+        return CostBudget(name=name, total_limit=Decimal(limit), period_hours=float(hours) if hours else None)
+    except (ValueError, ArithmeticError):
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a budget: use NAME=LIMIT or NAME=LIMIT/HOURS (e.g. daily=100/24)"
+        ) from None
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``report``."""
+    p = subparsers.add_parser("report", help="metrics, health, SLOs, costs and budgets")
+    p.add_argument("--since", type=parse_time, help="events that occurred at or after (ISO 8601)")
+    p.add_argument("--until", type=parse_time, help="events that occurred before (ISO 8601)")
+    p.add_argument("--as-of", type=int, metavar="OFFSET", help="the ledger as it was at this offset")
+    p.add_argument("--budget", type=parse_budget, action="append", metavar="NAME=LIMIT[/HOURS]")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a health metric is violated")
+    p.set_defaults(run=run)
+
+
+def full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
+    """The metrics, SLO and cost reports, for the window and budgets ``args`` give (if any)."""
+    metrics = ReliabilityMetrics(ledger=ledger)
+    slo = SLOTracker(ledger=ledger)
+    costs = CostTracker(ledger=ledger)
+    for budget in getattr(args, "budget", None) or []:
+        costs.set_budget(budget)
+    since, until, as_of = (
+        getattr(args, "since", None),
+        getattr(args, "until", None),
+        getattr(args, "as_of", None),
+    )
+    return {
+        "metrics": metrics.report(since, until, as_of=as_of),
+        "slo": slo.report(since, until, as_of=as_of),
+        "costs": costs.report(since, until, as_of=as_of),
+    }
+
+
+def write_report(reports: dict[str, Any], fmt: str, out: Output) -> None:
+    """Write the reports as text, or as one JSON document built from their models."""
+    if fmt == "json":
+        out.json_line({k: v.model_dump(mode="json") for k, v in reports.items()}, indent=True)
+        return
+    out.write(render_metrics(reports["metrics"]))
+    out.write()
+    out.write(render_slo(reports["slo"]))
+    out.write()
+    out.write(render_costs(reports["costs"]))
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    """Print health verdicts, per-agent metrics, SLOs, costs and budgets."""
+    with open_db(args) as ledger:
+        if args.as_of is not None and not 0 <= args.as_of <= ledger.latest_offset():
+            raise ValueError(f"--as-of {args.as_of} is outside the ledger (0..{ledger.latest_offset()})")
+        reports = full_report(ledger, args)
+    write_report(reports, args.format, out)
+    return EXIT_OK if reports["metrics"].is_healthy() else EXIT_FAILED if args.strict else EXIT_OK

@@ -1,0 +1,112 @@
+"""``rledger verify``, ``stats``, ``schema`` and ``prune``: commands on the store itself."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from datetime import timedelta
+
+from ledger import event_json_schema
+from reliability.commands.options import open_db, table
+from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
+
+STATS_KEYS = (
+    "url",
+    "events",
+    "latest_offset",
+    "streams",
+    "first_recorded_at",
+    "last_recorded_at",
+    "size_bytes",
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``verify``, ``schema``, ``stats`` and ``prune``."""
+    p = subparsers.add_parser("verify", help="check the hash chain (integrity and completeness)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=verify)
+
+    p = subparsers.add_parser("schema", help="print the JSON Schema of the events")
+    p.set_defaults(run=schema)
+
+    p = subparsers.add_parser("stats", help="counts for the whole ledger")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=stats)
+
+    p = subparsers.add_parser("prune", help="remove old events (stored projections keep their totals)")
+    p.add_argument(
+        "--older-than", type=float, required=True, metavar="DAYS", help="remove events recorded before then"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="remove them even if a stored projection has not folded them (or none is stored)",
+    )
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=prune)
+
+
+def verify(args: argparse.Namespace, out: Output) -> int:
+    """Recompute the hash chain; exit 1 when integrity or completeness fails."""
+    with open_db(args) as ledger:
+        report = ledger.verify()
+    if args.format == "json":
+        out.json_line(
+            {
+                "ok": report.ok,
+                "events_checked": report.events_checked,
+                "last_offset": report.last_offset,
+                "head_offset": report.head_offset,
+                "checkpoints_checked": report.checkpoints_checked,
+                "problems": report.problems,  # IntegrityProblem dataclasses: kind, offset, detail
+            }
+        )
+    else:
+        verdict = "OK" if report.ok else "FAILED"
+        out.write(
+            f"verify {verdict}: {report.events_checked} event(s) checked up to offset "
+            f"{report.last_offset}; head at {report.head_offset}; "
+            f"{report.checkpoints_checked} checkpoint(s) matched"
+        )
+        if report.pruned:
+            out.write(f"  {report.pruned} (retention); the chain is checked from there")
+        for p in report.problems:
+            out.write(f"  offset {p.offset}: {p.kind}: {p.detail}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def schema(args: argparse.Namespace, out: Output) -> int:
+    """Print the JSON Schema of the event union."""
+    del args
+    out.json_line(event_json_schema(), indent=True)
+    return EXIT_OK
+
+
+def stats(args: argparse.Namespace, out: Output) -> int:
+    """Print counts for the whole ledger."""
+    with open_db(args) as ledger:
+        counts = ledger.stats()
+    if args.format == "json":
+        out.json_line(counts)
+        return EXIT_OK
+    for key in STATS_KEYS:
+        out.write(f"{key:18} {counts[key]}")
+    if counts["by_type"]:
+        out.write()
+        out.write(table(sorted(counts["by_type"].items()), ("type", "events")))
+    return EXIT_OK
+
+
+def prune(args: argparse.Namespace, out: Output) -> int:
+    """Remove events recorded more than ``--older-than`` days ago (that stored projections folded)."""
+    if args.older_than <= 0:
+        raise ValueError(f"--older-than must be a positive number of days, got {args.older_than}")
+    with open_db(args) as ledger:
+        before = ledger.clock() - timedelta(days=args.older_than)
+        result = ledger.prune(before, force=args.force)
+    if args.format == "json":
+        out.json_line({**dataclasses.asdict(result), "before": before.isoformat()})
+        return EXIT_OK
+    out.write(f"prune of events recorded before {before.isoformat()}: {result}")
+    return EXIT_OK
