@@ -37,7 +37,8 @@ from ledger.backends.base import (
 )
 from ledger.codec import payload_digest, validate_and_encode
 from ledger.errors import BackendError, DuplicateEventError, LedgerClosedError, VersionConflictError
-from ledger.events import LedgerEvent, as_utc
+from ledger.event_base import LedgerEvent
+from ledger.timeutil import as_utc
 
 Clock = Callable[[], datetime]
 EventInput = LedgerEvent | Mapping[str, Any] | str | bytes

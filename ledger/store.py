@@ -24,10 +24,10 @@ from ledger.backends.rows import ReadQuery, ScanRow, StoredRow, StreamRow
 from ledger.codec import DEFAULT_MAX_EVENT_BYTES
 from ledger.commit import AppendResult, Clock, Committer, EventInput, ExpectedVersion, PreparedBatch, prepare
 from ledger.errors import LedgerClosedError, PrunedRangeError
-from ledger.events import as_utc, utc_now
 from ledger.groupcommit import GroupCommitter
 from ledger.recorded import Recorded, to_recorded
 from ledger.retention import RetentionPolicy, RetentionSweeper
+from ledger.timeutil import as_utc, utc_now
 
 __all__ = ["AppendResult", "Clock", "EventInput", "ExpectedVersion", "Ledger", "Recorded", "to_recorded"]
 

@@ -135,7 +135,7 @@ class TrafficGenerator:
         if self.uuid_version == 4:
             value = self.rng.getrandbits(128)
             return (value & ~(0xF << 76) & ~(0b11 << 62)) | 0x4 << 76 | 0b10 << 62
-        # The layout of ledger.events.new_event_id, stamped with the simulated clock.
+        # The layout of ledger.timeutil.new_event_id, stamped with the simulated clock.
         ms = self.start_ms + self.now_us // 1000
         rand = self.rng.getrandbits(74)
         return (

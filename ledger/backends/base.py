@@ -38,7 +38,7 @@ from ledger.backends.rows import (
     StreamRow,
     Tail,
 )
-from ledger.events import to_epoch_us
+from ledger.timeutil import to_epoch_us
 
 __all__ = [
     "GENESIS",

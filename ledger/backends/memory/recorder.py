@@ -30,7 +30,7 @@ from ledger.backends.rows import (
     Tail,
 )
 from ledger.errors import ViewConflictError
-from ledger.events import to_epoch_us
+from ledger.timeutil import to_epoch_us
 
 
 class MemoryLedgerRecorder(LedgerBackend):

@@ -27,7 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.backends.rows import SavedView, StoredRow
-from ledger.events import from_epoch_us, to_epoch_us
+from ledger.timeutil import from_epoch_us, to_epoch_us
 
 KEY_ROOT = "rledger"
 """Every key of every ledger starts with this (then ``:{prefix}:``)."""

@@ -9,7 +9,7 @@ from ledger.backends.base import CommitConflictError, DuplicateKeyError, WriteTr
 from ledger.backends.redis.layout import as_bytes, as_int, commit_member, pack_chain_at, pack_row, unpack_row
 from ledger.backends.rows import GENESIS, Checkpoint, StoredId, StoredRow, Tail
 from ledger.errors import BackendError
-from ledger.events import from_epoch_us, to_epoch_us
+from ledger.timeutil import from_epoch_us, to_epoch_us
 
 if TYPE_CHECKING:
     from ledger.backends.redis.recorder import RedisLedgerRecorder

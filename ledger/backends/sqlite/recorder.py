@@ -58,7 +58,7 @@ from ledger.backends.sqlite.layout import (
 )
 from ledger.backends.sqlite.writes import SQLiteWrite
 from ledger.errors import ViewConflictError
-from ledger.events import from_epoch_us, to_epoch_us
+from ledger.timeutil import from_epoch_us, to_epoch_us
 
 _us = to_epoch_us
 _dt = from_epoch_us
