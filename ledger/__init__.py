@@ -2,10 +2,11 @@
 
 from ledger.backends.base import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
+from ledger.batch import AppendResult, stream_of
 from ledger.budget_events import BudgetBreached, BudgetReservationReleased, BudgetReserved
 from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
-from ledger.commit import AppendResult, Clock, stream_of
+from ledger.commit import Clock
 from ledger.errors import (
     BackendError,
     BackendUnavailableError,

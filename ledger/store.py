@@ -1,6 +1,6 @@
 """The ledger: validated, atomic, idempotent appends and audit reads over one backend.
 
-Appending validates a batch (:func:`ledger.commit.prepare`) and hands it to the ledger's
+Appending validates a batch (:func:`ledger.batch.prepare`) and hands it to the ledger's
 :class:`~ledger.commit.Committer`, which numbers, chains and writes it in one transaction (see
 :mod:`ledger.commit`); async appends share transactions through :mod:`ledger.groupcommit`.
 
@@ -21,8 +21,9 @@ from ledger import chain as chain_mod
 from ledger.backends.base import LedgerBackend
 from ledger.backends.pruning import PruneResult
 from ledger.backends.rows import ReadQuery, ScanRow, StoredRow, StreamRow
+from ledger.batch import AppendResult, EventInput, ExpectedVersion, PreparedBatch, prepare
 from ledger.codec import DEFAULT_MAX_EVENT_BYTES
-from ledger.commit import AppendResult, Clock, Committer, EventInput, ExpectedVersion, PreparedBatch, prepare
+from ledger.commit import Clock, Committer
 from ledger.errors import LedgerClosedError, PrunedRangeError
 from ledger.groupcommit import GroupCommitter
 from ledger.recorded import Recorded, to_recorded
