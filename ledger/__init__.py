@@ -1,6 +1,6 @@
 """The event store: event schemas, validation, backends, append/read, idempotency, hash chain."""
 
-from ledger.backends.base import RunnerLock
+from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
 from ledger.batch import AppendResult, stream_of
 from ledger.budget_events import BudgetBreached, BudgetReservationReleased, BudgetReserved

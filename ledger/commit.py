@@ -26,15 +26,9 @@ from datetime import datetime
 from uuid import UUID
 
 from ledger import chain as chain_mod
-from ledger.backends.base import (
-    CommitConflictError,
-    DuplicateKeyError,
-    LedgerBackend,
-    StoredId,
-    StoredRow,
-    Tail,
-    WriteTransaction,
-)
+from ledger.backends.base import LedgerBackend
+from ledger.backends.rows import StoredId, StoredRow, Tail
+from ledger.backends.transaction import CommitConflictError, DuplicateKeyError, WriteTransaction
 from ledger.batch import AppendResult, PreparedBatch
 from ledger.codec import payload_digest
 from ledger.errors import BackendError, DuplicateEventError, LedgerClosedError, VersionConflictError

@@ -22,13 +22,15 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-from ledger.backends.base import LedgerBackend, RunnerLock, WriteTransaction
+from ledger.backends.base import LedgerBackend
+from ledger.backends.locks import RunnerLock
 from ledger.backends.postgres.layout import CHANNEL, TAIL_SQL
 from ledger.backends.postgres.prune import prune_rows
 from ledger.backends.postgres.reads import PostgresReads
 from ledger.backends.postgres.writes import PostgresWrite, utc
 from ledger.backends.pruning import PruneMark, PruneResult
 from ledger.backends.rows import SavedView
+from ledger.backends.transaction import WriteTransaction
 from ledger.errors import ViewConflictError
 
 _utc = utc

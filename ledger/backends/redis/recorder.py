@@ -5,7 +5,7 @@ known ids with plain commands, computes offsets and chain links in Python, then 
 to one Lua script (:data:`~ledger.backends.redis.scripts.COMMIT`) that re-checks on the server
 that the head has not moved, that no id is stored and that each stream is at the version the
 rows continue from, and only then writes. A moved head raises
-:class:`~ledger.backends.base.CommitConflictError` and the ledger runs the transaction again, so
+:class:`~ledger.backends.transaction.CommitConflictError` and the ledger runs the transaction again, so
 offsets stay gapless and in commit order across any number of processes, with no lock to leak.
 
 Each handle remembers the ledger's *incarnation* (a random token written when the ledger was
@@ -25,7 +25,8 @@ from contextlib import contextmanager
 import redis
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from ledger.backends.base import LedgerBackend, RunnerLock, WriteTransaction
+from ledger.backends.base import LedgerBackend
+from ledger.backends.locks import RunnerLock
 from ledger.backends.redis.layout import (
     Keys,
     as_bytes,
@@ -37,6 +38,7 @@ from ledger.backends.redis.prune import RedisPruning
 from ledger.backends.redis.scripts import COMMIT, RELEASE_LOCK, RENEW_LOCK, SAVE_VIEW
 from ledger.backends.redis.writes import RedisWrite
 from ledger.backends.rows import SavedView
+from ledger.backends.transaction import WriteTransaction
 from ledger.errors import BackendUnavailableError, ViewConflictError
 
 RUNNER_LOCK_MS = 30_000

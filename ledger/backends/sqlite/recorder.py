@@ -29,7 +29,8 @@ from datetime import datetime
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from ledger.backends.base import FileRunnerLock, LedgerBackend, RunnerLock, WriteTransaction
+from ledger.backends.base import LedgerBackend
+from ledger.backends.locks import FileRunnerLock, RunnerLock
 from ledger.backends.pruning import PruneMark, PruneResult
 from ledger.backends.rows import SavedView
 from ledger.backends.sqlite.layout import (
@@ -42,6 +43,7 @@ from ledger.backends.sqlite.layout import (
 from ledger.backends.sqlite.prune import prune_rows
 from ledger.backends.sqlite.reads import SQLiteReads
 from ledger.backends.sqlite.writes import SQLiteWrite
+from ledger.backends.transaction import WriteTransaction
 from ledger.errors import ViewConflictError
 from ledger.timeutil import from_epoch_us, to_epoch_us
 

@@ -15,9 +15,9 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor
 
-from ledger.backends.base import DuplicateKeyError, WriteTransaction
 from ledger.backends.rows import GENESIS, Checkpoint, StoredId, StoredRow, Tail
 from ledger.backends.sqlite.layout import COLUMNS, LAST_VERSION_OF, TABLE
+from ledger.backends.transaction import DuplicateKeyError, WriteTransaction
 from ledger.timeutil import from_epoch_us, to_epoch_us, to_epoch_us_column
 
 _us = to_epoch_us
