@@ -67,7 +67,7 @@ from ledger.backends.base import StoredRow
 from ledger.backends.redis.layout import Keys, pack_row
 from ledger.chain import link
 from ledger.codec import encode
-from ledger.events import to_epoch_us
+from ledger.timeutil import to_epoch_us
 from ledger.url import open_backend
 from ledger.workload import generate
 

@@ -1,10 +1,12 @@
 """The event store: event schemas, validation, backends, append/read, idempotency, hash chain."""
 
-from ledger.backends.base import RunnerLock
+from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
+from ledger.batch import AppendResult, stream_of
+from ledger.budget_events import BudgetBreached, BudgetReservationReleased, BudgetReserved
 from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
-from ledger.commit import AppendResult, Clock, stream_of
+from ledger.commit import Clock
 from ledger.errors import (
     BackendError,
     BackendUnavailableError,
@@ -21,31 +23,16 @@ from ledger.errors import (
     VersionConflictError,
     ViewConflictError,
 )
+from ledger.event_base import Confidence, LedgerEvent
 from ledger.events import (
     EVENT_ADAPTER,
     EVENT_TYPES,
-    AgentModeSet,
-    AlertAcknowledged,
-    AlertDelivered,
-    AlertRaised,
-    AnomalyDetected,
-    BreakerCallRecorded,
-    BreakerConfigured,
-    BreakerProbeStarted,
-    BudgetBreached,
-    BudgetReservationReleased,
-    BudgetReserved,
     CheckpointMarked,
-    CircuitTransitioned,
-    Confidence,
     CostIncurred,
     Event,
     EvidenceCollected,
     ExplanationRecorded,
     HumanIntervened,
-    LedgerEvent,
-    MetricRecorded,
-    ModeChecked,
     ModeViolated,
     PlanRevised,
     ReplayAttempted,
@@ -54,15 +41,24 @@ from ledger.events import (
     ToolCalled,
     WorkflowCompleted,
     WorkflowStarted,
-    as_utc,
     event_json_schema,
-    from_epoch_us,
-    new_event_id,
-    to_epoch_us,
-    utc_now,
+)
+from ledger.guard_events import (
+    AgentModeSet,
+    AlertAcknowledged,
+    AlertDelivered,
+    AlertRaised,
+    AnomalyDetected,
+    BreakerCallRecorded,
+    BreakerConfigured,
+    BreakerProbeStarted,
+    CircuitTransitioned,
+    MetricRecorded,
+    ModeChecked,
 )
 from ledger.recorded import Recorded
 from ledger.store import Ledger
+from ledger.timeutil import as_utc, from_epoch_us, new_event_id, to_epoch_us, utc_now
 from ledger.url import DEFAULT_URL, open_ledger
 from ledger.workload import generate as generate_workload
 

@@ -20,7 +20,8 @@ import orjson
 from pydantic import ValidationError
 
 from ledger.errors import BatchRejectedError, Problem
-from ledger.events import EVENT_ADAPTER, EVENT_TYPES, LEGACY_TYPE_NAMES, Event, LedgerEvent, non_finite_field
+from ledger.event_base import LedgerEvent, non_finite_field
+from ledger.events import EVENT_ADAPTER, EVENT_TYPES, LEGACY_TYPE_NAMES, Event
 
 DEFAULT_MAX_EVENT_BYTES = 1 << 20
 """Largest encoded event accepted (1 MiB); larger payloads belong in a blob store."""

@@ -7,8 +7,9 @@ transaction's batches are written whole or not at all. An event whose id is alre
 not written again: its original offset is returned. On an optimistic backend (Redis) a
 transaction that another writer beat to the commit is run again with fresh reads.
 
-Callers hand it :class:`PreparedBatch` es (:func:`prepare` validates and encodes them): the
-ledger one at a time, the group-commit writer (:mod:`ledger.groupcommit`) several at once.
+Callers hand it :class:`~ledger.batch.PreparedBatch` es (:func:`~ledger.batch.prepare` validates
+and encodes them): the ledger one at a time, the group-commit writer (:mod:`ledger.groupcommit`)
+several at once.
 """
 
 from __future__ import annotations
@@ -19,29 +20,22 @@ import operator
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from ledger import chain as chain_mod
-from ledger.backends.base import (
-    CommitConflictError,
-    DuplicateKeyError,
-    LedgerBackend,
-    StoredId,
-    StoredRow,
-    Tail,
-    WriteTransaction,
-)
-from ledger.codec import payload_digest, validate_and_encode
+from ledger.backends.base import LedgerBackend
+from ledger.backends.rows import StoredId, StoredRow, Tail
+from ledger.backends.transaction import CommitConflictError, DuplicateKeyError, WriteTransaction
+from ledger.batch import AppendResult, PreparedBatch
+from ledger.codec import payload_digest
 from ledger.errors import BackendError, DuplicateEventError, LedgerClosedError, VersionConflictError
-from ledger.events import LedgerEvent, as_utc
+from ledger.event_base import LedgerEvent
+from ledger.timeutil import as_utc
 
 Clock = Callable[[], datetime]
-EventInput = LedgerEvent | Mapping[str, Any] | str | bytes
-ExpectedVersion = int | Mapping[str, int] | None
 
 MAX_COMMIT_ATTEMPTS = 1000
 """How often a transaction is re-run when other writers keep committing first (optimistic backends)."""
@@ -53,65 +47,6 @@ _id_of = operator.attrgetter("event_id")
 _agent_of = operator.attrgetter("agent")
 _occurred_at_of = operator.attrgetter("occurred_at")
 _id_int_of = operator.attrgetter("event_id.int")
-_stream_key = operator.methodcaller("stream_key")
-
-
-def stream_of(event: LedgerEvent) -> str:
-    """Return the stream an event belongs to (see :meth:`LedgerEvent.stream_key`)."""
-    return event.stream_key()
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    """What an append did: one offset per input event, in input order.
-
-    Attributes:
-        offsets: the offset of each input event (the original offset for a duplicate).
-        written: how many events were newly written.
-        duplicates: how many were already stored (idempotent retries) and not written.
-    """
-
-    offsets: tuple[int, ...]
-    written: int
-    duplicates: int
-
-    @property
-    def last_offset(self) -> int | None:
-        """The highest offset among the batch's events (``None`` for an empty batch)."""
-        return max(self.offsets) if self.offsets else None
-
-
-@dataclass
-class PreparedBatch:
-    """One caller's batch, validated and encoded, waiting to be committed.
-
-    Attributes:
-        events: the validated events, in input order.
-        states: their encodings (the bytes stored and chained).
-        streams: the stream of each event.
-        expected: the caller's ``expected_version`` (see :meth:`ledger.Ledger.append`).
-    """
-
-    events: list[LedgerEvent]
-    states: list[bytes]
-    streams: list[str]
-    expected: ExpectedVersion
-
-
-def prepare(
-    events: Iterable[EventInput] | EventInput, expected: ExpectedVersion, *, max_event_bytes: int
-) -> PreparedBatch:
-    """Validate and encode one caller's events (one or many) into a batch ready to commit.
-
-    Raises:
-        BatchRejectedError: some events are invalid.
-    """
-    items: Iterable[EventInput]
-    items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else events
-    validated, states = validate_and_encode(items, max_bytes=max_event_bytes)
-    return PreparedBatch(
-        events=validated, states=states, streams=list(map(_stream_key, validated)), expected=expected
-    )
 
 
 @dataclass

@@ -5,27 +5,21 @@ whose ``"type"`` names the class. The type names and the fields below are a publ
 contract: add optional fields and new types freely, never rename or remove these (see
 ``LEGACY_TYPE_NAMES`` for how a renamed type would keep loading).
 
-The orchestrators' facts are defined here; the base and field types are in
-:mod:`ledger.event_base`, the guards' and alerts' events in :mod:`ledger.guard_events`, time
-helpers in :mod:`ledger.timeutil` (all re-exported here).
+The orchestrators' facts and the union of every event are defined here; the base and field types
+are in :mod:`ledger.event_base`, budget reservations in :mod:`ledger.budget_events`, the guards'
+and alerts' events in :mod:`ledger.guard_events`, time helpers in :mod:`ledger.timeutil`.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 from uuid import UUID
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, StringConstraints, TypeAdapter, model_validator
 
-from ledger.event_base import (
-    Confidence,
-    LedgerEvent,
-    Mode,
-    Name,
-    UTCDateTime,
-    non_finite_field,
-)
+from ledger.budget_events import BudgetBreached, BudgetReservationReleased, BudgetReserved
+from ledger.event_base import Confidence, LedgerEvent, Mode, Name
 from ledger.guard_events import (
     AgentModeSet,
     AlertAcknowledged,
@@ -38,17 +32,6 @@ from ledger.guard_events import (
     CircuitTransitioned,
     MetricRecorded,
     ModeChecked,
-    Polarity,
-    Severity,
-)
-from ledger.timeutil import (
-    EPOCH,
-    as_utc,
-    from_epoch_us,
-    new_event_id,
-    to_epoch_us,
-    to_epoch_us_column,
-    utc_now,
 )
 
 
@@ -210,43 +193,6 @@ class ReplayAttempted(LedgerEvent):
         return f"replays:{self.workflow_id}" if self.workflow_id else "replays"
 
 
-class _BudgetEvent(LedgerEvent):
-    budget: Name
-
-    def stream_key(self) -> str:
-        """Budget events share one stream per budget, for optimistic concurrency."""
-        return f"budget:{self.budget}"
-
-
-class BudgetReserved(_BudgetEvent):
-    """An estimated cost was reserved against a budget before an expensive call."""
-
-    type: Literal["BudgetReserved"] = "BudgetReserved"
-    reservation_id: UUID
-    amount: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
-    category: Name | None = None
-    expires_at: UTCDateTime | None = None
-
-
-class BudgetReservationReleased(_BudgetEvent):
-    """A reservation ended: settled by a recorded cost, or released unused."""
-
-    type: Literal["BudgetReservationReleased"] = "BudgetReservationReleased"
-    reservation_id: UUID
-    settled_amount: Decimal | None = None
-
-
-class BudgetBreached(_BudgetEvent):
-    """Spend went over a budget limit (total, a category's or an agent's)."""
-
-    type: Literal["BudgetBreached"] = "BudgetBreached"
-    scope: Name = "total"
-    limit: Decimal
-    spend: Decimal
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
-
-
 class CheckpointMarked(LedgerEvent):
     """A named point in a workflow that a decision trail can be built up to."""
 
@@ -297,36 +243,7 @@ Event: TypeAlias = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 EVENT_TYPES: dict[str, type[LedgerEvent]] = {
-    cls.model_fields["type"].default: cls
-    for cls in (
-        WorkflowStarted,
-        WorkflowCompleted,
-        StepRecorded,
-        ToolCalled,
-        EvidenceCollected,
-        ModeViolated,
-        PlanRevised,
-        HumanIntervened,
-        CostIncurred,
-        ExplanationRecorded,
-        ReplayAttempted,
-        BudgetReserved,
-        BudgetReservationReleased,
-        BudgetBreached,
-        CheckpointMarked,
-        StateChanged,
-        AgentModeSet,
-        ModeChecked,
-        BreakerCallRecorded,
-        BreakerConfigured,
-        BreakerProbeStarted,
-        CircuitTransitioned,
-        MetricRecorded,
-        AnomalyDetected,
-        AlertRaised,
-        AlertDelivered,
-        AlertAcknowledged,
-    )
+    cls.model_fields["type"].default: cls for cls in get_args(get_args(Event)[0])
 }
 """Stored type name → event class."""
 
@@ -341,53 +258,23 @@ def event_json_schema() -> dict[str, Any]:
     return schema
 
 
-# Every public name, the ones of the modules this one joins included (other modules import them
-# from here).
 __all__ = [
-    "EPOCH",
     "EVENT_ADAPTER",
     "EVENT_TYPES",
     "LEGACY_TYPE_NAMES",
-    "AgentModeSet",
-    "AlertAcknowledged",
-    "AlertDelivered",
-    "AlertRaised",
-    "AnomalyDetected",
-    "BreakerCallRecorded",
-    "BreakerConfigured",
-    "BreakerProbeStarted",
-    "BudgetBreached",
-    "BudgetReservationReleased",
-    "BudgetReserved",
     "CheckpointMarked",
-    "CircuitTransitioned",
-    "Confidence",
     "CostIncurred",
     "Event",
     "EvidenceCollected",
     "ExplanationRecorded",
     "HumanIntervened",
-    "LedgerEvent",
-    "MetricRecorded",
-    "Mode",
-    "ModeChecked",
     "ModeViolated",
-    "Name",
     "PlanRevised",
-    "Polarity",
     "ReplayAttempted",
-    "Severity",
     "StateChanged",
     "StepRecorded",
     "ToolCalled",
-    "UTCDateTime",
     "WorkflowCompleted",
-    "as_utc",
+    "WorkflowStarted",
     "event_json_schema",
-    "from_epoch_us",
-    "new_event_id",
-    "non_finite_field",
-    "to_epoch_us",
-    "to_epoch_us_column",
-    "utc_now",
 ]

@@ -21,7 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from ledger.commit import AppendResult, Committer, PreparedBatch
+from ledger.batch import AppendResult, PreparedBatch
+from ledger.commit import Committer
 from ledger.errors import LedgerClosedError
 
 _log = logging.getLogger(__name__)

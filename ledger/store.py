@@ -1,8 +1,10 @@
 """The ledger: validated, atomic, idempotent appends and audit reads over one backend.
 
-Appending validates a batch (:func:`ledger.commit.prepare`) and hands it to the ledger's
-:class:`~ledger.commit.Committer`, which numbers, chains and writes it in one transaction (see
-:mod:`ledger.commit`); async appends share transactions through :mod:`ledger.groupcommit`.
+Reading (:meth:`Ledger.read`, :meth:`Ledger.scan`, :meth:`Ledger.verify`, …) is in
+:class:`~ledger.reads.LedgerReads`. Appending validates a batch (:func:`ledger.batch.prepare`)
+and hands it to the ledger's :class:`~ledger.commit.Committer`, which numbers, chains and writes
+it in one transaction (see :mod:`ledger.commit`); async appends share transactions through
+:mod:`ledger.groupcommit`.
 
 Retention (:meth:`Ledger.prune`, :meth:`Ledger.keep_for`) removes the oldest events; folds that
 would need them raise :class:`~ledger.errors.PrunedRangeError` instead of silently missing them.
@@ -11,28 +13,26 @@ would need them raise :class:`~ledger.errors.PrunedRangeError` instead of silent
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger import chain as chain_mod
 from ledger.backends.base import LedgerBackend
 from ledger.backends.pruning import PruneResult
-from ledger.backends.rows import ReadQuery, ScanRow, StoredRow, StreamRow
+from ledger.batch import AppendResult, EventInput, ExpectedVersion, PreparedBatch, prepare
 from ledger.codec import DEFAULT_MAX_EVENT_BYTES
-from ledger.commit import AppendResult, Clock, Committer, EventInput, ExpectedVersion, PreparedBatch, prepare
-from ledger.errors import LedgerClosedError, PrunedRangeError
-from ledger.events import as_utc, utc_now
+from ledger.commit import Clock, Committer
 from ledger.groupcommit import GroupCommitter
+from ledger.reads import LedgerReads
 from ledger.recorded import Recorded, to_recorded
 from ledger.retention import RetentionPolicy, RetentionSweeper
+from ledger.timeutil import as_utc, utc_now
 
 __all__ = ["AppendResult", "Clock", "EventInput", "ExpectedVersion", "Ledger", "Recorded", "to_recorded"]
 
 
-class Ledger:
+class Ledger(LedgerReads):
     """An append-only event ledger over one backend (see :func:`ledger.open_ledger`).
 
     Args:
@@ -117,131 +117,6 @@ class Ledger:
                 self._group = GroupCommitter(self.committer, self.after_commit)
             return self._group
 
-    # -- reading -----------------------------------------------------------------------------
-
-    def read(
-        self,
-        *,
-        after: int = 0,
-        limit: int | None = None,
-        until_offset: int | None = None,
-        workflow_id: str | None = None,
-        stream: str | None = None,
-        agent: str | None = None,
-        types: Iterable[str] | str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        page_size: int = 1000,
-    ) -> Iterator[Recorded]:
-        """Yield stored events in offset order, streaming one page at a time.
-
-        Args:
-            after: only offsets greater than this.
-            limit: at most this many events.
-            until_offset: only offsets up to and including this.
-            workflow_id: only this workflow's events.
-            stream: only this stream (``wf:…``, ``agent:…`` or ``ledger``).
-            agent: only events whose ``agent`` is this.
-            types: only these event types.
-            since: only events that occurred at or after this time (naive = UTC).
-            until: only events that occurred before this time (half-open window).
-            page_size: rows fetched per round trip.
-        """
-        self._check_open()
-        if workflow_id is not None:
-            stream = f"wf:{workflow_id}"
-        topic_tuple: tuple[str, ...] = (types,) if isinstance(types, str) else tuple(types or ())
-        query = ReadQuery(
-            after=after,
-            stop=until_offset,
-            stream=stream,
-            agent=agent,
-            topics=topic_tuple,
-            since=as_utc(since) if since is not None else None,
-            until=as_utc(until) if until is not None else None,
-        )
-        remaining = limit
-        size = page_size if remaining is None else min(page_size, max(remaining, 1))
-        for row in self.backend.iter_rows(query, page_size=size):
-            if remaining is not None:
-                if remaining <= 0:
-                    return
-                remaining -= 1
-            yield to_recorded(row)
-
-    def read_rows(self, query: ReadQuery, page_size: int = 1000) -> Iterator[StoredRow]:
-        """Yield raw stored rows (undecoded) for fast folds; see :meth:`read` for filters."""
-        self._check_open()
-        return self.backend.iter_rows(query, page_size=page_size)
-
-    def scan(
-        self, *, after: int = 0, until_offset: int | None = None, page_size: int = 5000
-    ) -> Iterator[ScanRow]:
-        """Yield lean rows (offset, type, occurred_at µs, bytes) in offset order, for fast folds.
-
-        Raises:
-            PrunedRangeError: events after ``after`` were pruned: a fold from there would
-                silently lack them.
-        """
-        # Not a generator function: a pruned range raises here, at the call, not at first use.
-        pages = self.scan_pages(after=after, until_offset=until_offset, page_size=page_size)
-        return itertools.chain.from_iterable(pages)
-
-    def scan_pages(
-        self, *, after: int = 0, until_offset: int | None = None, page_size: int = 5000
-    ) -> Iterator[list[ScanRow]]:
-        """Like :meth:`scan`, a page (list) of rows at a time: folds take pages, and handing
-        rows over one by one to re-collect them cost ~0.5 µs per event (measured, rebuild)."""
-        self._check_open()
-        pruned = self.backend.pruned_through()
-        if after < pruned:
-            raise PrunedRangeError(after, pruned)
-        return self._scan_pages(after, until_offset, page_size)
-
-    def _scan_pages(self, after: int, until_offset: int | None, page_size: int) -> Iterator[list[ScanRow]]:
-        while True:
-            page = self.backend.scan(after, until_offset, page_size)
-            if page:
-                yield page
-            if len(page) < page_size:
-                return
-            after = page[-1][0]
-
-    def read_stream(self, stream: str) -> list[StreamRow]:
-        """Return one stream's lean rows (offset, version, recorded µs, bytes) in version order."""
-        self._check_open()
-        return self.backend.read_stream(stream)
-
-    def stream(self, workflow_id: str) -> list[Recorded]:
-        """Return every event of one workflow in order."""
-        return list(self.read(workflow_id=workflow_id))
-
-    def latest_offset(self) -> int:
-        """Return the highest offset written (0 for an empty ledger)."""
-        self._check_open()
-        return self.backend.max_offset()
-
-    def offset_at(self, when: datetime) -> int:
-        """Return the last offset committed before ``when`` (0 if none): the ledger as of then."""
-        self._check_open()
-        first_after = self.backend.offset_at(as_utc(when))
-        if first_after is None:
-            return self.backend.max_offset()
-        return first_after - 1
-
-    def stream_version(self, stream: str) -> int:
-        """Return the current version of a stream (0 when it has no events)."""
-        self._check_open()
-        return self.backend.stream_version(stream)
-
-    def verify(self) -> chain_mod.VerifyReport:
-        """Recompute the hash chain and check it against checkpoints and the head.
-
-        After a prune it checks from the latest prune mark and reports what was pruned.
-        """
-        self._check_open()
-        return chain_mod.verify(self.backend)
-
     # -- retention ---------------------------------------------------------------------------
 
     def prune(self, before: datetime, *, force: bool = False) -> PruneResult:
@@ -301,10 +176,6 @@ class Ledger:
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise LedgerClosedError
 
     def close(self) -> None:
         """Flush pending async appends and release the backend."""

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from ledger.backends.base import LedgerBackend
 from ledger.errors import UnsupportedURLError
-from ledger.events import utc_now
 from ledger.store import Clock, Ledger
+from ledger.timeutil import utc_now
 
 DEFAULT_URL = "sqlite:///ledger.db"
 """The CLI's default ledger: a SQLite file in the working directory."""

@@ -14,51 +14,23 @@ Breaker transitions are not generated: ``ledger.events`` has no breaker event ty
 
 The same ``seed`` always yields the same events, ids and times included: everything comes from
 one ``random.Random(seed)`` and a simulated clock, never from the wall clock or ``os.urandom``.
-Memory is bounded by the number of active workflows, not by ``n_events``.
+Memory is bounded by the number of active workflows, not by ``n_events``. The simulated clock and
+workflows are in :mod:`ledger.workload_traffic`, the world's vocabulary in
+:mod:`ledger.workload_vocab`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-import random
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
 from ledger.codec import encode
-from ledger.events import (
-    CostIncurred,
-    EvidenceCollected,
-    HumanIntervened,
-    LedgerEvent,
-    ModeViolated,
-    PlanRevised,
-    StepRecorded,
-    ToolCalled,
-    WorkflowCompleted,
-    WorkflowStarted,
-)
-from ledger.workload_vocab import (
-    ACTIONS,
-    AGENTS,
-    DEFAULT_START,
-    ERRORS,
-    EVIDENCE_TYPES,
-    KIND_TABLE,
-    MICRO,
-    MILLION,
-    MODEL_TABLE,
-    MODES,
-    PRICE_VERSION,
-    PRICES,
-    TEXT,
-    TOOLS,
-    UNPRICED_MODEL,
-    Z,
-)
+from ledger.event_base import LedgerEvent
+from ledger.workload_traffic import IdFactory, Made, TrafficGenerator
+from ledger.workload_vocab import DEFAULT_START, PRICE_VERSION, PRICES, UNPRICED_MODEL
 
 __all__ = [
     "DEFAULT_START",
@@ -70,263 +42,6 @@ __all__ = [
     "iter_jsonl",
     "write_jsonl",
 ]
-
-IdFactory = Callable[[int], Any]
-Made = tuple[type[LedgerEvent], dict[str, Any]]
-
-
-class _Workflow:
-    """The state of one simulated workflow (only what later events need)."""
-
-    __slots__ = (
-        "agents",
-        "call_index",
-        "compensated",
-        "evidence",
-        "failures",
-        "human",
-        "id",
-        "length",
-        "modes",
-        "pending",
-        "retries",
-        "sent",
-        "started_us",
-        "steps",
-    )
-
-    def __init__(self, rng: random.Random, number: int, now_us: int) -> None:
-        self.id = f"wf-{number:x}-{rng.getrandbits(24):06x}"
-        self.agents = tuple(rng.sample(AGENTS, 1 + int(rng.random() * 4)))
-        self.modes = {a: MODES[int(rng.random() * len(MODES))] for a in self.agents}
-        self.length = 20 + int(rng.random() * 181)
-        self.sent = 0
-        self.started_us = now_us
-        self.steps = self.retries = self.failures = self.call_index = 0
-        self.human = self.compensated = False
-        self.evidence: list[int] = []
-        self.pending: list[tuple[str, str]] = []  # follow-ups (kind, agent) owed by earlier events
-
-
-class _Generator:
-    """Produces (event class, fields) pairs; :func:`generate` validates them into models."""
-
-    def __init__(
-        self,
-        seed: int,
-        active: int,
-        start: datetime | None,
-        uuid_version: Literal[4, 7],
-        as_id: IdFactory,
-    ) -> None:
-        if active < 1:
-            raise ValueError("active_workflows must be at least 1")
-        if uuid_version not in (4, 7):
-            raise ValueError("uuid_version must be 4 or 7")
-        self.rng = random.Random(seed)
-        self.rand = self.rng.random
-        self.start = start if start is not None else DEFAULT_START
-        self.start_ms = int(self.start.timestamp() * 1000)
-        self.uuid_version = uuid_version
-        self.as_id = as_id
-        self.now_us = 0
-        self.last_id = 0
-        self.started = 0
-        self.slots = [self._new_workflow() for _ in range(active)]
-        self.makers: dict[str, Callable[[_Workflow, str, dict[str, Any]], type[LedgerEvent]]]
-        self.makers = {
-            "step": self._step,
-            "tool": self._tool,
-            "cost": self._cost,
-            "evidence": self._evidence,
-            "replan": self._replan,
-            "human": self._human,
-            "violation": self._violation,
-        }
-
-    def _new_workflow(self) -> _Workflow:
-        self.started += 1
-        return _Workflow(self.rng, self.started, self.now_us)
-
-    def _id(self) -> int:
-        if self.uuid_version == 4:
-            value = self.rng.getrandbits(128)
-            return (value & ~(0xF << 76) & ~(0b11 << 62)) | 0x4 << 76 | 0b10 << 62
-        # The layout of ledger.events.new_event_id, stamped with the simulated clock.
-        ms = self.start_ms + self.now_us // 1000
-        rand = self.rng.getrandbits(74)
-        return (
-            (ms & 0xFFFFFFFFFFFF) << 80
-            | 0x7 << 76
-            | (rand >> 62) << 64
-            | 0b10 << 62
-            | (rand & ((1 << 62) - 1))
-        )
-
-    def _text(self, low: int, high: int) -> str:
-        size = low + int(self.rand() * (high - low + 1))
-        at = int(self.rand() * (len(TEXT) - size))
-        return TEXT[at : at + size]
-
-    def _lognormal(self, median: float, sigma: float) -> float:
-        return median * math.exp(sigma * Z[int(self.rand() * 1024)])
-
-    def __iter__(self) -> Iterator[Made]:
-        rand = self.rand
-        slots = self.slots
-        active = len(slots)
-        start = self.start
-        makers = self.makers
-        while True:
-            # Exponential gaps, mean 5 ms: about 200 events/s across the active workflows.
-            self.now_us += 1 + int(-5000.0 * math.log(1.0 - rand()))
-            index = int(rand() * active)
-            wf = slots[index]
-            wf.sent += 1
-            self.last_id = self._id()
-            fields: dict[str, Any] = {
-                "event_id": self.as_id(self.last_id),
-                "occurred_at": start + timedelta(microseconds=self.now_us),
-                "workflow_id": wf.id,
-            }
-            if wf.sent == 1:
-                cls = self._started(wf, fields)
-            elif wf.sent >= wf.length:
-                cls = self._completed(wf, fields)
-                slots[index] = self._new_workflow()
-            elif wf.pending:
-                kind, agent = wf.pending.pop()
-                cls = makers[kind](wf, agent, fields)
-            else:
-                agent = wf.agents[int(rand() * len(wf.agents))]
-                cls = makers[KIND_TABLE[int(rand() * 100)]](wf, agent, fields)
-            yield cls, fields
-
-    def _started(self, wf: _Workflow, fields: dict[str, Any]) -> type[LedgerEvent]:
-        fields["agent"] = wf.agents[0]
-        fields["goal"] = self._text(40, 160)
-        fields["input"] = {
-            "user": f"u{int(self.rand() * 10_000)}",
-            "priority": 1 + int(self.rand() * 5),
-        }
-        return WorkflowStarted
-
-    def _completed(self, wf: _Workflow, fields: dict[str, Any]) -> type[LedgerEvent]:
-        success = wf.failures == 0 or wf.compensated or self.rand() < 0.6
-        fields.update(
-            agent=wf.agents[0],
-            success=success,
-            total_steps=wf.steps,
-            total_retries=wf.retries,
-            required_human=wf.human,
-            required_compensation=wf.compensated,
-            duration_ms=(self.now_us - wf.started_us) / 1000,
-            outcome={"status": "done" if success else "failed", "items": int(self.rand() * 50)},
-            agents_involved=wf.agents,
-        )
-        return WorkflowCompleted
-
-    def _step(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
-        rand = self.rand
-        wf.steps += 1
-        declared = wf.modes[agent]
-        mode = declared
-        if rand() < 0.03:
-            mode = MODES[int(rand() * len(MODES))]
-            if mode != declared and rand() < 0.5:
-                wf.pending.append(("violation", agent))
-        success = rand() >= 0.04
-        fields["agent"] = agent
-        fields["success"] = success
-        fields["mode"] = mode
-        fields["declared_mode"] = declared
-        fields["tool_duration_ms"] = round(self._lognormal(90.0, 1.0), 1)
-        if not success:
-            wf.failures += 1
-            fields["error"] = ERRORS[int(rand() * len(ERRORS))]
-            if rand() < 0.35:
-                fields["required_compensation"] = wf.compensated = True
-            if rand() < 0.5:
-                wf.retries += 1
-        if rand() < (0.008 if success else 0.2):
-            fields["required_human"] = wf.human = True
-            wf.pending.append(("human", agent))
-        return StepRecorded
-
-    def _tool(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
-        rand = self.rand
-        tool, median_ms = TOOLS[int(rand() * len(TOOLS))]
-        wf.call_index += 1
-        fields["agent"] = agent
-        fields["tool"] = tool
-        fields["arguments"] = {"query": self._text(10, 60), "limit": 1 + int(rand() * 50)}
-        fields["duration_ms"] = round(self._lognormal(median_ms, 0.8), 1)
-        fields["call_index"] = wf.call_index
-        if rand() < 0.03:
-            fields["success"] = False
-            fields["error"] = ERRORS[int(rand() * len(ERRORS))]
-        else:
-            size = min(1650, max(100, int(self._lognormal(170.0, 0.9))))
-            fields["result"] = self._text(size - size // 4, size)
-        return ToolCalled
-
-    def _cost(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
-        rand = self.rand
-        model = MODEL_TABLE[int(rand() * 100)]
-        prompt = min(60_000, max(50, int(self._lognormal(1500.0, 0.9))))
-        completion = min(8000, max(1, int(self._lognormal(300.0, 0.9))))
-        cached = int(rand() * prompt) if rand() < 0.3 else 0
-        fields["agent"] = agent
-        fields["model"] = model
-        fields["prompt_tokens"] = prompt
-        fields["completion_tokens"] = completion
-        fields["cached_tokens"] = cached
-        price = PRICES.get(model)
-        if price is None:
-            fields["status"] = "unpriced"
-        else:
-            p_in, p_out, p_cached = price
-            amount = ((prompt - cached) * p_in + cached * p_cached + completion * p_out) / MILLION
-            fields["amount"] = amount.quantize(MICRO)
-            fields["price_version"] = PRICE_VERSION
-        return CostIncurred
-
-    def _evidence(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
-        rand = self.rand
-        size = min(1200, max(40, int(self._lognormal(120.0, 0.9))))
-        content = self._text(size - size // 4, size)
-        r = rand()
-        confidence = "verified" if r < 0.5 else "claimed" if r < 0.8 or not wf.evidence else "inferred"
-        fields["agent"] = agent
-        fields["evidence_type"] = EVIDENCE_TYPES[int(rand() * len(EVIDENCE_TYPES))]
-        fields["source"] = TOOLS[int(rand() * len(TOOLS))][0]
-        fields["content"] = content
-        fields["content_hash"] = hashlib.sha256(content.encode()).hexdigest()[:16]
-        fields["confidence"] = confidence
-        if confidence == "inferred":
-            cited = self.rng.sample(wf.evidence, min(len(wf.evidence), 3))
-            fields["based_on"] = tuple(self.as_id(n) for n in cited)
-        wf.evidence.append(self.last_id)
-        if len(wf.evidence) > 16:
-            del wf.evidence[0]
-        return EvidenceCollected
-
-    def _replan(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
-        fields["agent"] = agent
-        fields["reason"] = self._text(30, 200)
-        return PlanRevised
-
-    def _human(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
-        fields["agent"] = agent
-        fields["reason"] = self._text(20, 120)
-        return HumanIntervened
-
-    def _violation(self, wf: _Workflow, agent: str, fields: dict[str, Any]) -> type[LedgerEvent]:
-        fields["agent"] = agent
-        fields["declared_mode"] = wf.modes[agent]
-        fields["attempted_action"] = ACTIONS[int(self.rand() * len(ACTIONS))]
-        fields["violation_type"] = "blocked" if self.rand() < 0.7 else "allowed"
-        return ModeViolated
 
 
 def _fields(
@@ -342,7 +57,7 @@ def _fields(
         raise ValueError("n_events must not be negative")
     if n_events == 0:
         return
-    made = _Generator(seed, active, start, uuid_version, as_id)
+    made = TrafficGenerator(seed, active, start, uuid_version, as_id)
     for count, item in enumerate(made, start=1):
         yield item
         if count >= n_events:

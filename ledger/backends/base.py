@@ -4,7 +4,9 @@ Every backend is a :class:`LedgerBackend`: the ledger-specific primitives below,
 ``eventsourcing`` process-recorder interface (:class:`eventsourcing.persistence.ProcessRecorder`:
 notifications, tracking, subscriptions) served from the ledger's own storage. The append
 algorithm itself — idempotency, versions, offsets, hash chain — lives once, in
-:mod:`ledger.commit`; the rows a backend handles are in :mod:`ledger.backends.rows`.
+:mod:`ledger.commit`, using the backend's :class:`~ledger.backends.transaction.WriteTransaction`;
+the rows a backend handles are in :mod:`ledger.backends.rows`, runner locks in
+:mod:`ledger.backends.locks`.
 
 A backend is a package ``ledger/backends/<name>/`` whose ``__init__`` declares the URL
 ``SCHEMES`` it serves and a ``from_url(url, shown)`` that parses its own URL; ``ledger.url``
@@ -13,8 +15,6 @@ holds the registry.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -25,6 +25,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, ProcessRecorder, StoredEvent, Subscription
 
+from ledger.backends.locks import RunnerLock
 from ledger.backends.pruning import PruneMark, PruneResult
 from ledger.backends.rows import (
     GENESIS,
@@ -38,105 +39,28 @@ from ledger.backends.rows import (
     StreamRow,
     Tail,
 )
-from ledger.events import to_epoch_us
+from ledger.backends.transaction import WriteTransaction
+from ledger.timeutil import to_epoch_us
 
 __all__ = [
     "GENESIS",
     "BackendStats",
     "Checkpoint",
-    "CommitConflictError",
-    "DuplicateKeyError",
-    "FileRunnerLock",
     "LedgerBackend",
     "PruneMark",
     "PruneResult",
     "ReadQuery",
-    "RunnerLock",
     "SavedView",
     "ScanRow",
     "StoredId",
     "StoredRow",
     "StreamRow",
     "Tail",
-    "WriteTransaction",
 ]
 
 
-class DuplicateKeyError(Exception):
-    """An insert hit a stored event id (the optimistic append retries with a lookup)."""
-
-
-class CommitConflictError(Exception):
-    """Another writer committed between this transaction's reads and its commit; nothing was written.
-
-    Raised by optimistic backends (Redis) when the transaction ends; the ledger re-runs the
-    whole transaction with fresh reads.
-    """
-
-
-class WriteTransaction(ABC):
-    """Primitives used by the append algorithm inside one exclusive transaction."""
-
-    @abstractmethod
-    def existing(self, event_ids: list[UUID]) -> dict[UUID, StoredId]:
-        """Return the stored events among ``event_ids``."""
-
-    @abstractmethod
-    def stream_versions(self, streams: list[str]) -> dict[str, int]:
-        """Return the current version of each stream that has events."""
-
-    @abstractmethod
-    def tail(self) -> Tail:
-        """Return the last stored event's offset and chain value."""
-
-    @abstractmethod
-    def insert(self, rows: list[StoredRow]) -> None:
-        """Insert rows (offsets already assigned, contiguous after the tail).
-
-        Raises :class:`DuplicateKeyError` when an event id is already stored; the caller then
-        rolls the transaction back.
-        """
-
-    @abstractmethod
-    def save_head(self, tail: Tail, checkpoints: list[Checkpoint]) -> None:
-        """Record the new head of the chain and any checkpoints crossed."""
-
-
-class RunnerLock(ABC):
-    """Held by the one active runner of a projection; released on :meth:`release`."""
-
-    @abstractmethod
-    def release(self) -> None:
-        """Let another runner take over."""
-
-
-class FileRunnerLock(RunnerLock):
-    """An exclusive ``flock`` on a file: held per open file, so it excludes threads too."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd: int | None = fd
-
-    @classmethod
-    def try_acquire(cls, path: str) -> FileRunnerLock | None:
-        """Return the lock on ``path`` if no one else holds it, else ``None``."""
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return cls(fd)
-
-    def release(self) -> None:
-        """Unlock and close the file."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
 class LedgerBackend(ProcessRecorder, ABC):
-    """A ledger store: a URL-selected backend implementing the primitives above.
+    """A ledger store: a URL-selected backend implementing the primitives below.
 
     Attributes:
         url: the URL it was opened with (password redacted).

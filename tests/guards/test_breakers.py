@@ -19,7 +19,7 @@ from ledger import (
     ToolCalled,
     open_ledger,
 )
-from ledger.events import to_epoch_us
+from ledger.timeutil import to_epoch_us
 from projections import (
     BreakerProjection,
     CircuitBreaker,

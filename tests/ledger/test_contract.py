@@ -40,7 +40,7 @@ from ledger import (
 )
 from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
-from ledger.commit import EventInput
+from ledger.batch import EventInput
 from tests.conftest import MakeLedger, ManualClock
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

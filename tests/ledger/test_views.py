@@ -19,7 +19,7 @@ from ledger import Ledger, PlanRevised, StepRecorded, open_ledger
 from ledger.backends.base import ReadQuery, SavedView
 from ledger.backends.sqlite import layout as sqlite_layout
 from ledger.errors import ViewConflictError
-from ledger.events import to_epoch_us
+from ledger.timeutil import to_epoch_us
 from tests.conftest import MakeLedger
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

@@ -18,15 +18,10 @@ import redis
 from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
 
 from ledger import BackendUnavailableError, Ledger, StepRecorded, UnsupportedURLError, open_ledger
-from ledger.backends.base import (
-    CommitConflictError,
-    DuplicateKeyError,
-    LedgerBackend,
-    StoredRow,
-    Tail,
-)
+from ledger.backends.base import LedgerBackend, StoredRow, Tail
 from ledger.backends.redis.layout import Keys
 from ledger.backends.redis.recorder import RedisLedgerRecorder, _eviction_problem
+from ledger.backends.transaction import CommitConflictError, DuplicateKeyError
 from ledger.errors import BackendError, LedgerLostError
 from tests.conftest import ManualClock, delete_redis_keys, with_prefix
 

@@ -16,7 +16,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from ledger.backends.base import DuplicateKeyError, LedgerBackend, RunnerLock, WriteTransaction
+from ledger.backends.base import LedgerBackend
+from ledger.backends.locks import RunnerLock
 from ledger.backends.pruning import PruneMark, PruneResult, plan_prune
 from ledger.backends.rows import (
     GENESIS,
@@ -29,8 +30,9 @@ from ledger.backends.rows import (
     StoredRow,
     Tail,
 )
+from ledger.backends.transaction import DuplicateKeyError, WriteTransaction
 from ledger.errors import ViewConflictError
-from ledger.events import to_epoch_us
+from ledger.timeutil import to_epoch_us
 
 
 class MemoryLedgerRecorder(LedgerBackend):

@@ -9,9 +9,9 @@ from uuid import UUID
 import psycopg
 from psycopg.sql import SQL
 
-from ledger.backends.base import DuplicateKeyError, WriteTransaction
 from ledger.backends.postgres.layout import COPY_TYPES, TAIL_SQL, Tables
 from ledger.backends.rows import GENESIS, Checkpoint, StoredId, StoredRow, Tail
+from ledger.backends.transaction import DuplicateKeyError, WriteTransaction
 
 
 def utc(value: datetime) -> datetime:

@@ -23,7 +23,7 @@ from ledger.backends.redis.layout import (
 )
 from ledger.backends.rows import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, Tail
 from ledger.errors import LedgerLostError
-from ledger.events import from_epoch_us, to_epoch_us
+from ledger.timeutil import from_epoch_us, to_epoch_us
 
 _CHUNK = 1000
 """Offsets fetched per round trip while filtering."""

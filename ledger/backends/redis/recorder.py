@@ -2,10 +2,10 @@
 
 Writes are optimistic and atomic. A transaction reads the head, stream versions and (on a retry)
 known ids with plain commands, computes offsets and chain links in Python, then sends every row
-to one Lua script (:data:`~ledger.backends.redis.layout.COMMIT`) that re-checks on the server
+to one Lua script (:data:`~ledger.backends.redis.scripts.COMMIT`) that re-checks on the server
 that the head has not moved, that no id is stored and that each stream is at the version the
 rows continue from, and only then writes. A moved head raises
-:class:`~ledger.backends.base.CommitConflictError` and the ledger runs the transaction again, so
+:class:`~ledger.backends.transaction.CommitConflictError` and the ledger runs the transaction again, so
 offsets stay gapless and in commit order across any number of processes, with no lock to leak.
 
 Each handle remembers the ledger's *incarnation* (a random token written when the ledger was
@@ -25,12 +25,9 @@ from contextlib import contextmanager
 import redis
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from ledger.backends.base import LedgerBackend, RunnerLock, WriteTransaction
+from ledger.backends.base import LedgerBackend
+from ledger.backends.locks import RunnerLock
 from ledger.backends.redis.layout import (
-    COMMIT,
-    RELEASE_LOCK,
-    RENEW_LOCK,
-    SAVE_VIEW,
     Keys,
     as_bytes,
     as_int,
@@ -38,8 +35,10 @@ from ledger.backends.redis.layout import (
     unpack_view,
 )
 from ledger.backends.redis.prune import RedisPruning
+from ledger.backends.redis.scripts import COMMIT, RELEASE_LOCK, RENEW_LOCK, SAVE_VIEW
 from ledger.backends.redis.writes import RedisWrite
 from ledger.backends.rows import SavedView
+from ledger.backends.transaction import WriteTransaction
 from ledger.errors import BackendUnavailableError, ViewConflictError
 
 RUNNER_LOCK_MS = 30_000
@@ -52,7 +51,7 @@ class RedisLedgerRecorder(RedisPruning, LedgerBackend):
     def __init__(self, client: redis.Redis, keys: Keys, url: str) -> None:
         super().__init__(client, keys, url)
         self.commit_script = client.register_script(COMMIT)
-        """The server-side commit (:data:`~ledger.backends.redis.layout.COMMIT`), run by a write."""
+        """The server-side commit (:data:`~ledger.backends.redis.scripts.COMMIT`), run by a write."""
         self._save_view = client.register_script(SAVE_VIEW)
         self._renew_lock = client.register_script(RENEW_LOCK)
         self._release_lock = client.register_script(RELEASE_LOCK)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger.backends.base import CommitConflictError, DuplicateKeyError, WriteTransaction
 from ledger.backends.redis.layout import as_bytes, as_int, commit_member, pack_chain_at, pack_row, unpack_row
 from ledger.backends.rows import GENESIS, Checkpoint, StoredId, StoredRow, Tail
+from ledger.backends.transaction import CommitConflictError, DuplicateKeyError, WriteTransaction
 from ledger.errors import BackendError
-from ledger.events import from_epoch_us, to_epoch_us
+from ledger.timeutil import from_epoch_us, to_epoch_us
 
 if TYPE_CHECKING:
     from ledger.backends.redis.recorder import RedisLedgerRecorder

@@ -15,10 +15,10 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor
 
-from ledger.backends.base import DuplicateKeyError, WriteTransaction
 from ledger.backends.rows import GENESIS, Checkpoint, StoredId, StoredRow, Tail
 from ledger.backends.sqlite.layout import COLUMNS, LAST_VERSION_OF, TABLE
-from ledger.events import from_epoch_us, to_epoch_us, to_epoch_us_column
+from ledger.backends.transaction import DuplicateKeyError, WriteTransaction
+from ledger.timeutil import from_epoch_us, to_epoch_us, to_epoch_us_column
 
 _us = to_epoch_us
 _dt = from_epoch_us

@@ -1,0 +1,83 @@
+"""A caller's batch on its way through a commit: validated and encoded going in, offsets coming out.
+
+:func:`prepare` turns one caller's events into a :class:`PreparedBatch` (outside any transaction,
+so validation never holds the write lock); :class:`~ledger.commit.Committer` writes batches and
+answers each with an :class:`AppendResult`.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.codec import validate_and_encode
+from ledger.event_base import LedgerEvent
+
+__all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "prepare", "stream_of"]
+
+EventInput = LedgerEvent | Mapping[str, Any] | str | bytes
+"""One event as a caller may pass it: a model, a mapping, or its JSON text or bytes."""
+ExpectedVersion = int | Mapping[str, int] | None
+"""A batch's ``expected_version``: one stream's version, a version per stream, or no check."""
+
+_stream_key = operator.methodcaller("stream_key")
+
+
+def stream_of(event: LedgerEvent) -> str:
+    """Return the stream an event belongs to (see :meth:`LedgerEvent.stream_key`)."""
+    return event.stream_key()
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did: one offset per input event, in input order.
+
+    Attributes:
+        offsets: the offset of each input event (the original offset for a duplicate).
+        written: how many events were newly written.
+        duplicates: how many were already stored (idempotent retries) and not written.
+    """
+
+    offsets: tuple[int, ...]
+    written: int
+    duplicates: int
+
+    @property
+    def last_offset(self) -> int | None:
+        """The highest offset among the batch's events (``None`` for an empty batch)."""
+        return max(self.offsets) if self.offsets else None
+
+
+@dataclass
+class PreparedBatch:
+    """One caller's batch, validated and encoded, waiting to be committed.
+
+    Attributes:
+        events: the validated events, in input order.
+        states: their encodings (the bytes stored and chained).
+        streams: the stream of each event.
+        expected: the caller's ``expected_version`` (see :meth:`ledger.Ledger.append`).
+    """
+
+    events: list[LedgerEvent]
+    states: list[bytes]
+    streams: list[str]
+    expected: ExpectedVersion
+
+
+def prepare(
+    events: Iterable[EventInput] | EventInput, expected: ExpectedVersion, *, max_event_bytes: int
+) -> PreparedBatch:
+    """Validate and encode one caller's events (one or many) into a batch ready to commit.
+
+    Raises:
+        BatchRejectedError: some events are invalid.
+    """
+    items: Iterable[EventInput]
+    items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else events
+    validated, states = validate_and_encode(items, max_bytes=max_event_bytes)
+    return PreparedBatch(
+        events=validated, states=states, streams=list(map(_stream_key, validated)), expected=expected
+    )
