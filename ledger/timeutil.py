@@ -56,7 +56,7 @@ def to_epoch_us_column(values: Iterable[datetime]) -> Iterator[int]:
     """:func:`to_epoch_us` of many aware datetimes, without a Python call for each.
 
     For columns of validated event times (always aware): C-level ``map``s of the same
-    subtraction and floor division, ~0.3 us less per value than calling the function.
+    subtraction and floor division, cheaper per value than calling the function.
     """
     return map(
         operator.floordiv, map(operator.sub, values, itertools.repeat(EPOCH)), itertools.repeat(_ONE_US)

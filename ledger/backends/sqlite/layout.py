@@ -68,8 +68,8 @@ CREATE_STATEMENTS = [
     f"CREATE INDEX IF NOT EXISTS {TABLE}_occurred ON {TABLE} (occurred_at)",
     # No index on recorded_at: it never decreases with the offset, so time -> offset is
     # a binary search over the primary key (first_recorded_at_or_after). The index
-    # cost ~0.5 us per appended event (measured on 100k-event ingests); files made
-    # before it was dropped lose it here.
+    # was a measurable share of every append (bench.ingest); files made before it was
+    # dropped lose it here.
     f"DROP INDEX IF EXISTS {TABLE}_recorded",
     "CREATE TABLE IF NOT EXISTS ledger_head ("
     "id INTEGER PRIMARY KEY CHECK (id = 1), "
@@ -90,7 +90,7 @@ CREATE_STATEMENTS = [
 
 
 # Two subqueries: SQLite answers a lone MIN() or MAX() from the primary key, but scans the
-# table for both in one SELECT (measured: 60 ms at 1M rows against microseconds).
+# table for both in one SELECT (linear in the ledger's size against constant time).
 OFFSET_RANGE_SQL = (
     f"SELECT (SELECT MIN(notification_id) FROM {TABLE}), (SELECT MAX(notification_id) FROM {TABLE})"
 )
@@ -161,8 +161,8 @@ def number_streams(c: SQLiteCursor) -> None:
 
     Each existing stream is numbered by its lowest stored offset (new streams then number on
     from the highest). Runs under the set-up lock, in one transaction that holds the write lock
-    throughout (measured: 0.9 s for a 300k-event, 214 MB file); a no-op on new files and on files
-    already converted.
+    throughout (seconds per million events: the README's Backends table); a no-op on new files
+    and on files already converted.
     """
     c.execute(f"SELECT \"notnull\" FROM pragma_table_info('{TABLE}') WHERE name = 'stream_no'")
     column = c.fetchone()

@@ -7,8 +7,8 @@ and the versions of the streams it empties.
 
 Streams are numbered (``ledger_streams``, one row per stream, numbers in creation order) and
 the stream index is on ``(stream_no, originator_version)``, not on the name: the streams being
-written then sit together at the index's end instead of all over it (measured: ~0.7 us less
-per appended event at 100k events, ~1 us at 1M). The mapping is outside the hash chain, so reads
+written then sit together at the index's end instead of all over it (the gain per appended
+event is in bench/README.md, ingest). The mapping is outside the hash chain, so reads
 also match the row's own stream name, and :meth:`SQLiteLedgerRecorder.layout_problems` (run by
 ``verify``) reports a row whose number does not map to its name. Files made with the
 name-keyed index are converted when opened (:func:`~ledger.backends.sqlite.layout.number_streams`).

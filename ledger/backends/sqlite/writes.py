@@ -119,10 +119,10 @@ class SQLiteWrite(WriteTransaction):
         )
         numbers = self._numbers(streams)
         # Converted column by column with C-level map()s: UUID.bytes is a Python property and
-        # to_epoch_us a Python function, ~0.5 us per event between them when called per row.
+        # to_epoch_us a Python function, a measurable cost per event when called per row.
         # Blobs are bound as bytearray: Python 3.11's sqlite3 binds bytes only after a failed
-        # adapter look-up that formats an AttributeError each time (~0.3 us per value, three
-        # per row); a bytearray binds directly, to the same stored blob.
+        # adapter look-up that formats an AttributeError each time (three per row); a bytearray
+        # binds directly, to the same stored blob (the gains: bench/README.md, ingest).
         try:
             self.cursor.executemany(
                 f"INSERT INTO {TABLE} ({COLUMNS}, stream_no) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
