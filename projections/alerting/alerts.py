@@ -20,6 +20,8 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+import msgspec
+
 from ledger import (
     AlertAcknowledged,
     AlertDelivered,
@@ -39,6 +41,7 @@ from projections.alerting.alert_fold import (
     AlertSeverity,
     Delivery,
     KeyState,
+    RaisedFields,
     alert_from_event,
 )
 from projections.fold.bound import Bound, fold_new
@@ -305,7 +308,8 @@ class AlertManager(Bound):
             )
             self.ledger.append(event)
             fold_new(self.ledger, self._projection)
-            return alert_from_event(to_epoch_us(now), event.model_dump(mode="json"))
+            fields = msgspec.convert(event.model_dump(mode="json"), RaisedFields)
+            return alert_from_event(to_epoch_us(now), fields)
 
     async def _deliver(self, alert: Alert) -> list[Delivery]:
         channels = list(self._channels.items())

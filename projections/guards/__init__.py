@@ -1,6 +1,7 @@
 """The guards: mode enforcement, circuit breakers and graded evidence, every verdict an event."""
 
-from projections.guards.breaker_fold import BreakerProjection, CircuitBreakerConfig, CircuitState
+from projections.guards.breaker_config import CircuitBreakerConfig, CircuitState
+from projections.guards.breaker_fold import BreakerProjection
 from projections.guards.breaker_registry import CircuitBreakerRegistry
 from projections.guards.breakers import BreakerStatus, CircuitBreaker, CircuitOpenError
 from projections.guards.evidence import EvidenceCollector, EvidenceError

@@ -26,7 +26,6 @@ from typing import Any, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
-import orjson
 
 from ledger import (
     BreakerCallRecorded,
@@ -47,11 +46,12 @@ from ledger import (
 )
 from projections.fold.bound import Bound
 from projections.fold.event_schema import fields_of
+from projections.fold.projection import struct_decoder
 from projections.fold.storage import MetricStorage
+from projections.guards.breaker_config import CircuitBreakerConfig, CircuitState
 from projections.guards.breaker_fold import (
+    BREAKER_STRUCTS,
     BreakerFold,
-    CircuitBreakerConfig,
-    CircuitState,
     Transition,
     due_transition,
     outcome_transition,
@@ -301,7 +301,8 @@ class CircuitBreaker(Bound):
         """Fold the breaker's events stored since the last refresh."""
         fold = self._fold
         for row in self.ledger.read_rows(ReadQuery(after=self._offset, stream=self._stream)):
-            fold.apply(to_epoch_us(row.occurred_at), orjson.loads(row.state))
+            event = struct_decoder(BREAKER_STRUCTS[row.topic])(row.state)
+            fold.apply(to_epoch_us(row.occurred_at), event)
             fold.version = row.version
             self._offset = row.offset
 
