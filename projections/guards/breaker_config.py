@@ -1,10 +1,13 @@
-"""A circuit breaker's states and thresholds (what its fold and its decisions are judged by)."""
+"""What a circuit breaker is described by: its states, thresholds, status, and the error of a refused call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from ledger import LedgerError
 
 if TYPE_CHECKING:
     from projections.guards.breaker_fold import ConfiguredFields
@@ -66,3 +69,27 @@ class CircuitBreakerConfig:
     def window_us(self) -> int:
         """``window_seconds`` in microseconds."""
         return round(self.window_seconds * US)
+
+
+class CircuitOpenError(LedgerError):
+    """A call was refused because its breaker is open (or has no free half-open probe)."""
+
+    def __init__(self, name: str, state: CircuitState) -> None:
+        self.name = name
+        self.state = state
+        super().__init__(f"circuit '{name}' is {state.value}: call rejected")
+
+
+@dataclass(frozen=True)
+class BreakerStatus:
+    """A breaker's state and counters now."""
+
+    name: str
+    state: CircuitState
+    since: datetime | None
+    half_open_at: datetime | None
+    failures_in_window: int
+    successes: int
+    failures: int
+    rejected: int
+    transitions: int
