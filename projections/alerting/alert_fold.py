@@ -14,10 +14,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
-from ledger import from_epoch_us, to_epoch_us
+import msgspec
+
+from ledger import AlertAcknowledged, AlertDelivered, AlertRaised, from_epoch_us, to_epoch_us
+from projections.fold.event_schema import fields_of
 from projections.fold.projection import Arrays, Handler, Projection
 
 _RANK = {"info": 0, "warning": 1, "high": 2, "critical": 3}
@@ -145,6 +148,40 @@ class AlertChannel(ABC):
         """Deliver one alert."""
 
 
+@fields_of(AlertRaised)
+class RaisedFields(msgspec.Struct, frozen=True):
+    """What the alert fold reads of an ``AlertRaised``."""
+
+    alert_id: UUID
+    alert_type: str
+    source: str
+    severity: str
+    title: str
+    message: str = ""
+    metric_name: str | None = None
+    current_value: float | None = None
+    threshold: float | None = None
+    suppressed: bool = False
+
+
+@fields_of(AlertDelivered)
+class DeliveredFields(msgspec.Struct, frozen=True):
+    """What the alert fold reads of an ``AlertDelivered``."""
+
+    alert_id: UUID
+    channel: str
+    success: bool
+    error: str | None = None
+
+
+@fields_of(AlertAcknowledged)
+class AcknowledgedFields(msgspec.Struct, frozen=True):
+    """What the alert fold reads of an ``AlertAcknowledged``."""
+
+    alert_id: UUID
+    by: str | None = None
+
+
 @dataclass
 class KeyState:
     """De-duplication state of one (type, source): the last delivered alert and the suppressed count."""
@@ -159,6 +196,11 @@ class AlertProjection(Projection):
 
     name = "alerts"
     version = 1
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
+        "AlertRaised": RaisedFields,
+        "AlertDelivered": DeliveredFields,
+        "AlertAcknowledged": AcknowledgedFields,
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -172,7 +214,7 @@ class AlertProjection(Projection):
             "AlertAcknowledged": self._acked,
         }
 
-    def _raised(self, t: int, e: dict[str, Any]) -> None:
+    def _raised(self, t: int, e: RaisedFields) -> None:
         alert = alert_from_event(t, e)
         self.alerts[alert.id] = alert
         key = self.keys.setdefault((alert.alert_type, alert.source), KeyState())
@@ -181,18 +223,16 @@ class AlertProjection(Projection):
         else:
             key.last_us, key.last_rank = t, alert.severity.rank
 
-    def _delivered(self, t: int, e: dict[str, Any]) -> None:
-        alert = self.alerts.get(UUID(e["alert_id"]))
+    def _delivered(self, t: int, e: DeliveredFields) -> None:
+        alert = self.alerts.get(e.alert_id)
         if alert is not None:
-            delivery = Delivery(e["channel"], bool(e["success"]), e.get("error"), from_epoch_us(t))
+            delivery = Delivery(e.channel, e.success, e.error, from_epoch_us(t))
             self.alerts[alert.id] = replace(alert, deliveries=(*alert.deliveries, delivery))
 
-    def _acked(self, t: int, e: dict[str, Any]) -> None:
-        alert = self.alerts.get(UUID(e["alert_id"]))
+    def _acked(self, t: int, e: AcknowledgedFields) -> None:
+        alert = self.alerts.get(e.alert_id)
         if alert is not None and alert.acknowledged_at is None:
-            self.alerts[alert.id] = replace(
-                alert, acknowledged_by=e.get("by"), acknowledged_at=from_epoch_us(t)
-            )
+            self.alerts[alert.id] = replace(alert, acknowledged_by=e.by, acknowledged_at=from_epoch_us(t))
 
     def dump(self) -> tuple[dict[str, Any], Arrays]:
         """Return the state as JSON-able metadata."""
@@ -203,7 +243,7 @@ class AlertProjection(Projection):
         self.alerts, self.keys = {}, {}
         for data in meta["alerts"]:
             t = to_epoch_us(datetime.fromisoformat(data["timestamp"]))
-            self._raised(t, {**data, "alert_id": data["id"]})
+            self._raised(t, msgspec.convert({**data, "alert_id": data["id"]}, RaisedFields))
             alert = self.alerts[UUID(data["id"])]
             deliveries = tuple(
                 Delivery(d["channel"], d["success"], d["error"], datetime.fromisoformat(d["timestamp"]))
@@ -218,18 +258,18 @@ class AlertProjection(Projection):
             )
 
 
-def alert_from_event(t_us: int, e: dict[str, Any]) -> Alert:
-    """Build an :class:`Alert` from a stored ``AlertRaised`` event (decoded JSON)."""
+def alert_from_event(t_us: int, e: RaisedFields) -> Alert:
+    """Build an :class:`Alert` from a stored ``AlertRaised`` event (its decoded fields)."""
     return Alert(
-        id=UUID(e["alert_id"]),
-        alert_type=e["alert_type"],
-        source=e["source"],
-        severity=AlertSeverity.parse(e["severity"]),
-        title=e["title"],
-        message=e.get("message") or "",
+        id=e.alert_id,
+        alert_type=e.alert_type,
+        source=e.source,
+        severity=AlertSeverity.parse(e.severity),
+        title=e.title,
+        message=e.message or "",
         timestamp=from_epoch_us(t_us),
-        metric_name=e.get("metric_name"),
-        current_value=e.get("current_value"),
-        threshold=e.get("threshold"),
-        suppressed=bool(e.get("suppressed")),
+        metric_name=e.metric_name,
+        current_value=e.current_value,
+        threshold=e.threshold,
+        suppressed=e.suppressed,
     )

@@ -17,8 +17,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 from uuid import UUID
+
+import msgspec
 
 from ledger import (
     AlertAcknowledged,
@@ -39,22 +40,14 @@ from projections.alerting.alert_fold import (
     AlertSeverity,
     Delivery,
     KeyState,
+    RaisedFields,
     alert_from_event,
 )
+from projections.alerting.report_alerts import ReportAlerts
 from projections.fold.bound import Bound, fold_new
 from projections.fold.storage import MetricStorage
-from projections.metrics.reports import BudgetStatus, MetricsReport, SLOReport
-from projections.signals.anomaly_fold import Anomaly, Severity
 
 log = logging.getLogger(__name__)
-
-ANOMALY_TO_ALERT = {
-    Severity.LOW: AlertSeverity.INFO,
-    Severity.MEDIUM: AlertSeverity.WARNING,
-    Severity.HIGH: AlertSeverity.HIGH,
-    Severity.CRITICAL: AlertSeverity.CRITICAL,
-}
-"""How an anomaly's severity becomes an alert's."""
 
 
 class UnknownAlertError(LedgerError, KeyError):
@@ -68,7 +61,7 @@ class UnknownAlertError(LedgerError, KeyError):
         return str(self.args[0])
 
 
-class AlertManager(Bound):
+class AlertManager(ReportAlerts, Bound):
     """Raises, de-duplicates, delivers and lists alerts (the guide's "Alert System").
 
     Args:
@@ -133,86 +126,6 @@ class AlertManager(Bound):
             return alert
         deliveries = await self._deliver(alert)
         return replace(alert, deliveries=tuple(deliveries))
-
-    async def trigger_metric_alert(
-        self,
-        metric_name: str,
-        current_value: float,
-        threshold: float,
-        severity: AlertSeverity | str = AlertSeverity.WARNING,
-        *,
-        message: str | None = None,
-    ) -> Alert:
-        """Alert that a metric crossed its threshold (type ``metric``, source the metric)."""
-        return await self.trigger_alert(
-            "metric",
-            metric_name,
-            severity,
-            f"{metric_name} is {current_value:g} (threshold {threshold:g})",
-            message or f"Metric {metric_name} is {current_value:g}, past its threshold {threshold:g}.",
-            metric_name=metric_name,
-            current_value=current_value,
-            threshold=threshold,
-        )
-
-    async def trigger_anomaly_alert(self, anomaly: Anomaly) -> Alert:
-        """Alert about an anomaly (type ``anomaly``, source ``<metric>/<anomaly type>``)."""
-        return await self.trigger_alert(
-            "anomaly",
-            f"{anomaly.metric_name}/{anomaly.type.value}",
-            ANOMALY_TO_ALERT[anomaly.severity],
-            f"{anomaly.type.value.replace('_', ' ')} in {anomaly.metric_name}: {anomaly.current_value:g}",
-            anomaly.message,
-            metric_name=anomaly.metric_name,
-            current_value=anomaly.current_value,
-            threshold=anomaly.expected_value,
-        )
-
-    async def trigger_health_alerts(
-        self, report: MetricsReport, severity: AlertSeverity | str = AlertSeverity.WARNING
-    ) -> list[Alert]:
-        """One alert per health violation of ``report`` (type ``health``, source the metric)."""
-        out = []
-        for line in report.get_violations():
-            metric = line.split(" ", 1)[0].lower()  # "SVR too low: …" → svr
-            value = getattr(report, metric, None)
-            out.append(
-                await self.trigger_alert(
-                    "health", metric, severity, line, line, metric_name=metric, current_value=value
-                )
-            )
-        return out
-
-    async def trigger_slo_alerts(
-        self, report: SLOReport, severity: AlertSeverity | str = AlertSeverity.HIGH
-    ) -> list[Alert]:
-        """One alert per violated SLO of ``report`` (type ``slo``, source ``mtte`` or ``rsr``)."""
-        out = []
-        for line in report.get_violations():
-            slo = "mtte" if line.startswith("MTTE") else "rsr"
-            value = report.mtte_p95_ms if slo == "mtte" else report.rsr
-            limit = report.targets.mtte_p95_ms if slo == "mtte" else report.targets.rsr_min
-            out.append(
-                await self.trigger_alert(
-                    "slo", slo, severity, line, line, metric_name=slo, current_value=value, threshold=limit
-                )
-            )
-        return out
-
-    async def trigger_budget_alert(
-        self, status: BudgetStatus, severity: AlertSeverity | str = AlertSeverity.HIGH
-    ) -> Alert:
-        """Alert that a budget is exceeded (type ``budget``, source the budget's name)."""
-        return await self.trigger_alert(
-            "budget",
-            status.name,
-            severity,
-            f"budget {status.name} exceeded: spent {_money(status.spend)} of {_money(status.limit)}"
-            f" {status.currency}",
-            "; ".join(status.breaches),
-            current_value=float(status.spend),
-            threshold=float(status.limit),
-        )
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -305,7 +218,8 @@ class AlertManager(Bound):
             )
             self.ledger.append(event)
             fold_new(self.ledger, self._projection)
-            return alert_from_event(to_epoch_us(now), event.model_dump(mode="json"))
+            fields = msgspec.convert(event.model_dump(mode="json"), RaisedFields)
+            return alert_from_event(to_epoch_us(now), fields)
 
     async def _deliver(self, alert: Alert) -> list[Delivery]:
         channels = list(self._channels.items())
@@ -329,7 +243,3 @@ class AlertManager(Bound):
         events = await asyncio.gather(*(one(name, channel) for name, channel in channels))
         await self.ledger.append_async(events)
         return [Delivery(e.channel, e.success, e.error, e.occurred_at) for e in events]
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:,.2f}"

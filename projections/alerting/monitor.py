@@ -20,7 +20,8 @@ from projections.alerting.alert_fold import Alert, AlertSeverity
 from projections.alerting.alerts import AlertManager
 from projections.fold.bound import Bound, fold_new
 from projections.fold.storage import MetricStorage
-from projections.guards.breaker_fold import BreakerProjection, CircuitState, half_open_due
+from projections.guards.breaker_config import CircuitState
+from projections.guards.breaker_fold import BreakerProjection, half_open_due
 from projections.guards.breaker_registry import CircuitBreakerRegistry
 from projections.metrics.costs import CostTracker
 from projections.metrics.reliability import ReliabilityMetrics

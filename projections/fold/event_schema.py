@@ -5,7 +5,8 @@ than the whole fold). A field they read by a name that ``ledger/events.py`` no l
 pass ingest and types and silently fold as a default. So every fold struct is declared with
 :func:`fields_of`, which checks at import that each of its fields exists in the event model
 with a type that accepts what the model stores; and the handlers that still read decoded
-dicts list their reads in :data:`DICT_READS`, checked by :func:`read_problems` (in the tests).
+dicts (replay's trails, not folds) list their reads in :data:`DICT_READS`, checked by
+:func:`read_problems` (in the tests).
 """
 
 from __future__ import annotations
@@ -127,52 +128,6 @@ def fields_of(model: type[BaseModel]) -> Callable[[S], S]:
 
 
 DICT_READS: dict[str, frozenset[str]] = {
-    # projections/alerting/alert_fold.py
-    "AlertRaised": frozenset(
-        {
-            "alert_id",
-            "alert_type",
-            "source",
-            "severity",
-            "title",
-            "message",
-            "metric_name",
-            "current_value",
-            "threshold",
-            "suppressed",
-        }
-    ),
-    "AlertDelivered": frozenset({"alert_id", "channel", "success", "error"}),
-    "AlertAcknowledged": frozenset({"alert_id", "by"}),
-    # projections/signals/anomaly_fold.py
-    "AnomalyDetected": frozenset(
-        {
-            "event_id",
-            "metric_name",
-            "anomaly_type",
-            "severity",
-            "current_value",
-            "expected_value",
-            "z_score",
-            "detail",
-        }
-    ),
-    # projections/signals/series.py
-    "MetricRecorded": frozenset({"event_id", "metric_name", "value", "polarity"}),
-    # projections/guards/breaker_fold.py (and projections/guards/breakers.py)
-    "BreakerCallRecorded": frozenset({"breaker", "outcome", "event_id"}),
-    "BreakerProbeStarted": frozenset({"breaker"}),
-    "BreakerConfigured": frozenset(
-        {
-            "breaker",
-            "failure_threshold",
-            "success_threshold",
-            "timeout_seconds",
-            "window_seconds",
-            "half_open_max_calls",
-        }
-    ),
-    "CircuitTransitioned": frozenset({"breaker", "to_state"}),
     # replay/trail.py (the timeline) and replay/history.py
     "ToolCalled": frozenset({"tool", "arguments", "result", "success", "error"}),
     "StepRecorded": frozenset({"agent", "success", "error", "mode", "declared_mode"}),
@@ -182,7 +137,7 @@ DICT_READS: dict[str, frozenset[str]] = {
     ),
     "CheckpointMarked": frozenset({"checkpoint_id"}),
 }
-"""Event type → the fields read by name from its decoded dict (folds not on a hot path).
+"""Event type → the fields read by name from its decoded dict (readers that are not folds: replay's).
 
 Every event's ``type``, ``event_id``, ``occurred_at`` and ``workflow_id`` may be read too.
 """

@@ -1,13 +1,14 @@
 """The guards: mode enforcement, circuit breakers and graded evidence, every verdict an event."""
 
-from projections.guards.breaker_fold import (
-    BreakerProjection,
+from projections.guards.breaker_config import (
+    BreakerStatus,
     CircuitBreakerConfig,
+    CircuitOpenError,
     CircuitState,
-    half_open_due,
 )
+from projections.guards.breaker_fold import BreakerProjection, half_open_due
 from projections.guards.breaker_registry import CircuitBreakerRegistry
-from projections.guards.breakers import BreakerStatus, CircuitBreaker, CircuitOpenError
+from projections.guards.breakers import CircuitBreaker
 from projections.guards.evidence import EvidenceCollector, EvidenceError
 from projections.guards.evidence_fold import Evidence, EvidenceProjection
 from projections.guards.mode_fold import ModeProjection, ModeViolation

@@ -17,69 +17,61 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
+import msgspec
+
+from ledger import BreakerCallRecorded, BreakerConfigured, BreakerProbeStarted, CircuitTransitioned
+from projections.fold.event_schema import fields_of
 from projections.fold.projection import Arrays, Handler, Projection
-
-US = 1_000_000
-
-
-class CircuitState(StrEnum):
-    """Where a breaker is: closed (calls flow), open (calls rejected), half-open (probing)."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
+from projections.guards.breaker_config import CircuitBreakerConfig, CircuitState
 
 
-@dataclass(frozen=True)
-class CircuitBreakerConfig:
-    """A breaker's thresholds (the guide's values by default). Frozen: never shared mutably.
+@fields_of(BreakerCallRecorded)
+class CallFields(msgspec.Struct, frozen=True):
+    """What the breaker fold reads of a ``BreakerCallRecorded``."""
 
-    Attributes:
-        failure_threshold: failures within ``window_seconds`` that open the breaker.
-        success_threshold: successful probes in half-open that close it.
-        timeout_seconds: how long it stays open before it is half-open.
-        window_seconds: the sliding window failures are counted in.
-        half_open_max_calls: probes allowed through at once while half-open.
-    """
+    breaker: str
+    outcome: str
+    event_id: UUID
 
-    failure_threshold: int = 5
-    success_threshold: int = 2
-    timeout_seconds: float = 60.0
-    window_seconds: float = 300.0
-    half_open_max_calls: int = 1
 
-    def __post_init__(self) -> None:
-        for name in ("failure_threshold", "success_threshold", "half_open_max_calls"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        for name in ("timeout_seconds", "window_seconds"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
+@fields_of(BreakerProbeStarted)
+class ProbeFields(msgspec.Struct, frozen=True):
+    """What the breaker fold reads of a ``BreakerProbeStarted``."""
 
-    @classmethod
-    def from_event(cls, e: dict[str, Any]) -> CircuitBreakerConfig:
-        """The config a ``BreakerConfigured`` event (decoded JSON) records."""
-        return cls(
-            failure_threshold=e["failure_threshold"],
-            success_threshold=e["success_threshold"],
-            timeout_seconds=e["timeout_seconds"],
-            window_seconds=e["window_seconds"],
-            half_open_max_calls=e["half_open_max_calls"],
-        )
+    breaker: str
 
-    @property
-    def timeout_us(self) -> int:
-        """``timeout_seconds`` in microseconds."""
-        return round(self.timeout_seconds * US)
 
-    @property
-    def window_us(self) -> int:
-        """``window_seconds`` in microseconds."""
-        return round(self.window_seconds * US)
+@fields_of(BreakerConfigured)
+class ConfiguredFields(msgspec.Struct, frozen=True):
+    """What the breaker fold reads of a ``BreakerConfigured``."""
+
+    breaker: str
+    failure_threshold: int
+    success_threshold: int
+    timeout_seconds: float
+    window_seconds: float
+    half_open_max_calls: int
+
+
+@fields_of(CircuitTransitioned)
+class TransitionFields(msgspec.Struct, frozen=True):
+    """What the breaker fold reads of a ``CircuitTransitioned``."""
+
+    breaker: str
+    to_state: str
+
+
+BreakerEventFields = CallFields | ProbeFields | ConfiguredFields | TransitionFields
+BREAKER_STRUCTS: dict[str, type[msgspec.Struct]] = {
+    "BreakerCallRecorded": CallFields,
+    "BreakerProbeStarted": ProbeFields,
+    "BreakerConfigured": ConfiguredFields,
+    "CircuitTransitioned": TransitionFields,
+}
+"""The struct each of a breaker's event types is decoded into."""
 
 
 @dataclass(frozen=True)
@@ -234,19 +226,18 @@ class BreakerFold:
         self.transitions += 1
         self.core = self.core.entered(CircuitState(to_state), t_us)
 
-    def apply(self, t_us: int, e: dict[str, Any]) -> None:
-        """Fold one of the breaker's events (decoded JSON)."""
-        kind = e["type"]
-        if kind == "BreakerCallRecorded":
-            self.apply_call(t_us, e["outcome"], UUID(e["event_id"]))
-        elif kind == "BreakerProbeStarted":
+    def apply(self, t_us: int, e: BreakerEventFields) -> None:
+        """Fold one of the breaker's events (decoded into its struct, :data:`BREAKER_STRUCTS`)."""
+        if isinstance(e, CallFields):
+            self.apply_call(t_us, e.outcome, e.event_id)
+        elif isinstance(e, ProbeFields):
             self.apply_probe(t_us)
-        elif kind == "BreakerConfigured":
+        elif isinstance(e, ConfiguredFields):
             self.recorded = CircuitBreakerConfig.from_event(e)
             if self.adopt_recorded:
                 self.config = self.recorded
         else:
-            self.apply_transition(t_us, e["to_state"])
+            self.apply_transition(t_us, e.to_state)
 
     def to_json(self) -> list[Any]:
         """Return the fold as JSON (without the config, which is not in the events)."""
@@ -285,6 +276,7 @@ class BreakerProjection(Projection):
 
     name = "breakers"
     version = 3  # 2: probes out are part of the state; 3: recorded configs
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = BREAKER_STRUCTS
 
     def __init__(self, config: CircuitBreakerConfig | None = None) -> None:
         super().__init__()
@@ -299,10 +291,10 @@ class BreakerProjection(Projection):
             "CircuitTransitioned": self._event,
         }
 
-    def _event(self, t: int, e: dict[str, Any]) -> None:
-        fold = self.breakers.get(e["breaker"])
+    def _event(self, t: int, e: BreakerEventFields) -> None:
+        fold = self.breakers.get(e.breaker)
         if fold is None:
-            fold = self.breakers[e["breaker"]] = BreakerFold(self.config, adopt_recorded=True)
+            fold = self.breakers[e.breaker] = BreakerFold(self.config, adopt_recorded=True)
         fold.version += 1
         fold.apply(t, e)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ledger import Clock, Ledger, utc_now
 from projections.fold.bound import Bound
 from projections.fold.storage import MetricStorage
-from projections.guards.breaker_fold import CircuitBreakerConfig, CircuitState
+from projections.guards.breaker_config import CircuitBreakerConfig, CircuitState
 from projections.guards.breakers import CircuitBreaker
 
 

@@ -20,13 +20,10 @@ calls' ids, so processes mirroring the same call write it once).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
-import orjson
 
 from ledger import (
     BreakerCallRecorded,
@@ -47,11 +44,17 @@ from ledger import (
 )
 from projections.fold.bound import Bound
 from projections.fold.event_schema import fields_of
+from projections.fold.projection import struct_decoder
 from projections.fold.storage import MetricStorage
-from projections.guards.breaker_fold import (
-    BreakerFold,
+from projections.guards.breaker_config import (
+    BreakerStatus,
     CircuitBreakerConfig,
+    CircuitOpenError,
     CircuitState,
+)
+from projections.guards.breaker_fold import (
+    BREAKER_STRUCTS,
+    BreakerFold,
     Transition,
     due_transition,
     outcome_transition,
@@ -75,30 +78,6 @@ class ToolCallFields(msgspec.Struct, frozen=True):
 
 
 _decode_tool_call = msgspec.json.Decoder(ToolCallFields).decode
-
-
-class CircuitOpenError(LedgerError):
-    """A call was refused because its breaker is open (or has no free half-open probe)."""
-
-    def __init__(self, name: str, state: CircuitState) -> None:
-        self.name = name
-        self.state = state
-        super().__init__(f"circuit '{name}' is {state.value}: call rejected")
-
-
-@dataclass(frozen=True)
-class BreakerStatus:
-    """A breaker's state and counters now."""
-
-    name: str
-    state: CircuitState
-    since: datetime | None
-    half_open_at: datetime | None
-    failures_in_window: int
-    successes: int
-    failures: int
-    rejected: int
-    transitions: int
 
 
 class CircuitBreaker(Bound):
@@ -301,7 +280,8 @@ class CircuitBreaker(Bound):
         """Fold the breaker's events stored since the last refresh."""
         fold = self._fold
         for row in self.ledger.read_rows(ReadQuery(after=self._offset, stream=self._stream)):
-            fold.apply(to_epoch_us(row.occurred_at), orjson.loads(row.state))
+            event = struct_decoder(BREAKER_STRUCTS[row.topic])(row.state)
+            fold.apply(to_epoch_us(row.occurred_at), event)
             fold.version = row.version
             self._offset = row.offset
 

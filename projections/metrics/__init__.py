@@ -1,14 +1,9 @@
 """The metrics: reliability, SLOs (MTTE, RSR), costs, prices and budgets, and their reports."""
 
 from projections.fold import Projection
+from projections.metrics.budgets import BudgetExceededError, CostBudget, Reservation, UnknownBudgetError
 from projections.metrics.cost_fold import CostProjection
-from projections.metrics.costs import (
-    BudgetExceededError,
-    CostBudget,
-    CostTracker,
-    Reservation,
-    UnknownBudgetError,
-)
+from projections.metrics.costs import CostTracker
 from projections.metrics.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from projections.metrics.reliability import ReliabilityMetrics
 from projections.metrics.reliability_fold import ReliabilityProjection

@@ -18,6 +18,7 @@ import numpy as np
 from projections.fold.columns import Interner, Table, window_mask
 from projections.fold.projection import Arrays, Handler, Projection, iso_to_us
 from projections.metrics.cost_report import cost_report
+from projections.metrics.cost_totals import catch_up_totals
 from projections.metrics.event_fields import (
     BreachFields,
     CompletionFields,
@@ -41,10 +42,6 @@ class Reservation:
     category: str | None
     agent: str | None
     expires_us: int | None
-
-
-def _add(totals: dict[str, Decimal], key: str, amount: Decimal) -> None:
-    totals[key] = totals.get(key, ZERO) + amount
 
 
 class CostProjection(Projection):
@@ -145,62 +142,8 @@ class CostProjection(Projection):
         self.amounts.append(amount)
 
     def _catch_up_totals(self) -> None:
-        """Add the cost rows folded since the last report to the running all-time totals.
-
-        Totals are derived, not folded: a rebuild only appends rows, and the sums are kept
-        up to date when a report asks (O(new rows) per report).
-        """
-        done = self._totals_upto
-        if done < 0:
-            # An earlier catch-up was interrupted (Ctrl-C) midway: what it added is unknown.
-            self._reset_derived()
-            done = 0
-        amounts = self.amounts
-        if done == len(amounts):
-            return
-        self._totals_upto = -1  # until every sum and count below is in
-        c = self.costs
-        agent, model, category, wf, cur, priced = (
-            c["agent"][done:].tolist(),
-            c["model"][done:].tolist(),
-            c["category"][done:].tolist(),
-            c["wf"][done:].tolist(),
-            c["currency"][done:].tolist(),
-            c["priced"][done:].tolist(),
-        )
-        agents, models, categories = self.agents.names, self.models.names, self.categories.names
-        workflows, currencies = self.workflows.names, self.currencies.names
-        self._count_rows(done)
-        for i, amount in enumerate(amounts[done:]):
-            if not priced[i]:
-                continue
-            currency = currencies[cur[i]]
-            _add(self.totals, currency, amount)
-            if agent[i] >= 0:
-                _add(self.by_agent.setdefault(currency, {}), agents[agent[i]], amount)
-            if model[i] >= 0:
-                _add(self.by_model.setdefault(currency, {}), models[model[i]], amount)
-            _add(self.by_category.setdefault(currency, {}), categories[category[i]], amount)
-            if wf[i] >= 0:
-                _add(self.by_workflow.setdefault(currency, {}), workflows[wf[i]], amount)
-        self._totals_upto = len(amounts)
-
-    def _count_rows(self, done: int) -> None:
-        """Add the cost rows from ``done`` on to the running counts (numpy, no Python loop)."""
-        c = self.costs
-        wf, tokens, priced, models = c["wf"][done:], c["tokens"][done:], c["priced"][done:], c["model"][done:]
-        in_wf = wf >= 0
-        if len(self._wf_has_cost) < len(self.wf_success):
-            grown = np.zeros(len(self.wf_success), dtype=bool)
-            grown[: len(self._wf_has_cost)] = self._wf_has_cost
-            self._wf_has_cost = grown
-        self._wf_has_cost[wf[in_wf]] = True
-        unpriced = ~priced
-        self._tokens += int(tokens.sum())
-        self._tokens_in_wf += int(tokens[in_wf].sum())
-        self._priced_events += int(np.count_nonzero(priced))
-        self._unpriced_tokens += int(tokens[unpriced].sum())
-        self._unpriced_models.update(m for m in np.unique(models[unpriced]).tolist() if m >= 0)
+        """Add the cost rows folded since the last report to the running all-time totals."""
+        catch_up_totals(self)
 
     def _succeeded(self) -> np.ndarray[Any, Any]:
         """``wf_success == 1`` by workflow code, as an array (rebuilt only when it changed)."""

@@ -1,18 +1,16 @@
-"""The guide's cost tracking: exact LLM and tool costs, budgets over rolling windows, reservations.
+"""The guide's cost tracking: exact LLM and tool costs recorded as events, budgets guarded as they are spent.
 
 ``CostTracker`` records costs as events (LLM tokens priced with an effective-dated table, the
-price version kept), reports from the cost projection, and guards budgets: a breach is
-recorded once when spend crosses a limit, and reservations are appended with optimistic
-concurrency on the budget's own stream, so concurrent spenders can never jointly exceed it.
+price version kept), reports from the cost projection, and guards budgets (``budgets.py``): a
+breach is recorded once when spend crosses a limit, and reservations are appended with
+optimistic concurrency on the budget's own stream, so concurrent spenders can never jointly
+exceed it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
 
 from ledger import (
     BudgetBreached,
@@ -28,78 +26,19 @@ from ledger import (
     utc_now,
 )
 from projections.fold.bound import Facade
-from projections.fold.projection import dt_to_us
 from projections.fold.storage import MetricStorage
+from projections.metrics.budgets import (
+    CostBudget,
+    Reservation,
+    UnknownBudgetError,
+    breaches,
+    budget_status,
+    check_reservation,
+    money,
+)
 from projections.metrics.cost_fold import CostProjection
 from projections.metrics.pricing import PriceTable
 from projections.metrics.reports import BudgetStatus, CostReport
-
-
-def _money(value: Decimal | float | int | str) -> Decimal:
-    # str() first: Decimal(0.1) would carry the float's binary error into the ledger.
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-@dataclass(frozen=True)
-class CostBudget:
-    """A spending limit over a rolling window ``[now - period_hours, now)`` (all time if ``None``).
-
-    Within budget means spend <= limit, for the total and for every category and agent limit.
-    """
-
-    name: str
-    total_limit: Decimal
-    period_hours: float | None = None
-    category_limits: Mapping[str, Decimal] = field(default_factory=dict)
-    agent_limits: Mapping[str, Decimal] = field(default_factory=dict)
-    currency: str = "USD"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "total_limit", _money(self.total_limit))
-        object.__setattr__(self, "category_limits", {k: _money(v) for k, v in self.category_limits.items()})
-        object.__setattr__(self, "agent_limits", {k: _money(v) for k, v in self.agent_limits.items()})
-        if self.total_limit < 0:
-            raise ValueError(f"budget '{self.name}': total_limit must not be negative")
-        if self.period_hours is not None and self.period_hours <= 0:
-            raise ValueError(f"budget '{self.name}': period_hours must be positive (or None for all time)")
-
-
-class UnknownBudgetError(LedgerError, KeyError):
-    """No budget of that name was set."""
-
-    def __init__(self, name: str, known: Sequence[str]) -> None:
-        self.name = name
-        super().__init__(f"no budget named '{name}' (set ones: {', '.join(known) or 'none'})")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class BudgetExceededError(LedgerError):
-    """A reservation would take a budget over a limit; nothing was reserved."""
-
-    def __init__(
-        self, budget: str, scope: str, limit: Decimal, committed: Decimal, requested: Decimal
-    ) -> None:
-        self.budget = budget
-        self.scope = scope
-        self.limit = limit
-        self.committed = committed
-        self.requested = requested
-        super().__init__(
-            f"budget '{budget}' ({scope}): {committed} spent or reserved + {requested} requested "
-            f"exceeds the limit {limit}; nothing reserved"
-        )
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """A granted reservation; pass it to a ``record_*_cost`` call or :meth:`CostTracker.release`."""
-
-    reservation_id: UUID
-    budget: str
-    amount: Decimal
-    expires_at: datetime | None
 
 
 class CostTracker(Facade[CostProjection]):
@@ -198,7 +137,7 @@ class CostTracker(Facade[CostProjection]):
             workflow_id=workflow_id,
             category=category,
             tool=tool_name,
-            amount=_money(cost),
+            amount=money(cost),
             currency=self.currency,
             status="priced",
             occurred_at=as_utc(occurred_at) if occurred_at is not None else self.now(),
@@ -247,33 +186,10 @@ class CostTracker(Facade[CostProjection]):
 
     # -- budgets ------------------------------------------------------------------------------
 
-    def _window(self, budget: CostBudget, now: datetime | None = None) -> tuple[int | None, int]:
-        now = now or self.now()
-        since = None if budget.period_hours is None else now - timedelta(hours=budget.period_hours)
-        return dt_to_us(since), dt_to_us(now) or 0
-
     def _breaches(
         self, budget: CostBudget, now: datetime | None = None
     ) -> dict[str, tuple[Decimal, Decimal]]:
-        p = self.projection()
-        since, until = self._window(budget, now)
-        limits: list[tuple[str, Decimal, str | None, str | None]] = [
-            ("total", budget.total_limit, None, None)
-        ]
-        limits += [(f"category:{c}", v, c, None) for c, v in budget.category_limits.items()]
-        limits += [(f"agent:{a}", v, None, a) for a, v in budget.agent_limits.items()]
-        out = {}
-        for scope, limit, category, agent in limits:
-            spend = p.spend(
-                currency=budget.currency,
-                since_us=since,
-                until_us=until,
-                category=category,
-                agent=agent,
-            )
-            if spend > limit:
-                out[scope] = (limit, spend)
-        return out
+        return breaches(self.projection(), budget, now or self.now())
 
     def budget_status(self, name: str) -> BudgetStatus:
         """Return one budget's spend, reservations and verdict now."""
@@ -281,23 +197,7 @@ class CostTracker(Facade[CostProjection]):
             return self._budget_status(name)
 
     def _budget_status(self, name: str) -> BudgetStatus:
-        budget = self._budget(name)
-        p = self.projection()
-        since, until = self._window(budget)
-        spend = p.spend(currency=budget.currency, since_us=since, until_us=until)
-        breaches = self._breaches(budget)
-        return BudgetStatus(
-            name=name,
-            currency=budget.currency,
-            limit=budget.total_limit,
-            spend=spend,
-            reserved=p.reserved(name, now_us=until),
-            period_hours=budget.period_hours,
-            within_budget=not breaches,
-            breaches=[
-                f"{scope}: spent {spend_} > limit {limit}" for scope, (limit, spend_) in breaches.items()
-            ],
-        )
+        return budget_status(self.projection(), self._budget(name), self.now())
 
     def is_within_budget(self, name: str | None = None) -> bool:
         """True when the named budget (or every budget) has spend <= each of its limits."""
@@ -321,14 +221,14 @@ class CostTracker(Facade[CostProjection]):
         the limit: a loser of the race re-checks against the winner's reservation.
         """
         b = self._budget(budget)
-        requested = _money(amount)
+        requested = money(amount)
         if not requested.is_finite() or requested <= 0:
             raise ValueError(f"budget '{budget}': a reservation must be a positive amount, got {requested}")
         for _ in range(max_attempts):
             with self._lock:
-                p = self.projection()
-                checked = self._check_reservation(p, b, budget, requested, category, agent, ttl_seconds)
-            version, expires = checked
+                now = self.now()
+                version = check_reservation(self.projection(), b, budget, requested, category, agent, now)
+            expires = now + timedelta(seconds=ttl_seconds)
             event = BudgetReserved(
                 budget=budget,
                 reservation_id=new_event_id(),
@@ -345,31 +245,6 @@ class CostTracker(Facade[CostProjection]):
                 continue
             return Reservation(event.reservation_id, budget, requested, expires)
         raise LedgerError(f"budget '{budget}': could not reserve after {max_attempts} conflicting attempts")
-
-    def _check_reservation(
-        self,
-        p: CostProjection,
-        b: CostBudget,
-        budget: str,
-        requested: Decimal,
-        category: str | None,
-        agent: str | None,
-        ttl_seconds: float = 300.0,
-    ) -> tuple[int, datetime]:
-        version = p.budget_versions.get(budget, 0)
-        since, until = self._window(b)
-        checks: list[tuple[str, Decimal, str | None, str | None]] = [("total", b.total_limit, None, None)]
-        if category is not None and category in b.category_limits:
-            checks.append((f"category:{category}", b.category_limits[category], category, None))
-        if agent is not None and agent in b.agent_limits:
-            checks.append((f"agent:{agent}", b.agent_limits[agent], None, agent))
-        for scope, limit, cat, ag in checks:
-            committed = p.spend(
-                currency=b.currency, since_us=since, until_us=until, category=cat, agent=ag
-            ) + p.reserved(budget, now_us=until, category=cat, agent=ag)
-            if committed + requested > limit:
-                raise BudgetExceededError(budget, scope, limit, committed, requested)
-        return version, self.now() + timedelta(seconds=ttl_seconds)
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation that was not used."""

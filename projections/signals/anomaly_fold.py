@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
+import msgspec
+
 from ledger import AnomalyDetected, from_epoch_us, to_epoch_us
+from projections.fold.event_schema import fields_of
 from projections.fold.projection import Arrays, Handler, Projection
 
 _RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -91,11 +94,26 @@ class Anomaly:
         )
 
 
+@fields_of(AnomalyDetected)
+class DetectedFields(msgspec.Struct, frozen=True):
+    """What the anomaly fold reads of an ``AnomalyDetected``."""
+
+    event_id: UUID
+    metric_name: str
+    anomaly_type: str
+    severity: str
+    current_value: float
+    expected_value: float | None = None
+    z_score: float | None = None
+    detail: str | None = None
+
+
 class AnomalyProjection(Projection):
     """Every recorded anomaly, in order."""
 
     name = "anomalies"
     version = 1
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {"AnomalyDetected": DetectedFields}
 
     def __init__(self) -> None:
         super().__init__()
@@ -104,18 +122,18 @@ class AnomalyProjection(Projection):
     def _handlers(self) -> dict[str, Handler]:
         return {"AnomalyDetected": self._detected}
 
-    def _detected(self, t: int, e: dict[str, Any]) -> None:
+    def _detected(self, t: int, e: DetectedFields) -> None:
         self.anomalies.append(
             Anomaly(
-                id=UUID(e["event_id"]),
-                metric_name=e["metric_name"],
-                type=AnomalyType(e["anomaly_type"]),
-                severity=AnomalySeverity(e["severity"]),
-                current_value=e["current_value"],
-                expected_value=e.get("expected_value"),
-                z_score=e.get("z_score"),
+                id=e.event_id,
+                metric_name=e.metric_name,
+                type=AnomalyType(e.anomaly_type),
+                severity=AnomalySeverity(e.severity),
+                current_value=e.current_value,
+                expected_value=e.expected_value,
+                z_score=e.z_score,
                 timestamp=from_epoch_us(t),
-                message=e.get("detail") or "",
+                message=e.detail or "",
             )
         )
 

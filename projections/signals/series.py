@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from ledger import Ledger, MetricRecorded, as_utc, from_epoch_us, to_epoch_us
 from projections.fold.columns import Column
+from projections.fold.event_schema import fields_of
 from projections.fold.projection import Arrays, Handler, Projection
 from projections.metrics.reliability_fold import ReliabilityProjection
 from projections.signals.polarity import Polarity
@@ -40,11 +42,22 @@ class MetricSeries:
         return len(self.ids)
 
 
+@fields_of(MetricRecorded)
+class RecordedFields(msgspec.Struct, frozen=True):
+    """What the series fold reads of a ``MetricRecorded``."""
+
+    event_id: str
+    metric_name: str
+    value: float
+    polarity: Polarity | None = None
+
+
 class MetricSeriesProjection(Projection):
     """Every ``MetricRecorded`` value, by metric name."""
 
     name = "metric_series"
     version = 1
+    structs: ClassVar[dict[str, type[msgspec.Struct]]] = {"MetricRecorded": RecordedFields}
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,15 +66,15 @@ class MetricSeriesProjection(Projection):
     def _handlers(self) -> dict[str, Handler]:
         return {"MetricRecorded": self._recorded}
 
-    def _recorded(self, t: int, e: dict[str, Any]) -> None:
-        s = self.series.get(e["metric_name"])
+    def _recorded(self, t: int, e: RecordedFields) -> None:
+        s = self.series.get(e.metric_name)
         if s is None:
-            s = self.series[e["metric_name"]] = MetricSeries()
+            s = self.series[e.metric_name] = MetricSeries()
         s.times.append(t)
-        s.values.append(float(e["value"]))
-        s.ids.append(e["event_id"])
-        if e.get("polarity") is not None:
-            s.polarity = e["polarity"]
+        s.values.append(float(e.value))
+        s.ids.append(e.event_id)
+        if e.polarity is not None:
+            s.polarity = e.polarity
 
     def get(self, metric: str) -> MetricSeries:
         """Return a metric's series (empty if nothing was recorded)."""

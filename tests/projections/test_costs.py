@@ -35,7 +35,7 @@ from projections import (
     UnknownBudgetError,
 )
 from projections.fold.runner import fold_range
-from projections.metrics import cost_fold as costs_module
+from projections.metrics import cost_totals as costs_module
 from tests.conftest import ManualClock
 from tests.projections.support import at
 
