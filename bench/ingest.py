@@ -62,7 +62,7 @@ from bench.common import (
     wait_for_quiet,
     write_results,
 )
-from ledger import LedgerEvent, open_ledger, stream_of
+from ledger import LedgerEvent, open_ledger
 from ledger.backends.base import StoredRow
 from ledger.backends.redis.layout import Keys, pack_row
 from ledger.chain import link
@@ -123,7 +123,7 @@ class Workload:
         chain = bytes(32)
         rows: list[Row] = []
         for offset, e in enumerate(self.events, start=1):
-            stream = stream_of(e)
+            stream = e.stream
             versions[stream] += 1
             state = encode(e)
             chain = link(chain, offset, stream, versions[stream], state)
@@ -183,7 +183,7 @@ class Workload:
         """Sizes, mix and interleaving of the workload, for the results file."""
         sizes = sorted(len(r[8]) for r in self.rows)
         q = statistics.quantiles(sizes, n=100)
-        streams = [len({stream_of(e) for e in b}) for b in self.batches]
+        streams = [len({e.stream for e in b}) for b in self.batches]
         return {
             "generator": "ledger.workload.generate(seed=..., active_workflows=200)",
             "generate_events_per_s": round(len(self.events) / self.generate_seconds),

@@ -164,7 +164,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> tuple[list[dict[str, 
                 },
                 log=log,
             )
-            rows = list(ledger.scan(until_offset=middle))
+            rows = list(ledger.scan(through=middle))
             check = ReliabilityProjection()
             fold_together([check], rows)
             if check.digest() != state_as_of(ledger, ReliabilityProjection, middle).digest():

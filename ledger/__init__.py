@@ -2,7 +2,7 @@
 
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
-from ledger.batch import AppendResult, stream_of
+from ledger.batch import AppendResult
 from ledger.budget_events import BudgetBreached, BudgetReservationReleased, BudgetReserved
 from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
@@ -126,7 +126,6 @@ __all__ = [
     "generate_workload",
     "new_event_id",
     "open_ledger",
-    "stream_of",
     "to_epoch_us",
     "utc_now",
     "validate_batch",

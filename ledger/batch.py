@@ -15,19 +15,14 @@ from typing import Any
 from ledger.codec import validate_and_encode
 from ledger.event_base import LedgerEvent
 
-__all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "prepare", "stream_of"]
+__all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "prepare"]
 
 EventInput = LedgerEvent | Mapping[str, Any] | str | bytes
 """One event as a caller may pass it: a model, a mapping, or its JSON text or bytes."""
 ExpectedVersion = int | Mapping[str, int] | None
 """A batch's ``expected_version``: one stream's version, a version per stream, or no check."""
 
-_stream_key = operator.methodcaller("stream_key")
-
-
-def stream_of(event: LedgerEvent) -> str:
-    """Return the stream an event belongs to (see :meth:`LedgerEvent.stream_key`)."""
-    return event.stream_key()
+_stream_of = operator.attrgetter("stream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,5 +74,5 @@ def prepare(
     items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else events
     validated, states = validate_and_encode(items, max_bytes=max_event_bytes)
     return PreparedBatch(
-        events=validated, states=states, streams=list(map(_stream_key, validated)), expected=expected
+        events=validated, states=states, streams=list(map(_stream_of, validated)), expected=expected
     )

@@ -20,7 +20,8 @@ __all__ = ["BudgetBreached", "BudgetReservationReleased", "BudgetReserved"]
 class _BudgetEvent(LedgerEvent):
     budget: Name
 
-    def stream_key(self) -> str:
+    @property
+    def stream(self) -> str:
         """Budget events share one stream per budget, for optimistic concurrency."""
         return f"budget:{self.budget}"
 

@@ -93,7 +93,8 @@ class LedgerEvent(BaseModel):
             return self  # frozen: a copy would be indistinguishable
         return self.model_validate({**self.model_dump(), **update})
 
-    def stream_key(self) -> str:
+    @property
+    def stream(self) -> str:
         """Return the stream of this event: its workflow, else its agent, else ``ledger``."""
         if self.workflow_id is not None:
             return f"wf:{self.workflow_id}"

@@ -168,7 +168,8 @@ class ExplanationRecorded(LedgerEvent):
     success: bool = True
     error: str | None = None
 
-    def stream_key(self) -> str:
+    @property
+    def stream(self) -> str:
         """Explanations of a workflow have their own stream: they are not part of its run."""
         return f"explain:{self.workflow_id}" if self.workflow_id else "explain"
 
@@ -188,7 +189,8 @@ class ReplayAttempted(LedgerEvent):
     critical_differences: NonNegativeInt = 0
     error: str | None = None
 
-    def stream_key(self) -> str:
+    @property
+    def stream(self) -> str:
         """Replays of a workflow have their own stream: they are not part of its run."""
         return f"replays:{self.workflow_id}" if self.workflow_id else "replays"
 

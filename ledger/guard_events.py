@@ -45,7 +45,8 @@ class BreakerCallRecorded(LedgerEvent):
     breaker: Name
     outcome: Literal["success", "failure", "rejected"]
 
-    def stream_key(self) -> str:
+    @property
+    def stream(self) -> str:
         """A breaker's events share one stream."""
         return f"breaker:{self.breaker}"
 
@@ -66,7 +67,8 @@ class BreakerConfigured(LedgerEvent):
     window_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     half_open_max_calls: Annotated[int, Field(ge=1)]
 
-    def stream_key(self) -> str:
+    @property
+    def stream(self) -> str:
         """A breaker's events share one stream."""
         return f"breaker:{self.breaker}"
 
@@ -81,7 +83,8 @@ class BreakerProbeStarted(LedgerEvent):
     type: Literal["BreakerProbeStarted"] = "BreakerProbeStarted"
     breaker: Name
 
-    def stream_key(self) -> str:
+    @property
+    def stream(self) -> str:
         """A breaker's events share one stream."""
         return f"breaker:{self.breaker}"
 
@@ -95,7 +98,8 @@ class CircuitTransitioned(LedgerEvent):
     to_state: Literal["closed", "open", "half_open"]
     reason: str | None = None
 
-    def stream_key(self) -> str:
+    @property
+    def stream(self) -> str:
         """A breaker's events share one stream."""
         return f"breaker:{self.breaker}"
 

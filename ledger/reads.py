@@ -37,7 +37,7 @@ class LedgerReads:
         *,
         after: int = 0,
         limit: int | None = None,
-        until_offset: int | None = None,
+        through: int | None = None,
         workflow_id: str | None = None,
         stream: str | None = None,
         agent: str | None = None,
@@ -51,7 +51,7 @@ class LedgerReads:
         Args:
             after: only offsets greater than this.
             limit: at most this many events.
-            until_offset: only offsets up to and including this.
+            through: only offsets up to and including this.
             workflow_id: only this workflow's events.
             stream: only this stream (``wf:…``, ``agent:…`` or ``ledger``).
             agent: only events whose ``agent`` is this.
@@ -63,13 +63,13 @@ class LedgerReads:
         self._check_open()
         if workflow_id is not None:
             stream = f"wf:{workflow_id}"
-        topic_tuple: tuple[str, ...] = (types,) if isinstance(types, str) else tuple(types or ())
+        type_tuple: tuple[str, ...] = (types,) if isinstance(types, str) else tuple(types or ())
         query = ReadQuery(
             after=after,
-            stop=until_offset,
+            through=through,
             stream=stream,
             agent=agent,
-            topics=topic_tuple,
+            types=type_tuple,
             since=as_utc(since) if since is not None else None,
             until=as_utc(until) if until is not None else None,
         )
@@ -87,9 +87,7 @@ class LedgerReads:
         self._check_open()
         return self.backend.iter_rows(query, page_size=page_size)
 
-    def scan(
-        self, *, after: int = 0, until_offset: int | None = None, page_size: int = 5000
-    ) -> Iterator[ScanRow]:
+    def scan(self, *, after: int = 0, through: int | None = None, page_size: int = 5000) -> Iterator[ScanRow]:
         """Yield lean rows (offset, type, occurred_at µs, bytes) in offset order, for fast folds.
 
         Raises:
@@ -97,11 +95,11 @@ class LedgerReads:
                 silently lack them.
         """
         # Not a generator function: a pruned range raises here, at the call, not at first use.
-        pages = self.scan_pages(after=after, until_offset=until_offset, page_size=page_size)
+        pages = self.scan_pages(after=after, through=through, page_size=page_size)
         return itertools.chain.from_iterable(pages)
 
     def scan_pages(
-        self, *, after: int = 0, until_offset: int | None = None, page_size: int = 5000
+        self, *, after: int = 0, through: int | None = None, page_size: int = 5000
     ) -> Iterator[list[ScanRow]]:
         """Like :meth:`scan`, a page (list) of rows at a time: folds take pages, and handing
         rows over one by one to re-collect them is a measurable share of a rebuild (bench.rebuild)."""
@@ -109,11 +107,11 @@ class LedgerReads:
         pruned = self.backend.pruned_through()
         if after < pruned:
             raise PrunedRangeError(after, pruned)
-        return self._scan_pages(after, until_offset, page_size)
+        return self._scan_pages(after, through, page_size)
 
-    def _scan_pages(self, after: int, until_offset: int | None, page_size: int) -> Iterator[list[ScanRow]]:
+    def _scan_pages(self, after: int, through: int | None, page_size: int) -> Iterator[list[ScanRow]]:
         while True:
-            page = self.backend.scan(after, until_offset, page_size)
+            page = self.backend.scan(after, through, page_size)
             if page:
                 yield page
             if len(page) < page_size:

@@ -38,5 +38,5 @@ def to_recorded(row: StoredRow) -> Recorded:
         stream=row.stream,
         version=row.version,
         recorded_at=row.recorded_at,
-        event=decode(row.state, row.topic),
+        event=decode(row.state, row.type),
     )

@@ -22,5 +22,5 @@ def state_as_of(ledger: Ledger, projection_type: type[P], offset: int, *, start:
     if offset > latest:
         raise ValueError(f"offset {offset} is beyond the ledger's latest offset {latest}")
     projection = start if start is not None and start.position <= offset else projection_type()
-    fold_range(ledger, [projection], until=offset)
+    fold_range(ledger, [projection], through=offset)
     return projection

@@ -35,19 +35,23 @@ class DecisionTrailBuilder:
         # Trails already explained once (by id; weak, so a trail is forgotten with its last use).
         self._explained: weakref.WeakValueDictionary[int, DecisionTrail] = weakref.WeakValueDictionary()
 
-    def build(self, thread_id: str, checkpoint_id: str | int | None = None) -> DecisionTrail:
-        """Build the trail of ``thread_id`` up to ``checkpoint_id`` (synchronously)."""
+    def build(self, workflow_id: str, checkpoint_id: str | int | None = None) -> DecisionTrail:
+        """Build the trail of ``workflow_id`` up to ``checkpoint_id`` (synchronously)."""
         started = time.perf_counter()
         try:
-            history = History.load(self.ledger, thread_id, checkpoint_id)
+            history = History.load(self.ledger, workflow_id, checkpoint_id)
         except LedgerError as exc:
-            self._record(thread_id, checkpoint_id, started, error=str(exc))
+            self._record(workflow_id, checkpoint_id, started, error=str(exc))
             raise
         with gc_paused():
             return build_trail(history, ledger=self.ledger, build_started=started)
 
     async def build_trail(self, thread_id: str, checkpoint_id: str | int | None = None) -> DecisionTrail:
-        """Build the trail of ``thread_id`` up to ``checkpoint_id`` without blocking the loop."""
+        """Build the trail of ``thread_id`` up to ``checkpoint_id`` without blocking the loop.
+
+        ``thread_id`` is the guide's name for a workflow id; it is kept only in the guide's own
+        signatures (``build_trail``, ``record_mtte``, ``record_rsr``).
+        """
         return await asyncio.to_thread(self.build, thread_id, checkpoint_id)
 
     def explain(self, trail: DecisionTrail) -> str:

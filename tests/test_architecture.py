@@ -269,3 +269,19 @@ def test_the_print_guard_catches_each_way_of_writing_to_the_terminal(tmp_path: P
         "replay/trail.py:2: sys.stderr",
         "reliability/commands/store.py:1: from sys import stdout",
     ]
+
+
+# -- module size: one concept per module ---------------------------------------------------------
+
+MAX_MODULE_LINES = 400  # the house guideline is ~300; past this, a module holds more than one job
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for top in ("ledger", "projections", "replay", "reliability", "cli")
+        for path in python_files(ROOT, top)
+    }
+
+    assert len(sizes) > 100  # the scan saw the packages
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}

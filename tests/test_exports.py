@@ -75,7 +75,6 @@ PUBLIC: dict[str, list[str]] = {
         "generate_workload",
         "new_event_id",
         "open_ledger",
-        "stream_of",
         "to_epoch_us",
         "utc_now",
         "validate_batch",
@@ -302,6 +301,7 @@ PUBLIC: dict[str, list[str]] = {
 }
 
 INTENTIONALLY_REMOVED: dict[str, dict[str, str]] = {
+    "ledger": {"stream_of": "the event's own `stream` property (one name for the concept)"},
     "projections": {
         "fold_range": "projections.fold (a layer helper, not the user's API)",
         "split_words": "projections.guards",

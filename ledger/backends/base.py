@@ -84,7 +84,7 @@ class LedgerBackend(ProcessRecorder, ABC):
         """Return up to ``limit`` rows matching ``query`` in offset order."""
 
     @abstractmethod
-    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+    def scan(self, after: int, through: int | None, limit: int) -> list[ScanRow]:
         """Return up to ``limit`` lean rows (offset, type, occurred_at µs, bytes) after ``after``.
 
         The fast path for folds: no filters but the offset range, nothing decoded.
@@ -186,13 +186,13 @@ class LedgerBackend(ProcessRecorder, ABC):
     ) -> Sequence[Notification]:
         """Return notifications (the library's view of ledger rows) from ``start``."""
         after = 0 if start is None else (start - 1 if inclusive_of_start else start)
-        rows = self.select(ReadQuery(after=after, stop=stop, topics=tuple(topics)), limit)
+        rows = self.select(ReadQuery(after=after, through=stop, types=tuple(topics)), limit)
         return [
             Notification(
                 id=r.offset,
                 originator_id=r.stream,
                 originator_version=r.version,
-                topic=r.topic,
+                topic=r.type,
                 state=r.state,
             )
             for r in rows
@@ -227,7 +227,7 @@ class LedgerBackend(ProcessRecorder, ABC):
         if desc:
             rows.reverse()
         return [
-            StoredEvent(originator_id=r.stream, originator_version=r.version, topic=r.topic, state=r.state)
+            StoredEvent(originator_id=r.stream, originator_version=r.version, topic=r.type, state=r.state)
             for r in rows[:limit]
         ]
 
@@ -263,10 +263,10 @@ class LedgerBackend(ProcessRecorder, ABC):
             page = self.select(
                 ReadQuery(
                     after=after,
-                    stop=query.stop,
+                    through=query.through,
                     stream=query.stream,
                     agent=query.agent,
-                    topics=query.topics,
+                    types=query.types,
                     since=query.since,
                     until=query.until,
                 ),

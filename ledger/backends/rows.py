@@ -30,7 +30,7 @@ class StoredRow(NamedTuple):
         offset: global position, gapless, strictly increasing in commit order (from 1).
         stream: the stream it belongs to (``wf:<workflow>``, ``agent:<agent>`` or ``ledger``).
         version: position in its stream (from 1).
-        topic: the event type name.
+        type: the event type name.
         event_id: the idempotency key.
         agent: the agent column (indexed for filters), if any.
         occurred_at: event time (aware UTC).
@@ -42,7 +42,7 @@ class StoredRow(NamedTuple):
     offset: int
     stream: str
     version: int
-    topic: str
+    type: str
     event_id: UUID
     agent: str | None
     occurred_at: datetime
@@ -97,10 +97,10 @@ class ReadQuery:
     """Filters for a read; offsets are exclusive below (``after``) and inclusive above."""
 
     after: int = 0
-    stop: int | None = None
+    through: int | None = None
     stream: str | None = None
     agent: str | None = None
-    topics: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
 

@@ -90,7 +90,7 @@ class Facade(Bound, Generic[P]):
         """
         if as_of is not None:
             fresh = self.projection_type()
-            fold_range(self.ledger, [fresh], until=min(as_of, self.ledger.latest_offset()))
+            fold_range(self.ledger, [fresh], through=min(as_of, self.ledger.latest_offset()))
             return fresh
         with self._lock:
             try:
@@ -153,19 +153,19 @@ class ReportingFacade(Facade[P], Generic[P, R]):
         return await asyncio.to_thread(self.report, since, until, as_of=as_of)
 
 
-def fold_new(ledger: Ledger, projection: Projection, *, until: int | None = None) -> int:
+def fold_new(ledger: Ledger, projection: Projection, *, through: int | None = None) -> int:
     """Fold the events of the projection's types stored after its position; return the position.
 
     Reads by type (an index lookup) rather than scanning every event, so a guard on a large
     ledger that holds few of its events stays cheap to keep current.
     """
-    target = ledger.latest_offset() if until is None else until
+    target = ledger.latest_offset() if through is None else through
     if projection.position >= target:
         return projection.position
-    handlers = {topic: (projection.decoder(topic), h) for topic, h in projection.handlers.items()}
-    query = ReadQuery(after=projection.position, stop=target, topics=projection.topics)
+    handlers = {name: (projection.decoder(name), h) for name, h in projection.handlers.items()}
+    query = ReadQuery(after=projection.position, through=target, types=projection.types)
     for row in ledger.read_rows(query):
-        decode, handler = handlers[row.topic]
+        decode, handler = handlers[row.type]
         handler(to_epoch_us(row.occurred_at), decode(row.state))
     projection.advance_to(target)
     return target

@@ -83,26 +83,26 @@ def fold_together(projections: Sequence[Projection], rows: Sequence[ScanRow]) ->
         for p in projections:
             p.fold_rows(rows)
         return
-    by_topic: dict[str, list[tuple[Decoder, Handler]]] = {}
+    by_type: dict[str, list[tuple[Decoder, Handler]]] = {}
     for p in projections:
-        for topic, handler in p.handlers.items():
-            by_topic.setdefault(topic, []).append((p.decoder(topic), handler))
-    # One (decode, fold) pair per topic: most topics have a single handler, called directly
+        for event_type, handler in p.handlers.items():
+            by_type.setdefault(event_type, []).append((p.decoder(event_type), handler))
+    # One (decode, fold) pair per event_type: most types have a single handler, called directly
     # on its own decoding; handlers wanting different decodings each get theirs.
     dispatch: dict[str, tuple[Decoder, Handler]] = {}
-    for topic, pairs in by_topic.items():
+    for event_type, pairs in by_type.items():
         decoders = {id(d): d for d, _ in pairs}
         if len(decoders) == 1:
             handlers = [h for _, h in pairs]
-            dispatch[topic] = (pairs[0][0], handlers[0] if len(handlers) == 1 else _all_of(handlers))
+            dispatch[event_type] = (pairs[0][0], handlers[0] if len(handlers) == 1 else _all_of(handlers))
         else:
-            dispatch[topic] = (_undecoded, _each_decoding(pairs))
+            dispatch[event_type] = (_undecoded, _each_decoding(pairs))
     latest = NO_EVENTS
     if rows[0][0] <= position:  # a page overlapping what was folded (rare): skip the overlap
         rows = [r for r in rows if r[0] > position]
     # The loop below runs once per event of a rebuild: no per-event position test, no max().
-    for _, topic, t, state in rows:
-        entry = dispatch.get(topic)
+    for _, event_type, t, state in rows:
+        entry = dispatch.get(event_type)
         if entry is not None:
             decode, fold = entry
             fold(t, decode(state))
@@ -175,29 +175,29 @@ class Projection(ABC):
         """Return the event type → fold method map."""
 
     @property
-    def topics(self) -> tuple[str, ...]:
+    def types(self) -> tuple[str, ...]:
         """The event types this projection folds."""
         return tuple(sorted(self.handlers))
 
-    def decoder(self, topic: str) -> Decoder:
-        """How this projection's handler for ``topic`` wants stored bytes decoded."""
-        struct = self.structs.get(topic)
+    def decoder(self, event_type: str) -> Decoder:
+        """How this projection's handler for ``event_type`` wants stored bytes decoded."""
+        struct = self.structs.get(event_type)
         return orjson.loads if struct is None else struct_decoder(struct)
 
-    def decoded(self, topic: str, event: dict[str, Any]) -> Any:
-        """An event already decoded as a dict, in the form the handler for ``topic`` takes."""
-        struct = self.structs.get(topic)
+    def decoded(self, event_type: str, event: dict[str, Any]) -> Any:
+        """An event already decoded as a dict, in the form the handler for ``event_type`` takes."""
+        struct = self.structs.get(event_type)
         return event if struct is None else msgspec.convert(event, struct)
 
     def fold_rows(self, rows: Iterable[ScanRow]) -> None:
         """Fold lean rows (offset order); rows at or below ``position`` are skipped."""
-        handlers = {topic: (self.decoder(topic), h) for topic, h in self.handlers.items()}
+        handlers = {event_type: (self.decoder(event_type), h) for event_type, h in self.handlers.items()}
         position = self.position
         latest = self.latest_event_us
-        for offset, topic, t, state in rows:
+        for offset, event_type, t, state in rows:
             if offset <= position:
                 continue
-            entry = handlers.get(topic)
+            entry = handlers.get(event_type)
             if entry is not None:
                 decode, handler = entry
                 handler(t, decode(state))
@@ -210,11 +210,11 @@ class Projection(ABC):
         """Fold one decoded event at ``offset`` (ignored if already folded)."""
         if offset <= self.position:
             return
-        topic = event["type"]
-        handler = self.handlers.get(topic)
+        event_type = event["type"]
+        handler = self.handlers.get(event_type)
         if handler is not None:
             t = iso_to_us(event["occurred_at"])
-            handler(t, self.decoded(topic, event))
+            handler(t, self.decoded(event_type, event))
             self.latest_event_us = max(self.latest_event_us, t)
         self.position = offset
 

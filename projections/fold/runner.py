@@ -52,17 +52,17 @@ def fold_range(
     ledger: Ledger,
     projections: Sequence[Projection],
     *,
-    until: int | None = None,
+    through: int | None = None,
     page_size: int = 5000,
     progress: Progress | None = None,
 ) -> int:
-    """Fold events after each projection's position up to ``until`` (default: the latest).
+    """Fold events after each projection's position through offset ``through`` (default: the latest).
 
     Returns the offset every projection is now at. Reads once for all projections.
     """
     if not projections:
         return 0
-    target = ledger.latest_offset() if until is None else until
+    target = ledger.latest_offset() if through is None else through
     start = min(p.position for p in projections)
     if start >= target:
         for p in projections:
@@ -71,7 +71,7 @@ def fold_range(
     # A primary-key range scan of every event beats an index lookup by type: the core
     # projections want most types anyway, and unwanted ones are skipped before decoding.
     total = target - start
-    for page in ledger.scan_pages(after=start, until_offset=target, page_size=page_size):
+    for page in ledger.scan_pages(after=start, through=target, page_size=page_size):
         # Folding allocates a decoded event per row, freed by reference counting: the cyclic
         # collector finds nothing there but runs thousands of times in a large rebuild. Paused
         # per page only: reading a page can leave cycles (driver objects), and pausing across
@@ -186,7 +186,7 @@ class ProjectionRunner:
         position = min((p.position for p in self.projections), default=target)
         while position < target:
             step = min(target, position + self.save_every)
-            fold_range(self.ledger, self.projections, until=step, page_size=self.page_size, progress=None)
+            fold_range(self.ledger, self.projections, through=step, page_size=self.page_size, progress=None)
             position = step
             if progress is not None:
                 progress(
@@ -221,7 +221,7 @@ class ProjectionRunner:
             first = True
             while True:
                 step = min(target, position + self.save_every)
-                fold_range(self.ledger, fresh, until=step, page_size=self.page_size)
+                fold_range(self.ledger, fresh, through=step, page_size=self.page_size)
                 position = step
                 if progress is not None:
                     progress(position, target)
@@ -289,10 +289,10 @@ class ProjectionRunner:
                 if arrived:
                     # At most save_every offsets per round, so a follower that fell far behind
                     # still saves on the way, as catch_up does.
-                    until = min(self.ledger.latest_offset(), position + self.save_every)
+                    through = min(self.ledger.latest_offset(), position + self.save_every)
                     folding = True
                     position = fold_range(
-                        self.ledger, self.projections, until=until, page_size=self.page_size
+                        self.ledger, self.projections, through=through, page_size=self.page_size
                     )
                     folding = False
                 behind = position - min(saved.values()) >= self.save_every

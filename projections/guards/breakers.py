@@ -280,7 +280,7 @@ class CircuitBreaker(Bound):
         """Fold the breaker's events stored since the last refresh."""
         fold = self._fold
         for row in self.ledger.read_rows(ReadQuery(after=self._offset, stream=self._stream)):
-            event = struct_decoder(BREAKER_STRUCTS[row.topic])(row.state)
+            event = struct_decoder(BREAKER_STRUCTS[row.type])(row.state)
             fold.apply(to_epoch_us(row.occurred_at), event)
             fold.version = row.version
             self._offset = row.offset
@@ -290,7 +290,7 @@ class CircuitBreaker(Bound):
         if self.tool is None:
             return
         target = self.ledger.latest_offset()
-        query = ReadQuery(after=self._tool_offset, stop=target, topics=("ToolCalled",))
+        query = ReadQuery(after=self._tool_offset, through=target, types=("ToolCalled",))
         for row in self.ledger.read_rows(query):
             e = _decode_tool_call(row.state)
             if e.tool == self.tool:

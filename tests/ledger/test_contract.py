@@ -36,7 +36,6 @@ from ledger import (
     WorkflowCompleted,
     WorkflowStarted,
     open_ledger,
-    stream_of,
 )
 from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
@@ -145,7 +144,7 @@ def test_stream_is_the_workflow_else_the_agent_else_the_ledger(make_ledger: Make
     ledger.append([in_workflow, by_agent, neither])
 
     assert [r.stream for r in ledger.read()] == ["wf:w9", "agent:a", "ledger"]
-    assert [stream_of(e) for e in (in_workflow, by_agent, neither)] == [
+    assert [e.stream for e in (in_workflow, by_agent, neither)] == [
         "wf:w9",
         "agent:a",
         "ledger",
@@ -188,7 +187,7 @@ def test_budget_events_share_one_stream_per_budget(make_ledger: MakeLedger) -> N
     ledger.append(release, expected_version=1)
 
     assert [(r.stream, r.version) for r in ledger.read()] == [("budget:team-a", 1), ("budget:team-a", 2)]
-    assert stream_of(reserve) == "budget:team-a"
+    assert reserve.stream == "budget:team-a"
     assert ledger.stream("w1") == []
 
 
@@ -448,9 +447,9 @@ def test_read_after_an_offset_and_up_to_a_limit(seeded: Ledger) -> None:
 
 
 def test_read_up_to_an_offset_inclusive(seeded: Ledger) -> None:
-    assert offsets(seeded.read(until_offset=3)) == [1, 2, 3]
-    assert offsets(seeded.read(after=3, until_offset=5)) == [4, 5]
-    assert offsets(seeded.read(until_offset=0)) == []
+    assert offsets(seeded.read(through=3)) == [1, 2, 3]
+    assert offsets(seeded.read(after=3, through=5)) == [4, 5]
+    assert offsets(seeded.read(through=0)) == []
 
 
 def test_read_one_workflow_or_stream(seeded: Ledger) -> None:
@@ -517,7 +516,7 @@ def test_paging_across_page_boundaries_returns_the_same_events(seeded: Ledger, p
         {},
         {"after": 2},
         {"limit": 5},
-        {"after": 1, "limit": 4, "until_offset": 9},
+        {"after": 1, "limit": 4, "through": 9},
         {"workflow_id": "w1"},
         {"agent": "planner"},
         {"types": ["StepRecorded", "ToolCalled"]},

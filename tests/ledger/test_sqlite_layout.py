@@ -76,7 +76,7 @@ def test_stream_reads_and_version_look_ups_seek_the_stream_number_index(tmp_path
         ReadQuery(after=0, stream="wf:wf-1"),
         "?",
         int,
-        stream_key=sqlite_layout.STREAM_NO_OF.format(name="?"),
+        stream_no_sql=sqlite_layout.STREAM_NO_OF.format(name="?"),
     )
     queries = [
         (sqlite_layout.READ_STREAM_SQL, ("wf:wf-1",), False),

@@ -249,9 +249,9 @@ def test_verify_finds_a_truncated_tail(written: tuple[Ledger, Storage]) -> None:
 
 def test_verify_finds_an_edit_whose_link_was_recomputed(written: tuple[Ledger, Storage]) -> None:
     ledger, storage = written
-    previous = next(ledger.read_rows(ReadQuery(after=1, stop=2))).chain
+    previous = next(ledger.read_rows(ReadQuery(after=1, through=2))).chain
     forged = flip_success(storage.state(3))
-    (row,) = ledger.read_rows(ReadQuery(after=2, stop=3))
+    (row,) = ledger.read_rows(ReadQuery(after=2, through=3))
 
     storage.set_state(3, forged)
     storage.set_chain(3, chain_module.link(previous, 3, row.stream, row.version, forged))

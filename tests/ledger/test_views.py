@@ -51,7 +51,7 @@ def test_scan_yields_lean_rows_in_offset_order(ledger: Ledger) -> None:
 @pytest.mark.parametrize("page_size", [1, 2, 4, 100])
 def test_scan_pages_through_an_offset_range(ledger: Ledger, page_size: int) -> None:
     assert [s[0] for s in ledger.scan(page_size=page_size)] == [1, 2, 3, 4, 5, 6]
-    assert [s[0] for s in ledger.scan(after=2, until_offset=5, page_size=page_size)] == [3, 4, 5]
+    assert [s[0] for s in ledger.scan(after=2, through=5, page_size=page_size)] == [3, 4, 5]
     assert [s[0] for s in ledger.scan(after=6, page_size=page_size)] == []
 
 

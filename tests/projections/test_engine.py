@@ -156,9 +156,9 @@ def test_folding_in_pieces_equals_folding_at_once(
             pieces = projection_type()
             for split in sorted(splits):
                 k = min(split, len(events))
-                fold_range(ledger, [pieces], until=k, page_size=page_size)
+                fold_range(ledger, [pieces], through=k, page_size=page_size)
                 # Reports along the way (reports may keep incremental caches) are right too.
-                assert report_of(pieces) == report_of(folded(ledger, projection_type, until=k))
+                assert report_of(pieces) == report_of(folded(ledger, projection_type, through=k))
             fold_range(ledger, [pieces], page_size=page_size)
 
             assert pieces.position == at_once.position == len(events)
@@ -178,7 +178,7 @@ def test_the_all_time_report_equals_a_window_covering_everything(
         for projection_type in CORE_PROJECTIONS:
             projection = projection_type()
             for split in [*sorted(splits), len(events)]:
-                fold_range(ledger, [projection], until=min(split, len(events)))
+                fold_range(ledger, [projection], through=min(split, len(events)))
                 everything = projection.report(**EVERYTHING)  # type: ignore[attr-defined]
                 assert report_of(projection) == everything
 
@@ -188,7 +188,7 @@ def test_the_all_time_report_equals_a_window_covering_everything(
 def test_resuming_from_stored_bytes_equals_folding_at_once(events: list[LedgerEvent], split: int) -> None:
     with ledger_with(events) as ledger:
         for projection_type in CORE_PROJECTIONS:
-            first_part = folded(ledger, projection_type, until=min(split, len(events)))
+            first_part = folded(ledger, projection_type, through=min(split, len(events)))
             resumed = projection_type.from_bytes(first_part.to_bytes())
             assert resumed is not None
             fold_range(ledger, [resumed])
@@ -229,7 +229,7 @@ def test_projections_at_different_positions_folded_together_each_equal_folding_a
 ) -> None:
     with ledger_with(events) as ledger:
         together = [
-            folded(ledger, projection_type, until=min(split, len(events)))
+            folded(ledger, projection_type, through=min(split, len(events)))
             for projection_type, split in zip(CORE_PROJECTIONS, splits, strict=True)
         ]
 
@@ -252,7 +252,7 @@ def test_folding_a_page_that_overlaps_what_was_folded_skips_the_overlap(
     with ledger_with(events) as ledger:
         rows = list(ledger.scan())
         position = min(split, len(events))
-        together = [folded(ledger, t, until=position) for t in CORE_PROJECTIONS]
+        together = [folded(ledger, t, through=position) for t in CORE_PROJECTIONS]
 
         fold_together(together, rows[min(start, position) :])
 

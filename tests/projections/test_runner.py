@@ -252,7 +252,7 @@ def test_saving_an_older_position_after_a_newer_one_is_a_conflict(make_ledger: M
     append_traffic(ledger, 80, seed=5)
     newer = fresh(ledger, ReliabilityProjection)
     older = ReliabilityProjection()
-    fold_range(ledger, [older], until=40)
+    fold_range(ledger, [older], through=40)
     now = datetime.now(UTC)
     ledger.backend.save_view(SavedView("reliability", 80, newer.to_bytes(), newer.digest(), now))
 
@@ -272,7 +272,7 @@ def test_rebuild_gives_the_digests_of_a_fold_from_scratch_and_switches_over(
         runner.catch_up()
         # A wrong stored state (only the first 10 events) claiming to be complete.
         wrong = ReliabilityProjection()
-        fold_range(ledger, [wrong], until=10)
+        fold_range(ledger, [wrong], through=10)
         backend.save_view(
             SavedView("reliability", 250, wrong.to_bytes(), wrong.digest(), datetime.now(UTC)),
             reset=True,

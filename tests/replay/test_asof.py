@@ -71,7 +71,7 @@ def test_state_as_of_equals_a_fold_of_the_same_events_read_into_memory(ledger: L
     fill(ledger)
     for offset in (1, 7, 12, 15):
         folded = ReliabilityProjection()
-        folded.fold_rows(list(ledger.scan(until_offset=offset)))
+        folded.fold_rows(list(ledger.scan(through=offset)))
 
         assert state_as_of(ledger, ReliabilityProjection, offset).digest() == folded.digest()
 

@@ -90,11 +90,11 @@ class MemoryLedgerRecorder(LedgerBackend):
             out: list[StoredRow] = []
             for i in indexes:
                 row = self._rows[i]
-                if query.stop is not None and row.offset > query.stop:
+                if query.through is not None and row.offset > query.through:
                     break
                 if query.agent is not None and row.agent != query.agent:
                     continue
-                if query.topics and row.topic not in query.topics:
+                if query.types and row.type not in query.types:
                     continue
                 if query.since is not None and row.occurred_at < query.since:
                     continue
@@ -105,13 +105,13 @@ class MemoryLedgerRecorder(LedgerBackend):
                     break
             return out
 
-    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+    def scan(self, after: int, through: int | None, limit: int) -> list[ScanRow]:
         """Return lean rows in offset order."""
         with self._lock:
             first = max(after - self._base, 0)
-            end = len(self._rows) if stop is None else min(stop - self._base, len(self._rows))
+            end = len(self._rows) if through is None else min(through - self._base, len(self._rows))
             rows = self._rows[first : max(min(end, first + limit), first)]
-        return [(r.offset, r.topic, to_epoch_us(r.occurred_at), r.state) for r in rows]
+        return [(r.offset, r.type, to_epoch_us(r.occurred_at), r.state) for r in rows]
 
     def max_offset(self) -> int:
         """Return the highest offset written (still the head's after everything was pruned)."""
@@ -143,7 +143,7 @@ class MemoryLedgerRecorder(LedgerBackend):
         with self._lock:
             by_type: dict[str, int] = {}
             for r in self._rows:
-                by_type[r.topic] = by_type.get(r.topic, 0) + 1
+                by_type[r.type] = by_type.get(r.type, 0) + 1
             return BackendStats(
                 events=len(self._rows),
                 streams=sum(1 for offsets in self._streams.values() if offsets),

@@ -48,7 +48,7 @@ class PostgresReads:
         sql = SQL("SELECT " + COLUMNS + " FROM {t} WHERE " + where + " ORDER BY notification_id LIMIT %s")
         return [_row(r) for r in self._fetch(sql.format(t=self.tables.events), params)]
 
-    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+    def scan(self, after: int, through: int | None, limit: int) -> list[ScanRow]:
         """Return lean rows in offset order; the time is converted to µs by the server.
 
         Offsets are gapless, so a page is the key range ``(after, after + limit]``: a tight
@@ -62,7 +62,7 @@ class PostgresReads:
             "(extract(epoch FROM occurred_at) * 1000000)::bigint, state FROM {t} "
             "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
         ).format(t=self.tables.events)
-        upper = stop if stop is not None else 2**62
+        upper = through if through is not None else 2**62
         rows = self._fetch(sql, [after, min(upper, after + limit), limit])
         if len(rows) < limit and after + limit < upper:
             last = rows[-1][0] if rows else after

@@ -86,7 +86,7 @@ class PostgresWrite(WriteTransaction):
                             r.offset,
                             r.stream,
                             r.version,
-                            r.topic,
+                            r.type,
                             r.event_id,
                             r.agent,
                             r.occurred_at,

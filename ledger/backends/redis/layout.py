@@ -95,7 +95,7 @@ _ROW_SIZE = _ROW.size
 def pack_row(row: StoredRow) -> bytes:
     """Return the bytes stored for one row (the offset is the hash field, not in the value)."""
     stream = row.stream.encode()
-    topic = row.topic.encode()
+    topic = row.type.encode()
     agent = b"" if row.agent is None else row.agent.encode()
     header = _ROW.pack(
         row.version,
@@ -126,7 +126,7 @@ def unpack_row(offset: int, data: bytes) -> StoredRow:
         offset=offset,
         stream=stream,
         version=version,
-        topic=topic,
+        type=topic,
         event_id=UUID(bytes=event_id),
         agent=agent,
         occurred_at=from_epoch_us(occurred),

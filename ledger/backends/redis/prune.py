@@ -97,7 +97,7 @@ class RedisPruning(RedisReads):
                 (o, d) for o, d in zip(offsets, self.client.hmget(self.keys.rows, offsets), strict=True) if d
             ]
             rows = [unpack_row(o, as_bytes(d)) for o, d in present]
-            index_keys = {self.keys.stream(r.stream) for r in rows} | {self.keys.topic(r.topic) for r in rows}
+            index_keys = {self.keys.stream(r.stream) for r in rows} | {self.keys.topic(r.type) for r in rows}
             index_keys |= {self.keys.agent(r.agent) for r in rows if r.agent is not None}
             pipe = self.client.pipeline(transaction=True)
             if rows:

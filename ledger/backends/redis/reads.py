@@ -33,7 +33,7 @@ def _matches(row: StoredRow, q: ReadQuery) -> bool:
     return (
         (q.stream is None or row.stream == q.stream)
         and (q.agent is None or row.agent == q.agent)
-        and (not q.topics or row.topic in q.topics)
+        and (not q.types or row.type in q.types)
         and (q.since is None or row.occurred_at >= q.since)
         and (q.until is None or row.occurred_at < q.until)
     )
@@ -70,18 +70,18 @@ class RedisReads:
         self.check_incarnation(incarnation)
         return as_int(offset)
 
-    def _first_and_last(self, stop: int | None) -> tuple[int, int]:
+    def _first_and_last(self, through: int | None) -> tuple[int, int]:
         """Return (offsets up to here are swept away, the last offset to read)."""
         pipe = self.client.pipeline(transaction=False)
         pipe.hget(self.keys.meta, "swept")
         pipe.hget(self.keys.head, "offset")
         swept, head = pipe.execute()
         last = as_int(head)
-        return as_int(swept), last if stop is None else min(stop, last)
+        return as_int(swept), last if through is None else min(through, last)
 
-    def _index_offsets(self, keys: list[str], after: int, stop: int | None, count: int) -> list[int]:
+    def _index_offsets(self, keys: list[str], after: int, through: int | None, count: int) -> list[int]:
         """Return the first ``count`` offsets after ``after`` in the union of sorted-set indexes."""
-        high = "+inf" if stop is None else stop
+        high = "+inf" if through is None else through
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.zrangebyscore(key, f"({after}", high, start=0, num=count)
@@ -94,22 +94,22 @@ class RedisReads:
             index: list[str] | None = [self.keys.stream(query.stream)]
         elif query.agent is not None:
             index = [self.keys.agent(query.agent)]
-        elif query.topics:
-            index = [self.keys.topic(t) for t in query.topics]
+        elif query.types:
+            index = [self.keys.topic(t) for t in query.types]
         else:
             index = None
         out: list[StoredRow] = []
         after = query.after
         last = 0
         if index is None:
-            swept, last = self._first_and_last(query.stop)
+            swept, last = self._first_and_last(query.through)
             after = max(after, swept)
         chunk = min(max(limit, 16), _CHUNK)
         while len(out) < limit:
             if index is None:
                 offsets = list(range(after + 1, min(after + chunk, last) + 1))
             else:
-                offsets = self._index_offsets(index, after, query.stop, chunk)
+                offsets = self._index_offsets(index, after, query.through, chunk)
             if not offsets:
                 break
             for offset, data in zip(offsets, self.client.hmget(self.keys.rows, offsets), strict=True):
@@ -123,9 +123,9 @@ class RedisReads:
             after = offsets[-1]
         return out
 
-    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+    def scan(self, after: int, through: int | None, limit: int) -> list[ScanRow]:
         """Return lean rows in offset order: ``HMGET`` over the offset range, nothing decoded."""
-        swept, last = self._first_and_last(stop)
+        swept, last = self._first_and_last(through)
         after = max(after, swept)
         out: list[ScanRow] = []
         while len(out) < limit and after < last:

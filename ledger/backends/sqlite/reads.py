@@ -37,7 +37,7 @@ def _row(r: Sequence[Any]) -> StoredRow:
         offset=r[0],
         stream=r[1],
         version=r[2],
-        topic=r[3],
+        type=r[3],
         event_id=UUID(bytes=r[4]),
         agent=r[5],
         occurred_at=_dt(r[6]),
@@ -61,18 +61,18 @@ class SQLiteReads:
 
     def select(self, query: ReadQuery, limit: int) -> list[StoredRow]:
         """Return up to ``limit`` rows matching ``query`` in offset order."""
-        where, params = where_clause(query, "?", _us, stream_key=STREAM_NO_OF.format(name="?"))
+        where, params = where_clause(query, "?", _us, stream_no_sql=STREAM_NO_OF.format(name="?"))
         params.append(limit)
         sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE {where} ORDER BY notification_id LIMIT ?"
         with self._read() as c:
             c.execute(sql, params)
             return [_row(r) for r in c.fetchall()]
 
-    def scan(self, after: int, stop: int | None, limit: int) -> list[ScanRow]:
+    def scan(self, after: int, through: int | None, limit: int) -> list[ScanRow]:
         """Return lean rows in offset order (a primary-key range scan)."""
         with self._read() as c:
             c.sqlite_cursor.row_factory = None  # plain tuples: no per-row sqlite3.Row
-            if stop is None:
+            if through is None:
                 c.execute(
                     f"SELECT notification_id, topic, occurred_at, state FROM {TABLE} "
                     "WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
@@ -82,7 +82,7 @@ class SQLiteReads:
                 c.execute(
                     f"SELECT notification_id, topic, occurred_at, state FROM {TABLE} "
                     "WHERE notification_id > ? AND notification_id <= ? ORDER BY notification_id LIMIT ?",
-                    (after, stop, limit),
+                    (after, through, limit),
                 )
             rows: list[ScanRow] = c.fetchall()
             return rows
