@@ -285,3 +285,11 @@ def test_no_module_is_over_the_size_limit() -> None:
 
     assert len(sizes) > 100  # the scan saw the packages
     assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_the_tests_tree_mirrors_the_packages() -> None:
+    tests = ROOT / "tests"
+    folders = {p.parent.relative_to(tests) for p in tests.rglob("test_*.py")} - {Path(".")}
+
+    assert Path("projections/metrics") in folders  # the scan saw the nested folders
+    assert sorted(str(f) for f in folders if not (ROOT / f / "__init__.py").is_file()) == []

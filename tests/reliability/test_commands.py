@@ -16,7 +16,7 @@ from ledger import open_ledger
 from reliability.commands import MODULES
 from tests.conftest import sqlite_url
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def subcommands(parser: object) -> list[str]:

@@ -30,7 +30,7 @@ from projections import (
 )
 from projections.fold import fold_range
 from tests.conftest import ManualClock, sqlite_url
-from tests.guards import mp_workers
+from tests.projections.guards import mp_workers
 
 OPEN, HALF_OPEN, CLOSED = CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED
 SPAWN = multiprocessing.get_context("spawn")
