@@ -293,3 +293,43 @@ def test_the_tests_tree_mirrors_the_packages() -> None:
 
     assert Path("projections/metrics") in folders  # the scan saw the nested folders
     assert sorted(str(f) for f in folders if not (ROOT / f / "__init__.py").is_file()) == []
+
+
+# -- the layers of projections: each imports only the layers before it ---------------------------
+
+LAYERS = ("fold", "metrics", "guards", "signals", "alerting")
+
+
+def layer_violations(root: Path) -> list[str]:
+    """Return ``file: imports module`` for each import of a later (or unknown) projections layer."""
+    found = []
+    for rank, layer in enumerate(LAYERS):
+        allowed = {f"projections.{name}" for name in LAYERS[: rank + 1]}
+        for path in sorted((root / "projections" / layer).rglob("*.py")):
+            for module in sorted(imported_modules(path, root)):
+                parts = module.split(".")
+                if parts[0] != "projections" or len(parts) < 2 or not is_module(module, root):
+                    continue
+                if ".".join(parts[:2]) not in allowed:
+                    found.append(f"{path.relative_to(root)}: imports {module}")
+    return found
+
+
+def test_projection_layers_import_only_earlier_layers() -> None:
+    assert layer_violations(ROOT) == []
+    assert all((ROOT / "projections" / layer / "__init__.py").is_file() for layer in LAYERS)
+
+
+def test_the_layer_guard_catches_an_upward_import(tmp_path: Path) -> None:
+    for layer in LAYERS:
+        (tmp_path / "projections" / layer).mkdir(parents=True)
+        (tmp_path / "projections" / layer / "__init__.py").write_text("")
+    (tmp_path / "projections" / "__init__.py").write_text("")
+    (tmp_path / "projections" / "metrics" / "fold_x.py").write_text("from projections.fold import a\n")
+    (tmp_path / "projections" / "fold" / "runner.py").write_text("from projections.metrics import b\n")
+    (tmp_path / "projections" / "guards" / "g.py").write_text("import projections.alerting\n")
+
+    assert layer_violations(tmp_path) == [
+        "projections/fold/runner.py: imports projections.metrics",
+        "projections/guards/g.py: imports projections.alerting",
+    ]
