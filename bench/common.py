@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-import json
 import os
 import platform
 import statistics
@@ -23,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql
 
@@ -271,7 +271,7 @@ def write_results(
         "provenance": {"start": dict(start), "end": end, "code_changed_during_run": changed},
         **extra,
     }
-    path.write_text(json.dumps(document, indent=2) + "\n")
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return path
 
 

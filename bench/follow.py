@@ -20,7 +20,6 @@ Run ``python -m bench.follow --help``.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from bench.common import Spread, format_table, provenance, result_row, wait_for_quiet, write_results
 from bench.explain import pg_ledger
@@ -84,7 +84,7 @@ def follower(url: str, mode: str) -> None:
                     position = page[-1][0]
                 records.append((position, time.monotonic_ns()))
                 ledger.backend.wait_for_events(position, 0.2)
-    print(json.dumps(records), flush=True)
+    print(orjson.dumps(records).decode(), flush=True)
 
 
 # -- the producer (this process) -----------------------------------------------------------------
@@ -132,7 +132,7 @@ def one_run(
         finally:
             if child.poll() is None:
                 child.kill()
-    records = json.loads(out.strip().splitlines()[-1])
+    records = orjson.loads(out.strip().splitlines()[-1])
     positions = np.array([p for p, _ in records], dtype=np.int64)
     times = np.array([t for _, t in records], dtype=np.int64)
     # Positions only grow; the first record at or past each commit's offset is when it was seen.

@@ -5,9 +5,10 @@ Reads ``bench/results/*.json`` as the benchmarks wrote them; run ``python -m ben
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+
+import orjson
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -21,7 +22,7 @@ def main() -> int:
     print("| benchmark | case | backend | subject | baseline | ratio | target | commit |")
     print("|---|---|---|---|---|---|---|---|")
     for path in sorted(RESULTS.glob("*.json")):
-        doc = json.loads(path.read_text())
+        doc = orjson.loads(path.read_bytes())
         for row in doc["rows"]:
             unit = row.get("unit", "")
             spread = f"min {_num(row['min'], unit)}, max {_num(row['max'], unit)}"

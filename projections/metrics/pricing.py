@@ -10,13 +10,14 @@ of ``prompt_tokens``; ``reasoning_tokens`` are part of ``completion_tokens``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 _M = Decimal(1_000_000)
 
@@ -163,7 +164,7 @@ class PriceTable:
         ``output_cost_per_reasoning_token`` are used. Other entries (images, audio) are skipped.
         """
         table: Mapping[str, Any] = (
-            json.loads(Path(data).read_text()) if isinstance(data, str | Path) else data
+            orjson.loads(Path(data).read_bytes()) if isinstance(data, str | Path) else data
         )
         prices = []
         for model, entry in table.items():
