@@ -83,7 +83,7 @@ class BudgetSet(_BudgetLimitsEvent):
 
     type: Literal["BudgetSet"] = "BudgetSet"
     total_limit: _Money
-    period_hours: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    period_hours: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     category_limits: dict[Name, _Money] = Field(default_factory=dict)
     agent_limits: dict[Name, _Money] = Field(default_factory=dict)
     currency: _Currency = "USD"
