@@ -3,7 +3,13 @@
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
 from ledger.batch import AppendResult
-from ledger.budget_events import BudgetBreached, BudgetReservationReleased, BudgetReserved
+from ledger.budget_events import (
+    BudgetBreached,
+    BudgetRemoved,
+    BudgetReservationReleased,
+    BudgetReserved,
+    BudgetSet,
+)
 from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.commit import Clock
@@ -79,8 +85,10 @@ __all__ = [
     "BreakerConfigured",
     "BreakerProbeStarted",
     "BudgetBreached",
+    "BudgetRemoved",
     "BudgetReservationReleased",
     "BudgetReserved",
+    "BudgetSet",
     "CheckpointMarked",
     "CircuitTransitioned",
     "Clock",

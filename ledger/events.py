@@ -18,7 +18,13 @@ from uuid import UUID
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, StringConstraints, TypeAdapter, model_validator
 
-from ledger.budget_events import BudgetBreached, BudgetReservationReleased, BudgetReserved
+from ledger.budget_events import (
+    BudgetBreached,
+    BudgetRemoved,
+    BudgetReservationReleased,
+    BudgetReserved,
+    BudgetSet,
+)
 from ledger.event_base import Confidence, LedgerEvent, Mode, Name
 from ledger.guard_events import (
     AgentModeSet,
@@ -226,6 +232,8 @@ Event: TypeAlias = Annotated[
     | BudgetReserved
     | BudgetReservationReleased
     | BudgetBreached
+    | BudgetSet
+    | BudgetRemoved
     | CheckpointMarked
     | StateChanged
     | AgentModeSet

@@ -1,6 +1,7 @@
 """The metrics: reliability, SLOs (MTTE, RSR), costs, prices and budgets, and their reports."""
 
 from projections.fold import Projection
+from projections.metrics.budget_fold import BudgetProjection
 from projections.metrics.budgets import BudgetExceededError, CostBudget, Reservation, UnknownBudgetError
 from projections.metrics.cost_fold import CostProjection
 from projections.metrics.costs import CostTracker
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_PRICES",
     "AgentMetrics",
     "BudgetExceededError",
+    "BudgetProjection",
     "BudgetStatus",
     "CostBudget",
     "CostProjection",

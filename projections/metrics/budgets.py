@@ -1,8 +1,11 @@
 """Budgets and reservations: the limits, the errors, and how spend and reservations are checked against them.
 
-A budget limits spend over a rolling window ``[now - period_hours, now)`` for its total and for
-each category and agent limit. The checks here read the cost projection and the time they are
-given; :class:`~projections.metrics.costs.CostTracker` records what they decide.
+A budget limits spend over a rolling window of ``period_hours`` ending at now, ``now - period < t
+<= now``: it includes its end instant (a cost stamped now counts now, also under a frozen clock)
+and excludes its start (consecutive windows of one period never share an event). Limits hold for
+the total and for each category and agent limit. The checks here read the cost projection and the
+time they are given; :class:`~projections.metrics.costs.CostTracker` records what they decide, and
+records the budgets themselves (``BudgetSet``, ``BudgetRemoved``; :class:`CostBudget.to_event`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from ledger import LedgerError
-from projections.fold.projection import dt_to_us
+from ledger import BudgetSet, LedgerError, to_epoch_us
 from projections.metrics.cost_fold import CostProjection
 from projections.metrics.reports import BudgetStatus
 
@@ -26,9 +28,10 @@ def money(value: Decimal | float | int | str) -> Decimal:
 
 @dataclass(frozen=True)
 class CostBudget:
-    """A spending limit over a rolling window ``[now - period_hours, now)`` (all time if ``None``).
+    """A spending limit over a rolling window ``now - period_hours < t <= now`` (``None``: all time).
 
     Within budget means spend <= limit, for the total and for every category and agent limit.
+    Two budgets are equal when their values are (limits compare as numbers: ``1`` == ``"1.00"``).
     """
 
     name: str
@@ -46,6 +49,18 @@ class CostBudget:
             raise ValueError(f"budget '{self.name}': total_limit must not be negative")
         if self.period_hours is not None and self.period_hours <= 0:
             raise ValueError(f"budget '{self.name}': period_hours must be positive (or None for all time)")
+
+    def to_event(self, occurred_at: datetime | None = None) -> BudgetSet:
+        """The ``BudgetSet`` event that records this budget (at ``occurred_at``, default now)."""
+        return BudgetSet(
+            **({} if occurred_at is None else {"occurred_at": occurred_at}),
+            budget=self.name,
+            total_limit=self.total_limit,
+            period_hours=self.period_hours,
+            category_limits=dict(self.category_limits),
+            agent_limits=dict(self.agent_limits),
+            currency=self.currency,
+        )
 
 
 class UnknownBudgetError(LedgerError, KeyError):
@@ -87,9 +102,15 @@ class Reservation:
 
 
 def budget_window(budget: CostBudget, now: datetime) -> tuple[int | None, int]:
-    """The budget's window ending at ``now``, as µs bounds (``None``: since the beginning)."""
-    since = None if budget.period_hours is None else now - timedelta(hours=budget.period_hours)
-    return dt_to_us(since), dt_to_us(now) or 0
+    """The budget's window ``now - period < t <= now`` as half-open µs bounds ``[since, until)``.
+
+    Event times are whole microseconds, so ``t > start`` is ``t >= start + 1µs`` and ``t <= now``
+    is ``t < now + 1µs``. ``since`` is ``None`` for an all-time budget.
+    """
+    until = to_epoch_us(now) + 1
+    if budget.period_hours is None:
+        return None, until
+    return to_epoch_us(now - timedelta(hours=budget.period_hours)) + 1, until
 
 
 def breaches(p: CostProjection, budget: CostBudget, now: datetime) -> dict[str, tuple[Decimal, Decimal]]:
@@ -122,7 +143,7 @@ def budget_status(p: CostProjection, budget: CostBudget, now: datetime) -> Budge
         currency=budget.currency,
         limit=budget.total_limit,
         spend=spend,
-        reserved=p.reserved(budget.name, now_us=until),
+        reserved=p.reserved(budget.name, now_us=to_epoch_us(now)),
         period_hours=budget.period_hours,
         within_budget=not exceeded,
         breaches=[f"{scope}: spent {spend_} > limit {limit}" for scope, (limit, spend_) in exceeded.items()],
@@ -154,7 +175,7 @@ def check_reservation(
     for scope, limit, cat, ag in checks:
         committed = p.spend(
             currency=b.currency, since_us=since, until_us=until, category=cat, agent=ag
-        ) + p.reserved(budget, now_us=until, category=cat, agent=ag)
+        ) + p.reserved(budget, now_us=to_epoch_us(now), category=cat, agent=ag)
         if committed + requested > limit:
             raise BudgetExceededError(budget, scope, limit, committed, requested)
     return version

@@ -4,29 +4,34 @@
 price version kept), reports from the cost projection, and guards budgets (``budgets.py``): a
 breach is recorded once when spend crosses a limit, and reservations are appended with
 optimistic concurrency on the budget's own stream, so concurrent spenders can never jointly
-exceed it.
+exceed it. Budgets themselves are events (``BudgetSet``, ``BudgetRemoved``, folded by
+``budget_fold.py``), so every tracker on the ledger, in any process, judges by the same ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from ledger import (
     BudgetBreached,
+    BudgetRemoved,
     BudgetReservationReleased,
     BudgetReserved,
     Clock,
     CostIncurred,
     Ledger,
     LedgerError,
+    LedgerEvent,
     VersionConflictError,
     as_utc,
     new_event_id,
     utc_now,
 )
-from projections.fold.bound import Facade
+from projections.fold.bound import Facade, fold_new
 from projections.fold.storage import MetricStorage
+from projections.metrics.budget_fold import BudgetProjection
 from projections.metrics.budgets import (
     CostBudget,
     Reservation,
@@ -39,6 +44,8 @@ from projections.metrics.budgets import (
 from projections.metrics.cost_fold import CostProjection
 from projections.metrics.pricing import PriceTable
 from projections.metrics.reports import BudgetStatus, CostReport
+
+MAX_ATTEMPTS = 100
 
 
 class CostTracker(Facade[CostProjection]):
@@ -58,17 +65,77 @@ class CostTracker(Facade[CostProjection]):
         super().__init__(storage, ledger=ledger, clock=clock)
         self.prices = prices or PriceTable()
         self.currency = currency
-        self.budgets: dict[str, CostBudget] = {}
+        self._budgets = BudgetProjection()
+        self._overrides: dict[str, CostBudget] = {}  # set with record=False: this tracker only
 
-    def set_budget(self, budget: CostBudget) -> None:
-        """Add or replace a budget (by name)."""
-        self.budgets[budget.name] = budget
+    # -- budgets in force -----------------------------------------------------------------------
+
+    def set_budget(self, budget: CostBudget, *, record: bool = True) -> None:
+        """Add or replace a budget (by name), recorded in the ledger for every tracker on it.
+
+        Setting a budget the ledger holds with the same values appends nothing; a change is a new
+        ``BudgetSet``, decided at the version of the budget's limits (a concurrent change makes
+        it decide again).
+
+        Args:
+            budget: the budget.
+            record: ``False`` keeps it for this tracker only (an override of the ledger's budget
+                of that name, e.g. ``rledger report --budget``); nothing is appended.
+        """
+        with self._lock:
+            if not record:
+                self._overrides[budget.name] = budget
+                return
+            self._overrides.pop(budget.name, None)
+            self._change_budget(budget.name, lambda: budget.to_event(self.now()), budget)
+
+    def remove_budget(self, name: str) -> None:
+        """Remove a budget: a ``BudgetRemoved`` event (or, for one kept for this tracker only, forget it).
+
+        Raises:
+            UnknownBudgetError: no budget of that name is set.
+        """
+        with self._lock:
+            dropped = self._overrides.pop(name, None)
+            if name not in self._ledger_budgets():
+                if dropped is None:
+                    raise UnknownBudgetError(name, sorted(self.get_budgets()))
+                return
+            self._change_budget(name, lambda: BudgetRemoved(budget=name, occurred_at=self.now()), None)
+
+    def _change_budget(self, name: str, event: Callable[[], LedgerEvent], after: CostBudget | None) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            if self._ledger_budgets().get(name) == after:
+                return
+            stream = f"budget-limits:{name}"
+            try:
+                self.ledger.append(event(), expected_version={stream: self._budgets.versions.get(name, 0)})
+            except VersionConflictError:
+                continue
+            return
+        raise LedgerError(f"budget '{name}': no change after {MAX_ATTEMPTS} conflicting writes")
+
+    def _ledger_budgets(self) -> dict[str, CostBudget]:
+        with self._lock:
+            fold_new(self.ledger, self._budgets)
+            return self._budgets.budgets
+
+    def get_budgets(self) -> dict[str, CostBudget]:
+        """The budgets in force, by name: the ledger's, with this tracker's own overrides on top."""
+        with self._lock:
+            return dict(sorted({**self._ledger_budgets(), **self._overrides}.items()))
+
+    @property
+    def budgets(self) -> dict[str, CostBudget]:
+        """The budgets in force (:meth:`get_budgets`)."""
+        return self.get_budgets()
 
     def _budget(self, name: str) -> CostBudget:
+        budgets = self.get_budgets()
         try:
-            return self.budgets[name]
+            return budgets[name]
         except KeyError:
-            raise UnknownBudgetError(name, sorted(self.budgets)) from None
+            raise UnknownBudgetError(name, sorted(budgets)) from None
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -150,11 +217,12 @@ class CostTracker(Facade[CostProjection]):
             self._record_locked(event, reservation)
 
     def _record_locked(self, event: CostIncurred, reservation: Reservation | None) -> None:
-        # Spend is judged over [now - period, now). A cost stamped "now" falls at the window's
-        # open end, so the check after it looks just past the newer of now and the cost.
+        # Spend is judged over (now - period, now]; a cost stamped later than now (given
+        # occurred_at) is judged by the window ending at it.
         now = self.now()
-        after = max(now, event.occurred_at) + timedelta(microseconds=1)
-        before = {name: self._breaches(b, now) for name, b in self.budgets.items()}
+        after = max(now, event.occurred_at)
+        budgets = self.get_budgets()
+        before = {name: self._breaches(b, now) for name, b in budgets.items()}
         batch: list[CostIncurred | BudgetReservationReleased] = [event]
         if reservation is not None:
             batch.append(
@@ -168,7 +236,7 @@ class CostTracker(Facade[CostProjection]):
         self.ledger.append(batch)
         # A breach is recorded once, when spend crosses a limit (not again on every later cost).
         breaches = []
-        for name, budget in self.budgets.items():
+        for name, budget in budgets.items():
             for scope, (limit, spend) in self._breaches(budget, after).items():
                 if scope not in before[name]:
                     breaches.append(
@@ -196,12 +264,16 @@ class CostTracker(Facade[CostProjection]):
         with self._lock:
             return self._budget_status(name)
 
+    def get_budget_status(self, name: str) -> BudgetStatus:
+        """The guide-style name of :meth:`budget_status`."""
+        return self.budget_status(name)
+
     def _budget_status(self, name: str) -> BudgetStatus:
         return budget_status(self.projection(), self._budget(name), self.now())
 
     def is_within_budget(self, name: str | None = None) -> bool:
-        """True when the named budget (or every budget) has spend <= each of its limits."""
-        names = [name] if name is not None else list(self.budgets)
+        """True when the named budget (or every budget in force) has spend <= each of its limits."""
+        names = [name] if name is not None else list(self.get_budgets())
         return all(self.budget_status(n).within_budget for n in names)
 
     def reserve(
@@ -220,14 +292,19 @@ class CostTracker(Facade[CostProjection]):
         was made against, so concurrent reservers — in any process — can never jointly exceed
         the limit: a loser of the race re-checks against the winner's reservation.
         """
-        b = self._budget(budget)
+        self._budget(budget)  # an unknown name is the first error
         requested = money(amount)
         if not requested.is_finite() or requested <= 0:
             raise ValueError(f"budget '{budget}': a reservation must be a positive amount, got {requested}")
         for _ in range(max_attempts):
             with self._lock:
                 now = self.now()
-                version = check_reservation(self.projection(), b, budget, requested, category, agent, now)
+                b = self._budget(budget)
+                # Checked against these limits: a concurrent change of them makes it check again.
+                versions = {f"budget-limits:{budget}": self._budgets.versions.get(budget, 0)}
+                versions[f"budget:{budget}"] = check_reservation(
+                    self.projection(), b, budget, requested, category, agent, now
+                )
             expires = now + timedelta(seconds=ttl_seconds)
             event = BudgetReserved(
                 budget=budget,
@@ -240,7 +317,7 @@ class CostTracker(Facade[CostProjection]):
                 occurred_at=self.now(),
             )
             try:
-                self.ledger.append(event, expected_version=version)
+                self.ledger.append(event, expected_version=versions)
             except VersionConflictError:
                 continue
             return Reservation(event.reservation_id, budget, requested, expires)
@@ -273,7 +350,7 @@ class CostTracker(Facade[CostProjection]):
 
         base = self.compute(run, as_of)
         with self._lock:
-            budgets = [self.budget_status(n) for n in sorted(self.budgets)]
+            budgets = [self._budget_status(n) for n in self.get_budgets()]
         return base.model_copy(update={"budgets": budgets})
 
     def get_report(

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     with open_db(args) as ledger:
         costs = CostTracker(ledger=ledger)
         for budget in args.budget or []:
-            costs.set_budget(budget)
+            costs.set_budget(budget, record=False)  # an override for this run only
         monitor = Monitor(
             ledger=ledger,
             costs=costs,

@@ -43,7 +43,7 @@ def full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
     slo = SLOTracker(ledger=ledger)
     costs = CostTracker(ledger=ledger)
     for budget in getattr(args, "budget", None) or []:
-        costs.set_budget(budget)
+        costs.set_budget(budget, record=False)  # an override for this run only
     since, until, as_of = (
         getattr(args, "since", None),
         getattr(args, "until", None),

@@ -63,7 +63,9 @@ def strategy_for(tp: Any, metadata: tuple[Any, ...] = ()) -> st.SearchStrategy[A
     origin = get_origin(tp)
     if origin is Annotated:
         base, *extra = get_args(tp)
-        return strategy_for(base, (*metadata, *extra))
+        # A Field(...) nested in a type (a dict's values) keeps its constraints in its metadata.
+        flat = [c for e in extra for c in (e, *getattr(e, "metadata", ()))]
+        return strategy_for(base, (*metadata, *flat))
     if origin in (Union, types.UnionType):
         return st.one_of(*[st.none() if a is type(None) else strategy_for(a, metadata) for a in get_args(tp)])
     if origin is Literal:
@@ -73,7 +75,8 @@ def strategy_for(tp: Any, metadata: tuple[Any, ...] = ()) -> st.SearchStrategy[A
         assert ellipsis is Ellipsis
         return st.lists(strategy_for(item), max_size=3).map(tuple)
     if origin is dict:
-        return st.dictionaries(st.text(max_size=10), json_values, max_size=4)
+        key, value = get_args(tp) or (str, Any)
+        return st.dictionaries(strategy_for(key), strategy_for(value), max_size=4)
     ge = _bound(metadata, "ge")
     gt = _bound(metadata, "gt")
     strategies: dict[Any, st.SearchStrategy[Any]] = {

@@ -66,3 +66,26 @@ def report_steps(url: str, results: Queue) -> None:
         results.put((report.total_steps, report.svr, per_agent))
     finally:
         storage.close()
+
+
+def set_budget_and_spend(url: str, at: str) -> None:
+    """At the fixed time ``at``: set budget ``daily`` ($1.00 a day) and spend $1.50 against it."""
+    from datetime import datetime
+
+    from ledger import open_ledger
+    from projections import CostBudget, CostTracker
+
+    now = datetime.fromisoformat(at)
+    with open_ledger(url) as ledger:
+        tracker = CostTracker(ledger=ledger, clock=lambda: now)
+        tracker.set_budget(CostBudget("daily", "1.00", 24))
+        tracker.record_tool_cost("bot", "dall_e", "1.50")
+
+
+def budget_names(url: str, results: Queue) -> None:
+    """Put the names of the budgets a fresh tracker on ``url`` knows."""
+    from ledger import open_ledger
+    from projections import CostTracker
+
+    with open_ledger(url) as ledger:
+        results.put(sorted(CostTracker(ledger=ledger).get_budgets()))

@@ -54,3 +54,17 @@ def try_probe(url: str, at: str, start: Any, results: Queue) -> None:
         results.put(breaker.can_execute())
     finally:
         storage.close()
+
+
+def registry_status(url: str, at: str, results: Queue) -> None:
+    """Put what a fresh registry on ``url`` reports at ``at``: (state by name, open names)."""
+    from projections import CircuitBreakerRegistry, SQLMetricStorage
+
+    now = datetime.fromisoformat(at)
+    storage = SQLMetricStorage(url, clock=lambda: now)
+    try:
+        registry = CircuitBreakerRegistry(storage=storage, clock=lambda: now)
+        status = {name: state.value for name, state in registry.get_status().items()}
+        results.put((status, registry.get_open_breakers()))
+    finally:
+        storage.close()
