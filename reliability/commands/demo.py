@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Generate a seeded agent workload, append it with a progress bar, and summarise it."""
-    with open_db(args) as ledger:
+    with open_db(args, create=True) as ledger:
         start_offset = ledger.latest_offset()
         started = time.perf_counter()
         written = done = 0
