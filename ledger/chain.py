@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ledger.backends.base import GENESIS, Checkpoint, LedgerBackend, ReadQuery, Tail
+from ledger.backends.base import GENESIS, Checkpoint, LedgerBackend, ReadQuery, StoredRow, Tail
 
 CHECKPOINT_EVERY = 10_000
 """A checkpoint is recorded each time the offset crosses a multiple of this."""
@@ -106,6 +106,16 @@ class VerifyReport:
         return self.problems[0].offset if self.problems else None
 
 
+def _is_bytes(value: object) -> bool:
+    return isinstance(value, bytes | bytearray | memoryview)
+
+
+def _link_text(previous: bytes, row: StoredRow) -> bytes:
+    """The link of a row whose state may have been stored as text by a tamperer (encoded as UTF-8)."""
+    state = row.state if _is_bytes(row.state) else str(row.state).encode()
+    return link(previous, row.offset, row.stream, row.version, bytes(state))
+
+
 def checkpoints_crossed(
     before: int, after: int, chain_at: Callable[[int], bytes], tail: Tail
 ) -> list[Checkpoint]:
@@ -155,6 +165,11 @@ def verify(backend: LedgerBackend, *, max_problems: int = 100) -> VerifyReport:
             # The link after a gap cannot be checked (its predecessor is gone); take the
             # stored value as ground truth so one deletion is reported once, not twice.
             recomputed = row.chain
+        elif not _is_bytes(row.state) or not _is_bytes(row.chain):
+            # A value edited in SQL can change its storage type (SQLite's replace() on a blob
+            # returns text): no honest row has one, so it is an edit, not a reason to crash.
+            recomputed = row.chain if _is_bytes(row.chain) else _link_text(previous, row)
+            problem("edited", row.offset, "stored value has the wrong storage type (not bytes)")
         else:
             recomputed = link(previous, row.offset, row.stream, row.version, row.state)
             if recomputed != row.chain:
@@ -165,7 +180,7 @@ def verify(backend: LedgerBackend, *, max_problems: int = 100) -> VerifyReport:
             if cp.chain != recomputed:
                 problem("checkpoint_mismatch", row.offset, "chain differs from the checkpoint")
         # Continue from the stored value so each edit is reported at its own offset only.
-        previous = row.chain
+        previous = row.chain if _is_bytes(row.chain) else recomputed
         expected_offset = row.offset + 1
         report.events_checked += 1
         report.last_offset = row.offset

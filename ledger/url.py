@@ -43,21 +43,26 @@ def backend_for(scheme: str) -> ModuleType | None:
     return None
 
 
-def open_backend(url: str) -> LedgerBackend:
+def open_backend(url: str, *, create: bool = True) -> LedgerBackend:
     """Return the backend a URL names (creating tables if needed).
+
+    With ``create`` false a SQLite file must already exist (servers' ledgers are opened as ever).
 
     Raises:
         UnsupportedURLError: no backend serves the URL's scheme (or the URL is malformed).
         BackendUnavailableError: the database cannot be reached or opened.
+        FileNotFoundError: ``create`` is false and the SQLite file does not exist.
     """
     module = backend_for(urlsplit(url).scheme)
     if module is None:
         raise UnsupportedURLError(url)
-    backend: LedgerBackend = module.from_url(url, redact(url))
+    backend: LedgerBackend = module.from_url(url, redact(url), create=create)
     return backend
 
 
-def open_ledger(url: str = "memory://", *, clock: Clock = utc_now, ttl_days: float | None = None) -> Ledger:
+def open_ledger(
+    url: str = "memory://", *, clock: Clock = utc_now, ttl_days: float | None = None, create: bool = True
+) -> Ledger:
     """Open the ledger a URL names.
 
     Args:
@@ -68,12 +73,15 @@ def open_ledger(url: str = "memory://", *, clock: Clock = utc_now, ttl_days: flo
         ttl_days: remove events older than this many days automatically, after appends (at
             most hourly), once every stored projection has folded them (see
             :meth:`Ledger.keep_for`). A ``redis://`` URL may carry it as ``?ttl_days=``.
+        create: create a SQLite file that does not exist yet (default); false for a reader,
+            so a mistyped path is an error instead of a new, empty ledger.
 
     Raises:
         UnsupportedURLError: no backend understands the URL.
         BackendUnavailableError: the database cannot be reached or opened.
+        FileNotFoundError: ``create`` is false and the SQLite file does not exist.
     """
-    backend = open_backend(url)
+    backend = open_backend(url, create=create)
     ledger = Ledger(backend, clock=clock)
     days = ttl_days if ttl_days is not None else backend.ttl_days
     if days is not None:

@@ -22,14 +22,14 @@ workflows are in :mod:`ledger.workload_traffic`, the world's vocabulary in
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
 from ledger.codec import encode
 from ledger.event_base import LedgerEvent
-from ledger.workload_traffic import IdFactory, Made, TrafficGenerator
+from ledger.workload_traffic import IdFactory, Made, Shape, TrafficGenerator
 from ledger.workload_vocab import DEFAULT_START, PRICE_VERSION, PRICES, UNPRICED_MODEL
 
 __all__ = [
@@ -52,12 +52,18 @@ def _fields(
     start: datetime | None,
     uuid_version: Literal[4, 7],
     as_id: IdFactory,
+    span: timedelta | None = None,
 ) -> Iterator[Made]:
     if n_events < 0:
         raise ValueError("n_events must not be negative")
+    if span is not None and span <= timedelta(0):
+        raise ValueError("span must be positive")
     if n_events == 0:
         return
-    made = TrafficGenerator(seed, active, start, uuid_version, as_id)
+    shape = None
+    if span is not None:
+        shape = Shape(n_events, span // timedelta(microseconds=1), start or DEFAULT_START)
+    made = TrafficGenerator(seed, active, start, uuid_version, as_id, shape)
     for count, item in enumerate(made, start=1):
         yield item
         if count >= n_events:
@@ -80,6 +86,7 @@ def generate(
     active_workflows: int = 200,
     start: datetime | None = None,
     uuid_version: Literal[4, 7] = 7,
+    span: timedelta | None = None,
 ) -> Iterator[LedgerEvent]:
     """Yield ``n_events`` validated events of interleaved synthetic agent traffic.
 
@@ -89,9 +96,13 @@ def generate(
         active_workflows: how many workflows run concurrently (their events interleave).
         start: the simulated clock's start (aware; default 2026-01-01T00:00Z).
         uuid_version: 7 for time-ordered ids like the ledger's own default, 4 for random ids.
+        span: spread the events over this long from ``start``, busier by day than by night,
+            with one degrading agent and one incident (see :class:`ledger.workload_traffic.Shape`;
+            the demo's traffic). ``None`` (the benchmarks'): ~200 events/s, constant rates.
 
     Raises:
-        ValueError: ``n_events`` is negative or ``active_workflows`` is below 1.
+        ValueError: ``n_events`` is negative, ``active_workflows`` is below 1 or ``span`` is
+            not positive.
     """
     for cls, fields in _fields(
         n_events,
@@ -100,6 +111,7 @@ def generate(
         start=start,
         uuid_version=uuid_version,
         as_id=_id_bytes,
+        span=span,
     ):
         yield cls.__pydantic_validator__.validate_python(fields)
 

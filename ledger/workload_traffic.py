@@ -44,7 +44,7 @@ from ledger.workload_vocab import (
     Z,
 )
 
-__all__ = ["IdFactory", "Made", "TrafficGenerator", "Workflow"]
+__all__ = ["IdFactory", "Made", "Shape", "TrafficGenerator", "Workflow"]
 
 IdFactory = Callable[[int], Any]
 """Turns an event id's 128-bit integer into the value its fields carry (bytes or a UUID)."""
@@ -85,10 +85,61 @@ class Workflow:
         self.pending: list[tuple[str, str]] = []  # follow-ups (kind, agent) owed by earlier events
 
 
+class Shape:
+    """Traffic over real time: a span, a daily pattern, one degrading agent and one incident.
+
+    Without a shape the clock runs at ~200 events/s with constant failure rates (the
+    benchmark's traffic). A shape stretches the same gaps (the same random draws, so the same
+    events and ids but for times) to spread ``n_events`` over ``span_us``, busier by day (UTC)
+    than by night, and moves failure thresholds: ``DEGRADING_AGENT``'s steps fail ever more
+    over the last 40 % of the span, and for 2 % of it (about 3 hours of a week) an incident
+    makes tools and steps fail often.
+    """
+
+    DEGRADING_AGENT = "executor"
+    INCIDENT = (0.70, 0.72)
+    """The incident's start and end as fractions of the span."""
+    FILL = 0.97
+    """The share of the span the clock aims to fill: arrivals are random, so a little room is
+    left for the last events to land inside it."""
+
+    def __init__(self, n_events: int, span_us: int, start: datetime) -> None:
+        self.span_us = span_us
+        self.start_hour = start.hour + start.minute / 60
+        self.scale = span_us * self.FILL / (max(n_events, 1) * 5000.0)
+
+    def _at(self, now_us: int) -> float:
+        return now_us / self.span_us
+
+    def stretch(self, gap: float, now_us: int) -> float:
+        """The gap at ``now_us``: the mean rate over a day is kept, peaking mid-afternoon UTC."""
+        hour = (self.start_hour + now_us / 3_600_000_000) % 24
+        rate = 1.0 + 0.6 * math.sin(2 * math.pi * (hour - 9) / 24)
+        return gap * self.scale / rate
+
+    def _incident(self, now_us: int) -> bool:
+        low, high = self.INCIDENT
+        return low <= self._at(now_us) < high
+
+    def step_failure(self, agent: str, now_us: int) -> float:
+        """The chance a step fails now."""
+        if self._incident(now_us):
+            return 0.35
+        at = self._at(now_us)
+        if agent == self.DEGRADING_AGENT and at > 0.6:
+            return 0.04 + 0.3 * (at - 0.6) / 0.4
+        return 0.04
+
+    def tool_failure(self, now_us: int) -> float:
+        """The chance a tool call fails now."""
+        return 0.4 if self._incident(now_us) else 0.03
+
+
 class TrafficGenerator:
     """Produces (event class, fields) pairs; :func:`ledger.workload.generate` validates them.
 
-    ``as_id`` turns an id's 128-bit integer into the value put in the fields.
+    ``as_id`` turns an id's 128-bit integer into the value put in the fields; ``shape`` spreads
+    the traffic over real time (none: the benchmark's ~200 events/s).
 
     Raises:
         ValueError: ``active`` is below 1 or ``uuid_version`` is neither 4 nor 7.
@@ -101,6 +152,7 @@ class TrafficGenerator:
         start: datetime | None,
         uuid_version: Literal[4, 7],
         as_id: IdFactory,
+        shape: Shape | None = None,
     ) -> None:
         if active < 1:
             raise ValueError("active_workflows must be at least 1")
@@ -113,6 +165,7 @@ class TrafficGenerator:
         self.uuid_version = uuid_version
         self.as_id = as_id
         self.now_us = 0
+        self.shape = shape
         self.last_id = 0
         self.started = 0
         self.slots = [self._new_workflow() for _ in range(active)]
@@ -162,7 +215,10 @@ class TrafficGenerator:
         makers = self.makers
         while True:
             # Exponential gaps, mean 5 ms: about 200 events/s across the active workflows.
-            self.now_us += 1 + int(-5000.0 * math.log(1.0 - rand()))
+            gap = -5000.0 * math.log(1.0 - rand())
+            if self.shape is not None:
+                gap = self.shape.stretch(gap, self.now_us)
+            self.now_us += 1 + int(gap)
             index = int(rand() * active)
             wf = slots[index]
             wf.sent += 1
@@ -218,7 +274,7 @@ class TrafficGenerator:
             mode = MODES[int(rand() * len(MODES))]
             if mode != declared and rand() < 0.5:
                 wf.pending.append(("violation", agent))
-        success = rand() >= 0.04
+        success = rand() >= (0.04 if self.shape is None else self.shape.step_failure(agent, self.now_us))
         fields["agent"] = agent
         fields["success"] = success
         fields["mode"] = mode
@@ -245,7 +301,7 @@ class TrafficGenerator:
         fields["arguments"] = {"query": self._text(10, 60), "limit": 1 + int(rand() * 50)}
         fields["duration_ms"] = round(self._lognormal(median_ms, 0.8), 1)
         fields["call_index"] = wf.call_index
-        if rand() < 0.03:
+        if rand() < (0.03 if self.shape is None else self.shape.tool_failure(self.now_us)):
             fields["success"] = False
             fields["error"] = ERRORS[int(rand() * len(ERRORS))]
         else:

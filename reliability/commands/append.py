@@ -1,9 +1,12 @@
-"""``rledger append``: validate JSON lines, then append them; invalid input writes nothing unless skipped."""
+"""``rledger append``: validate JSON lines, then append them; invalid input writes nothing unless skipped.
+
+The output of ``rledger events --format json`` and ``rledger export`` appends back as it is: the
+envelope fields they add are taken off first (see :data:`ENVELOPE`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import os
 import shutil
@@ -12,7 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from ledger import LedgerEvent, Problem, validate_lines
+import orjson
+
+from ledger import LedgerEvent, Problem, validate_one
 from reliability.commands.options import open_db
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Output
 
@@ -47,13 +52,46 @@ def _chunks(f: BinaryIO, size: int) -> Iterator[tuple[list[LedgerEvent], list[Pr
     """
     start = 0
     while chunk := list(itertools.islice(f, max(size, 1))):
-        events, problems, read = validate_lines(chunk)
-        yield (
-            events,
-            [dataclasses.replace(p, line=None if p.line is None else p.line + start) for p in problems],
-            start + read,
-        )
-        start += read
+        events, problems = _validate(chunk, start)
+        yield events, problems, start + len(chunk)
+        start += len(chunk)
+
+
+ENVELOPE = ("offset", "stream", "version", "recorded_at")
+"""What ``rledger events --format json`` and ``rledger export`` add to each event: where the
+source ledger stored it. On append ``offset``, ``version`` and ``recorded_at`` are ignored (the
+target ledger assigns its own); ``stream``, when given, must be the event's own stream."""
+
+
+def _validate(lines: list[bytes], start: int) -> tuple[list[LedgerEvent], list[Problem]]:
+    """Validate lines numbered from ``start + 1``, taking the envelope fields off first."""
+    events: list[LedgerEvent] = []
+    problems: list[Problem] = []
+    for number, raw in enumerate(lines, start=start + 1):
+        text = raw.strip()
+        if not text:
+            continue
+        stream: object = None
+        if b'"offset"' in text or b'"stream"' in text:  # a cheap test: most lines have no envelope
+            try:
+                data = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                data = None
+            if isinstance(data, dict) and any(k in data for k in ENVELOPE):
+                stream = data.get("stream")
+                for key in ENVELOPE:
+                    data.pop(key, None)
+                text = orjson.dumps(data)
+        event, found = validate_one(text, line=number)
+        if event is None:
+            problems.extend(found)
+        elif stream is not None and stream != event.stream:
+            problems.append(
+                Problem(None, number, "stream", f"'{stream}' is not the event's stream '{event.stream}'")
+            )
+        else:
+            events.append(event)
+    return events, problems
 
 
 def _report(problems: list[Problem], out: Output) -> None:
@@ -84,7 +122,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         problems = []
         written = duplicates = 0
         last: int | None = None
-        with open_db(args) as ledger, open(path, "rb") as f:
+        with open_db(args, create=True) as ledger, open(path, "rb") as f:
             for events, found, _ in _chunks(f, args.batch_size):
                 problems.extend(found)
                 if not events:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from reliability.commands.options import open_db, parse_time, table
+from reliability.commands.options import check_window, event_type, non_negative, open_db, parse_time, table
 from reliability.commands.output import EXIT_OK, Output
 
 HEADERS = ("offset", "occurred_at", "type", "workflow", "agent", "detail")
@@ -16,17 +16,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser("events", help="list stored events")
     p.add_argument("--workflow", help="only this workflow")
     p.add_argument("--agent", help="only this agent")
-    p.add_argument("--type", action="append", help="only this event type (repeatable)")
+    p.add_argument("--type", type=event_type, action="append", help="only this event type (repeatable)")
     p.add_argument("--since", type=parse_time, help="occurred at or after (ISO 8601; naive = UTC)")
     p.add_argument("--until", type=parse_time, help="occurred before (ISO 8601; naive = UTC)")
-    p.add_argument("--after", type=int, default=0, metavar="OFFSET", help="only offsets after this")
-    p.add_argument("--limit", type=int, help="at most this many events")
+    p.add_argument("--after", type=non_negative, default=0, metavar="OFFSET", help="only offsets after this")
+    p.add_argument("--limit", type=non_negative, help="at most this many events")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Print stored events in offset order, filtered."""
+    check_window(args)
     with open_db(args) as ledger:
         records = ledger.read(
             after=args.after,
@@ -67,7 +68,7 @@ def summary(event: Any) -> str:
     if t == "ToolCalled":
         return f"{event.tool} {'ok' if event.success else 'FAILED'} {event.duration_ms or 0:.0f}ms"
     if t == "CostIncurred":
-        amount = f"{event.amount} {event.currency}" if event.amount is not None else "unpriced"
+        amount = f"{event.amount:,.4f} {event.currency}" if event.amount is not None else "unpriced"
         return f"{event.model or event.tool or event.category} {amount}"
     if t == "EvidenceCollected":
         return f"{event.confidence} {event.evidence_type} from {event.source}"

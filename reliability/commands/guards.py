@@ -93,25 +93,35 @@ def breakers(args: argparse.Namespace, out: Output) -> int:
         projection = BreakerProjection()
         fold_new(ledger, projection)
     now_us = to_epoch_us(datetime.now(UTC))
-    rows = []
+    rows: list[tuple[str, str, str, int, int, int, int]] = []
+    dues: list[bool] = []
     for name, fold in sorted(projection.breakers.items()):
         core = fold.core
         config = fold.config
         if args.timeout_seconds is not None:
             config = dataclasses.replace(config, timeout_seconds=args.timeout_seconds)
-        state = core.state.value
-        if core.state is CircuitState.OPEN and half_open_due(core, config, now_us) is not None:
-            # Reading writes nothing: the move is shown, and made by the next breaker to act.
-            state = "half_open (due)"
+        # Reading writes nothing: a due move to half-open is shown, and made by the next
+        # breaker to act; the stored state stays what it is.
+        due = core.state is CircuitState.OPEN and half_open_due(core, config, now_us) is not None
         since = None if core.since_us is None else from_epoch_us(core.since_us)
         rows.append(
-            (name, state, when(since), fold.successes, fold.failures, fold.rejected, fold.transitions)
+            (
+                name,
+                core.state.value,
+                when(since),
+                fold.successes,
+                fold.failures,
+                fold.rejected,
+                fold.transitions,
+            )
         )
+        dues.append(due)
     if args.format == "json":
-        for row in rows:
-            out.json_line(dict(zip(BREAKER_KEYS, row, strict=True)))
+        for row, due in zip(rows, dues, strict=True):
+            out.json_line({**dict(zip(BREAKER_KEYS, row, strict=True)), "half_open_due": due})
         return EXIT_OK
-    out.write(table(rows, BREAKER_KEYS))
+    shown = [(r[0], "half_open (due)" if due else r[1], *r[2:]) for r, due in zip(rows, dues, strict=True)]
+    out.write(table(shown, BREAKER_KEYS))
     return EXIT_OK
 
 

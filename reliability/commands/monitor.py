@@ -34,7 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--budget", type=parse_budget, action="append", metavar="NAME=LIMIT[/HOURS]")
     p.add_argument("--cooldown", type=float, default=300.0, help="alert cooldown seconds (default 300)")
     p.add_argument("--webhook", help="also POST alerts as JSON to this http(s) URL")
-    p.add_argument("--strict", action="store_true", help="with --once, exit 1 when an alert was delivered")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --once, exit 1 while any rule is violated (delivered or suppressed by a cooldown)",
+    )
     p.set_defaults(run=run)
 
 
@@ -70,7 +74,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if args.once:
             result = asyncio.run(monitor.run_once())
             summary(result)
-            return EXIT_FAILED if args.strict and result.delivered else EXIT_OK
+            # A rule is violated whether or not its alert was delivered: a cooldown only keeps
+            # a channel quiet, it does not make the ledger healthy.
+            return EXIT_FAILED if args.strict and result.alerts else EXIT_OK
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a monitor loop ends
             asyncio.run(monitor.run(iterations=args.iterations, on_result=summary))
     return EXIT_OK

@@ -19,9 +19,51 @@ def parse_time(value: str) -> datetime:
         ) from None
 
 
-def open_db(args: argparse.Namespace) -> Ledger:
-    """Open the ledger the global ``--db`` option names."""
-    return open_ledger(args.db)
+def non_negative(value: str) -> int:
+    """Parse a count or offset option: a whole number, 0 or more."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number of 0 or more")
+    return number
+
+
+def event_type(value: str) -> str:
+    """Parse an event type option: a stored type name (a typo must not answer 'no events')."""
+    from ledger import EVENT_TYPES
+
+    if value not in EVENT_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"unknown event type '{value}'; known: {', '.join(sorted(EVENT_TYPES))}"
+        )
+    return value
+
+
+def check_window(args: argparse.Namespace) -> None:
+    """Refuse ``--since`` later than ``--until`` (an empty window is a mistake, not an answer).
+
+    Raises:
+        ValueError: the window is empty the wrong way round (the entry point exits 2).
+    """
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is not None and until is not None:
+        try:
+            later = since > until
+        except TypeError:  # one naive, one aware: both mean UTC to the ledger
+            later = since.replace(tzinfo=None) > until.replace(tzinfo=None)
+        if later:
+            raise ValueError(f"--since {since.isoformat()} is later than --until {until.isoformat()}")
+
+
+def open_db(args: argparse.Namespace, *, create: bool = False) -> Ledger:
+    """Open the ledger the global ``--db`` option names.
+
+    Only commands that write pass ``create=True``: a reading command given a SQLite path that
+    does not exist fails (exit 2) instead of creating an empty ledger and answering from it.
+    """
+    return open_ledger(args.db, create=create)
 
 
 def when(value: datetime | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -57,6 +58,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--history", help="replay a JSON-lines history file instead of the ledger's")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(run=replay)
+
+
+def _delta(name: str, value: Any) -> str:
+    """A replay delta for people: money to 4 places (``+0E-9`` is noise), others as they are."""
+    if value is None:
+        return f"{name} n/a"
+    if isinstance(value, Decimal):
+        return f"{name} {value:+,.4f}"
+    return f"{name} {value:+}"
 
 
 def load_object(spec: str) -> Any:
@@ -150,8 +160,5 @@ def replay(args: argparse.Namespace, out: Output) -> int:
             )
         )
     if result.deltas:
-        out.write(
-            "deltas: "
-            + ", ".join(f"{k} {v:+}" if v is not None else f"{k} n/a" for k, v in result.deltas.items())
-        )
+        out.write("deltas: " + ", ".join(_delta(k, v) for k, v in result.deltas.items()))
     return EXIT_OK if result.success else EXIT_FAILED

@@ -7,9 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 from ledger import Ledger
-from projections import CostBudget, CostTracker, ReliabilityMetrics, SLOTracker
+from projections import (
+    CostBudget,
+    CostReport,
+    CostTracker,
+    MetricsReport,
+    ReliabilityMetrics,
+    SLOReport,
+    SLOTracker,
+)
 from projections.metrics import render_costs, render_metrics, render_slo
-from reliability.commands.options import open_db, parse_time
+from reliability.commands.options import check_window, open_db, parse_time
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
 
 
@@ -56,10 +64,44 @@ def full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+QUOTIENTS = ("cost_per_workflow", "cost_per_successful_workflow")
+"""Cost fields that are quotients: rounded to :data:`AMOUNT_PLACES` in JSON (sums stay exact)."""
+
+AMOUNT_PLACES = Decimal("1E-9")
+"""The smallest amount a report's quotient keeps (a nano-unit: finer than any price per token)."""
+
+
+def exact(report: CostReport, key: str) -> str:
+    """A quotient as an exact decimal string to :data:`AMOUNT_PLACES`, trailing zeros dropped."""
+    value: Decimal = getattr(report, key)
+    rounded = value.quantize(AMOUNT_PLACES)
+    return f"{rounded.normalize():f}" if rounded else "0"
+
+
+def health(reports: dict[str, Any]) -> dict[str, Any]:
+    """The verdicts the text report prints: healthy, violations and the metrics without data."""
+    metrics: MetricsReport = reports["metrics"]
+    slo: SLOReport = reports["slo"]
+    return {
+        "healthy": metrics.is_healthy(),
+        "violations": metrics.get_violations(),
+        "insufficient_data": metrics.insufficient_data,
+        "slo_violations": slo.get_violations(),
+        "slo_insufficient_data": slo.insufficient_data,
+    }
+
+
 def write_report(reports: dict[str, Any], fmt: str, out: Output) -> None:
     """Write the reports as text, or as one JSON document built from their models."""
     if fmt == "json":
-        out.json_line({k: v.model_dump(mode="json") for k, v in reports.items()}, indent=True)
+        document = {k: v.model_dump(mode="json") for k, v in reports.items()}
+        document["health"] = health(reports)
+        costs = document.get("costs")
+        if costs is not None:
+            for key in QUOTIENTS:
+                if costs.get(key) is not None:
+                    costs[key] = exact(reports["costs"], key)
+        out.json_line(document, indent=True)
         return
     out.write(render_metrics(reports["metrics"]))
     out.write()
@@ -70,6 +112,7 @@ def write_report(reports: dict[str, Any], fmt: str, out: Output) -> None:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Print health verdicts, per-agent metrics, SLOs, costs and budgets."""
+    check_window(args)
     with open_db(args) as ledger:
         if args.as_of is not None and not 0 <= args.as_of <= ledger.latest_offset():
             raise ValueError(f"--as-of {args.as_of} is outside the ledger (0..{ledger.latest_offset()})")

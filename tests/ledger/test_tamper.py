@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -18,7 +19,7 @@ import pytest
 import redis
 from psycopg import sql
 
-from ledger import Ledger, StepRecorded
+from ledger import Ledger, StepRecorded, open_ledger
 from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
 from ledger.backends.memory import MemoryLedgerRecorder
@@ -283,3 +284,56 @@ def test_verify_finds_a_rewritten_chain_at_a_checkpoint(
     report = ledger.verify()
     assert not report.ok
     assert kinds(ledger) == [("checkpoint_mismatch", 4)]
+
+
+def test_verify_reports_a_sqlite_value_whose_storage_type_was_changed(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        ledger.append([StepRecorded(workflow_id="w", agent="a", success=True) for _ in range(3)])
+    conn = sqlite3.connect(path)
+    with conn:
+        # replace() on a BLOB returns TEXT: the row's value is now a different storage type.
+        conn.execute(
+            "UPDATE ledger_events SET state = replace(state, 'true', 'false') WHERE notification_id = 2"
+        )
+        assert conn.execute(
+            "SELECT typeof(state) FROM ledger_events WHERE notification_id = 2"
+        ).fetchone() == ("text",)
+    conn.close()
+
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        report = ledger.verify()
+    assert not report.ok
+    assert [(p.kind, p.offset) for p in report.problems] == [("edited", 2)]
+    assert report.events_checked == 3
+
+
+def test_verify_reports_a_sqlite_chain_stored_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        ledger.append([StepRecorded(workflow_id="w", agent="a", success=True) for _ in range(3)])
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE ledger_events SET chain = hex(chain) WHERE notification_id = 2")
+    conn.close()
+
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        problems = [(p.kind, p.offset) for p in ledger.verify().problems]
+    assert problems[0] == ("edited", 2)
+
+
+def test_verify_reports_a_postgres_row_edited_in_sql(make_ledger: MakeLedger, ledger_url: str) -> None:
+    # PostgreSQL columns are typed (bytea): an edit cannot change a value's type, only its bytes.
+    if not ledger_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    ledger = make_ledger()
+    ledger.append([StepRecorded(workflow_id="w", agent="a", success=True) for _ in range(3)])
+    storage = storage_of(ledger, ledger_url)
+    assert isinstance(storage, PostgresStorage)
+    storage._run(
+        "UPDATE ledger_events SET state = convert_to(replace(convert_from(state, 'UTF8'), 'true', 'false'), "
+        "'UTF8') WHERE notification_id = 2",
+        (),
+    )
+
+    assert kinds(ledger) == [("edited", 2)]

@@ -94,9 +94,9 @@ def test_breakers_shows_each_breakers_state_and_counters(
     # The hand clock is in the past: against the wall clock the open breaker is overdue.
     assert rledger(url, "breakers", "--format", "json") == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(r["breaker"], r["state"], r["failures"], r["rejected"]) for r in rows] == [
-        ("payments", "half_open (due)", 5, 1),
-        ("search", "closed", 0, 0),
+    assert [(r["breaker"], r["state"], r["half_open_due"], r["failures"], r["rejected"]) for r in rows] == [
+        ("payments", "open", True, 5, 1),
+        ("search", "closed", False, 0, 0),
     ]
     assert rledger(url, "breakers", "--timeout-seconds", str(10**10)) == 0
     assert "payments  open" in capsys.readouterr().out
@@ -114,8 +114,11 @@ def test_breakers_judges_each_breaker_by_its_recorded_timeout(
             breaker.record_failure()
 
     assert rledger(url, "breakers", "--format", "json") == 0
-    rows = {r["breaker"]: r["state"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert rows == {"long": "open", "short": "half_open (due)"}
+    rows = {
+        r["breaker"]: (r["state"], r["half_open_due"])
+        for r in map(json.loads, capsys.readouterr().out.splitlines())
+    }
+    assert rows == {"long": ("open", False), "short": ("open", True)}
 
 
 def test_violations_lists_blocked_actions_for_an_agent(

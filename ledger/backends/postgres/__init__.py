@@ -14,7 +14,7 @@ SCHEMES = ("postgresql", "postgres")
 """The URL schemes this backend serves."""
 
 
-def from_url(url: str, shown: str) -> PostgresLedgerRecorder:
+def from_url(url: str, shown: str, *, create: bool = True) -> PostgresLedgerRecorder:
     """Connect to the database a ``postgresql://`` URL names and open (creating) the ledger.
 
     Args:
@@ -22,10 +22,12 @@ def from_url(url: str, shown: str) -> PostgresLedgerRecorder:
             user ``postgres``, host ``127.0.0.1``, port 5432, database ``postgres``, schema
             ``public``.
         shown: the URL with any password redacted (kept as the backend's ``url``).
+        create: ignored (accepted so every backend opens alike).
 
     Raises:
         BackendUnavailableError: the server cannot be reached.
     """
+    del create  # a server's ledger is not a file a mistyped path would create
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return open_postgres(

@@ -23,7 +23,7 @@ LEDGER_PARAMS = ("prefix", "ttl_days")
 INSTALL_HINT = "pip install 'reliability-ledger[redis]'"
 
 
-def from_url(url: str, shown: str) -> RedisLedgerRecorder:
+def from_url(url: str, shown: str, *, create: bool = True) -> RedisLedgerRecorder:
     """Connect to the Redis database a URL names and open (creating) the ledger under its prefix.
 
     Args:
@@ -31,12 +31,14 @@ def from_url(url: str, shown: str) -> RedisLedgerRecorder:
             to ``ledger``; ``ttl_days`` becomes the backend's ``ttl_days`` (see
             :func:`ledger.open_ledger`). Other parameters go to the client.
         shown: the URL with any password redacted (kept as the backend's ``url``).
+        create: ignored (accepted so every backend opens alike).
 
     Raises:
         UnsupportedURLError: ``ttl_days`` is not a number.
         BackendUnavailableError: the ``redis`` client is not installed, or the server cannot be
             reached or may evict the ledger's keys.
     """
+    del create  # a server's ledger is not a file a mistyped path would create
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query)
     ours = {k: v for k, v in pairs if k in LEDGER_PARAMS}

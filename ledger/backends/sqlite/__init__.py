@@ -14,16 +14,18 @@ SCHEMES = ("sqlite",)
 """The URL schemes this backend serves."""
 
 
-def from_url(url: str, shown: str) -> SQLiteLedgerRecorder:
-    """Open (creating if needed) the ledger a ``sqlite:///`` URL names.
+def from_url(url: str, shown: str, *, create: bool = True) -> SQLiteLedgerRecorder:
+    """Open (creating it if needed and ``create``) the ledger a ``sqlite:///`` URL names.
 
     ``sqlite:///relative.db`` and ``sqlite:////absolute/path.db``, as SQLAlchemy spells them.
 
     Args:
         url: the URL as given.
         shown: the URL with any password redacted (kept as the backend's ``url``).
+        create: create the file if it does not exist (else that is an error).
 
     Raises:
+        FileNotFoundError: ``create`` is false and the file does not exist.
         UnsupportedURLError: the URL names no file.
         BackendUnavailableError: the file's directory does not exist, or it cannot be opened.
     """
@@ -34,6 +36,8 @@ def from_url(url: str, shown: str) -> SQLiteLedgerRecorder:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise BackendUnavailableError(shown, f"directory {directory} does not exist")
+    if not create and not os.path.exists(path):
+        raise FileNotFoundError(f"ledger file {path} does not exist (only append and demo create one)")
     try:
         return open_sqlite(path, shown)
     except Exception as exc:  # translate driver errors at the seam

@@ -1,0 +1,108 @@
+"""``rledger demo``: a week of traffic ending now, replayable runs, idempotent, as the README says."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import cli
+from ledger import open_ledger
+from tests.conftest import sqlite_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rledger(url: str, *argv: str) -> int:
+    return cli.main(["--db", url, *argv])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A default demo ledger and what the demo printed (run once for the module)."""
+    url = sqlite_url(tmp_path_factory.mktemp("demo") / "demo.db")
+    out = _run(url, "demo", "--quiet")
+    return url, out
+
+
+def _run(url: str, *argv: str) -> str:
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        status = rledger(url, *argv)
+    assert status == 0, buffer.getvalue()
+    return buffer.getvalue()
+
+
+def test_the_demo_spans_the_last_week_ending_about_now(demo: tuple[str, str]) -> None:
+    url, _ = demo
+    now = datetime.now(UTC)
+    with open_ledger(url) as ledger:
+        times = [r.event.occurred_at for r in ledger.read()]
+
+    assert max(times) <= now
+    assert now - max(times) < timedelta(days=1)
+    assert max(times) - min(times) > timedelta(days=6)
+
+
+def test_trends_and_budgets_have_something_to_show(demo: tuple[str, str]) -> None:
+    url, _ = demo
+    trend = json.loads(_run(url, "trends", "svr", "--hours", "168", "--format", "json"))
+    assert len(trend["points"]) >= 100
+
+    report = json.loads(_run(url, "report", "--budget", "daily=10/24", "--format", "json"))
+    (budget,) = report["costs"]["budgets"]
+    assert float(budget["spend"]) > 0
+
+
+def test_nearly_every_demo_workflow_completes(demo: tuple[str, str]) -> None:
+    url, _ = demo
+    with open_ledger(url) as ledger:
+        by_type = ledger.stats()["by_type"]
+    assert by_type["WorkflowCompleted"] >= 0.95 * by_type["WorkflowStarted"]
+
+
+def test_the_suggested_workflow_can_be_explained_and_replayed(demo: tuple[str, str]) -> None:
+    url, out = demo
+    closing = out.split("Try next:", 1)[1]
+    (workflow,) = set(re.findall(r"rledger trail (\S+)", closing))
+    replay = re.search(r"rledger (replay .+)", closing)
+    assert replay is not None
+
+    assert _run(url, "trail", workflow).startswith(f"# Decision trail: {workflow}")
+    assert "exact match" in _run(url, *replay.group(1).split())
+
+
+def test_running_the_demo_again_writes_nothing(demo: tuple[str, str]) -> None:
+    url, _ = demo
+    with open_ledger(url) as ledger:
+        before = ledger.latest_offset()
+
+    out = _run(url, "demo", "--quiet")
+
+    assert "wrote 0 event(s)" in out
+    assert "recorded 0 event(s) of 5 replayable ticket workflow(s)" in out
+    with open_ledger(url) as ledger:
+        assert ledger.latest_offset() == before
+
+
+def test_the_readme_numbers_about_the_demo_are_what_it_prints(demo: tuple[str, str]) -> None:
+    _, out = demo
+    readme = (ROOT / "README.md").read_text()
+    paragraph = readme.split("`rledger demo` generates", 1)[1].split("\n\n", 1)[0]
+    events = re.search(r"([\d ]+) events over the last (\d+) days", paragraph)
+    tickets = re.search(r"plus (\d+)\s+support-ticket workflows", paragraph)
+    assert events is not None and tickets is not None
+
+    wrote = re.search(r"wrote (\d+) event\(s\) .* spanning (\d+) day\(s\)", out)
+    recorded = re.search(r"of (\d+) replayable ticket workflow\(s\) \((\S+) \.\.", out)
+    assert wrote is not None and recorded is not None
+    assert int(events.group(1).replace(" ", "")) == int(wrote.group(1))
+    assert events.group(2) == wrote.group(2)
+    assert tickets.group(1) == recorded.group(1)
+    assert f"rledger trail {recorded.group(2)}" in paragraph
