@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shlex
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from ledger import Ledger, generate_workload
+from ledger import DEFAULT_URL, Ledger, generate_workload
 from reliability.commands.options import open_db, table
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
 from reliability.commands.replays import load_object
@@ -98,16 +101,24 @@ def record_tickets(ledger: Ledger, seed: int, start: datetime, days: float) -> l
     return ids
 
 
-def next_commands(workflow_id: str) -> list[str]:
-    """The closing lines: what to try next, on a workflow the demo recorded."""
+def next_commands(workflow_id: str, db: str | None = None) -> list[str]:
+    """The closing lines: what to try next, on a workflow the demo recorded.
+
+    ``db`` is the ledger URL when it is not the one ``rledger`` opens by default, so each line
+    runs as printed; a URL with a password is shown as ``"$RLEDGER_URL"`` instead (never echoed).
+    """
+    rledger = "rledger"
+    if db is not None:
+        shown = '"$RLEDGER_URL"' if urlsplit(db).password else shlex.quote(db)
+        rledger = f"rledger --db {shown}"
     return [
         "Try next:",
-        f"  rledger trail {workflow_id}",
-        f"  rledger replay {workflow_id} --mode strict --orchestrator replay.examples:TicketAgent "
+        f"  {rledger} trail {workflow_id}",
+        f"  {rledger} replay {workflow_id} --mode strict --orchestrator replay.examples:TicketAgent "
         "--tools replay.examples:TOOLS",
-        "  rledger trends svr --hours 168",
-        "  rledger report --budget daily=10/24",
-        "  rledger monitor --once --budget daily=10/24",
+        f"  {rledger} trends svr --hours 168",
+        f"  {rledger} report --budget daily=10/24",
+        f"  {rledger} monitor --once --budget daily=10/24",
     ]
 
 
@@ -157,6 +168,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.write()
         write_report(full_report(ledger, args), "text", out)
     out.write()
-    for line in next_commands(tickets[0]):
+    default = os.environ.get("RLEDGER_URL", DEFAULT_URL)
+    for line in next_commands(tickets[0], None if args.db == default else args.db):
         out.write(line)
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,15 +68,36 @@ def test_nearly_every_demo_workflow_completes(demo: tuple[str, str]) -> None:
     assert by_type["WorkflowCompleted"] >= 0.95 * by_type["WorkflowStarted"]
 
 
-def test_the_suggested_workflow_can_be_explained_and_replayed(demo: tuple[str, str]) -> None:
+def test_the_suggested_commands_run_as_printed(demo: tuple[str, str]) -> None:
     url, out = demo
-    closing = out.split("Try next:", 1)[1]
-    (workflow,) = set(re.findall(r"rledger trail (\S+)", closing))
-    replay = re.search(r"rledger (replay .+)", closing)
-    assert replay is not None
+    lines = [line.strip() for line in out.split("Try next:", 1)[1].strip().splitlines()]
+    assert all(line.startswith(f"rledger --db {url} ") for line in lines)  # not the default ledger
+    commands = {shlex.split(line)[3]: shlex.split(line)[1:] for line in lines}
 
-    assert _run(url, "trail", workflow).startswith(f"# Decision trail: {workflow}")
-    assert "exact match" in _run(url, *replay.group(1).split())
+    (workflow,) = {shlex.split(line)[4] for line in lines if shlex.split(line)[3] == "trail"}
+    assert _printed(*commands["trail"]).startswith(f"# Decision trail: {workflow}")
+    assert "exact match" in _printed(*commands["replay"])
+    assert _printed(*commands["trends"])
+
+
+def test_the_suggestions_name_no_ledger_when_it_is_the_default_and_hide_passwords() -> None:
+    from reliability.commands.demo import next_commands
+
+    assert next_commands("w")[1] == "  rledger trail w"
+    hidden = next_commands("w", "postgresql://u:secret@127.0.0.1/db")
+    assert all("secret" not in line for line in hidden)
+    assert hidden[1] == '  rledger --db "$RLEDGER_URL" trail w'
+
+
+def _printed(*argv: str) -> str:
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        status = cli.main(list(argv))
+    assert status == 0, buffer.getvalue()
+    return buffer.getvalue()
 
 
 def test_running_the_demo_again_writes_nothing(demo: tuple[str, str]) -> None:
