@@ -4,6 +4,7 @@ from projections.fold import Projection
 from projections.metrics.budgets import BudgetExceededError, CostBudget, Reservation, UnknownBudgetError
 from projections.metrics.cost_fold import CostProjection
 from projections.metrics.costs import CostTracker
+from projections.metrics.measure import Measure, UnmeasuredError, value_of
 from projections.metrics.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from projections.metrics.reliability import ReliabilityMetrics
 from projections.metrics.reliability_fold import ReliabilityProjection
@@ -34,6 +35,7 @@ __all__ = [
     "CostProjection",
     "CostReport",
     "CostTracker",
+    "Measure",
     "MetricTargets",
     "MetricsReport",
     "ModelPrice",
@@ -47,8 +49,10 @@ __all__ = [
     "SLOTargets",
     "SLOTracker",
     "UnknownBudgetError",
+    "UnmeasuredError",
     "render_costs",
     "render_metrics",
     "render_slo",
     "table",
+    "value_of",
 ]
