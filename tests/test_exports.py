@@ -206,6 +206,8 @@ PUBLIC: dict[str, list[str]] = {
         "SLOTracker",
         "UnknownBudgetError",
         "UnmeasuredError",
+        "claim_automatic",
+        "note_automatic",
         "render_costs",
         "render_metrics",
         "render_slo",
@@ -271,7 +273,6 @@ PUBLIC: dict[str, list[str]] = {
         "DecisionTrail",
         "DecisionTrailBuilder",
         "Difference",
-        "Evidence",
         "History",
         "NotOnTapeError",
         "Orchestrator",
@@ -312,6 +313,7 @@ INTENTIONALLY_REMOVED: dict[str, dict[str, str]] = {
         "BUILTIN_SERIES": "projections.signals",
         "reliability_series": "projections.signals",
     },
+    "replay": {"Evidence": "projections.guards: one Evidence, a trail's items are the collector's"},
 }
 
 

@@ -5,6 +5,7 @@ from projections.metrics.budgets import BudgetExceededError, CostBudget, Reserva
 from projections.metrics.cost_fold import CostProjection
 from projections.metrics.costs import CostTracker
 from projections.metrics.measure import Measure, UnmeasuredError, value_of
+from projections.metrics.measured_once import claim_automatic, note_automatic
 from projections.metrics.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from projections.metrics.reliability import ReliabilityMetrics
 from projections.metrics.reliability_fold import ReliabilityProjection
@@ -50,6 +51,8 @@ __all__ = [
     "SLOTracker",
     "UnknownBudgetError",
     "UnmeasuredError",
+    "claim_automatic",
+    "note_automatic",
     "render_costs",
     "render_metrics",
     "render_slo",
