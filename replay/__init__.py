@@ -9,14 +9,13 @@ from replay.replayer import Replayer
 from replay.result import Difference, ReplayDivergedError, ReplayMode, ReplayResult
 from replay.tape import NotOnTapeError
 from replay.tools import ToolError, ToolRegistry, UnknownToolError
-from replay.trail import DecisionTrail, Evidence, StepRecord, ToolCallRecord, build_trail
+from replay.trail import DecisionTrail, StepRecord, ToolCallRecord, build_trail
 
 __all__ = [
     "CheckpointNotFoundError",
     "DecisionTrail",
     "DecisionTrailBuilder",
     "Difference",
-    "Evidence",
     "History",
     "NotOnTapeError",
     "Orchestrator",

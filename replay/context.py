@@ -34,7 +34,7 @@ from ledger import (
 )
 from projections.metrics import PriceTable
 from replay.facts import FactRecorder
-from replay.tools import ToolError, ToolRegistry, describe_error
+from replay.tools import ToolError, ToolRegistry, as_tool_registry, describe_error
 
 
 class Orchestrator(Protocol):
@@ -51,7 +51,8 @@ class RunContext(FactRecorder):
     Args:
         ledger: where the events go.
         workflow_id: the run's id (its stream is ``wf:<workflow_id>``).
-        tools: the tools ``call_tool`` runs.
+        tools: the tools ``call_tool`` runs: a :class:`~replay.ToolRegistry` or a plain mapping
+            of tool name to callable.
         agent: the default agent for recorded facts.
         clock: aware UTC time source.
         buffered: keep events in memory and append them in one batch when the run completes
@@ -81,6 +82,10 @@ class RunContext(FactRecorder):
     _pending: list[LedgerEvent] = field(default_factory=list, init=False)
     _started_at: datetime | None = field(default=None, init=False)
     _started_monotonic: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        # A plain mapping of name -> callable is a registry too (the guide passes dicts).
+        self.tools = as_tool_registry(self.tools) or ToolRegistry()
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from projections.guards import Evidence
 from replay.trail import DecisionTrail
 
 
@@ -72,10 +73,10 @@ def explain(trail: DecisionTrail) -> str:
         ("Inferences", trail.inferred),
     ):
         lines += ["", f"## {title} ({len(items)})"]
-        lines += [f"- {e.type} from {e.source}: `{_short(e.content, 80)}`" for e in items] or ["- none"]
+        lines += [f"- {e.type} from {e.source}: `{_short(_content(e), 80)}`" for e in items] or ["- none"]
     unbacked = trail.unbacked_claims
     lines += ["", f"## Claims without verified backing ({len(unbacked)})"]
-    lines += [f"- {c.type} from {c.source}: `{_short(c.content, 80)}`" for c in unbacked] or ["- none"]
+    lines += [f"- {c.type} from {c.source}: `{_short(_content(c), 80)}`" for c in unbacked] or ["- none"]
     return "\n".join(lines) + "\n"
 
 
@@ -86,3 +87,8 @@ _SHOWN = {
     "StateChanged": ("key", "value"),
     "PlanRevised": ("reason",),
 }
+
+
+def _content(e: Evidence) -> Any:
+    # A redacted item shows its content's hash.
+    return e.content_hash if e.redacted else e.content

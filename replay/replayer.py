@@ -24,10 +24,11 @@ from decimal import Decimal
 from typing import Any
 
 from ledger import Clock, Ledger, ReplayAttempted, ToolCalled, new_event_id, open_ledger, utc_now
+from projections.metrics import note_automatic
 from replay.context import Orchestrator, RunContext, run_workflow
 from replay.result import Difference, ReplayMode, ReplayResult, Significance, stored_json
 from replay.tape import TapeRegistry, compare_calls
-from replay.tools import ToolRegistry
+from replay.tools import ToolRegistry, Tools, as_tool_registry
 from replay.trail import DecisionTrail
 
 
@@ -108,19 +109,19 @@ class Replayer:
             error=error,
             deltas=dict(deltas or {}),
         )
-        self.ledger.append(
-            ReplayAttempted(
-                workflow_id=self.trail.workflow_id,
-                checkpoint_id=self.trail.checkpoint,
-                replay_mode=mode.value,
-                success=success,
-                replay_workflow_id=ctx.workflow_id,
-                differences=len(differences),
-                critical_differences=len(result.critical_differences),
-                error=error,
-                occurred_at=self.clock(),
-            )
+        attempt = ReplayAttempted(
+            workflow_id=self.trail.workflow_id,
+            checkpoint_id=self.trail.checkpoint,
+            replay_mode=mode.value,
+            success=success,
+            replay_workflow_id=ctx.workflow_id,
+            differences=len(differences),
+            critical_differences=len(result.critical_differences),
+            error=error,
+            occurred_at=self.clock(),
         )
+        self.ledger.append(attempt)
+        note_automatic(self.ledger, attempt)  # the guide's record_rsr that follows is this one
         return result
 
     def _outcome_differences(
@@ -158,14 +159,23 @@ class Replayer:
     async def strict_replay(
         self,
         orchestrator: Orchestrator | Callable[[RunContext, Any], Any],
-        tool_registry: ToolRegistry,
+        tool_registry: Tools | None = None,
         *,
         raise_on_divergence: bool = False,
     ) -> ReplayResult:
-        """Re-run with real tools and compare calls and outcome with the recording."""
+        """Re-run with real tools and compare calls and outcome with the recording.
+
+        ``tool_registry`` (a :class:`ToolRegistry` or a mapping of name to callable) defaults to
+        the tools of the builder that built the trail (``DecisionTrailBuilder(tool_registry=…)``).
+        """
         started = time.perf_counter()
+        real = as_tool_registry(tool_registry) or self.trail.tools
+        if real is None:
+            raise ValueError(
+                "strict_replay runs real tools: pass tool_registry= (or build the trail with one)"
+            )
         ctx, completed, outcome, error = await self._run(
-            ReplayMode.STRICT, orchestrator, tool_registry, self.trail.inputs, []
+            ReplayMode.STRICT, orchestrator, real, self.trail.inputs, []
         )
         replayed = sorted(
             (e for e in ctx.recorded if isinstance(e, ToolCalled)), key=lambda c: c.call_index or 0
@@ -217,7 +227,7 @@ class Replayer:
         self,
         alternative_inputs: Mapping[str, Any] | Any = None,
         orchestrator: Orchestrator | Callable[[RunContext, Any], Any] | None = None,
-        tool_registry: ToolRegistry | None = None,
+        tool_registry: Tools | None = None,
         *,
         tool_overrides: Mapping[str, Any] | None = None,
     ) -> ReplayResult:
@@ -236,7 +246,7 @@ class Replayer:
             divergences,
             significance="expected",
             overrides=tool_overrides,
-            real=tool_registry,
+            real=as_tool_registry(tool_registry) or self.trail.tools,
         )
         ctx, completed, outcome, error = await self._run(
             ReplayMode.COUNTERFACTUAL, orchestrator, tools, inputs, divergences

@@ -73,6 +73,21 @@ class ToolRegistry:
         return result
 
 
+Tools = ToolRegistry | Mapping[str, ToolFunction]
+"""What every API taking tools accepts: a :class:`ToolRegistry` or a plain mapping name → callable."""
+
+
+def as_tool_registry(tools: Tools | None) -> ToolRegistry | None:
+    """``tools`` as a :class:`ToolRegistry` (a mapping is wrapped; ``None`` stays ``None``)."""
+    if tools is None or isinstance(tools, ToolRegistry):
+        return tools
+    if isinstance(tools, Mapping):
+        return ToolRegistry(tools)
+    raise TypeError(
+        f"a tool registry is a ToolRegistry or a mapping of tool name to callable, not {type(tools).__name__}"
+    )
+
+
 class RecordedToolFailureError(Exception):
     """A tool failure served from a recording, carrying the recorded error text.
 

@@ -15,22 +15,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger import Ledger
+from ledger import Ledger, as_utc
+from projections.guards import Evidence
 from replay.history import History
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One evidence item on a trail."""
-
-    id: UUID
-    type: str
-    source: str
-    content: Any
-    confidence: str
-    based_on: tuple[UUID, ...]
-    agent: str | None
-    offset: int
+from replay.tools import ToolRegistry
 
 
 @dataclass(frozen=True)
@@ -64,7 +52,9 @@ class DecisionTrail:
     """Everything a workflow did up to a checkpoint, from its history.
 
     ``ledger`` is where the trail was read from (``None`` for a history loaded from a file);
-    replays record into it by default.
+    replays record into it by default. ``tools`` are the real tools of the builder that built
+    it (``DecisionTrailBuilder(tool_registry=…)``): what strict and counterfactual replays run
+    when they are given none.
     """
 
     workflow_id: str
@@ -85,6 +75,7 @@ class DecisionTrail:
     history: History = field(repr=False, compare=False)
     ledger: Ledger | None = field(default=None, repr=False, compare=False)
     build_started: float = field(default=0.0, repr=False, compare=False)
+    tools: ToolRegistry | None = field(default=None, repr=False, compare=False)
 
     @property
     def completed(self) -> bool:
@@ -124,7 +115,11 @@ class DecisionTrail:
 
 
 def build_trail(
-    history: History, *, ledger: Ledger | None = None, build_started: float = 0.0
+    history: History,
+    *,
+    ledger: Ledger | None = None,
+    build_started: float = 0.0,
+    tools: ToolRegistry | None = None,
 ) -> DecisionTrail:
     """Fold a history into a :class:`DecisionTrail`."""
     goal = None
@@ -167,17 +162,20 @@ def build_trail(
                 )
             )
         elif kind == "EvidenceCollected":
-            content = get("content")
+            # The same Evidence as the collector's (projections.guards), with its offset.
             evidence.append(
                 Evidence(
-                    UUID(e["event_id"]),
-                    e["evidence_type"],
-                    e["source"],
-                    content if content is not None else get("content_hash"),
-                    e["confidence"],
-                    tuple(UUID(x) for x in get("based_on") or ()),
-                    get("agent"),
-                    rec.offset,
+                    id=UUID(e["event_id"]),
+                    source=e["source"],
+                    type=e["evidence_type"],
+                    content=get("content"),
+                    content_hash=get("content_hash"),
+                    confidence=e["confidence"],
+                    based_on=tuple(UUID(x) for x in get("based_on") or ()),
+                    workflow_id=get("workflow_id"),
+                    agent=get("agent"),
+                    timestamp=as_utc(datetime.fromisoformat(e["occurred_at"])),
+                    offset=rec.offset,
                 )
             )
         elif kind == "PlanRevised":
@@ -215,4 +213,5 @@ def build_trail(
         history=history,
         ledger=ledger,
         build_started=build_started,
+        tools=tools,
     )

@@ -24,6 +24,7 @@ from projections.guards.breaker_config import CircuitState
 from projections.guards.breaker_fold import BreakerProjection, half_open_due
 from projections.guards.breaker_registry import CircuitBreakerRegistry
 from projections.metrics.costs import CostTracker
+from projections.metrics.measure import value_of
 from projections.metrics.reliability import ReliabilityMetrics
 from projections.metrics.reports import BudgetStatus, CostReport, MetricsReport, SLOReport
 from projections.metrics.slo import SLOTracker
@@ -147,7 +148,7 @@ class Monitor(Bound):
         recent = self.metrics.report(since=now - timedelta(seconds=cfg.interval_seconds), until=now)
         samples: dict[str, float] = {}
         for name in cfg.sample_metrics:
-            value = getattr(recent, name)
+            value = value_of(getattr(recent, name))
             if value is not None:
                 samples[name] = float(value)
                 self.detector.record_value(f"monitor.{name}", float(value), now, polarity=polarity_of(name))

@@ -81,7 +81,7 @@ class ReportAlerts(ABC):
         out = []
         for line in report.get_violations():
             metric = line.split(" ", 1)[0].lower()  # "SVR too low: …" → svr
-            value = getattr(report, metric, None)
+            value = float(getattr(report, metric))  # a violation is measured: a plain float for the event
             out.append(
                 await self.trigger_alert(
                     "health", metric, severity, line, line, metric_name=metric, current_value=value
@@ -96,7 +96,7 @@ class ReportAlerts(ABC):
         out = []
         for line in report.get_violations():
             slo = "mtte" if line.startswith("MTTE") else "rsr"
-            value = report.mtte_p95_ms if slo == "mtte" else report.rsr
+            value = float(report.mtte_p95_ms if slo == "mtte" else report.rsr)  # violated, so measured
             limit = report.targets.mtte_p95_ms if slo == "mtte" else report.targets.rsr_min
             out.append(
                 await self.trigger_alert(

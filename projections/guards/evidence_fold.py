@@ -44,6 +44,8 @@ class Evidence:
         workflow_id: the workflow it belongs to, if any.
         agent: the agent that gathered it, if any.
         timestamp: when it was collected (aware UTC).
+        offset: its offset in the ledger when read from one (a decision trail's items), else
+            ``None`` (an item just collected, before the ledger assigned one).
     """
 
     id: UUID
@@ -56,6 +58,7 @@ class Evidence:
     workflow_id: str | None
     agent: str | None
     timestamp: datetime
+    offset: int | None = None
 
     @property
     def redacted(self) -> bool:
@@ -63,7 +66,7 @@ class Evidence:
         return self.content_hash is not None
 
     @classmethod
-    def from_event(cls, t_us: int, e: EvidenceFields) -> Evidence:
+    def from_event(cls, t_us: int, e: EvidenceFields, offset: int | None = None) -> Evidence:
         """Build from a stored ``EvidenceCollected`` event (decoded as :class:`EvidenceFields`)."""
         return cls(
             id=UUID(e.event_id),
@@ -76,6 +79,7 @@ class Evidence:
             workflow_id=e.workflow_id,
             agent=e.agent,
             timestamp=from_epoch_us(t_us),
+            offset=offset,
         )
 
     @classmethod

@@ -5,6 +5,8 @@ from projections.metrics.budget_fold import BudgetProjection
 from projections.metrics.budgets import BudgetExceededError, CostBudget, Reservation, UnknownBudgetError
 from projections.metrics.cost_fold import CostProjection
 from projections.metrics.costs import CostTracker
+from projections.metrics.measure import Measure, UnmeasuredError, value_of
+from projections.metrics.measured_once import claim_automatic, note_automatic
 from projections.metrics.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from projections.metrics.reliability import ReliabilityMetrics
 from projections.metrics.reliability_fold import ReliabilityProjection
@@ -36,6 +38,7 @@ __all__ = [
     "CostProjection",
     "CostReport",
     "CostTracker",
+    "Measure",
     "MetricTargets",
     "MetricsReport",
     "ModelPrice",
@@ -49,8 +52,12 @@ __all__ = [
     "SLOTargets",
     "SLOTracker",
     "UnknownBudgetError",
+    "UnmeasuredError",
+    "claim_automatic",
+    "note_automatic",
     "render_costs",
     "render_metrics",
     "render_slo",
     "table",
+    "value_of",
 ]

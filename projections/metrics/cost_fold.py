@@ -32,8 +32,8 @@ ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
-class Reservation:
-    """An outstanding reservation against a budget."""
+class OutstandingReservation:
+    """A reservation as the fold holds it until released (a caller is granted a ``budgets.Reservation``)."""
 
     reservation_id: str
     budget: str
@@ -78,7 +78,7 @@ class CostProjection(Projection):
         )
         self.amounts: list[Decimal] = []  # ZERO for unpriced events; see the "priced" column
         self.wf_success: list[int] = []  # by workflow code: -1 not completed, 0 failed, 1 succeeded
-        self.reservations: dict[str, Reservation] = {}
+        self.reservations: dict[str, OutstandingReservation] = {}
         self.budget_versions: dict[str, int] = {}
         self._success: tuple[int, np.ndarray[Any, Any]] | None = None  # (changes, array) cache
         self._success_changes = 0
@@ -174,7 +174,7 @@ class CostProjection(Projection):
     def _reserved(self, t: int, e: ReservedFields) -> None:
         self._budget_event(t, e)
         expires = e.expires_at
-        self.reservations[e.reservation_id] = Reservation(
+        self.reservations[e.reservation_id] = OutstandingReservation(
             reservation_id=e.reservation_id,
             budget=e.budget,
             amount=Decimal(e.amount),
@@ -229,7 +229,8 @@ class CostProjection(Projection):
         self._success, self._success_changes = None, self._success_changes + 1
         self._reset_derived()
         self.reservations = {
-            r[0]: Reservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6]) for r in meta["reservations"]
+            r[0]: OutstandingReservation(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5], r[6])
+            for r in meta["reservations"]
         }
         self.budget_versions = dict(meta["budget_versions"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from projections.metrics.measure import Measure
 from projections.metrics.reports import CostReport, MetricsReport, SLOReport
 
 
@@ -20,12 +21,17 @@ def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def _missing(value: float | None) -> bool:
+    # An unmeasured Measure is not None but says so.
+    return value is None or (isinstance(value, Measure) and not value.measured)
+
+
 def _pct(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.2%}"
+    return "no data" if _missing(value) else f"{value:.2%}"
 
 
 def _ms(value: float | None) -> str:
-    return "no data" if value is None else f"{value:,.0f} ms"
+    return "no data" if _missing(value) else f"{value:,.0f} ms"
 
 
 def _money(value: Decimal | None, currency: str) -> str:
@@ -33,23 +39,23 @@ def _money(value: Decimal | None, currency: str) -> str:
 
 
 def _verdict(value: float | None, ok: bool) -> str:
-    return "no data" if value is None else ("ok" if ok else "VIOLATION")
+    return "no data" if _missing(value) else ("ok" if ok else "VIOLATION")
 
 
 def render_metrics(r: MetricsReport) -> str:
     """Return the reliability metrics, their targets and verdicts, and the per-agent table."""
     t = r.targets
     rows = [
-        ("SVR", _pct(r.svr), f">{t.svr_min:.0%}", _verdict(r.svr, r.svr is None or r.svr > t.svr_min)),
-        ("CR", _pct(r.cr), f"<{t.cr_max:.0%}", _verdict(r.cr, r.cr is None or r.cr < t.cr_max)),
+        ("SVR", _pct(r.svr), f">{t.svr_min:.0%}", _verdict(r.svr, not r.svr.measured or r.svr > t.svr_min)),
+        ("CR", _pct(r.cr), f"<{t.cr_max:.0%}", _verdict(r.cr, not r.cr.measured or r.cr < t.cr_max)),
         (
             "PC",
-            "no data" if r.pc is None else f"{r.pc:.2f}",
+            "no data" if not r.pc.measured else f"{r.pc:.2f}",
             f"<{t.pc_max:g}",
-            _verdict(r.pc, r.pc is None or r.pc < t.pc_max),
+            _verdict(r.pc, not r.pc.measured or r.pc < t.pc_max),
         ),
-        ("HIR", _pct(r.hir), f"<{t.hir_max:.0%}", _verdict(r.hir, r.hir is None or r.hir < t.hir_max)),
-        ("MA", _pct(r.ma), f">{t.ma_min:.0%}", _verdict(r.ma, r.ma is None or r.ma > t.ma_min)),
+        ("HIR", _pct(r.hir), f"<{t.hir_max:.0%}", _verdict(r.hir, not r.hir.measured or r.hir < t.hir_max)),
+        ("MA", _pct(r.ma), f">{t.ma_min:.0%}", _verdict(r.ma, not r.ma.measured or r.ma > t.ma_min)),
     ]
     out = [
         f"Reliability — {r.total_steps} steps, {r.total_workflows} completed workflows, "
@@ -82,18 +88,18 @@ def render_metrics(r: MetricsReport) -> str:
 def render_slo(r: SLOReport) -> str:
     """Return MTTE and RSR with their compliance."""
     t = r.targets
-    mtte = "no data" if r.mtte_p95_ms is None else f"{r.mtte_p95_ms / 1000:.3f}s"
+    mtte = "no data" if not r.mtte_p95_ms.measured else f"{r.mtte_p95_ms / 1000:.3f}s"
     rsr = _pct(r.rsr)
     lines = [
         "SLOs",
         f"  MTTE p95 {mtte} (target <= {t.mtte_p95_ms / 1000:g}s): "
         f"{'compliant' if r.is_mtte_compliant() else 'VIOLATION'}"
-        f"{' (no data)' if r.mtte_p95_ms is None else ''}; mean {_ms(r.mtte_mean_ms)}, "
+        f"{' (no data)' if not r.mtte_p95_ms.measured else ''}; mean {_ms(r.mtte_mean_ms)}, "
         f"p50 {_ms(r.mtte_p50_ms)}, p99 {_ms(r.mtte_p99_ms)}; "
         f"{r.explanations} explanations, {r.explanation_failures} failed",
         f"  RSR {rsr} (target >= {t.rsr_min:.0%}): "
         f"{'compliant' if r.is_rsr_compliant() else 'VIOLATION'}"
-        f"{' (no data)' if r.rsr is None else ''}; {r.replay_attempts} replays ("
+        f"{' (no data)' if not r.rsr.measured else ''}; {r.replay_attempts} replays ("
         + ", ".join(
             f"{mode} {_pct(r.rsr_by_mode[mode])} of {r.replay_attempts_by_mode[mode]}"
             for mode in r.rsr_by_mode

@@ -2,7 +2,9 @@
 
 Field names follow the user's guide (``svr``, ``cr``, ``pc``, ``hir``, ``ma``, ``tcl``, ``wct``,
 ``agent_metrics``, ``mtte_p95_ms``, ``rsr``, ``total_cost`` …). A metric over no observations is
-``None`` and is listed in ``insufficient_data``; health and compliance judge only metrics with data.
+an unmeasured :class:`~projections.metrics.measure.Measure` (prints ``n/a``, equals ``None``, refuses
+comparison; ``null`` in JSON) and is listed in ``insufficient_data``; health and compliance judge
+only metrics with data.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from projections.metrics.measure import Measure
 
 
 class MetricTargets(BaseModel):
@@ -33,10 +37,10 @@ class AgentMetrics(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    svr: float | None
-    cr: float | None
-    ma: float | None
-    tcl: float | None
+    svr: Measure
+    cr: Measure
+    ma: Measure
+    tcl: Measure
     total_steps: int
     tool_calls: int
 
@@ -46,19 +50,19 @@ class MetricsReport(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    svr: float | None = Field(description="successful steps / steps")
-    cr: float | None = Field(description="steps needing compensation / steps")
-    pc: float | None = Field(description="mean replans per completed workflow")
-    hir: float | None = Field(description="completed workflows needing a human / completed workflows")
-    ma: float | None = Field(description="compliant mode observations / mode observations")
-    tcl: float | None = Field(description="mean tool latency, ms")
-    tcl_p50: float | None = None
-    tcl_p95: float | None = None
-    tcl_p99: float | None = None
-    wct: float | None = Field(description="mean workflow completion time, ms")
-    wct_p50: float | None = None
-    wct_p95: float | None = None
-    wct_p99: float | None = None
+    svr: Measure = Field(description="successful steps / steps")
+    cr: Measure = Field(description="steps needing compensation / steps")
+    pc: Measure = Field(description="mean replans per completed workflow")
+    hir: Measure = Field(description="completed workflows needing a human / completed workflows")
+    ma: Measure = Field(description="compliant mode observations / mode observations")
+    tcl: Measure = Field(description="mean tool latency, ms")
+    tcl_p50: Measure = Measure()
+    tcl_p95: Measure = Measure()
+    tcl_p99: Measure = Measure()
+    wct: Measure = Field(description="mean workflow completion time, ms")
+    wct_p50: Measure = Measure()
+    wct_p95: Measure = Measure()
+    wct_p99: Measure = Measure()
     total_steps: int = 0
     total_workflows: int = 0
     tool_calls: int = 0
@@ -70,21 +74,21 @@ class MetricsReport(BaseModel):
     @property
     def insufficient_data(self) -> list[str]:
         """The health metrics that have no observations (and so are not judged)."""
-        return [n for n in ("svr", "cr", "pc", "hir", "ma") if getattr(self, n) is None]
+        return [n for n in ("svr", "cr", "pc", "hir", "ma") if not getattr(self, n).measured]
 
     def get_violations(self) -> list[str]:
         """One readable line per failing metric, in the order SVR, CR, PC, HIR, MA."""
         t = self.targets
         out: list[str] = []
-        if self.svr is not None and not self.svr > t.svr_min:
+        if self.svr.measured and not self.svr > t.svr_min:
             out.append(f"SVR too low: {self.svr:.2%} (target >{_pct(t.svr_min)})")
-        if self.cr is not None and not self.cr < t.cr_max:
+        if self.cr.measured and not self.cr < t.cr_max:
             out.append(f"CR too high: {self.cr:.2%} (target <{_pct(t.cr_max)})")
-        if self.pc is not None and not self.pc < t.pc_max:
+        if self.pc.measured and not self.pc < t.pc_max:
             out.append(f"PC too high: {self.pc:.2f} (target <{t.pc_max:g})")
-        if self.hir is not None and not self.hir < t.hir_max:
+        if self.hir.measured and not self.hir < t.hir_max:
             out.append(f"HIR too high: {self.hir:.2%} (target <{_pct(t.hir_max)})")
-        if self.ma is not None and not self.ma > t.ma_min:
+        if self.ma.measured and not self.ma > t.ma_min:
             out.append(f"MA too low: {self.ma:.2%} (target >{_pct(t.ma_min)})")
         return out
 
@@ -107,15 +111,15 @@ class SLOReport(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    mtte_mean_ms: float | None
-    mtte_p50_ms: float | None
-    mtte_p95_ms: float | None
-    mtte_p99_ms: float | None
+    mtte_mean_ms: Measure
+    mtte_p50_ms: Measure
+    mtte_p95_ms: Measure
+    mtte_p99_ms: Measure
     explanations: int
     explanation_failures: int
-    explanation_failure_rate: float | None
-    rsr: float | None
-    rsr_by_mode: dict[str, float | None]
+    explanation_failure_rate: Measure
+    rsr: Measure
+    rsr_by_mode: dict[str, Measure]
     replay_attempts: int
     replay_attempts_by_mode: dict[str, int]
     targets: SLOTargets = Field(default_factory=SLOTargets)
@@ -125,30 +129,29 @@ class SLOReport(BaseModel):
     def insufficient_data(self) -> list[str]:
         """The SLOs with no observations (and so not judged)."""
         out = []
-        if self.mtte_p95_ms is None:
+        if not self.mtte_p95_ms.measured:
             out.append("mtte")
-        if self.rsr is None:
+        if not self.rsr.measured:
             out.append("rsr")
         return out
 
     def is_mtte_compliant(self) -> bool:
         """True when MTTE p95 <= target, or when there is no data to judge."""
-        return self.mtte_p95_ms is None or self.mtte_p95_ms <= self.targets.mtte_p95_ms
+        return not self.mtte_p95_ms.measured or self.mtte_p95_ms <= self.targets.mtte_p95_ms
 
     def is_rsr_compliant(self) -> bool:
         """True when RSR >= target, or when there is no data to judge."""
-        return self.rsr is None or self.rsr >= self.targets.rsr_min
+        return not self.rsr.measured or self.rsr >= self.targets.rsr_min
 
     def get_violations(self) -> list[str]:
         """One readable line per failing SLO."""
         out = []
-        if self.mtte_p95_ms is not None and not self.is_mtte_compliant():
+        if not self.is_mtte_compliant():
             out.append(
                 f"MTTE p95 too slow: {self.mtte_p95_ms / 1000:.1f}s "
                 f"(target <={self.targets.mtte_p95_ms / 1000:g}s)"
             )
         if not self.is_rsr_compliant():
-            assert self.rsr is not None
             out.append(f"RSR too low: {self.rsr:.2%} (target >={_pct(self.targets.rsr_min)})")
         return out
 

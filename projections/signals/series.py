@@ -20,6 +20,7 @@ from ledger import Ledger, MetricRecorded, as_utc, from_epoch_us, to_epoch_us
 from projections.fold.columns import Column
 from projections.fold.event_schema import fields_of
 from projections.fold.projection import Arrays, Handler, Projection
+from projections.metrics.measure import value_of
 from projections.metrics.reliability_fold import ReliabilityProjection
 from projections.signals.polarity import Polarity
 
@@ -144,7 +145,7 @@ def reliability_series(
     points: list[tuple[datetime, float]] = []
     for k in range(hours, 0, -1):
         stop = end - (k - 1) * HOUR_US
-        value = getattr(projection.report(since_us=stop - HOUR_US, until_us=stop), metric)
+        value = value_of(getattr(projection.report(since_us=stop - HOUR_US, until_us=stop), metric))
         if value is not None:
             points.append((from_epoch_us(stop), float(value)))
     return points

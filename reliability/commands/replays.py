@@ -11,8 +11,15 @@ from typing import Any
 import orjson
 
 from reliability.commands.options import open_db, table
-from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
-from replay import DecisionTrailBuilder, History, Replayer, build_trail
+from reliability.commands.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Output
+from replay import (
+    CheckpointNotFoundError,
+    DecisionTrailBuilder,
+    History,
+    Replayer,
+    WorkflowNotFoundError,
+    build_trail,
+)
 
 
 def _parse_setting(value: str) -> tuple[str, Any]:
@@ -82,10 +89,19 @@ def load_object(spec: str) -> Any:
 
 
 def trail(args: argparse.Namespace, out: Output) -> int:
-    """Print a workflow's decision trail as Markdown (and record the MTTE measurement)."""
+    """Print a workflow's decision trail as Markdown (and record the MTTE measurement).
+
+    A workflow or checkpoint that does not exist is a bad argument (exit 2, "not found" on
+    stderr) and records nothing: there was nothing to explain.
+    """
     with open_db(args) as ledger:
         builder = DecisionTrailBuilder(ledger)
-        out.write(builder.explain(builder.build(args.workflow, args.checkpoint)), end="")
+        try:
+            trail = builder.build(args.workflow, args.checkpoint)
+        except (WorkflowNotFoundError, CheckpointNotFoundError) as exc:
+            out.error(f"error: not found: {exc}")
+            return EXIT_USAGE
+        out.write(builder.explain(trail), end="")
     return EXIT_OK
 
 

@@ -226,7 +226,7 @@ def test_ma_from_mode_violations_alone_is_zero(ledger: Ledger, metrics: Reliabil
     assert report.mode_observations == 2
     assert report.ma == 0.0
     assert report.total_steps == 0
-    assert report.svr is None
+    assert not report.svr.measured
 
 
 def test_ma_exactly_at_target_is_a_violation(ledger: Ledger, metrics: ReliabilityMetrics) -> None:

@@ -82,8 +82,8 @@ def test_only_failed_explanations_leave_mtte_without_data(ledger: Ledger, slo: S
 
     report = slo.report()
 
-    assert report.mtte_mean_ms is None
-    assert report.mtte_p95_ms is None
+    assert not report.mtte_mean_ms.measured
+    assert not report.mtte_p95_ms.measured
     assert report.explanation_failures == 2
     assert report.explanation_failure_rate == 1.0
     assert report.insufficient_data == ["mtte", "rsr"]
@@ -141,9 +141,9 @@ def test_no_data_is_none_compliant_and_insufficient(slo: SLOTracker) -> None:
     report = slo.report()
 
     assert (report.mtte_mean_ms, report.mtte_p50_ms, report.mtte_p95_ms, report.mtte_p99_ms) == (None,) * 4
-    assert report.rsr is None
+    assert not report.rsr.measured
     assert report.rsr_by_mode == {"strict": None, "simulated": None, "counterfactual": None}
-    assert report.explanation_failure_rate is None
+    assert not report.explanation_failure_rate.measured
     assert (report.explanations, report.replay_attempts) == (0, 0)
     assert report.is_mtte_compliant()
     assert report.is_rsr_compliant()
