@@ -186,17 +186,19 @@ def test_slo_window_is_half_open(ledger: Ledger, slo: SLOTracker) -> None:
     assert slo.report(since=at(60).replace(tzinfo=None)).explanations == 2
 
 
-def test_slo_report_until_defaults_to_the_clocks_now(
+def test_an_slo_report_without_until_includes_every_event_so_far(
     ledger: Ledger, slo: SLOTracker, clock: ManualClock
 ) -> None:
-    # semantics.md: "until=None means now (the clock)".
+    # semantics.md: no until = every event recorded so far, even one dated after the clock's now.
     ledger.append([explained(100, minute=0), explained(900, minute=4 * 60)])
     assert at(4 * 60) > clock()
 
     report = slo.report()
 
-    assert report.explanations == 1
-    assert report.mtte_mean_ms == 100.0
+    assert report.explanations == 2
+    assert report.mtte_mean_ms == 500.0
+    assert slo.report(until=clock()).explanations == 1
+    assert slo.report(until=clock()).mtte_mean_ms == 100.0
 
 
 # -- the facade ---------------------------------------------------------------------------------
