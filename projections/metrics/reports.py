@@ -13,7 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class MetricTargets(BaseModel):
-    """Reliability targets (the guide's values by default); comparisons are strict."""
+    """Reliability targets (the guide's values by default); comparisons are strict.
+
+    ``include_replays`` counts replay runs (workflows started with ``replay_of``) in the
+    metrics; by default they are production numbers only, and the report says what it left out.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -22,6 +26,7 @@ class MetricTargets(BaseModel):
     pc_max: float = 2.0
     hir_max: float = 0.05
     ma_min: float = 0.90
+    include_replays: bool = False
 
 
 def _pct(value: float) -> str:
@@ -63,6 +68,10 @@ class MetricsReport(BaseModel):
     total_workflows: int = 0
     tool_calls: int = 0
     mode_observations: int = 0
+    replay_workflows_excluded: int = Field(0, description="replay workflows left out of the metrics")
+    replay_events_excluded: int = Field(
+        0, description="their steps, tool calls, mode observations and completions left out"
+    )
     agent_metrics: dict[str, AgentMetrics] = Field(default_factory=dict)
     targets: MetricTargets = Field(default_factory=MetricTargets)
     as_of_offset: int = 0
@@ -190,5 +199,7 @@ class CostReport(BaseModel):
     unpriced_events: int
     unpriced_tokens: int
     unpriced_models: list[str]
+    replay_workflows_excluded: int = Field(0, description="replay workflows whose costs are left out")
+    replay_events_excluded: int = Field(0, description="their cost events left out")
     budgets: list[BudgetStatus] = Field(default_factory=list)
     as_of_offset: int = 0
