@@ -8,6 +8,7 @@ Field names follow the user's guide (``svr``, ``cr``, ``pc``, ``hir``, ``ma``, `
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,12 +104,18 @@ class MetricsReport(BaseModel):
 
 
 class SLOTargets(BaseModel):
-    """SLO targets: MTTE p95 at most 5 minutes, RSR at least 99% (both inclusive)."""
+    """SLO targets: MTTE p95 at most 5 minutes, RSR at least 99% (both inclusive).
+
+    ``rsr_modes`` scopes RSR: the replay modes whose attempts count. By default strict and
+    simulated replays (reproductions, which should succeed) count and counterfactual ones
+    (experiments with changed inputs) do not; ``rsr_by_mode`` lists every mode either way.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mtte_p95_ms: float = 300_000.0
     rsr_min: float = 0.99
+    rsr_modes: tuple[Literal["strict", "simulated", "counterfactual"], ...] = ("strict", "simulated")
 
 
 class SLOReport(BaseModel):
@@ -123,7 +130,7 @@ class SLOReport(BaseModel):
     explanations: int
     explanation_failures: int
     explanation_failure_rate: float | None
-    rsr: float | None
+    rsr: float | None = Field(description="successful replays / replays, of the modes in targets.rsr_modes")
     rsr_by_mode: dict[str, float | None]
     replay_attempts: int
     replay_attempts_by_mode: dict[str, int]

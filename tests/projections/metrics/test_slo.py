@@ -116,7 +116,7 @@ def test_rsr_overall_and_per_mode(ledger: Ledger, slo: SLOTracker) -> None:
 
 
 def test_rsr_exactly_at_target_is_compliant(ledger: Ledger, slo: SLOTracker) -> None:
-    ledger.append([replayed("counterfactual", i != 0, i) for i in range(100)])  # 99 of 100
+    ledger.append([replayed("strict", i != 0, i) for i in range(100)])  # 99 of 100
 
     report = slo.report()
 
@@ -229,3 +229,28 @@ def test_an_unknown_replay_mode_is_refused_and_nothing_is_written(slo: SLOTracke
         asyncio.run(slo.record_rsr(thread_id="wf", replay_mode="sloppy", success=True))
 
     assert ledger.latest_offset() == 0
+
+
+# -- RSR scope ------------------------------------------------------------------------------------
+
+
+def test_rsr_counts_strict_and_simulated_replays_not_counterfactual_ones(
+    slo: SLOTracker, ledger: Ledger
+) -> None:
+    # An experimental (counterfactual) replay that "fails" is not a production RSR breach.
+    async def record() -> None:
+        await slo.record_rsr(thread_id="wf-1", replay_mode="strict", success=True)
+        await slo.record_rsr(thread_id="wf-1", replay_mode="counterfactual", success=False)
+
+    asyncio.run(record())
+
+    report = slo.report()
+    assert report.rsr == 1.0
+    assert report.is_rsr_compliant()
+    assert report.rsr_by_mode["counterfactual"] == 0.0
+    assert report.replay_attempts == 2
+
+    everything = SLOTracker(
+        ledger=ledger, targets=SLOTargets(rsr_modes=("strict", "simulated", "counterfactual"))
+    )
+    assert everything.report().rsr == 0.5
