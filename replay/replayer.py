@@ -12,6 +12,11 @@
   (tools from a registry if given, else from the tape); every difference is "expected", success
   means the run completed, and the result carries the deltas in cost, steps and SVR.
 
+A trail cut at a checkpoint (or an offset) before the workflow completed is compared as a
+prefix: strict and simulated replays compare the calls up to the cut, and no outcome (the trail
+has none). A strict replay's calls past the cut are not "extra"; a simulated replay stops at the
+first call past the cut (the tape ends there), which is not a divergence.
+
 Every replay is recorded as its own workflow (``WorkflowStarted.replay_of`` links it to the
 original) and a ``ReplayAttempted`` event, which feeds RSR.
 """
@@ -55,6 +60,11 @@ class Replayer:
         self.trail = trail
         self.ledger = ledger or trail.ledger or open_ledger("memory://")
         self.clock = clock
+
+    @property
+    def cut(self) -> bool:
+        """Whether the trail stops at a checkpoint before its workflow completed (a prefix)."""
+        return self.trail.checkpoint is not None and not self.trail.completed
 
     async def _run(
         self,
@@ -180,8 +190,12 @@ class Replayer:
         replayed = sorted(
             (e for e in ctx.recorded if isinstance(e, ToolCalled)), key=lambda c: c.call_index or 0
         )
-        differences = compare_calls(self.trail.history.tape, replayed)
-        differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
+        tape = self.trail.history.tape
+        if self.cut:
+            differences = compare_calls(tape, replayed[: len(tape)])
+        else:
+            differences = compare_calls(tape, replayed)
+            differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
             ReplayMode.STRICT, ctx, completed, outcome, error, differences, started, success=ok
@@ -198,10 +212,12 @@ class Replayer:
         started = time.perf_counter()
         tape = self.trail.history.tape
         divergences: list[Difference] = []
-        tools = TapeRegistry(tape, divergences, significance="critical")
+        tools = TapeRegistry(tape, divergences, significance="critical", cut=self.cut)
         ctx, completed, outcome, error = await self._run(
             ReplayMode.SIMULATED, orchestrator, tools, self.trail.inputs, divergences
         )
+        if tools.reached_cut and not completed:
+            error = None  # the replay stopped at the trail's checkpoint, as it should
         if ctx.call_count < len(tape) and not any(d.field in ("call", "tool") for d in divergences):
             for i in range(ctx.call_count, len(tape)):
                 divergences.append(
@@ -216,7 +232,8 @@ class Replayer:
                     )
                 )
         differences = sorted(divergences, key=lambda d: d.call_index if d.call_index is not None else 1 << 30)
-        differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
+        if not self.cut:
+            differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
         ok = not differences
         result = self._finish(
             ReplayMode.SIMULATED, ctx, completed, outcome, error, differences, started, success=ok

@@ -15,6 +15,10 @@ class NotOnTapeError(LookupError):
     """A simulated call the tape cannot serve (raised into the orchestrator)."""
 
 
+class TapeEndError(NotOnTapeError):
+    """A call past the end of a trail cut at a checkpoint: the replay stops there, no divergence."""
+
+
 class TapeRegistry(ToolRegistry):
     """Serves calls from the recording by ordinal; overrides and real tools where allowed."""
 
@@ -26,8 +30,13 @@ class TapeRegistry(ToolRegistry):
         significance: Significance,
         overrides: Mapping[str, Any] | None = None,
         real: ToolRegistry | None = None,
+        cut: bool = False,
     ) -> None:
         super().__init__()
+        # A tape cut at a checkpoint ends where the trail ends: what the original did after
+        # the cut is not on it, so a call past its end stops the replay rather than diverging.
+        self.cut = cut
+        self.reached_cut = False
         self.tape = tape
         self.divergences = divergences
         self.significance = significance
@@ -41,6 +50,9 @@ class TapeRegistry(ToolRegistry):
 
     def _serve(self, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
         """Serve a call from an override or the tape (raising what the recording raised)."""
+        if call_index >= len(self.tape) and self.cut:
+            self.reached_cut = True
+            raise TapeEndError(f"call {call_index} to '{name}' is past the trail's checkpoint")
         if call_index >= len(self.tape):
             self._diverge(
                 "call",

@@ -112,18 +112,16 @@ class Facade(Bound, Generic[P]):
     def window(
         self, p: Projection, since: datetime | None, until: datetime | None
     ) -> tuple[int | None, int | None]:
-        """Resolve a half-open report window; ``until=None`` means now (the clock).
+        """Resolve a report window to microseconds: half-open ``[since, until)``.
 
-        When no folded event lies at or after now, an open window gives the same answer, and
-        lets the projection serve its incremental all-time report.
+        ``until=None`` leaves the window open at its end: the report includes every event
+        folded so far, whatever its ``occurred_at`` — also one stamped at the clock's now, as
+        every event is under a frozen clock (a fixed ``clock=``, ``freezegun``), and one a
+        skewed producer stamped ahead of this clock. With neither bound the projection serves
+        its incremental all-time report.
         """
-        since_us = dt_to_us(since)
-        if until is not None:
-            return since_us, dt_to_us(until)
-        now_us = dt_to_us(self.now())
-        if since_us is None and now_us is not None and p.latest_event_us < now_us:
-            return None, None
-        return since_us, now_us
+        del p  # the window no longer depends on what was folded (kept for subclasses' calls)
+        return dt_to_us(since), dt_to_us(until)
 
 
 class ReportingFacade(Facade[P], Generic[P, R]):
@@ -135,7 +133,7 @@ class ReportingFacade(Facade[P], Generic[P, R]):
     def report(
         self, since: datetime | None = None, until: datetime | None = None, *, as_of: int | None = None
     ) -> R:
-        """Return the report over ``[since, until)`` (event time; ``until`` defaults to now).
+        """Return the report over ``[since, until)`` (event time; no ``until``: every event so far).
 
         ``as_of`` computes it over the ledger as it was at that offset.
         """

@@ -25,6 +25,7 @@ from projections.metrics.event_fields import (
     CostFields,
     ReleasedFields,
     ReservedFields,
+    StartFields,
 )
 from projections.metrics.reports import CostReport
 
@@ -48,10 +49,11 @@ class CostProjection(Projection):
     """Columnar cost events plus running Decimal totals, workflow outcomes and reservations."""
 
     name = "costs"
-    version = 2  # 2: all-time totals are derived, no longer stored
+    version = 3  # 2: all-time totals are derived, no longer stored; 3: replay workflows marked
     structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
         "CostIncurred": CostFields,
         "WorkflowCompleted": CompletionFields,
+        "WorkflowStarted": StartFields,
         "BudgetReserved": ReservedFields,
         "BudgetReservationReleased": ReleasedFields,
         "BudgetBreached": BreachFields,
@@ -78,6 +80,7 @@ class CostProjection(Projection):
         )
         self.amounts: list[Decimal] = []  # ZERO for unpriced events; see the "priced" column
         self.wf_success: list[int] = []  # by workflow code: -1 not completed, 0 failed, 1 succeeded
+        self.wf_replay: list[bool] = []  # by workflow code: a replay run (WorkflowStarted.replay_of)
         self.reservations: dict[str, OutstandingReservation] = {}
         self.budget_versions: dict[str, int] = {}
         self._success: tuple[int, np.ndarray[Any, Any]] | None = None  # (changes, array) cache
@@ -106,6 +109,7 @@ class CostProjection(Projection):
         return {
             "CostIncurred": self._cost,
             "WorkflowCompleted": self._completed,
+            "WorkflowStarted": self._started,
             "BudgetReserved": self._reserved,
             "BudgetReservationReleased": self._released,
             "BudgetBreached": self._budget_event,
@@ -157,8 +161,13 @@ class CostProjection(Projection):
         code = self.workflows.code(workflow_id)
         if code == len(self.wf_success):
             self.wf_success.append(-1)
+            self.wf_replay.append(False)
             self._success_changes += 1
         return code
+
+    def _started(self, t: int, e: StartFields) -> None:
+        if e.workflow_id is not None and e.replay_of is not None:
+            self.wf_replay[self._workflow(e.workflow_id)] = True
 
     def _completed(self, t: int, e: CompletionFields) -> None:
         wf = e.workflow_id
@@ -200,6 +209,7 @@ class CostProjection(Projection):
             "currencies": self.currencies.names,
             "amounts": [str(a) for a in self.amounts],
             "wf_success": self.wf_success,
+            "wf_replay": self.wf_replay,
             "reservations": [
                 [
                     r.reservation_id,
@@ -226,6 +236,7 @@ class CostProjection(Projection):
         self.costs.load("costs", arrays)
         self.amounts = [Decimal(a) for a in meta["amounts"]]
         self.wf_success = [int(v) for v in meta["wf_success"]]
+        self.wf_replay = [bool(v) for v in meta["wf_replay"]]
         self._success, self._success_changes = None, self._success_changes + 1
         self._reset_derived()
         self.reservations = {
@@ -282,7 +293,14 @@ class CostProjection(Projection):
         return total
 
     def report(
-        self, *, currency: str = "USD", since_us: int | None = None, until_us: int | None = None
+        self,
+        *,
+        currency: str = "USD",
+        since_us: int | None = None,
+        until_us: int | None = None,
+        include_replays: bool = False,
     ) -> CostReport:
-        """Compute the cost report over ``[since, until)`` in ``currency``."""
-        return cost_report(self, currency=currency, since_us=since_us, until_us=until_us)
+        """Compute the cost report over ``[since, until)`` in ``currency`` (replays left out by default)."""
+        return cost_report(
+            self, currency=currency, since_us=since_us, until_us=until_us, include_replays=include_replays
+        )

@@ -26,14 +26,27 @@ def cost_report(
     currency: str = "USD",
     since_us: int | None = None,
     until_us: int | None = None,
+    include_replays: bool = False,
 ) -> CostReport:
     """Compute the projection's cost report over ``[since, until)`` in ``currency``.
 
-    The unwindowed report reads the projection's running totals (caught up first); a window
-    sums its rows.
+    Costs of replay workflows are left out (and counted as excluded) unless
+    ``include_replays``. The unwindowed report reads the projection's running totals (caught
+    up first); a window, or a ledger with replay costs to leave out, sums its rows.
     """
     c = projection.costs
     window = window_mask(c["t"], since_us, until_us)
+    excluded_events, excluded_workflows = 0, 0
+    if not include_replays and any(projection.wf_replay):
+        wf_codes = c["wf"]
+        flags = np.asarray(projection.wf_replay, dtype=np.bool_)
+        replay = np.where(wf_codes >= 0, flags[np.maximum(wf_codes, 0)], False)
+        if window is not None:
+            replay &= window
+        if replay.any():
+            excluded_events = int(np.count_nonzero(replay))
+            excluded_workflows = len(np.unique(wf_codes[replay]))
+            window = (np.ones(len(replay), dtype=np.bool_) if window is None else window) & ~replay
     if window is None:
         projection._catch_up_totals()
         totals = dict(projection.totals)
@@ -90,6 +103,8 @@ def cost_report(
         unpriced_events=unpriced_events,
         unpriced_tokens=unpriced_tokens,
         unpriced_models=unpriced_models,
+        replay_workflows_excluded=excluded_workflows,
+        replay_events_excluded=excluded_events,
         budgets=[],
         as_of_offset=projection.position,
     )

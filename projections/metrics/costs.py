@@ -341,12 +341,18 @@ class CostTracker(Facade[CostProjection]):
         until: datetime | None = None,
         *,
         as_of: int | None = None,
+        include_replays: bool = False,
     ) -> CostReport:
-        """Return costs over ``[since, until)`` with the state of every budget now."""
+        """Return costs over ``[since, until)`` with the state of every budget now.
+
+        Costs of replay workflows are left out unless ``include_replays``.
+        """
 
         def run(p: CostProjection) -> CostReport:
             since_us, until_us = self.window(p, since, until)
-            return p.report(currency=self.currency, since_us=since_us, until_us=until_us)
+            return p.report(
+                currency=self.currency, since_us=since_us, until_us=until_us, include_replays=include_replays
+            )
 
         base = self.compute(run, as_of)
         with self._lock:

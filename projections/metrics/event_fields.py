@@ -47,6 +47,7 @@ class ToolFields(msgspec.Struct, frozen=True):
 
     agent: str | None = None
     duration_ms: float | None = None
+    workflow_id: str | None = None
 
 
 @fields_of(CostIncurred)
@@ -77,9 +78,10 @@ class CompletionFields(msgspec.Struct, frozen=True):
 
 @fields_of(WorkflowStarted)
 class StartFields(msgspec.Struct, frozen=True):
-    """What the reliability fold reads of a ``WorkflowStarted``."""
+    """What the reliability and cost folds read of a ``WorkflowStarted`` (a replay names its original)."""
 
     workflow_id: str | None = None
+    replay_of: str | None = None
 
 
 @fields_of(PlanRevised)
@@ -101,6 +103,7 @@ class ModeCheckFields(msgspec.Struct, frozen=True):
     """What the reliability fold reads of a ``ModeChecked``."""
 
     agent: str | None = None
+    workflow_id: str | None = None
 
 
 @fields_of(ModeViolated)
@@ -108,6 +111,7 @@ class ModeViolationFields(msgspec.Struct, frozen=True):
     """What the reliability fold reads of a ``ModeViolated``."""
 
     agent: str | None = None
+    workflow_id: str | None = None
 
 
 @fields_of(ExplanationRecorded)

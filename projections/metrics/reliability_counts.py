@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,24 @@ class Counts:
 
 
 @dataclass
+class Excluded:
+    """The replay workflows (codes) and their rows a report left out."""
+
+    workflows: set[int] = field(default_factory=set)
+    events: int = 0
+
+    def add(
+        self,
+        masks: Sequence[tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]],
+        codes: Sequence[npt.NDArray[np.int32]],
+    ) -> None:
+        """Count the replay rows of each (production, replay) mask pair, and their workflows."""
+        for (_, replay), wf in zip(masks, codes, strict=True):
+            self.events += int(np.count_nonzero(replay))
+            self.workflows.update(np.unique(wf[replay]).tolist())
+
+
+@dataclass
 class AllTimeCache:
     """What the last all-time report had counted (rows per table), so the next adds only new rows."""
 
@@ -129,3 +148,5 @@ class AllTimeCache:
     counts: Counts = field(default_factory=Counts.empty)
     latencies: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     latency_nanos: int = 0
+    retractions: int = 0  # the projection's tcl_retractions these counts were made with
+    excluded: Excluded = field(default_factory=Excluded)

@@ -5,9 +5,12 @@ steps; PC = mean replans over completed workflows (reported ``total_retries``, e
 its ``PlanRevised`` events); HIR = completed workflows that needed a human (on the completion, on
 any step, or a ``HumanIntervened`` event) / completed workflows; MA = compliant mode observations
 / mode observations (steps carrying both modes, actions the mode enforcer allowed, and mode
-violations); TCL and WCT with
-linearly interpolated percentiles. A rate over nothing is ``None``. Windows are half-open on the
-event's ``occurred_at``; workflow metrics take workflows whose completion falls in the window.
+violations); TCL (each tool call once: a workflow's ``ToolCalled`` durations, a step's
+``tool_duration_ms`` only where its workflow records no ``ToolCalled``) and WCT with linearly
+interpolated percentiles. A rate over nothing is ``None``. Windows are half-open on the event's
+``occurred_at``; workflow metrics take workflows whose completion falls in the window. Rows of a
+replay workflow (its ``WorkflowStarted`` names ``replay_of``, and comes before its other events)
+are marked by workflow and left out unless ``include_replays``.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class ReliabilityProjection(Projection):
     """Columnar state for SVR, CR, PC, HIR, MA, TCL and WCT, overall and per agent."""
 
     name = "reliability"
-    version = 1
+    version = 2  # 2: rows keep their workflow (replays, TCL's one source per workflow)
     structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
         "StepRecorded": StepFields,
         "ToolCalled": ToolFields,
@@ -64,11 +67,12 @@ class ReliabilityProjection(Projection):
                 "human": np.bool_,
                 "mode": np.int8,
                 "tool_ms": np.float64,
+                "wf": np.int32,
             }
         )
-        self.tools = Table({"t": np.int64, "agent": np.int32, "ms": np.float64})
+        self.tools = Table({"t": np.int64, "agent": np.int32, "ms": np.float64, "wf": np.int32})
         # Actions checked by the mode enforcer: allowed (ModeChecked) or not (ModeViolated).
-        self.checks = Table({"t": np.int64, "agent": np.int32, "ok": np.bool_})
+        self.checks = Table({"t": np.int64, "agent": np.int32, "ok": np.bool_, "wf": np.int32})
         self.completed = Table(
             {
                 "t": np.int64,
@@ -78,11 +82,18 @@ class ReliabilityProjection(Projection):
                 "ms": np.float64,
             }
         )
-        self.all_time_cache = AllTimeCache()
+        self.all_time_cache = AllTimeCache()  # production rows only
+        self.all_time_with_replays = AllTimeCache()
         # Per-workflow facts, indexed by workflow code.
         self.wf_started = Vector(np.int64, -1)
         self.wf_replans = Vector(np.int64, 0)
         self.wf_human = Vector(np.bool_, False)
+        self.wf_replay = Vector(np.bool_, False)  # a replay run (WorkflowStarted.replay_of)
+        self.wf_tools = Vector(np.bool_, False)  # records ToolCalled: its steps' durations don't count
+        self.wf_step_ms = Vector(np.bool_, False)  # has a step with tool_duration_ms
+        # Workflows whose first ToolCalled came after a step duration was counted: the all-time
+        # cache counted that duration, so it starts again (see reliability_report).
+        self.tcl_retractions = 0
 
     def _handlers(self) -> dict[str, Handler]:
         return {
@@ -106,6 +117,9 @@ class ReliabilityProjection(Projection):
             self.wf_started.grow()
             self.wf_replans.grow()
             self.wf_human.grow()
+            self.wf_replay.grow()
+            self.wf_tools.grow()
+            self.wf_step_ms.grow()
         return code
 
     def _agent(self, agent: str | None) -> int:
@@ -139,6 +153,8 @@ class ReliabilityProjection(Projection):
         else:
             observed = mode_code(mode, declared)
         ms = e.tool_duration_ms
+        if ms is not None and wf >= 0:
+            self.wf_step_ms[wf] = True
         self.steps.add(
             t,
             agent_code,
@@ -147,9 +163,18 @@ class ReliabilityProjection(Projection):
             human,
             observed,
             math.nan if ms is None else float(ms),
+            wf,
         )
 
     def _tool(self, t: int, e: ToolFields) -> None:
+        wid = e.workflow_id
+        wf = -1 if wid is None else self.workflows.codes.get(wid, -1)
+        if wf < 0 and wid is not None:
+            wf = self._wf(wid)
+        if wf >= 0 and not self.wf_tools[wf]:
+            self.wf_tools[wf] = True
+            if self.wf_step_ms[wf]:
+                self.tcl_retractions += 1
         ms = e.duration_ms
         if ms is None:
             return
@@ -157,18 +182,20 @@ class ReliabilityProjection(Projection):
         code = -1 if agent is None else self.agents.codes.get(agent)
         if code is None:
             code = self.agents.code(agent)  # type: ignore[arg-type]
-        self.tools.add(t, code, float(ms))
+        self.tools.add(t, code, float(ms), wf)
 
     def _violation(self, t: int, e: ModeViolationFields) -> None:
-        self.checks.add(t, self._agent(e.agent), False)
+        self.checks.add(t, self._agent(e.agent), False, self._wf(e.workflow_id))
 
     def _checked(self, t: int, e: ModeCheckFields) -> None:
-        self.checks.add(t, self._agent(e.agent), True)
+        self.checks.add(t, self._agent(e.agent), True, self._wf(e.workflow_id))
 
     def _started(self, t: int, e: StartFields) -> None:
         wf = self._wf(e.workflow_id)
         if wf >= 0 and self.wf_started[wf] < 0:
             self.wf_started[wf] = t
+        if wf >= 0 and e.replay_of is not None:
+            self.wf_replay[wf] = True
 
     def _completed(self, t: int, e: CompletionFields) -> None:
         wf = self._wf(e.workflow_id)
@@ -204,8 +231,12 @@ class ReliabilityProjection(Projection):
             "wf.started": self.wf_started.array(),
             "wf.replans": self.wf_replans.array(),
             "wf.human": self.wf_human.array(),
+            "wf.replay": self.wf_replay.array(),
+            "wf.tools": self.wf_tools.array(),
+            "wf.step_ms": self.wf_step_ms.array(),
         }
-        return {"agents": self.agents.names, "workflows": self.workflows.names}, arrays
+        meta = {"agents": self.agents.names, "workflows": self.workflows.names}
+        return {**meta, "tcl_retractions": self.tcl_retractions}, arrays
 
     def load(self, meta: dict[str, Any], arrays: Arrays) -> None:
         """Restore the state from :meth:`dump`."""
@@ -218,7 +249,12 @@ class ReliabilityProjection(Projection):
         self.wf_started = Vector(np.int64, -1, arrays["wf.started"])
         self.wf_replans = Vector(np.int64, 0, arrays["wf.replans"])
         self.wf_human = Vector(np.bool_, False, arrays["wf.human"])
+        self.wf_replay = Vector(np.bool_, False, arrays["wf.replay"])
+        self.wf_tools = Vector(np.bool_, False, arrays["wf.tools"])
+        self.wf_step_ms = Vector(np.bool_, False, arrays["wf.step_ms"])
+        self.tcl_retractions = int(meta["tcl_retractions"])
         self.all_time_cache = AllTimeCache()
+        self.all_time_with_replays = AllTimeCache()
 
     # -- reports ------------------------------------------------------------------------------
 
@@ -231,7 +267,8 @@ class ReliabilityProjection(Projection):
     ) -> MetricsReport:
         """Compute every metric over ``[since, until)`` (event time), overall and per agent.
 
-        The all-time report is incremental: step counts and the sorted latencies are kept from
-        the previous report and only rows folded since are added, so it costs O(new rows).
+        Replay workflows are left out unless ``targets.include_replays``. The all-time report
+        is incremental: step counts and the sorted latencies are kept from the previous report
+        and only rows folded since are added, so it costs O(new rows).
         """
         return reliability_report(self, targets, since_us=since_us, until_us=until_us)

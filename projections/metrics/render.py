@@ -42,6 +42,10 @@ def _verdict(value: float | None, ok: bool) -> str:
     return "no data" if _missing(value) else ("ok" if ok else "VIOLATION")
 
 
+def _replays(workflows: int, events: int) -> str:
+    return f"(replays excluded: {workflows} workflows, {events} events; production numbers only)"
+
+
 def render_metrics(r: MetricsReport) -> str:
     """Return the reliability metrics, their targets and verdicts, and the per-agent table."""
     t = r.targets
@@ -71,6 +75,8 @@ def render_metrics(r: MetricsReport) -> str:
     out += [f"  - {v}" for v in r.get_violations()]
     if r.insufficient_data:
         out.append(f"  (no data: {', '.join(m.upper() for m in r.insufficient_data)})")
+    if r.replay_workflows_excluded:
+        out.append(_replays(r.replay_workflows_excluded, r.replay_events_excluded))
     if r.agent_metrics:
         out += [
             "",
@@ -120,6 +126,8 @@ def render_costs(r: CostReport) -> str:
         f"  tokens {r.total_tokens:,}; per workflow "
         f"{'no data' if r.tokens_per_workflow is None else f'{r.tokens_per_workflow:,.0f}'}",
     ]
+    if r.replay_workflows_excluded:
+        lines.append("  " + _replays(r.replay_workflows_excluded, r.replay_events_excluded))
     if r.unpriced_events:
         lines.append(
             f"  unpriced: {r.unpriced_tokens:,} tokens of {', '.join(r.unpriced_models) or '?'} "

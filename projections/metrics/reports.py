@@ -10,6 +10,7 @@ only metrics with data.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +18,11 @@ from projections.metrics.measure import Measure
 
 
 class MetricTargets(BaseModel):
-    """Reliability targets (the guide's values by default); comparisons are strict."""
+    """Reliability targets (the guide's values by default); comparisons are strict.
+
+    ``include_replays`` counts replay runs (workflows started with ``replay_of``) in the
+    metrics; by default they are production numbers only, and the report says what it left out.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -26,6 +31,7 @@ class MetricTargets(BaseModel):
     pc_max: float = 2.0
     hir_max: float = 0.05
     ma_min: float = 0.90
+    include_replays: bool = False
 
 
 def _pct(value: float) -> str:
@@ -67,6 +73,10 @@ class MetricsReport(BaseModel):
     total_workflows: int = 0
     tool_calls: int = 0
     mode_observations: int = 0
+    replay_workflows_excluded: int = Field(0, description="replay workflows left out of the metrics")
+    replay_events_excluded: int = Field(
+        0, description="their steps, tool calls, mode observations and completions left out"
+    )
     agent_metrics: dict[str, AgentMetrics] = Field(default_factory=dict)
     targets: MetricTargets = Field(default_factory=MetricTargets)
     as_of_offset: int = 0
@@ -98,12 +108,18 @@ class MetricsReport(BaseModel):
 
 
 class SLOTargets(BaseModel):
-    """SLO targets: MTTE p95 at most 5 minutes, RSR at least 99% (both inclusive)."""
+    """SLO targets: MTTE p95 at most 5 minutes, RSR at least 99% (both inclusive).
+
+    ``rsr_modes`` scopes RSR: the replay modes whose attempts count. By default strict and
+    simulated replays (reproductions, which should succeed) count and counterfactual ones
+    (experiments with changed inputs) do not; ``rsr_by_mode`` lists every mode either way.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mtte_p95_ms: float = 300_000.0
     rsr_min: float = 0.99
+    rsr_modes: tuple[Literal["strict", "simulated", "counterfactual"], ...] = ("strict", "simulated")
 
 
 class SLOReport(BaseModel):
@@ -118,7 +134,7 @@ class SLOReport(BaseModel):
     explanations: int
     explanation_failures: int
     explanation_failure_rate: Measure
-    rsr: Measure
+    rsr: Measure = Field(description="successful replays / replays, of the modes in targets.rsr_modes")
     rsr_by_mode: dict[str, Measure]
     replay_attempts: int
     replay_attempts_by_mode: dict[str, int]
@@ -193,5 +209,7 @@ class CostReport(BaseModel):
     unpriced_events: int
     unpriced_tokens: int
     unpriced_models: list[str]
+    replay_workflows_excluded: int = Field(0, description="replay workflows whose costs are left out")
+    replay_events_excluded: int = Field(0, description="their cost events left out")
     budgets: list[BudgetStatus] = Field(default_factory=list)
     as_of_offset: int = 0

@@ -62,7 +62,7 @@ class SLOProjection(Projection):
         since_us: int | None = None,
         until_us: int | None = None,
     ) -> SLOReport:
-        """Compute MTTE and RSR over ``[since, until)``."""
+        """Compute MTTE and RSR over ``[since, until)``; RSR over the modes in ``targets.rsr_modes``."""
         ex = self.explanations
         em = window_mask(ex["t"], since_us, until_us)
         ms = ex["ms"] if em is None else ex["ms"][em]
@@ -74,14 +74,19 @@ class SLOProjection(Projection):
         rm = window_mask(rp["t"], since_us, until_us)
         modes = rp["mode"] if rm is None else rp["mode"][rm]
         success = rp["success"] if rm is None else rp["success"][rm]
+        targets = targets or SLOTargets()
         by_mode: dict[str, float | None] = {}
         attempts: dict[str, int] = {}
+        scoped = np.zeros(len(modes), dtype=np.bool_)
         for code, mode in enumerate(REPLAY_MODES):
             sel = modes == code
             n = int(np.count_nonzero(sel))
             attempts[mode] = n
             by_mode[mode] = None if n == 0 else float(np.count_nonzero(success[sel])) / n
+            if mode in targets.rsr_modes:
+                scoped |= sel
         total = len(success)
+        in_scope = int(np.count_nonzero(scoped))
         return SLOReport(
             mtte_mean_ms=mtte.mean,
             mtte_p50_ms=mtte.p50,
@@ -90,10 +95,10 @@ class SLOProjection(Projection):
             explanations=len(ms),
             explanation_failures=failures,
             explanation_failure_rate=None if len(ms) == 0 else failures / len(ms),
-            rsr=None if total == 0 else float(np.count_nonzero(success)) / total,
+            rsr=None if in_scope == 0 else float(np.count_nonzero(success[scoped])) / in_scope,
             rsr_by_mode=by_mode,
             replay_attempts=total,
             replay_attempts_by_mode=attempts,
-            targets=targets or SLOTargets(),
+            targets=targets,
             as_of_offset=self.position,
         )

@@ -335,7 +335,7 @@ def test_bytes_of_another_projection_are_not_loaded() -> None:
 class ReliabilityV2(ReliabilityProjection):
     """The same projection with a changed state layout."""
 
-    version = 2
+    version = ReliabilityProjection.version + 1
 
 
 def test_a_stored_state_of_another_version_is_discarded(ledger: Ledger) -> None:

@@ -442,12 +442,16 @@ def test_a_report_interrupted_midway_does_not_count_rows_twice(
     assert projection.report().total_cost == Decimal("0.97")
 
 
-def test_cost_report_until_defaults_to_the_clocks_now(tracker: CostTracker, clock: ManualClock) -> None:
-    # semantics.md: "until=None means now (the clock)"; a cost dated after now is not in it yet.
+def test_a_cost_report_without_until_includes_every_cost_so_far(
+    tracker: CostTracker, clock: ManualClock
+) -> None:
+    # semantics.md: no until = every event recorded so far, even one dated after the clock's now;
+    # an explicit until=now is the half-open window that excludes it.
     tracker.record_tool_cost("a", "t", "1.00", occurred_at=clock() - timedelta(hours=1))
     tracker.record_tool_cost("a", "t", "5.00", occurred_at=clock() + timedelta(hours=1))
 
-    assert tracker.report().total_cost == Decimal("1.00")
+    assert tracker.report().total_cost == Decimal("6.00")
+    assert tracker.report(until=clock()).total_cost == Decimal("1.00")
 
 
 # -- budgets ------------------------------------------------------------------------------------

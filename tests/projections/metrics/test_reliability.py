@@ -500,10 +500,11 @@ def test_workflow_metrics_take_workflows_completed_in_the_window(
     assert report.wct == 1234.0
 
 
-def test_report_until_defaults_to_the_clocks_now(
+def test_a_report_without_until_includes_every_event_so_far(
     ledger: Ledger, metrics: ReliabilityMetrics, clock: ManualClock
 ) -> None:
-    # semantics.md: "until=None means now (the clock)"; a step dated after now is not in it yet.
+    # semantics.md: no until = every event recorded so far, even one dated after the clock's
+    # now (a skewed producer); an explicit until=now is the half-open window that excludes it.
     ledger.append(
         [
             step(success=True, minute=0),
@@ -514,8 +515,10 @@ def test_report_until_defaults_to_the_clocks_now(
 
     report = metrics.report()
 
-    assert report.total_steps == 1
-    assert report.svr == 1.0
+    assert report.total_steps == 2
+    assert report.svr == 0.5
+    assert metrics.report(until=clock()).total_steps == 1
+    assert metrics.report(until=clock()).svr == 1.0
 
 
 # -- the facade ---------------------------------------------------------------------------------

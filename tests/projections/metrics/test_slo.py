@@ -116,7 +116,7 @@ def test_rsr_overall_and_per_mode(ledger: Ledger, slo: SLOTracker) -> None:
 
 
 def test_rsr_exactly_at_target_is_compliant(ledger: Ledger, slo: SLOTracker) -> None:
-    ledger.append([replayed("counterfactual", i != 0, i) for i in range(100)])  # 99 of 100
+    ledger.append([replayed("strict", i != 0, i) for i in range(100)])  # 99 of 100
 
     report = slo.report()
 
@@ -186,17 +186,19 @@ def test_slo_window_is_half_open(ledger: Ledger, slo: SLOTracker) -> None:
     assert slo.report(since=at(60).replace(tzinfo=None)).explanations == 2
 
 
-def test_slo_report_until_defaults_to_the_clocks_now(
+def test_an_slo_report_without_until_includes_every_event_so_far(
     ledger: Ledger, slo: SLOTracker, clock: ManualClock
 ) -> None:
-    # semantics.md: "until=None means now (the clock)".
+    # semantics.md: no until = every event recorded so far, even one dated after the clock's now.
     ledger.append([explained(100, minute=0), explained(900, minute=4 * 60)])
     assert at(4 * 60) > clock()
 
     report = slo.report()
 
-    assert report.explanations == 1
-    assert report.mtte_mean_ms == 100.0
+    assert report.explanations == 2
+    assert report.mtte_mean_ms == 500.0
+    assert slo.report(until=clock()).explanations == 1
+    assert slo.report(until=clock()).mtte_mean_ms == 100.0
 
 
 # -- the facade ---------------------------------------------------------------------------------
@@ -227,3 +229,28 @@ def test_an_unknown_replay_mode_is_refused_and_nothing_is_written(slo: SLOTracke
         asyncio.run(slo.record_rsr(thread_id="wf", replay_mode="sloppy", success=True))
 
     assert ledger.latest_offset() == 0
+
+
+# -- RSR scope ------------------------------------------------------------------------------------
+
+
+def test_rsr_counts_strict_and_simulated_replays_not_counterfactual_ones(
+    slo: SLOTracker, ledger: Ledger
+) -> None:
+    # An experimental (counterfactual) replay that "fails" is not a production RSR breach.
+    async def record() -> None:
+        await slo.record_rsr(thread_id="wf-1", replay_mode="strict", success=True)
+        await slo.record_rsr(thread_id="wf-1", replay_mode="counterfactual", success=False)
+
+    asyncio.run(record())
+
+    report = slo.report()
+    assert report.rsr == 1.0
+    assert report.is_rsr_compliant()
+    assert report.rsr_by_mode["counterfactual"] == 0.0
+    assert report.replay_attempts == 2
+
+    everything = SLOTracker(
+        ledger=ledger, targets=SLOTargets(rsr_modes=("strict", "simulated", "counterfactual"))
+    )
+    assert everything.report().rsr == 0.5
