@@ -128,3 +128,16 @@ def test_the_readme_numbers_about_the_demo_are_what_it_prints(demo: tuple[str, s
     assert events.group(2) == wrote.group(2)
     assert tickets.group(1) == recorded.group(1)
     assert f"rledger trail {recorded.group(2)}" in paragraph
+
+
+def test_tcl_on_the_demo_counts_each_tool_call_once(demo: tuple[str, str]) -> None:
+    # Every demo workflow records its tool calls as ToolCalled events, and its steps carry the
+    # same calls' tool_duration_ms: TCL must average the calls, not the calls plus the steps.
+    url, _ = demo
+    with open_ledger(url) as ledger:
+        calls = ledger.stats()["by_type"]["ToolCalled"]
+        durations = [r.event.duration_ms for r in ledger.read(types="ToolCalled")]
+    report = json.loads(_run(url, "report", "--format", "json"))["metrics"]
+
+    assert report["tool_calls"] == calls
+    assert report["tcl"] == pytest.approx(sum(durations) / len(durations))
