@@ -322,18 +322,17 @@ def test_verify_reports_a_sqlite_chain_stored_as_text(tmp_path: Path) -> None:
     assert problems[0] == ("edited", 2)
 
 
-def test_verify_reports_a_postgres_row_edited_in_sql(make_ledger: MakeLedger, ledger_url: str) -> None:
+@pytest.mark.postgres
+def test_verify_reports_a_postgres_row_edited_in_sql(pg_url: str) -> None:
     # PostgreSQL columns are typed (bytea): an edit cannot change a value's type, only its bytes.
-    if not ledger_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
-    ledger = make_ledger()
-    ledger.append([StepRecorded(workflow_id="w", agent="a", success=True) for _ in range(3)])
-    storage = storage_of(ledger, ledger_url)
-    assert isinstance(storage, PostgresStorage)
-    storage._run(
-        "UPDATE ledger_events SET state = convert_to(replace(convert_from(state, 'UTF8'), 'true', 'false'), "
-        "'UTF8') WHERE notification_id = 2",
-        (),
-    )
+    with open_ledger(pg_url) as ledger:
+        ledger.append([StepRecorded(workflow_id="w", agent="a", success=True) for _ in range(3)])
+        storage = storage_of(ledger, pg_url)
+        assert isinstance(storage, PostgresStorage)
+        storage._run(
+            "UPDATE ledger_events SET state = convert_to(replace(convert_from(state, 'UTF8'), 'true', "
+            "'false'), 'UTF8') WHERE notification_id = 2",
+            (),
+        )
 
-    assert kinds(ledger) == [("edited", 2)]
+        assert kinds(ledger) == [("edited", 2)]
