@@ -31,7 +31,11 @@ def _pct(value: float | None) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "no data" if _missing(value) else f"{value:,.0f} ms"
+    # Sub-10 ms values (an explanation, a cached tool call) keep a decimal: "0 ms" would read as
+    # "nothing measured" or "free".
+    if value is None or _missing(value):
+        return "no data"
+    return f"{value:,.0f} ms" if abs(value) >= 10 else f"{value:.1f} ms"
 
 
 def _money(value: Decimal | None, currency: str) -> str:

@@ -64,3 +64,12 @@ def test_costs_render_unpriced_usage_and_budgets(tracker: CostTracker, clock: Ma
     assert "total 0.0600 USD" in text
     assert "unpriced: 500 tokens of mystery-model (cost unknown; add a price to count them)" in text
     assert "EXCEEDED: total: spent 0.06000 > limit 0.05" in text
+
+
+def test_a_sub_millisecond_duration_is_not_rendered_as_zero() -> None:
+    from projections.metrics.render import _ms
+
+    assert _ms(0.4) == "0.4 ms"
+    assert _ms(9.96) == "10.0 ms"
+    assert _ms(337.2) == "337 ms"
+    assert _ms(None) == "no data"
