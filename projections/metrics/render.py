@@ -98,7 +98,13 @@ def render_metrics(r: MetricsReport) -> str:
 def render_slo(r: SLOReport) -> str:
     """Return MTTE and RSR with their compliance."""
     t = r.targets
-    mtte = "no data" if not r.mtte_p95_ms.measured else f"{r.mtte_p95_ms / 1000:.3f}s"
+    mtte = (
+        "no data"
+        if not r.mtte_p95_ms.measured
+        else _ms(float(r.mtte_p95_ms))
+        if r.mtte_p95_ms < 1000
+        else f"{r.mtte_p95_ms / 1000:.3f}s"
+    )
     rsr = _pct(r.rsr)
     lines = [
         "SLOs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -73,3 +74,10 @@ def test_a_sub_millisecond_duration_is_not_rendered_as_zero() -> None:
     assert _ms(9.96) == "10.0 ms"
     assert _ms(337.2) == "337 ms"
     assert _ms(None) == "no data"
+
+
+def test_a_fast_explanation_is_rendered_in_milliseconds(slo: SLOTracker) -> None:
+    asyncio.run(slo.record_mtte(thread_id="wf-1", duration_ms=0.4))
+    text = render_slo(slo.report())
+
+    assert "MTTE p95 0.4 ms (target <= 300s)" in text
