@@ -75,3 +75,38 @@ def run(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
 def headings() -> list[str]:
     """The guide's ``##`` section titles, in order."""
     return re.findall(r"^## (.+)$", guide_text(), flags=re.M)
+
+
+TICKET_INPUTS = {"customer_id": "c-1", "question": "Can I get a refund?", "temperature": 0.0}
+"""The inputs ``workflow-123`` ran with (its temperature is what the counterfactual changes)."""
+
+
+def ticket_workflow(ledger: Any) -> dict[str, Any]:
+    """Record ``workflow-123`` (checkpoint ``checkpoint-456`` after answering) through a run context.
+
+    Returns the names the guide's trail, replay and SLO blocks leave undefined, all real: the
+    ledger as state and checkpoint manager, the example tools as registry, the example agent as
+    orchestrator, the workflow and checkpoint ids.
+    """
+    from replay import RunContext, run_workflow
+    from replay.examples import TOOLS, TicketAgent
+
+    class CheckpointedTicketAgent(TicketAgent):
+        """The ticket agent, marking ``checkpoint-456`` once it has answered."""
+
+        async def run(self, ctx: RunContext, inputs: dict[str, Any]) -> dict[str, Any]:
+            """Answer, then mark the checkpoint."""
+            outcome = await super().run(ctx, inputs)
+            ctx.mark_checkpoint("checkpoint-456", label="answered")
+            return outcome
+
+    ctx = RunContext(ledger, "workflow-123", tools=TOOLS, goal="answer the ticket", inputs=TICKET_INPUTS)
+    asyncio.run(run_workflow(CheckpointedTicketAgent(), ctx, TICKET_INPUTS))
+    return {
+        "state_manager": ledger,
+        "checkpoint_manager": ledger,
+        "tool_registry": TOOLS,
+        "orchestrator": CheckpointedTicketAgent(),
+        "thread_id": "workflow-123",
+        "checkpoint_id": "checkpoint-456",
+    }
