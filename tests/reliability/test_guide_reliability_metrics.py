@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger import StepRecorded, WorkflowCompleted
+from tests.reliability import guide
 from tests.reliability.guide import block, run
 
 SECTION = "Reliability Metrics"
@@ -62,3 +64,9 @@ def test_an_unmeasured_metric_prints_n_a_in_the_guides_lines(capsys: pytest.Capt
     empty = type(ns["metrics"])().report()
     assert f"{empty.svr:.2%} {empty.pc:.1f} {empty.ma:.2%}" == "n/a n/a n/a"
     assert empty.svr == None and report.svr == 1.0  # noqa: E711 - Measure equals None unmeasured
+
+
+def test_a_missing_guide_fails_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(guide, "GUIDE", tmp_path / "reliability-guide.md")
+    with pytest.raises(AssertionError, match="the user's guide is missing"):
+        guide.block(SECTION, "Basic Usage")
