@@ -198,6 +198,7 @@ PUBLIC: dict[str, list[str]] = {
         "MetricTargets",
         "MetricsReport",
         "ModelPrice",
+        "MoneyMeasure",
         "PriceTable",
         "RedisMetricStorage",
         "ReliabilityMetrics",

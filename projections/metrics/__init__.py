@@ -5,7 +5,7 @@ from projections.metrics.budget_fold import BudgetProjection
 from projections.metrics.budgets import BudgetExceededError, CostBudget, Reservation, UnknownBudgetError
 from projections.metrics.cost_fold import CostProjection
 from projections.metrics.costs import CostTracker
-from projections.metrics.measure import Measure, UnmeasuredError, value_of
+from projections.metrics.measure import Measure, MoneyMeasure, UnmeasuredError, value_of
 from projections.metrics.measured_once import claim_automatic, note_automatic
 from projections.metrics.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from projections.metrics.reliability import ReliabilityMetrics
@@ -42,6 +42,7 @@ __all__ = [
     "MetricTargets",
     "MetricsReport",
     "ModelPrice",
+    "MoneyMeasure",
     "PriceTable",
     "RedisMetricStorage",
     "ReliabilityMetrics",

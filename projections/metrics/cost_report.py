@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from projections.fold.columns import window_mask
+from projections.metrics.measure import Measure, MoneyMeasure
 from projections.metrics.reports import CostReport
 
 if TYPE_CHECKING:
@@ -93,12 +94,12 @@ def cost_report(
         cost_by_category=dict(sorted(by_category.items())),
         cost_by_workflow=by_workflow,  # in order of first cost, like the ledger
         workflows=n_wf,
-        cost_per_workflow=None if n_wf == 0 else total / n_wf,
+        cost_per_workflow=MoneyMeasure(None if n_wf == 0 else total / n_wf),
         successful_workflows=successful,
-        cost_per_successful_workflow=None if successful == 0 else total / successful,
+        cost_per_successful_workflow=MoneyMeasure(None if successful == 0 else total / successful),
         total_tokens=total_tokens,
         # Tokens of events outside any workflow do not belong to a workflow's average.
-        tokens_per_workflow=None if n_wf == 0 else tokens_in_wf / n_wf,
+        tokens_per_workflow=Measure(None if n_wf == 0 else tokens_in_wf / n_wf),
         priced_events=priced_events,
         unpriced_events=unpriced_events,
         unpriced_tokens=unpriced_tokens,

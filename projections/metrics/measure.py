@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, SupportsFloat
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -140,3 +141,77 @@ def value_of(value: float | None) -> float | None:
     if isinstance(value, Measure):
         return value.value
     return None if value is None else float(value)
+
+
+class MoneyMeasure(Decimal):
+    """An amount that is a quotient over observations (cost per workflow), or "not measured".
+
+    The money equivalent of :class:`Measure`: measured, it is the exact ``Decimal`` (formats and
+    computes as one); unmeasured (``MoneyMeasure(None)``, no workflows to divide by) it formats as
+    ``n/a``, equals ``None`` and is falsy. In JSON it is an exact string, or ``null``.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, value: Decimal | int | str | None = None) -> MoneyMeasure:
+        """Wrap ``value``; ``None`` is "not measured" (held as a quiet NaN)."""
+        return super().__new__(cls, "NaN" if value is None else value)
+
+    @property
+    def measured(self) -> bool:
+        """Whether there were observations to divide by."""
+        return not self.is_nan()
+
+    @property
+    def value(self) -> Decimal | None:
+        """The plain ``Decimal``, or ``None`` when not measured."""
+        return Decimal(self) if self.measured else None
+
+    def __format__(self, spec: str, _context: Any = None) -> str:
+        return Decimal(self).__format__(spec) if self.measured else NOT_MEASURED
+
+    def __repr__(self) -> str:
+        return f"MoneyMeasure({str(Decimal(self))!r})" if self.measured else "MoneyMeasure(None)"
+
+    def __str__(self) -> str:
+        return str(Decimal(self)) if self.measured else NOT_MEASURED
+
+    def __bool__(self) -> bool:
+        return self.measured and Decimal.__bool__(self)
+
+    def __eq__(self, other: object) -> bool:
+        if other is None:
+            return not self.measured
+        if not self.measured:
+            return isinstance(other, MoneyMeasure) and not other.measured
+        return Decimal.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(None) if not self.measured else Decimal.__hash__(self)
+
+    @classmethod
+    def of(cls, value: Any) -> MoneyMeasure:
+        """Validate a report field: a ``Decimal``, an int, ``None`` or a ``MoneyMeasure``."""
+        if isinstance(value, MoneyMeasure):
+            return value
+        if value is None or (isinstance(value, Decimal | int) and not isinstance(value, bool)):
+            return cls(value)
+        raise ValueError(f"an amount is a Decimal or None, not {type(value).__name__}")
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> Any:
+        del source, handler
+        return core_schema.no_info_plain_validator_function(
+            cls.of,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda r: r.value, when_used="always"
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        del schema, handler
+        return {"anyOf": [{"type": "string"}, {"type": "null"}]}

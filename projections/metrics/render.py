@@ -39,7 +39,8 @@ def _ms(value: float | None) -> str:
 
 
 def _money(value: Decimal | None, currency: str) -> str:
-    return "no data" if value is None else f"{value:,.4f} {currency}"
+    # An unmeasured quotient (a MoneyMeasure) equals None.
+    return "no data" if value == None else f"{value:,.4f} {currency}"  # noqa: E711
 
 
 def _verdict(value: float | None, ok: bool) -> str:
@@ -134,7 +135,7 @@ def render_costs(r: CostReport) -> str:
         f"over {r.workflows}; per successful workflow {_money(r.cost_per_successful_workflow, c)} "
         f"over {r.successful_workflows}",
         f"  tokens {r.total_tokens:,}; per workflow "
-        f"{'no data' if r.tokens_per_workflow is None else f'{r.tokens_per_workflow:,.0f}'}",
+        f"{f'{r.tokens_per_workflow:,.0f}' if r.tokens_per_workflow.measured else 'no data'}",
     ]
     if r.replay_workflows_excluded:
         lines.append("  " + _replays(r.replay_workflows_excluded, r.replay_events_excluded))

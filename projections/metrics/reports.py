@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from projections.metrics.measure import Measure
+from projections.metrics.measure import Measure, MoneyMeasure
 
 
 class MetricTargets(BaseModel):
@@ -200,11 +200,11 @@ class CostReport(BaseModel):
     cost_by_category: dict[str, Decimal]
     cost_by_workflow: dict[str, Decimal]
     workflows: int
-    cost_per_workflow: Decimal | None
+    cost_per_workflow: MoneyMeasure = Field(description="total / workflows with costs")
     successful_workflows: int
-    cost_per_successful_workflow: Decimal | None
+    cost_per_successful_workflow: MoneyMeasure = Field(description="total / successful ones")
     total_tokens: int
-    tokens_per_workflow: float | None
+    tokens_per_workflow: Measure = Field(description="tokens in workflows / workflows")
     priced_events: int
     unpriced_events: int
     unpriced_tokens: int
