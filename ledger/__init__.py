@@ -13,6 +13,7 @@ from ledger.budget_events import (
 from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.commit import Clock
+from ledger.connections import url_of
 from ledger.errors import (
     BackendError,
     BackendUnavailableError,
@@ -135,6 +136,7 @@ __all__ = [
     "new_event_id",
     "open_ledger",
     "to_epoch_us",
+    "url_of",
     "utc_now",
     "validate_batch",
     "validate_lines",

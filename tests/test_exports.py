@@ -78,6 +78,7 @@ PUBLIC: dict[str, list[str]] = {
         "new_event_id",
         "open_ledger",
         "to_epoch_us",
+        "url_of",
         "utc_now",
         "validate_batch",
         "validate_lines",

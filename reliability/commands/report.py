@@ -12,6 +12,7 @@ from projections import (
     CostReport,
     CostTracker,
     MetricsReport,
+    MetricTargets,
     ReliabilityMetrics,
     SLOReport,
     SLOTracker,
@@ -42,12 +43,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--budget", type=parse_budget, action="append", metavar="NAME=LIMIT[/HOURS]")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="exit 1 when a health metric is violated")
+    p.add_argument(
+        "--include-replays",
+        action="store_true",
+        help="count replay runs in the metrics and costs (default: left out, and counted as excluded)",
+    )
     p.set_defaults(run=run)
 
 
 def full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
-    """The metrics, SLO and cost reports, for the window and budgets ``args`` give (if any)."""
-    metrics = ReliabilityMetrics(ledger=ledger)
+    """The metrics, SLO and cost reports, for the window, budgets and replay scope ``args`` give.
+
+    Replay workflows (``replay_of`` set) are left out of the metrics and costs, and counted as
+    excluded, unless ``args.include_replays``.
+    """
+    replays = bool(getattr(args, "include_replays", False))
+    metrics = ReliabilityMetrics(ledger=ledger, targets=MetricTargets(include_replays=replays))
     slo = SLOTracker(ledger=ledger)
     costs = CostTracker(ledger=ledger)
     for budget in getattr(args, "budget", None) or []:
@@ -60,7 +71,7 @@ def full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "metrics": metrics.report(since, until, as_of=as_of),
         "slo": slo.report(since, until, as_of=as_of),
-        "costs": costs.report(since, until, as_of=as_of),
+        "costs": costs.report(since, until, as_of=as_of, include_replays=replays),
     }
 
 
@@ -91,11 +102,19 @@ def health(reports: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_report(reports: dict[str, Any], fmt: str, out: Output) -> None:
-    """Write the reports as text, or as one JSON document built from their models."""
+INCLUDED = "(replay runs included: --include-replays counts them in these metrics and costs)"
+"""The text report's note when replays count (without the flag it says how many it excluded)."""
+
+
+def write_report(reports: dict[str, Any], fmt: str, out: Output, *, include_replays: bool = False) -> None:
+    """Write the reports as text, or as one JSON document built from their models.
+
+    The JSON's ``include_replays`` says whether replay runs count in its metrics and costs.
+    """
     if fmt == "json":
         document = {k: v.model_dump(mode="json") for k, v in reports.items()}
         document["health"] = health(reports)
+        document["include_replays"] = include_replays
         costs = document.get("costs")
         if costs is not None:
             for key in QUOTIENTS:
@@ -108,6 +127,9 @@ def write_report(reports: dict[str, Any], fmt: str, out: Output) -> None:
     out.write(render_slo(reports["slo"]))
     out.write()
     out.write(render_costs(reports["costs"]))
+    if include_replays:
+        out.write()
+        out.write(INCLUDED)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -117,5 +139,5 @@ def run(args: argparse.Namespace, out: Output) -> int:
         if args.as_of is not None and not 0 <= args.as_of <= ledger.latest_offset():
             raise ValueError(f"--as-of {args.as_of} is outside the ledger (0..{ledger.latest_offset()})")
         reports = full_report(ledger, args)
-    write_report(reports, args.format, out)
+    write_report(reports, args.format, out, include_replays=args.include_replays)
     return EXIT_OK if reports["metrics"].is_healthy() else EXIT_FAILED if args.strict else EXIT_OK
