@@ -41,7 +41,35 @@ def _guarded(name: str) -> Callable[..., Any]:
     return op
 
 
-class Measure(float):
+class _ReportField:
+    """The pydantic side of a report field that may be unmeasured: validated by ``of``, dumped as its value.
+
+    ``JSON_TYPE`` is the JSON type of a measured value (a ``null`` stands for "not measured").
+    """
+
+    JSON_TYPE = "number"
+
+    @classmethod
+    def of(cls, value: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> Any:
+        del source, handler
+        return core_schema.no_info_plain_validator_function(
+            cls.of,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda r: r.value, when_used="always"
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        del schema, handler
+        return {"anyOf": [{"type": cls.JSON_TYPE}, {"type": "null"}]}
+
+
+class Measure(_ReportField, float):
     """A metric's value, or "not measured" (no observations).
 
     Measured, it is the float it holds (compares, formats and computes as one). Unmeasured
@@ -120,21 +148,6 @@ class Measure(float):
             return cls(value)
         raise ValueError(f"a measure is a number or None, not {type(value).__name__}")
 
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> Any:
-        del source, handler
-        return core_schema.no_info_plain_validator_function(
-            cls.of,
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda r: r.value, when_used="always"
-            ),
-        )
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        del schema, handler
-        return {"anyOf": [{"type": "number"}, {"type": "null"}]}
-
 
 def value_of(value: float | None) -> float | None:
     """A report field as a plain ``float``, or ``None`` when it was not measured."""
@@ -143,13 +156,15 @@ def value_of(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-class MoneyMeasure(Decimal):
+class MoneyMeasure(_ReportField, Decimal):
     """An amount that is a quotient over observations (cost per workflow), or "not measured".
 
     The money equivalent of :class:`Measure`: measured, it is the exact ``Decimal`` (formats and
     computes as one); unmeasured (``MoneyMeasure(None)``, no workflows to divide by) it formats as
     ``n/a``, equals ``None`` and is falsy. In JSON it is an exact string, or ``null``.
     """
+
+    JSON_TYPE = "string"
 
     __slots__ = ()
 
@@ -200,18 +215,3 @@ class MoneyMeasure(Decimal):
         if value is None or (isinstance(value, Decimal | int) and not isinstance(value, bool)):
             return cls(value)
         raise ValueError(f"an amount is a Decimal or None, not {type(value).__name__}")
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> Any:
-        del source, handler
-        return core_schema.no_info_plain_validator_function(
-            cls.of,
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda r: r.value, when_used="always"
-            ),
-        )
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        del schema, handler
-        return {"anyOf": [{"type": "string"}, {"type": "null"}]}
