@@ -1,9 +1,11 @@
 """The user's guide's code blocks, read at test time, run as written.
 
-The guide is ``../shared/seed/reliability-guide.md`` from the repository root (CI copies
-``shared/`` beside the clone). Only two changes are made to a block, both here: top-level
-``await`` runs (the block is compiled with ``ast.PyCF_ALLOW_TOP_LEVEL_AWAIT`` and its coroutine
-run by asyncio), and names the guide leaves undefined are the test's globals.
+The guide is the user's ``shared/seed/reliability-guide.md``, kept in the repository as
+``tests/reliability/reliability-guide.md`` so the tests run on any clone; where the user's copy
+sits beside the repository (``../shared``, as in CI), a test checks the two are the same text.
+Only two changes are made to a block, both here: top-level ``await`` runs (the block is compiled with
+``ast.PyCF_ALLOW_TOP_LEVEL_AWAIT`` and its coroutine run by asyncio), and names the guide leaves
+undefined are the test's globals.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-GUIDE = Path(__file__).resolve().parents[2] / ".." / "shared" / "seed" / "reliability-guide.md"
+ROOT = Path(__file__).resolve().parents[2]
+GUIDE = Path(__file__).resolve().parent / "reliability-guide.md"
+USERS_GUIDE = ROOT.parent / "shared" / "seed" / "reliability-guide.md"
 
 
 def guide_text() -> str:
-    """The guide's text; a missing guide fails the test (CI always has it), it never skips."""
+    """The guide's text; a missing guide fails the test, it never skips."""
     if not GUIDE.is_file():
         raise AssertionError(
             f"the user's guide is missing: expected {GUIDE.resolve()} "
-            "(CI copies shared/ beside the repository; copy shared/seed/reliability-guide.md there)"
+            "(a copy of shared/seed/reliability-guide.md)"
         )
     return GUIDE.read_text(encoding="utf-8")
 

@@ -1,7 +1,7 @@
 """``from reliability import …`` works for every name the user's guide imports, lazily.
 
-The guide is read at test time (``../shared/seed/reliability-guide.md`` from the repository root),
-so a name it adds that the module lacks fails here.
+The guide is read at test time (``tests/reliability/reliability-guide.md``, the user's guide
+kept in the repository), so a name it adds that the module lacks fails here.
 """
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import ledger
 import projections
 import reliability
 import replay
-
-GUIDE = Path(__file__).resolve().parents[2] / ".." / "shared" / "seed" / "reliability-guide.md"
+from tests.reliability.guide import GUIDE
 
 
 def guide_imports() -> set[str]:
@@ -49,3 +47,15 @@ def test_importing_reliability_loads_nothing_until_a_name_is_used() -> None:
         "assert 'projections' in sys.modules and 'replay' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_guide_kept_in_the_repository_is_the_users_guide() -> None:
+    from tests.reliability.guide import USERS_GUIDE
+
+    # Beside a checkout that has the user's shared/ folder (CI, the developers' machines), the
+    # repository's copy must be the same text: the tests run the guide the user wrote.
+    if USERS_GUIDE.is_file():
+        assert GUIDE.read_text(encoding="utf-8") == USERS_GUIDE.read_text(encoding="utf-8"), (
+            f"{USERS_GUIDE} changed: copy it to tests/reliability/reliability-guide.md"
+        )
+    assert "from reliability import" in GUIDE.read_text(encoding="utf-8")

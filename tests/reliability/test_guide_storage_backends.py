@@ -1,9 +1,9 @@
 """The guide's "Storage Backends" section, run as written (issue #12).
 
 The section's three ``python`` blocks are read from the guide at test time
-(``../shared/seed/reliability-guide.md`` from the repository root; absent, every test fails). The
-changes are the two the issue allows: top-level ``await`` runs inside a coroutine, and what the
-guide leaves undefined is supplied by the test:
+(``tests/reliability/reliability-guide.md``, the user's guide kept in the repository; absent,
+every test fails). The changes are the two the issue allows: top-level ``await`` runs inside a
+coroutine, and what the guide leaves undefined is supplied by the test:
 
 - ``ia_modules.database.get_database`` is a small real module installed in ``sys.modules``; its
   ``get_database(url)`` returns a real connection a user of that code would have: a psycopg
@@ -34,8 +34,8 @@ from ledger import Ledger, StepRecorded, open_ledger
 from ledger.backends.redis import recorder as redis_recorder
 from projections import MemoryMetricStorage, RedisMetricStorage, ReliabilityMetrics, SQLMetricStorage
 from tests.conftest import sqlite_url, with_prefix, with_schema
+from tests.reliability.guide import GUIDE
 
-GUIDE = Path(__file__).resolve().parents[2] / ".." / "shared" / "seed" / "reliability-guide.md"
 STEP = {"agent": "planner", "success": True, "mode": "execute", "declared_mode": "execute"}
 PLACEHOLDER = "record_step(...)"
 
