@@ -213,6 +213,7 @@ PUBLIC: dict[str, list[str]] = {
         "UnmeasuredError",
         "claim_automatic",
         "note_automatic",
+        "format_amount",
         "render_costs",
         "render_metrics",
         "render_slo",

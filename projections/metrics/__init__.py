@@ -10,7 +10,7 @@ from projections.metrics.measured_once import claim_automatic, note_automatic
 from projections.metrics.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 from projections.metrics.reliability import ReliabilityMetrics
 from projections.metrics.reliability_fold import ReliabilityProjection
-from projections.metrics.render import render_costs, render_metrics, render_slo, table
+from projections.metrics.render import format_amount, render_costs, render_metrics, render_slo, table
 from projections.metrics.reports import (
     AgentMetrics,
     BudgetStatus,
@@ -55,6 +55,7 @@ __all__ = [
     "UnknownBudgetError",
     "UnmeasuredError",
     "claim_automatic",
+    "format_amount",
     "note_automatic",
     "render_costs",
     "render_metrics",

@@ -35,12 +35,28 @@ def _ms(value: float | None) -> str:
     # "nothing measured" or "free".
     if value is None or _missing(value):
         return "no data"
-    return f"{value:,.0f} ms" if abs(value) >= 10 else f"{value:.1f} ms"
+    if abs(value) >= 10:
+        return f"{value:,.0f} ms"
+    return f"{value:.2g} ms" if 0 < abs(value) < 0.1 else f"{value:.1f} ms"
+
+
+def format_amount(value: Decimal, *, sign: bool = False) -> str:
+    """An amount for people: 4 decimal places, but never a non-zero amount shown as zero.
+
+    JSON keeps the exact string; this is only for text. An amount under 0.0001 (a cheap model's
+    call costs millionths) keeps two significant digits instead: ``0.000039``, not ``0.0000``.
+    """
+    places = 4
+    if value != 0 and abs(value) < Decimal("0.0001"):
+        exponent = value.normalize().as_tuple().exponent
+        digits = -exponent if isinstance(exponent, int) else places
+        places = min(digits, 1 - value.adjusted())
+    return format(value, f"{'+' if sign else ''},.{places}f")
 
 
 def _money(value: Decimal | None, currency: str) -> str:
     # An unmeasured quotient (a MoneyMeasure) equals None.
-    return "no data" if value == None else f"{value:,.4f} {currency}"  # noqa: E711
+    return "no data" if value == None else f"{format_amount(value)} {currency}"  # noqa: E711
 
 
 def _verdict(value: float | None, ok: bool) -> str:

@@ -68,7 +68,9 @@ def summary(event: Any) -> str:
     if t == "ToolCalled":
         return f"{event.tool} {'ok' if event.success else 'FAILED'} {event.duration_ms or 0:.0f}ms"
     if t == "CostIncurred":
-        amount = f"{event.amount:,.4f} {event.currency}" if event.amount is not None else "unpriced"
+        from projections.metrics import format_amount
+
+        amount = f"{format_amount(event.amount)} {event.currency}" if event.amount is not None else "unpriced"
         return f"{event.model or event.tool or event.category} {amount}"
     if t == "EvidenceCollected":
         return f"{event.confidence} {event.evidence_type} from {event.source}"

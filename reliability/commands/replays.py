@@ -68,11 +68,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _delta(name: str, value: Any) -> str:
-    """A replay delta for people: money to 4 places (``+0E-9`` is noise), others as they are."""
+    """A replay delta for people: money as :func:`format_amount` shows it, others as they are."""
+    from projections.metrics import format_amount
+
     if value is None:
         return f"{name} n/a"
     if isinstance(value, Decimal):
-        return f"{name} {value:+,.4f}"
+        return f"{name} {format_amount(value, sign=True)}"
     return f"{name} {value:+}"
 
 

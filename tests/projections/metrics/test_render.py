@@ -81,3 +81,28 @@ def test_a_fast_explanation_is_rendered_in_milliseconds(slo: SLOTracker) -> None
     text = render_slo(slo.report())
 
     assert "MTTE p95 0.4 ms (target <= 300s)" in text
+
+
+def test_an_amount_for_people_is_never_a_non_zero_amount_shown_as_zero() -> None:
+    from projections.metrics import format_amount
+
+    assert format_amount(Decimal("0.000039")) == "0.000039"
+    assert format_amount(Decimal("-0.000015"), sign=True) == "-0.000015"
+    assert format_amount(Decimal("0.1998")) == "0.1998"
+    assert format_amount(Decimal("1234.5")) == "1,234.5000"
+    assert format_amount(Decimal("0E-9")) == "0.0000"
+    assert format_amount(Decimal("0.00012"), sign=True) == "+0.0001"
+
+
+def test_a_tool_call_under_a_tenth_of_a_millisecond_keeps_its_digits() -> None:
+    from projections.metrics.render import _ms
+
+    assert _ms(0.029) == "0.029 ms"
+    assert _ms(0.0) == "0.0 ms"
+
+
+def test_a_tiny_amount_shows_its_digits_without_padding() -> None:
+    from projections.metrics import format_amount
+
+    assert format_amount(Decimal("0.000000001")) == "0.000000001"
+    assert format_amount(Decimal("0.0000391234")) == "0.000039"
