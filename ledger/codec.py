@@ -155,6 +155,19 @@ def _encode_checked(
     return state, None
 
 
+def _as_json(item: Mapping[str, Any]) -> bytes:
+    """A mapping as JSON, for strict validation: times, ids and decimals in their JSON spelling."""
+    return orjson.dumps(dict(item), default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def _validate(
     item: LedgerEvent | Mapping[str, Any] | str | bytes,
     *,
@@ -180,9 +193,17 @@ def _validate(
                 )
             event: LedgerEvent = item
         elif isinstance(item, str | bytes | bytearray):
-            event = EVENT_ADAPTER.validate_json(item)
+            # Strict at the door: "yes" is not a boolean, "120" is not a number. JSON's own
+            # spellings of times, ids and decimals (strings) are still what strict JSON accepts.
+            event = EVENT_ADAPTER.validate_json(item, strict=True)
         elif isinstance(item, Mapping):
-            event = EVENT_ADAPTER.validate_python(dict(item))
+            # A mapping is judged as the JSON it stands for (times, ids, decimals as objects or
+            # as their JSON strings), with the same strict rules as a JSON line.
+            try:
+                data = _as_json(item)
+            except TypeError as exc:  # a value JSON cannot hold: the event could not be stored
+                return None, b"", [Problem(index, line, None, f"not representable as JSON: {exc}")]
+            event = EVENT_ADAPTER.validate_json(data, strict=True)
         else:
             return (
                 None,

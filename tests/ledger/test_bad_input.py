@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from uuid import uuid4
 
+import orjson
 import psycopg
 import pytest
 from psycopg import sql
@@ -72,7 +75,7 @@ CASES = [
         id="wrong-type-number",
     ),
     pytest.param(
-        {"type": "ToolCalled", "tool": "t", "arguments": [1]}, "arguments", "dictionary", id="wrong-type-dict"
+        {"type": "ToolCalled", "tool": "t", "arguments": [1]}, "arguments", "object", id="wrong-type-dict"
     ),
     pytest.param(
         {"type": "CostIncurred", "amount": "1", "prompt_tokens": -3},
@@ -400,3 +403,38 @@ def test_an_event_cannot_be_copied_or_constructed_past_validation() -> None:
         StepRecorded.model_construct(agent="a")
     copied = StepRecorded(agent="a", success=True).model_copy(update={"success": False})
     assert copied.success is False and copied.agent == "a"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("success", "yes"), ("success", "off"), ("success", 0), ("tool_duration_ms", "120"), ("agent", 7)],
+)
+def test_a_value_of_the_wrong_type_is_refused_not_coerced(ledger: Ledger, field: str, value: Any) -> None:
+    # Strict at the door, for a mapping and for a JSON line alike: "yes" is not a boolean.
+    bad = {"type": "StepRecorded", "agent": "a", "success": True, field: value}
+    for item in (bad, orjson.dumps(bad)):
+        problems = rejected(ledger, [GOOD, item])
+        assert [(p.index, p.field) for p in problems] == [(1, field)]
+
+
+def test_times_ids_and_decimals_may_be_objects_or_their_json_strings(ledger: Ledger) -> None:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    as_objects = {
+        "type": "CostIncurred",
+        "agent": "a",
+        "model": "m",
+        "amount": Decimal("0.5"),
+        "occurred_at": when,
+    }
+    as_strings = {
+        **as_objects,
+        "amount": "0.5",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "event_id": str(uuid4()),
+    }
+
+    result = ledger.append([as_objects, as_strings])
+
+    costs = [r.event for r in ledger.read(types="CostIncurred")]
+    assert result.written == 2
+    assert [(e.amount, e.occurred_at) for e in costs] == [(Decimal("0.5"), when)] * 2
