@@ -1,9 +1,11 @@
 """Which way is better for a metric: the polarity that trend and anomaly direction follow.
 
 Built-in metrics have a fixed polarity (SVR, MA, RSR higher is better; CR, PC, HIR, TCL, WCT, MTTE
-lower). A metric recorded by hand takes its polarity from a parameter, else from its name: a name
-containing latency, duration, time, cost, error, failure, violation, churn, compensation or human
-is lower-is-better; any other name is higher-is-better (``docs/semantics.md``, General rules).
+lower). A metric recorded by hand takes its polarity from a parameter, else from the words of its name: a
+word latency, duration, time, cost, error, failure, violation, churn, compensation or human (or
+its plural) makes it lower-is-better, unless a word says the opposite (free, saving(s), saved,
+uptime, success, availability, score); any other name is higher-is-better (``docs/semantics.md``,
+General rules).
 """
 
 from __future__ import annotations
@@ -43,23 +45,42 @@ LOWER_IS_BETTER_WORDS: tuple[str, ...] = (
 )
 """Name fragments that make a hand-recorded metric lower-is-better."""
 
-_LOWER = re.compile("|".join(LOWER_IS_BETTER_WORDS))
+HIGHER_IS_BETTER_WORDS: tuple[str, ...] = (
+    "free",
+    "saving",
+    "savings",
+    "saved",
+    "uptime",
+    "success",
+    "successes",
+    "availability",
+    "score",
+)
+"""Words that make a name higher-is-better even beside a lower word (``error_free_rate``)."""
+
+_LOWER = frozenset(LOWER_IS_BETTER_WORDS) | {f"{w}s" for w in LOWER_IS_BETTER_WORDS} | {"latencies"}
+_HIGHER = frozenset(HIGHER_IS_BETTER_WORDS)
+
+
+def _words(name: str) -> list[str]:
+    """A metric name's words: split at non-letters and camel case (``p95LatencyMs`` → p, latency, ms)."""
+    return re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
 
 
 def polarity_of(metric_name: str, explicit: Polarity | None = None) -> Polarity:
     """Return the polarity of ``metric_name``: ``explicit`` if given, else built-in, else by name.
 
-    The name rule matches fragments anywhere in the lower-cased name (``p95_latency_ms``,
-    ``errors``, ``failure_rate``), so the rule is the one the semantics page states, not a
-    whole-word match.
+    The name rule matches whole words (``p95_latency_ms``, ``errors``, ``failure_rate`` are lower
+    is better; ``uptime``, ``timeliness_score``, ``error_free_rate`` and ``cost_savings`` higher),
+    as the semantics page states.
     """
     if explicit is not None:
         return explicit
-    lowered = metric_name.lower()
-    builtin = BUILTIN_POLARITY.get(lowered)
+    builtin = BUILTIN_POLARITY.get(metric_name.lower())
     if builtin is not None:
         return builtin
-    return LOWER if _LOWER.search(lowered) else HIGHER
+    words = set(_words(metric_name))
+    return LOWER if words & _LOWER and not words & _HIGHER else HIGHER
 
 
 def is_worse(polarity: Polarity, before: float, after: float) -> bool:

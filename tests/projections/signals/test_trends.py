@@ -90,12 +90,16 @@ def test_direction_follows_the_polarity_from_the_name(
 
 
 def test_an_explicit_polarity_wins_over_the_name(analyzer: TrendAnalyzer, ledger: Ledger) -> None:
-    hourly(analyzer, "uptime_ratio", [0.9 + 0.005 * i for i in range(12)])  # "time" says lower is better
-    assert analyzer.analyze("uptime_ratio").direction is TrendDirection.DEGRADING
+    hourly(
+        analyzer, "time_to_spare", [0.9 + 0.005 * i for i in range(12)]
+    )  # the word "time" says lower is better
+    assert analyzer.analyze("time_to_spare").direction is TrendDirection.DEGRADING
 
-    assert analyzer.analyze("uptime_ratio", polarity="higher_is_better").direction is TrendDirection.IMPROVING
-    analyzer.record_value("uptime_ratio", 0.96, START + timedelta(hours=12), polarity="higher_is_better")
-    assert analyzer.analyze("uptime_ratio").direction is TrendDirection.IMPROVING
+    assert (
+        analyzer.analyze("time_to_spare", polarity="higher_is_better").direction is TrendDirection.IMPROVING
+    )
+    analyzer.record_value("time_to_spare", 0.96, START + timedelta(hours=12), polarity="higher_is_better")
+    assert analyzer.analyze("time_to_spare").direction is TrendDirection.IMPROVING
 
 
 def test_the_window_ends_at_the_newest_observation_not_the_clock(analyzer: TrendAnalyzer) -> None:
@@ -250,3 +254,24 @@ def test_hours_without_data_are_left_out_of_a_built_in_series(ledger: Ledger) ->
     assert reliability_series(ReliabilityProjection(), "svr") == []
     with pytest.raises(ValueError, match="unknown built-in"):
         reliability_series(projection, "nps")
+
+
+@pytest.mark.parametrize(
+    ("name", "polarity"),
+    [
+        ("p95_latency_ms", "lower_is_better"),
+        ("errors", "lower_is_better"),
+        ("failure_rate", "lower_is_better"),
+        ("toolLatencyMs", "lower_is_better"),
+        ("response_time", "lower_is_better"),
+        ("uptime", "higher_is_better"),
+        ("error_free_rate", "higher_is_better"),
+        ("cost_savings", "higher_is_better"),
+        ("timeliness_score", "higher_is_better"),
+        ("throughput", "higher_is_better"),
+    ],
+)
+def test_a_metrics_polarity_follows_the_words_of_its_name(name: str, polarity: str) -> None:
+    from projections.signals import polarity_of
+
+    assert polarity_of(name) == polarity
