@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import orjson
 
-from ledger import DEFAULT_URL, LedgerError
+from ledger import DEFAULT_URL, LedgerError, UnsupportedURLError
 from reliability.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, MODULES, add_parsers
 
 
@@ -101,10 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(_command_in(argv)).parse_args(argv)
     try:
         status: int = args.run(args, _Terminal())
+    except UnsupportedURLError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except LedgerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except (FileNotFoundError, ValueError) as exc:
+        # Not found, a bad argument, unreadable input: 2. Exit 1 is kept for a command that ran
+        # and found a problem (a divergence, a broken chain, violations under --strict).
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:

@@ -149,3 +149,22 @@ def test_append_of_a_missing_file_is_a_usage_error(
 ) -> None:
     assert cli.main(["--db", sqlite_url(tmp_path / "a.db"), "append", str(tmp_path / "nope.jsonl")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("batch", ["1", "1000"])
+def test_append_of_a_changed_event_names_its_line_not_its_index_in_a_batch(
+    tmp_path: Path, batch: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "a.db")
+    event = '{{"type": "PlanRevised", "reason": "{}", "event_id": "00000000-0000-0000-0000-000000000001"}}'
+    first, changed = tmp_path / "first.jsonl", tmp_path / "changed.jsonl"
+    first.write_text(event.format("r") + "\n")
+    changed.write_text('{"type": "PlanRevised", "reason": "other"}\n' + event.format("changed") + "\n")
+    assert cli.main(["--db", url, "append", str(first)]) == 0
+    capsys.readouterr()
+
+    assert cli.main(["--db", url, "append", str(changed), "--batch-size", batch]) == 1
+    err = capsys.readouterr().err
+
+    assert err.startswith("error: line 2: event_id 00000000-0000-0000-0000-000000000001 is already stored")
+    assert "event 1" not in err and "event 0" not in err
