@@ -150,7 +150,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 written += result.written
                 duplicates += result.duplicates
                 last = result.last_offset if last is None else max(last, result.last_offset or 0)
-        out.write(f"appended {written} event(s), {duplicates} already stored; last offset {last}")
+        if last is None:  # no offset to name: "last offset None" would read as a stored value
+            out.write(f"nothing to append (no {'valid ' if problems else ''}events in the input)")
+        else:
+            out.write(f"appended {written} event(s), {duplicates} already stored; last offset {last}")
         if problems:
             out.error(f"skipped {len({p.line for p in problems if p.line is not None})} invalid line(s):")
             _report(problems, out)

@@ -147,11 +147,14 @@ def run(args: argparse.Namespace, out: Output) -> int:
         elapsed = time.perf_counter() - started
         before_tickets = ledger.latest_offset()
         tickets = record_tickets(ledger, args.seed, start, args.days)
+        end_offset = ledger.latest_offset()
+        offsets = (
+            f"offsets {start_offset + 1}..{end_offset}" if end_offset > start_offset else "no new offsets"
+        )
         out.write(
             f"wrote {written} event(s) to {ledger.url} in {elapsed:.2f}s "
             f"({written / elapsed if elapsed else 0:,.0f} events/s), spanning {args.days:g} day(s) "
-            f"from {start.isoformat(timespec='minutes')}; "
-            f"offsets {start_offset + 1}..{ledger.latest_offset()}"
+            f"from {start.isoformat(timespec='minutes')}; {offsets}"
         )
         out.write(
             f"recorded {ledger.latest_offset() - before_tickets} event(s) of {len(tickets)} replayable "

@@ -168,3 +168,12 @@ def test_append_of_a_changed_event_names_its_line_not_its_index_in_a_batch(
 
     assert err.startswith("error: line 2: event_id 00000000-0000-0000-0000-000000000001 is already stored")
     assert "event 1" not in err and "event 0" not in err
+
+
+def test_append_of_empty_input_says_there_was_nothing_to_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\n")))
+
+    assert cli.main(["--db", sqlite_url(tmp_path / "a.db"), "append"]) == 0
+    assert capsys.readouterr().out == "nothing to append (no events in the input)\n"
