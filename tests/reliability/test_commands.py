@@ -177,3 +177,36 @@ def test_append_of_empty_input_says_there_was_nothing_to_append(
 
     assert cli.main(["--db", sqlite_url(tmp_path / "a.db"), "append"]) == 0
     assert capsys.readouterr().out == "nothing to append (no events in the input)\n"
+
+
+@pytest.mark.parametrize("command", list(MODULES))
+def test_the_global_db_option_is_accepted_after_every_command_too(command: str) -> None:
+    before = cli.build_parser().parse_args(["--db", "memory://", command, *ARGS.get(command, [])])
+    after = cli.build_parser().parse_args([command, *ARGS.get(command, []), "--db", "memory://"])
+
+    assert before.db == after.db == "memory://"
+    assert vars(before) == vars(after)
+
+
+def test_the_db_option_after_the_command_runs_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "after.db")
+    line = tmp_path / "one.jsonl"
+    line.write_text('{"type": "PlanRevised", "reason": "r"}\n')
+
+    assert cli.main(["append", str(line), "--db", url]) == 0
+    assert cli.main(["stats", "--db", url]) == 0
+    with open_ledger(url) as ledger:
+        assert ledger.latest_offset() == 1
+
+
+ARGS = {
+    "append": ["-"],
+    "trail": ["wf"],
+    "export": ["wf"],
+    "replay": ["wf", "--orchestrator", "m:a"],
+    "trends": ["svr"],
+    "prune": ["--older-than", "3"],
+}
+"""What each command needs besides ``--db`` to parse."""
