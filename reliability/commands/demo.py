@@ -1,10 +1,10 @@
 """``rledger demo``: append a seeded week of agent traffic, a few replayable runs, and summarise it.
 
-The workload spans the last ``--days`` days ending about now (busier by day than by night, one
-degrading agent, one incident: :func:`ledger.generate_workload` with ``span``), so budgets,
-trends and windows have something to show. A few support tickets are run through the run
-context (``replay.examples``'s ``TicketAgent``) so ``rledger trail`` and ``rledger replay``
-work on them out of the box.
+The workload spans the last ``--days`` days, its last event on the last hour before now
+(busier by day than by night, one degrading agent, one incident: :func:`ledger.generate_workload`
+with ``span``), so budgets, trends and windows have something to show. A few support tickets
+are run through the run context (``replay.examples``'s ``TicketAgent``) so ``rledger trail``
+and ``rledger replay`` work on them out of the box.
 
 Running it again with the same seed writes nothing twice: the workload starts on the hour its
 first run started on (found in the ledger), so its events and ids come out the same and are
