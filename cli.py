@@ -1,9 +1,9 @@
 """``rledger``: the command line, the composition root and the only place that reads argv or prints.
 
-The ledger is chosen by ``--db URL``, else ``$RLEDGER_URL``, else ``sqlite:///ledger.db``. Each
-command lives in ``reliability.commands`` with its options; this module parses argv, dispatches,
-maps errors to exit codes, and is the :class:`~reliability.commands.Output` that writes to the
-terminal.
+The ledger is chosen by ``--db URL`` (before or after the command), else ``$RLEDGER_URL``, else
+``sqlite:///ledger.db``. Each command lives in ``reliability.commands`` with its options; this
+module parses argv, dispatches, maps errors to exit codes, and is the
+:class:`~reliability.commands.Output` that writes to the terminal.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import orjson
 
-from ledger import DEFAULT_URL, LedgerError
+from ledger import DEFAULT_URL, LedgerError, UnsupportedURLError
 from reliability.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, MODULES, add_parsers
 
 
@@ -50,12 +50,17 @@ class _Terminal:
             yield lambda done: bar.update(done - bar.n)
 
 
-def _global_options(parser: argparse.ArgumentParser) -> None:
+def _global_options(parser: argparse.ArgumentParser, *, default: object = None) -> None:
+    """Add ``--db``: to the top parser with its default, to each command's with none (SUPPRESS).
+
+    A command's parser sets ``db`` only when ``--db`` comes after the command, so
+    ``rledger demo --db URL`` means ``rledger --db URL demo`` and neither hides the other's value.
+    """
     parser.add_argument(
         "--db",
-        default=os.environ.get("RLEDGER_URL", DEFAULT_URL),
+        default=os.environ.get("RLEDGER_URL", DEFAULT_URL) if default is None else default,
         help="ledger URL: memory://, sqlite:///file.db, postgresql://… or redis://host:port/db "
-        "(default: $RLEDGER_URL or %(default)s)",
+        f"(default: $RLEDGER_URL or {DEFAULT_URL})",
     )
 
 
@@ -67,6 +72,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_parsers(sub, None if command is None else [command])
+    for command_parser in sub.choices.values():
+        _global_options(command_parser, default=argparse.SUPPRESS)
     return parser
 
 
@@ -101,10 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(_command_in(argv)).parse_args(argv)
     try:
         status: int = args.run(args, _Terminal())
+    except UnsupportedURLError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except LedgerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except (FileNotFoundError, ValueError) as exc:
+        # Not found, a bad argument, unreadable input: 2. Exit 1 is kept for a command that ran
+        # and found a problem (a divergence, a broken chain, violations under --strict).
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:

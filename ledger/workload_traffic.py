@@ -93,27 +93,40 @@ class Shape:
     events and ids but for times) to spread ``n_events`` over ``span_us``, busier by day (UTC)
     than by night, and moves failure thresholds: ``DEGRADING_AGENT``'s steps fail ever more
     over the last 40 % of the span, and for 2 % of it (about 3 hours of a week) an incident
-    makes tools and steps fail often.
+    makes tools and steps fail often. The last event lands on the span's end (see :meth:`fit`).
     """
 
     DEGRADING_AGENT = "executor"
     INCIDENT = (0.70, 0.72)
     """The incident's start and end as fractions of the span."""
-    FILL = 0.97
-    """The share of the span the clock aims to fill: arrivals are random, so a little room is
-    left for the last events to land inside it."""
+    FILL = 1.0
+    """The share of the span the simulated clock aims to fill. Arrivals are random and where
+    they end depends on the daily pattern's phase (hours either way over a week), so the end
+    is measured (:meth:`fit`) and the times written are scaled to end on the span's end."""
 
     def __init__(self, n_events: int, span_us: int, start: datetime) -> None:
         self.span_us = span_us
         self.start_hour = start.hour + start.minute / 60
         self.scale = span_us * self.FILL / (max(n_events, 1) * 5000.0)
+        self.pace = 1.0
+        """Real microseconds per simulated one, as first measured: the daily pattern, the
+        degradation and the incident follow real time, not the simulated clock."""
+        self.last_us: int | None = None
+
+    def fit(self, last_us: int) -> None:
+        """Scale the times written so that ``last_us``, the simulated clock's last reading, ends the span."""
+        self.last_us = max(last_us, 1)
+
+    def real(self, now_us: int) -> int:
+        """The time written for the simulated clock's ``now_us`` (microseconds from the start)."""
+        return now_us if self.last_us is None else now_us * self.span_us // self.last_us
 
     def _at(self, now_us: int) -> float:
-        return now_us / self.span_us
+        return now_us * self.pace / self.span_us
 
     def stretch(self, gap: float, now_us: int) -> float:
         """The gap at ``now_us``: the mean rate over a day is kept, peaking mid-afternoon UTC."""
-        hour = (self.start_hour + now_us / 3_600_000_000) % 24
+        hour = (self.start_hour + now_us * self.pace / 3_600_000_000) % 24
         rate = 1.0 + 0.6 * math.sin(2 * math.pi * (hour - 9) / 24)
         return gap * self.scale / rate
 
@@ -189,7 +202,7 @@ class TrafficGenerator:
             value = self.rng.getrandbits(128)
             return (value & ~(0xF << 76) & ~(0b11 << 62)) | 0x4 << 76 | 0b10 << 62
         # The layout of ledger.timeutil.new_event_id, stamped with the simulated clock.
-        ms = self.start_ms + self.now_us // 1000
+        ms = self.start_ms + self._real(self.now_us) // 1000
         rand = self.rng.getrandbits(74)
         return (
             (ms & 0xFFFFFFFFFFFF) << 80
@@ -198,6 +211,10 @@ class TrafficGenerator:
             | 0b10 << 62
             | (rand & ((1 << 62) - 1))
         )
+
+    def _real(self, now_us: int) -> int:
+        # The benchmark's traffic (no shape) is written exactly as the simulated clock reads.
+        return now_us if self.shape is None else self.shape.real(now_us)
 
     def _text(self, low: int, high: int) -> str:
         size = low + int(self.rand() * (high - low + 1))
@@ -225,7 +242,7 @@ class TrafficGenerator:
             self.last_id = self._id()
             fields: dict[str, Any] = {
                 "event_id": self.as_id(self.last_id),
-                "occurred_at": start + timedelta(microseconds=self.now_us),
+                "occurred_at": start + timedelta(microseconds=self._real(self.now_us)),
                 "workflow_id": wf.id,
             }
             if wf.sent == 1:
@@ -259,7 +276,7 @@ class TrafficGenerator:
             total_retries=wf.retries,
             required_human=wf.human,
             required_compensation=wf.compensated,
-            duration_ms=(self.now_us - wf.started_us) / 1000,
+            duration_ms=(self._real(self.now_us) - self._real(wf.started_us)) / 1000,
             outcome={"status": "done" if success else "failed", "items": int(self.rand() * 50)},
             agents_involved=wf.agents,
         )

@@ -17,8 +17,8 @@ from typing import BinaryIO
 
 import orjson
 
-from ledger import LedgerEvent, Problem, validate_one
-from reliability.commands.options import open_db
+from ledger import DuplicateEventError, LedgerEvent, Problem, validate_one
+from reliability.commands.options import input_file, open_db
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Output
 
 
@@ -34,9 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def _spool(source: str) -> tuple[str, bool]:
     """Return a path to read the input from twice (stdin is copied to a temporary file)."""
     if source != "-":
-        if not os.path.exists(source):
-            raise FileNotFoundError(f"input file '{source}' does not exist")
-        return source, False
+        return input_file(source), False
     fd, path = tempfile.mkstemp(prefix="rledger-", suffix=".jsonl")
     with os.fdopen(fd, "wb") as spool:
         # Reading stdin is input, not printing: the one place a command touches a standard stream.
@@ -44,16 +42,20 @@ def _spool(source: str) -> tuple[str, bool]:
     return path, True
 
 
-def _chunks(f: BinaryIO, size: int) -> Iterator[tuple[list[LedgerEvent], list[Problem], int]]:
-    """Validate ``size`` lines at a time: the events, the problems (by line in the file), lines read.
+Chunk = tuple[list[LedgerEvent], list[int], list[Problem], int]
+"""A validated chunk: its events, each event's line, the problems (by line in the file), lines read."""
+
+
+def _chunks(f: BinaryIO, size: int) -> Iterator[Chunk]:
+    """Validate ``size`` lines at a time (see :data:`Chunk`).
 
     Chunks keep memory bounded however large the input is; the codec's line numbers count from
     each chunk's start, so they are moved to the line in the whole file.
     """
     start = 0
     while chunk := list(itertools.islice(f, max(size, 1))):
-        events, problems = _validate(chunk, start)
-        yield events, problems, start + len(chunk)
+        events, numbers, problems = _validate(chunk, start)
+        yield events, numbers, problems, start + len(chunk)
         start += len(chunk)
 
 
@@ -63,9 +65,10 @@ source ledger stored it. On append ``offset``, ``version`` and ``recorded_at`` a
 target ledger assigns its own); ``stream``, when given, must be the event's own stream."""
 
 
-def _validate(lines: list[bytes], start: int) -> tuple[list[LedgerEvent], list[Problem]]:
+def _validate(lines: list[bytes], start: int) -> tuple[list[LedgerEvent], list[int], list[Problem]]:
     """Validate lines numbered from ``start + 1``, taking the envelope fields off first."""
     events: list[LedgerEvent] = []
+    numbers: list[int] = []
     problems: list[Problem] = []
     for number, raw in enumerate(lines, start=start + 1):
         text = raw.strip()
@@ -91,12 +94,24 @@ def _validate(lines: list[bytes], start: int) -> tuple[list[LedgerEvent], list[P
             )
         else:
             events.append(event)
-    return events, problems
+            numbers.append(number)
+    return events, numbers, problems
 
 
 def _report(problems: list[Problem], out: Output) -> None:
     for p in problems:
         out.error(f"  {p}")
+
+
+def _changed(exc: DuplicateEventError, numbers: list[int], written: int, out: Output) -> None:
+    """Report a changed event by its line in the input (the ledger's message counts from 0 in a batch)."""
+    line = numbers[exc.index] if exc.index is not None else None
+    where = f"line {line}: " if line is not None else ""
+    earlier = "is used by an earlier line" if exc.in_batch else f"is already stored at offset {exc.offset}"
+    kept = "nothing written"
+    if written:
+        kept = f"{written} event(s) of earlier batches written, none of its batch"
+    out.error(f"error: {where}event_id {exc.event_id} {earlier} with a different payload; {kept}")
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
@@ -109,7 +124,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
             problems: list[Problem] = []
             lines = 0
             with open(path, "rb") as f:
-                for _, found, read in _chunks(f, args.batch_size):
+                for _, _, found, read in _chunks(f, args.batch_size):
                     problems.extend(found)
                     lines = read
             if problems:
@@ -123,15 +138,22 @@ def run(args: argparse.Namespace, out: Output) -> int:
         written = duplicates = 0
         last: int | None = None
         with open_db(args, create=True) as ledger, open(path, "rb") as f:
-            for events, found, _ in _chunks(f, args.batch_size):
+            for events, numbers, found, _ in _chunks(f, args.batch_size):
                 problems.extend(found)
                 if not events:
                     continue
-                result = ledger.append(events)
+                try:
+                    result = ledger.append(events)
+                except DuplicateEventError as exc:
+                    _changed(exc, numbers, written, out)
+                    return EXIT_FAILED
                 written += result.written
                 duplicates += result.duplicates
                 last = result.last_offset if last is None else max(last, result.last_offset or 0)
-        out.write(f"appended {written} event(s), {duplicates} already stored; last offset {last}")
+        if last is None:  # no offset to name: "last offset None" would read as a stored value
+            out.write(f"nothing to append (no {'valid ' if problems else ''}events in the input)")
+        else:
+            out.write(f"appended {written} event(s), {duplicates} already stored; last offset {last}")
         if problems:
             out.error(f"skipped {len({p.line for p in problems if p.line is not None})} invalid line(s):")
             _report(problems, out)

@@ -1,10 +1,10 @@
 """``rledger demo``: append a seeded week of agent traffic, a few replayable runs, and summarise it.
 
-The workload spans the last ``--days`` days ending about now (busier by day than by night, one
-degrading agent, one incident: :func:`ledger.generate_workload` with ``span``), so budgets,
-trends and windows have something to show. A few support tickets are run through the run
-context (``replay.examples``'s ``TicketAgent``) so ``rledger trail`` and ``rledger replay``
-work on them out of the box.
+The workload spans the last ``--days`` days, its last event on the last hour before now
+(busier by day than by night, one degrading agent, one incident: :func:`ledger.generate_workload`
+with ``span``), so budgets, trends and windows have something to show. A few support tickets
+are run through the run context (``replay.examples``'s ``TicketAgent``) so ``rledger trail``
+and ``rledger replay`` work on them out of the box.
 
 Running it again with the same seed writes nothing twice: the workload starts on the hour its
 first run started on (found in the ledger), so its events and ids come out the same and are
@@ -147,11 +147,14 @@ def run(args: argparse.Namespace, out: Output) -> int:
         elapsed = time.perf_counter() - started
         before_tickets = ledger.latest_offset()
         tickets = record_tickets(ledger, args.seed, start, args.days)
+        end_offset = ledger.latest_offset()
+        offsets = (
+            f"offsets {start_offset + 1}..{end_offset}" if end_offset > start_offset else "no new offsets"
+        )
         out.write(
             f"wrote {written} event(s) to {ledger.url} in {elapsed:.2f}s "
             f"({written / elapsed if elapsed else 0:,.0f} events/s), spanning {args.days:g} day(s) "
-            f"from {start.isoformat(timespec='minutes')}; "
-            f"offsets {start_offset + 1}..{ledger.latest_offset()}"
+            f"from {start.isoformat(timespec='minutes')}; {offsets}"
         )
         out.write(
             f"recorded {ledger.latest_offset() - before_tickets} event(s) of {len(tickets)} replayable "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -55,6 +56,17 @@ def check_window(args: argparse.Namespace) -> None:
             later = since.replace(tzinfo=None) > until.replace(tzinfo=None)
         if later:
             raise ValueError(f"--since {since.isoformat()} is later than --until {until.isoformat()}")
+
+
+def input_file(path: str) -> str:
+    """Return ``path``, an input file the command reads, after checking that it exists.
+
+    Raises:
+        FileNotFoundError: it does not (the entry point exits 2 with this message).
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"input file '{path}' does not exist")
+    return path
 
 
 def open_db(args: argparse.Namespace, *, create: bool = False) -> Ledger:

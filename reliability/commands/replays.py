@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from reliability.commands.options import open_db, table
-from reliability.commands.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Output
+from reliability.commands.options import input_file, open_db, table
+from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
 from replay import (
     CheckpointNotFoundError,
     DecisionTrailBuilder,
@@ -90,6 +92,19 @@ def load_object(spec: str) -> Any:
     return obj() if isinstance(obj, type) else obj
 
 
+@contextlib.contextmanager
+def _recorded() -> Iterator[None]:
+    """A workflow or checkpoint that does not exist is a bad argument (exit 2), never exit 1.
+
+    Exit 1 means the command ran and found a problem (a replay diverged): a script must be able
+    to tell a typo from a divergence.
+    """
+    try:
+        yield
+    except (WorkflowNotFoundError, CheckpointNotFoundError) as exc:
+        raise ValueError(f"not found: {exc}") from None
+
+
 def trail(args: argparse.Namespace, out: Output) -> int:
     """Print a workflow's decision trail as Markdown (and record the MTTE measurement).
 
@@ -98,18 +113,15 @@ def trail(args: argparse.Namespace, out: Output) -> int:
     """
     with open_db(args) as ledger:
         builder = DecisionTrailBuilder(ledger)
-        try:
+        with _recorded():
             trail = builder.build(args.workflow, args.checkpoint)
-        except (WorkflowNotFoundError, CheckpointNotFoundError) as exc:
-            out.error(f"error: not found: {exc}")
-            return EXIT_USAGE
         out.write(builder.explain(trail), end="")
     return EXIT_OK
 
 
 def export(args: argparse.Namespace, out: Output) -> int:
-    """Write a workflow's history as JSON lines (to replay it elsewhere)."""
-    with open_db(args) as ledger:
+    """Write a workflow's history as JSON lines (to replay it elsewhere); not found is exit 2."""
+    with open_db(args) as ledger, _recorded():
         history = History.load(ledger, args.workflow, args.checkpoint)
     data = history.to_jsonl()
     if args.out:
@@ -122,13 +134,16 @@ def export(args: argparse.Namespace, out: Output) -> int:
 
 
 def replay(args: argparse.Namespace, out: Output) -> int:
-    """Replay a recorded workflow strictly, simulated or counterfactually; exit 1 if it diverged."""
+    """Replay a recorded workflow strictly, simulated or counterfactually; exit 1 if it diverged.
+
+    A workflow, checkpoint or ``--history`` file that does not exist is exit 2 (a bad argument).
+    """
     orchestrator = load_object(args.orchestrator)
     tools = load_object(args.tools) if args.tools else None
     settings = dict(args.set or [])
-    with open_db(args) as ledger:
+    with open_db(args) as ledger, _recorded():
         if args.history:
-            recorded = build_trail(History.read(args.history))
+            recorded = build_trail(History.read(input_file(args.history)))
         else:
             recorded = build_trail(History.load(ledger, args.workflow, args.checkpoint), ledger=ledger)
         replayer = Replayer(recorded, ledger=ledger)

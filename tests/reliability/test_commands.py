@@ -149,3 +149,64 @@ def test_append_of_a_missing_file_is_a_usage_error(
 ) -> None:
     assert cli.main(["--db", sqlite_url(tmp_path / "a.db"), "append", str(tmp_path / "nope.jsonl")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("batch", ["1", "1000"])
+def test_append_of_a_changed_event_names_its_line_not_its_index_in_a_batch(
+    tmp_path: Path, batch: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "a.db")
+    event = '{{"type": "PlanRevised", "reason": "{}", "event_id": "00000000-0000-0000-0000-000000000001"}}'
+    first, changed = tmp_path / "first.jsonl", tmp_path / "changed.jsonl"
+    first.write_text(event.format("r") + "\n")
+    changed.write_text('{"type": "PlanRevised", "reason": "other"}\n' + event.format("changed") + "\n")
+    assert cli.main(["--db", url, "append", str(first)]) == 0
+    capsys.readouterr()
+
+    assert cli.main(["--db", url, "append", str(changed), "--batch-size", batch]) == 1
+    err = capsys.readouterr().err
+
+    assert err.startswith("error: line 2: event_id 00000000-0000-0000-0000-000000000001 is already stored")
+    assert "event 1" not in err and "event 0" not in err
+
+
+def test_append_of_empty_input_says_there_was_nothing_to_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\n")))
+
+    assert cli.main(["--db", sqlite_url(tmp_path / "a.db"), "append"]) == 0
+    assert capsys.readouterr().out == "nothing to append (no events in the input)\n"
+
+
+@pytest.mark.parametrize("command", list(MODULES))
+def test_the_global_db_option_is_accepted_after_every_command_too(command: str) -> None:
+    before = cli.build_parser().parse_args(["--db", "memory://", command, *ARGS.get(command, [])])
+    after = cli.build_parser().parse_args([command, *ARGS.get(command, []), "--db", "memory://"])
+
+    assert before.db == after.db == "memory://"
+    assert vars(before) == vars(after)
+
+
+def test_the_db_option_after_the_command_runs_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "after.db")
+    line = tmp_path / "one.jsonl"
+    line.write_text('{"type": "PlanRevised", "reason": "r"}\n')
+
+    assert cli.main(["append", str(line), "--db", url]) == 0
+    assert cli.main(["stats", "--db", url]) == 0
+    with open_ledger(url) as ledger:
+        assert ledger.latest_offset() == 1
+
+
+ARGS = {
+    "append": ["-"],
+    "trail": ["wf"],
+    "export": ["wf"],
+    "replay": ["wf", "--orchestrator", "m:a"],
+    "trends": ["svr"],
+    "prune": ["--older-than", "3"],
+}
+"""What each command needs besides ``--db`` to parse."""
