@@ -1,4 +1,4 @@
-"""``rledger report`` as of an old offset judges budgets there too."""
+"""``rledger report`` as of an old offset judges budgets there too; a window with no data is not healthy."""
 
 from __future__ import annotations
 
@@ -39,3 +39,28 @@ def test_report_as_of_an_offset_judges_the_budget_by_the_spend_at_that_offset(
     [then_all] = report_json(url, capsys, "--as-of", str(then), "--budget", "all=10")["costs"]["budgets"]
     [live] = report_json(url, capsys, "--budget", "all=10")["costs"]["budgets"]
     assert (then_all["spend"], live["spend"], live["within_budget"]) == ("3.00", "11.00", False)
+
+
+# -- no data is no verdict ----------------------------------------------------------------------
+
+
+def test_a_report_with_no_data_is_no_verdict_and_strict_fails_saying_nothing_was_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "empty.db")
+    with open_ledger(url):
+        pass
+
+    health = report_json(url, capsys)["health"]
+    assert health["healthy"] is None
+    assert health["insufficient_data"] == ["svr", "cr", "pc", "hir", "ma"]
+    assert health["violations"] == []
+    assert cli.main(["--db", url, "report"]) == 0
+    out = capsys.readouterr().out
+    assert "Health: NO DATA" in out and "HEALTHY" not in out
+
+    assert cli.main(["--db", url, "report", "--strict"]) == 1
+    captured = capsys.readouterr()
+    assert "nothing was measured" in captured.err
+    assert cli.main(["--db", url, "report", "--strict", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["health"]["healthy"] is None
