@@ -70,6 +70,10 @@ class MonitorResult:
     samples: dict[str, float] = field(default_factory=dict)
     anomalies: list[Anomaly] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    healthy: bool | None = None
+    """The health window's verdict; ``None`` when no health metric had data (not healthy)."""
+    insufficient_data: list[str] = field(default_factory=list)
+    """The health metrics without data in the health window."""
 
     @property
     def delivered(self) -> list[Alert]:
@@ -207,6 +211,8 @@ class Monitor(Bound):
         return MonitorResult(
             at=self.now(),
             health_violations=f.health.get_violations(),
+            healthy=f.health.health,
+            insufficient_data=f.health.insufficient_data,
             slo_violations=f.slo.get_violations(),
             budgets_exceeded=[s.name for s in f.budgets],
             open_breakers=f.open_breakers,

@@ -30,6 +30,7 @@ from ledger import (
     utc_now,
 )
 from projections.fold.bound import Facade, fold_new
+from projections.fold.runner import fold_range
 from projections.fold.storage import MetricStorage
 from projections.metrics.budget_fold import BudgetProjection
 from projections.metrics.budgets import (
@@ -345,19 +346,38 @@ class CostTracker(Facade[CostProjection]):
     ) -> CostReport:
         """Return costs over ``[since, until)`` with the state of every budget now.
 
-        Costs of replay workflows are left out unless ``include_replays``.
+        Costs of replay workflows are left out unless ``include_replays``. ``as_of`` judges the
+        budgets as of that offset too: those the ledger held then (and this tracker's overrides),
+        their spend and reservations folded through it, each window ending at the ``occurred_at``
+        of the last event at that offset (the ledger's "now" then).
         """
 
         def run(p: CostProjection) -> CostReport:
             since_us, until_us = self.window(p, since, until)
-            return p.report(
+            report = p.report(
                 currency=self.currency, since_us=since_us, until_us=until_us, include_replays=include_replays
             )
+            if as_of is None:
+                return report
+            budgets, now = self._as_of(p.position)
+            return report.model_copy(update={"budgets": [budget_status(p, b, now) for b in budgets]})
 
         base = self.compute(run, as_of)
+        if as_of is not None:
+            return base
         with self._lock:
             budgets = [self._budget_status(n) for n in self.get_budgets()]
         return base.model_copy(update={"budgets": budgets})
+
+    def _as_of(self, offset: int) -> tuple[list[CostBudget], datetime]:
+        """The budgets in force at ``offset``, by name, and that offset's "now" (its event's time)."""
+        held = BudgetProjection()
+        fold_range(self.ledger, [held], through=offset)
+        last = next(iter(self.ledger.read(after=offset - 1, through=offset)), None)
+        now = last.event.occurred_at if last is not None else self.now()
+        with self._lock:
+            budgets = {**held.budgets, **self._overrides}
+        return [budgets[name] for name in sorted(budgets)], now
 
     def get_report(
         self,

@@ -8,7 +8,8 @@ any step, or a ``HumanIntervened`` event) / completed workflows; MA = compliant 
 violations); TCL (each tool call once: a workflow's ``ToolCalled`` durations, a step's
 ``tool_duration_ms`` only where its workflow records no ``ToolCalled``) and WCT with linearly
 interpolated percentiles. A rate over nothing is ``None``. Windows are half-open on the event's
-``occurred_at``; workflow metrics take workflows whose completion falls in the window. Rows of a
+``occurred_at``; one workflow id is one workflow: only its latest ``WorkflowCompleted`` counts,
+and workflow metrics take workflows whose latest completion falls in the window. Rows of a
 replay workflow (its ``WorkflowStarted`` names ``replay_of``, and comes before its other events)
 are marked by workflow and left out unless ``include_replays``.
 """
@@ -42,7 +43,9 @@ class ReliabilityProjection(Projection):
     """Columnar state for SVR, CR, PC, HIR, MA, TCL and WCT, overall and per agent."""
 
     name = "reliability"
-    version = 2  # 2: rows keep their workflow (replays, TCL's one source per workflow)
+    # 2: rows keep their workflow (replays, TCL's one source per workflow); 3: wf.done, the row of
+    # each workflow's latest completion (one workflow id is one workflow)
+    version = 3
     structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
         "StepRecorded": StepFields,
         "ToolCalled": ToolFields,
@@ -91,6 +94,8 @@ class ReliabilityProjection(Projection):
         self.wf_replay = Vector(np.bool_, False)  # a replay run (WorkflowStarted.replay_of)
         self.wf_tools = Vector(np.bool_, False)  # records ToolCalled: its steps' durations don't count
         self.wf_step_ms = Vector(np.bool_, False)  # has a step with tool_duration_ms
+        # The ``completed`` row of its latest WorkflowCompleted (-1: none): only that one counts.
+        self.wf_done = Vector(np.int64, -1)
         # Workflows whose first ToolCalled came after a step duration was counted: the all-time
         # cache counted that duration, so it starts again (see reliability_report).
         self.tcl_retractions = 0
@@ -120,6 +125,7 @@ class ReliabilityProjection(Projection):
             self.wf_replay.grow()
             self.wf_tools.grow()
             self.wf_step_ms.grow()
+            self.wf_done.grow()
         return code
 
     def _agent(self, agent: str | None) -> int:
@@ -201,6 +207,8 @@ class ReliabilityProjection(Projection):
         wf = self._wf(e.workflow_id)
         retries = e.total_retries
         ms = e.duration_ms
+        if wf >= 0:
+            self.wf_done[wf] = len(self.completed)
         self.completed.add(
             t,
             wf,
@@ -234,6 +242,7 @@ class ReliabilityProjection(Projection):
             "wf.replay": self.wf_replay.array(),
             "wf.tools": self.wf_tools.array(),
             "wf.step_ms": self.wf_step_ms.array(),
+            "wf.done": self.wf_done.array(),
         }
         meta = {"agents": self.agents.names, "workflows": self.workflows.names}
         return {**meta, "tcl_retractions": self.tcl_retractions}, arrays
@@ -252,6 +261,7 @@ class ReliabilityProjection(Projection):
         self.wf_replay = Vector(np.bool_, False, arrays["wf.replay"])
         self.wf_tools = Vector(np.bool_, False, arrays["wf.tools"])
         self.wf_step_ms = Vector(np.bool_, False, arrays["wf.step_ms"])
+        self.wf_done = Vector(np.int64, -1, arrays["wf.done"])
         self.tcl_retractions = int(meta["tcl_retractions"])
         self.all_time_cache = AllTimeCache()
         self.all_time_with_replays = AllTimeCache()

@@ -159,6 +159,16 @@ def _all_time(projection: ReliabilityProjection, replays: bool) -> tuple[Counts,
     return cache.counts, Distribution.of_sorted(cache.latencies, cache.latency_nanos / 1e6), excluded
 
 
+def _latest(projection: ReliabilityProjection, wf: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_] | None:
+    """The completions that count: each workflow's latest, and every one without an id (``None``: all)."""
+    known = wf >= 0
+    done = projection.wf_done.array()
+    if int(np.count_nonzero(known)) == int(np.count_nonzero(done >= 0)):
+        return None  # as many completions as workflows completed: none twice (the common case)
+    counts: npt.NDArray[np.bool_] = ~known | (done[np.where(known, wf, 0)] == np.arange(len(wf)))
+    return counts
+
+
 def _workflows(
     projection: ReliabilityProjection,
     since_us: int | None,
@@ -166,9 +176,15 @@ def _workflows(
     replays: bool,
     excluded: Excluded,
 ) -> tuple[float | None, float | None, Distribution, int]:
-    """PC, HIR and WCT over workflows completed in the window (replays only if ``replays``)."""
+    """PC, HIR and WCT over workflows completed in the window (replays only if ``replays``).
+
+    One workflow id is one workflow: only its latest completion counts, where its own time falls.
+    """
     completed = projection.completed
     cm: npt.NDArray[np.bool_] | None = window_mask(completed["t"], since_us, until_us)
+    latest = _latest(projection, completed["wf"])
+    if latest is not None:
+        cm = latest if cm is None else cm & latest
     if len(projection.wf_replay) and projection.wf_replay.array().any():
         production, replay = _in_window(projection, completed["t"], completed["wf"], since_us, until_us)
         if replays:
@@ -176,6 +192,8 @@ def _workflows(
         else:
             excluded.add(((production, replay),), (completed["wf"],))
             cm = production
+        if latest is not None:
+            cm &= latest
 
     def pick(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return a if cm is None else a[cm]

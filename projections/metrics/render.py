@@ -91,7 +91,7 @@ def render_metrics(r: MetricsReport) -> str:
         f"p99 {_ms(r.tcl_p99)} over {r.tool_calls} calls",
         f"Workflow time (WCT): mean {_ms(r.wct)}, p50 {_ms(r.wct_p50)}, p95 {_ms(r.wct_p95)}, "
         f"p99 {_ms(r.wct_p99)}",
-        f"Health: {'HEALTHY' if r.is_healthy() else 'UNHEALTHY'}",
+        f"Health: {r.verdict}",
     ]
     out += [f"  - {v}" for v in r.get_violations()]
     if r.insufficient_data:

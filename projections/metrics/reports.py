@@ -34,6 +34,10 @@ class MetricTargets(BaseModel):
     include_replays: bool = False
 
 
+HEALTH_METRICS = ("svr", "cr", "pc", "hir", "ma")
+"""The metrics a health verdict judges, in the order violations are listed."""
+
+
 def _pct(value: float) -> str:
     return f"{value * 100:g}%"
 
@@ -84,7 +88,7 @@ class MetricsReport(BaseModel):
     @property
     def insufficient_data(self) -> list[str]:
         """The health metrics that have no observations (and so are not judged)."""
-        return [n for n in ("svr", "cr", "pc", "hir", "ma") if not getattr(self, n).measured]
+        return [n for n in HEALTH_METRICS if not getattr(self, n).measured]
 
     def get_violations(self) -> list[str]:
         """One readable line per failing metric, in the order SVR, CR, PC, HIR, MA."""
@@ -102,9 +106,26 @@ class MetricsReport(BaseModel):
             out.append(f"MA too low: {self.ma:.2%} (target >{_pct(t.ma_min)})")
         return out
 
-    def is_healthy(self) -> bool:
-        """True when no metric that has data violates its target."""
+    @property
+    def health(self) -> bool | None:
+        """The verdict: ``None`` when no health metric had data (nothing was judged), else
+        whether no metric that has data violates its target."""
+        if len(self.insufficient_data) == len(HEALTH_METRICS):
+            return None
         return not self.get_violations()
+
+    @property
+    def verdict(self) -> str:
+        """``HEALTHY``, ``UNHEALTHY``, or ``NO DATA`` when no health metric had data."""
+        health = self.health
+        return "NO DATA" if health is None else "HEALTHY" if health else "UNHEALTHY"
+
+    def is_healthy(self) -> bool:
+        """True when some metric has data and none that has data violates its target.
+
+        A report with no data at all is not healthy (nor unhealthy: :attr:`health` is ``None``).
+        """
+        return self.health is True
 
 
 class SLOTargets(BaseModel):

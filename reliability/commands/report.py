@@ -42,7 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--as-of", type=int, metavar="OFFSET", help="the ledger as it was at this offset")
     p.add_argument("--budget", type=parse_budget, action="append", metavar="NAME=LIMIT[/HOURS]")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--strict", action="store_true", help="exit 1 when a health metric is violated")
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 when a health metric is violated or none has data"
+    )
     p.add_argument(
         "--include-replays",
         action="store_true",
@@ -94,7 +96,7 @@ def health(reports: dict[str, Any]) -> dict[str, Any]:
     metrics: MetricsReport = reports["metrics"]
     slo: SLOReport = reports["slo"]
     return {
-        "healthy": metrics.is_healthy(),
+        "healthy": metrics.health,  # null: no metric had data, nothing was judged
         "violations": metrics.get_violations(),
         "insufficient_data": metrics.insufficient_data,
         "slo_violations": slo.get_violations(),
@@ -140,4 +142,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
             raise ValueError(f"--as-of {args.as_of} is outside the ledger (0..{ledger.latest_offset()})")
         reports = full_report(ledger, args)
     write_report(reports, args.format, out, include_replays=args.include_replays)
-    return EXIT_OK if reports["metrics"].is_healthy() else EXIT_FAILED if args.strict else EXIT_OK
+    health = reports["metrics"].health
+    if not args.strict or health:
+        return EXIT_OK
+    if health is None:
+        # A gate pointed at the wrong database (or window) must not pass without judging anything.
+        out.error("report --strict: nothing was measured (no SVR, CR, PC, HIR or MA data): no verdict")
+    return EXIT_FAILED

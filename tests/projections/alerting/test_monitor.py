@@ -191,3 +191,17 @@ def test_run_repeats_every_interval(ledger: Ledger, clock: ManualClock) -> None:
 
     assert waits == [60, 60]
     assert [r.at for r in results] == [start + timedelta(seconds=s) for s in (0, 60, 120)]
+
+
+def test_a_ledger_without_data_is_not_called_healthy(
+    monitor: Monitor, ledger: Ledger, clock: ManualClock
+) -> None:
+    empty = once(monitor)
+    assert (empty.healthy, empty.health_violations) == (None, [])
+    assert empty.insufficient_data == ["svr", "cr", "pc", "hir", "ma"]
+    steps(ledger, clock, ok=10, failed=0)
+    clock.advance(seconds=1)
+    assert once(monitor).healthy is True
+    steps(ledger, clock, ok=0, failed=5)
+    clock.advance(seconds=1)
+    assert once(monitor).healthy is False

@@ -19,7 +19,9 @@ def test_the_guides_print_lines_work_on_a_report_with_no_data() -> None:
 
     assert f"SVR: {report.svr:.2%} MA: {report.ma:.2%} PC: {report.pc:.1f}" == "SVR: n/a MA: n/a PC: n/a"
     assert f"RSR: {slo.rsr:.1%}" == "RSR: n/a"
-    assert report.is_healthy() and report.insufficient_data == ["svr", "cr", "pc", "hir", "ma"]
+    # Nothing measured is no verdict (docs/semantics.md): not healthy, and no violations either.
+    assert report.health is None and not report.is_healthy() and report.get_violations() == []
+    assert report.insufficient_data == ["svr", "cr", "pc", "hir", "ma"]
     assert not report.tcl  # the guide's `if report.tcl:` skips an unmeasured latency
 
 

@@ -354,7 +354,7 @@ def test_no_data_gives_none_and_lists_every_metric_as_insufficient(
     assert (report.svr, report.cr, report.pc, report.hir, report.ma) == (None,) * 5
     assert report.insufficient_data == ["svr", "cr", "pc", "hir", "ma"]
     assert report.get_violations() == []
-    assert report.is_healthy()
+    assert report.health is None and not report.is_healthy()  # nothing judged: no verdict
     assert report.agent_metrics == {}
     assert (report.total_steps, report.total_workflows, report.tool_calls) == (0, 0, 0)
 

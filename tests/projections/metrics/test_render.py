@@ -28,7 +28,7 @@ def test_reports_with_no_data_render_as_no_data(
     )
 
     assert has_row(text, "SVR", "no data", ">95%", "no data")
-    assert "Health: HEALTHY" in text
+    assert "Health: NO DATA" in text and "HEALTHY" not in text
     assert "(no data: SVR, CR, PC, HIR, MA)" in text
     assert "MTTE p95 no data (target <= 300s): compliant (no data)" in text
     assert "RSR no data (target >= 99%): compliant (no data)" in text
