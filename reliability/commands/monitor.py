@@ -76,6 +76,12 @@ def run(args: argparse.Namespace, out: Output) -> int:
             summary(result)
             # A rule is violated whether or not its alert was delivered: a cooldown only keeps
             # a channel quiet, it does not make the ledger healthy.
+            if args.strict and result.healthy is None:
+                # As `report --strict`: a gate on a ledger (or window) with no data judged nothing.
+                out.error(
+                    "monitor --strict: nothing was measured (no SVR, CR, PC, HIR or MA data): no verdict"
+                )
+                return EXIT_FAILED
             return EXIT_FAILED if args.strict and result.alerts else EXIT_OK
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a monitor loop ends
             asyncio.run(monitor.run(iterations=args.iterations, on_result=summary))

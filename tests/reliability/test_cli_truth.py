@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from ledger import CostIncurred, Ledger, StepRecorded, open_ledger
+from ledger import CostIncurred, Ledger, PlanRevised, StepRecorded, open_ledger
 from ledger.workload import generate
 from projections import CircuitBreaker
 from tests.conftest import ManualClock, sqlite_url
@@ -87,6 +87,18 @@ def test_monitor_strict_fails_while_a_rule_is_violated_even_when_the_alert_is_su
     assert "1 alert(s) delivered" in capsys.readouterr().out
     assert rledger(url, "monitor", "--once", "--strict") == 1  # within the cooldown: suppressed
     assert "0 alert(s) delivered, 1 suppressed" in capsys.readouterr().out
+
+
+def test_monitor_strict_fails_on_a_ledger_with_no_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "empty.db")
+    with open_ledger(url) as ledger:
+        ledger.append(PlanRevised(reason="nothing measured yet"))
+
+    assert rledger(url, "monitor", "--once") == 0
+    assert rledger(url, "monitor", "--once", "--strict") == 1
+    assert "nothing was measured" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
