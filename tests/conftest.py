@@ -10,6 +10,7 @@ deleted afterwards (never ``FLUSHDB``: the server is shared). ``RLEDGER_TEST_PG_
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -241,3 +242,20 @@ def make_ledger(ledger_url: str) -> Iterator[MakeLedger]:
 def clock() -> ManualClock:
     """A clock at 2025-01-01 12:00 UTC that moves only when told."""
     return ManualClock()
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing shared but the ledger
+PROCESS_TIMEOUT = 120.0
+
+
+def run_in_process(target: Callable[..., object], *args: object) -> None:
+    """Run ``target(*args)`` in a spawned process; fail unless it exits cleanly in time."""
+    process = SPAWN.Process(target=target, args=args)
+    process.start()
+    process.join(PROCESS_TIMEOUT)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    assert process.exitcode == 0

@@ -7,28 +7,17 @@ before either of them ran sees everything, because reports fold whatever is new 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ledger import LedgerError
 from projections import ReliabilityMetrics, SQLMetricStorage
-from tests.conftest import sqlite_url
+from tests.conftest import run_in_process, sqlite_url
 from tests.projections import mp_workers
 
 SPAWN = multiprocessing.get_context("spawn")
 TIMEOUT = 120.0
-
-
-def run(target: Callable[..., None], *args: object) -> None:
-    process = SPAWN.Process(target=target, args=args)
-    process.start()
-    process.join(TIMEOUT)
-    if process.is_alive():
-        process.kill()
-        process.join()
-    assert process.exitcode == 0
 
 
 @pytest.mark.slow
@@ -39,10 +28,10 @@ def test_facades_in_different_processes_share_one_sqlite_ledger(tmp_path: Path) 
         here = ReliabilityMetrics(storage=storage)
         assert here.report().total_steps == 0
 
-        run(mp_workers.record_steps, url, "process-a", [True, True, False])
+        run_in_process(mp_workers.record_steps, url, "process-a", [True, True, False])
         results = SPAWN.Queue()
-        run(mp_workers.record_steps, url, "process-b", [True, True])
-        run(mp_workers.report_steps, url, results)
+        run_in_process(mp_workers.record_steps, url, "process-b", [True, True])
+        run_in_process(mp_workers.report_steps, url, results)
         seen_by_b = results.get(timeout=TIMEOUT)
         results.close()
         results.join_thread()

@@ -17,7 +17,7 @@ from freezegun import freeze_time
 
 from ledger import Ledger, open_ledger
 from projections import CircuitBreaker, CircuitBreakerConfig, CircuitBreakerRegistry, CircuitState
-from tests.conftest import ManualClock, sqlite_url
+from tests.conftest import ManualClock, run_in_process, sqlite_url
 from tests.projections.guards import mp_workers
 
 OPEN, HALF_OPEN, CLOSED = CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED
@@ -75,19 +75,9 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def run(target: object, *args: object) -> None:
-    process = SPAWN.Process(target=target, args=args)
-    process.start()
-    process.join(TIMEOUT)
-    if process.is_alive():
-        process.kill()
-        process.join()
-    assert process.exitcode == 0
-
-
 @pytest.mark.slow
 def test_a_registry_in_another_process_shows_the_breakers_this_one_opened(shared_url: str) -> None:
-    run(mp_workers.fail_calls, shared_url, T.isoformat(), 5)
+    run_in_process(mp_workers.fail_calls, shared_url, T.isoformat(), 5)
 
     with open_ledger(shared_url) as ledger:
         registry = CircuitBreakerRegistry(ledger=ledger, clock=lambda: T)
@@ -95,7 +85,7 @@ def test_a_registry_in_another_process_shows_the_breakers_this_one_opened(shared
         assert registry.get_open_breakers() == ["external_api"]
 
     results = SPAWN.Queue()
-    run(mp_workers.registry_status, shared_url, T.isoformat(), results)
+    run_in_process(mp_workers.registry_status, shared_url, T.isoformat(), results)
     assert results.get(timeout=TIMEOUT) == ({"external_api": "open"}, ["external_api"])
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from projections import (
     CircuitState,
 )
 from projections.fold import fold_range
-from tests.conftest import ManualClock, sqlite_url
+from tests.conftest import ManualClock, run_in_process, sqlite_url
 from tests.projections.guards import mp_workers
 
 OPEN, HALF_OPEN, CLOSED = CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.CLOSED
@@ -407,16 +406,6 @@ def test_breakers_on_two_handles_of_one_durable_ledger_share_state(
         assert second.state is CLOSED
 
 
-def run(target: Callable[..., None], *args: object) -> None:
-    process = SPAWN.Process(target=target, args=args)
-    process.start()
-    process.join(TIMEOUT)
-    if process.is_alive():
-        process.kill()
-        process.join()
-    assert process.exitcode == 0
-
-
 @pytest.mark.slow
 def test_processes_racing_for_a_half_open_breaker_let_through_only_the_allowed_probe(
     tmp_path: Path, clock: ManualClock
@@ -456,7 +445,7 @@ def test_a_breaker_opened_in_one_process_is_open_in_another(tmp_path: Path, cloc
         here = CircuitBreaker("external_api", ledger=ledger, clock=clock)
         assert here.state is CLOSED
 
-        run(mp_workers.fail_calls, url, clock.now.isoformat(), 5)
+        run_in_process(mp_workers.fail_calls, url, clock.now.isoformat(), 5)
 
         assert here.state is OPEN
         assert here.can_execute() is False
@@ -464,7 +453,7 @@ def test_a_breaker_opened_in_one_process_is_open_in_another(tmp_path: Path, cloc
         assert here.state is HALF_OPEN  # recorded here; the other process sees it
 
         results = SPAWN.Queue()
-        run(mp_workers.probe_twice, url, clock.now.isoformat(), results)
+        run_in_process(mp_workers.probe_twice, url, clock.now.isoformat(), results)
         seen = results.get(timeout=TIMEOUT)
         results.close()
         results.join_thread()
