@@ -67,6 +67,13 @@ def python_files(root: Path, top: str) -> list[Path]:
     return sorted((root / top).rglob("*.py")) if (root / top).is_dir() else []
 
 
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    """Write a made-up source tree (path → text) for the guards' self-tests."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
 def violations(root: Path) -> list[str]:
     """Return ``file: imports module`` for each import that breaks the direction rules."""
     found = []
@@ -109,9 +116,7 @@ def test_the_import_guard_catches_each_kind_of_violation(tmp_path: Path) -> None
             "from projections import CostTracker\nfrom reliability.commands import add_parsers\n"
         ),
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_tree(tmp_path, files)
 
     assert violations(tmp_path) == [
         "ledger/backends/base.py: imports replay",
@@ -201,9 +206,7 @@ def test_the_boundary_guard_catches_each_kind_of_reach(tmp_path: Path) -> None:
             "from reliability.commands import add_parsers\nfrom reliability.commands.store import verify\n"
         ),
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_tree(tmp_path, files)
 
     assert boundary_violations(tmp_path) == [
         "projections/fold/runner.py: reaches into ledger.backends.base",
@@ -259,9 +262,7 @@ def test_the_print_guard_catches_each_way_of_writing_to_the_terminal(tmp_path: P
         "reliability/commands/store.py": "from sys import stdout\nimport sys\ndata = sys.stdin.read()\n",
         "cli.py": "import sys\nprint('fine here')\nsys.stdout.write('and here')\n",
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    write_tree(tmp_path, files)
 
     assert terminal_writes(tmp_path) == [
         "ledger/store.py:1: print(",

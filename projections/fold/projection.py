@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from ledger import ScanRow, from_epoch_us, to_epoch_us
+from ledger import ScanRow, to_epoch_us
 
 Handler = Callable[[int, Any], None]
 """Folds one event: its time (µs) and its decoding (a dict, or the projection's struct for it)."""
@@ -45,9 +45,6 @@ def iso_to_us(value: str) -> int:
 def dt_to_us(value: datetime | None) -> int | None:
     """Return microseconds since the epoch (naive = UTC), or ``None``."""
     return None if value is None else to_epoch_us(value)
-
-
-us_to_dt = from_epoch_us
 
 
 NO_EVENTS = -(1 << 62)
