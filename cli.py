@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import orjson
 
-from ledger import DEFAULT_URL, LedgerError, UnsupportedURLError
+from ledger import DEFAULT_URL, LedgerError, UnsupportedURLError, default_url
 from reliability.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, MODULES, add_parsers
 
 
@@ -58,7 +58,7 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object = None) 
     """
     parser.add_argument(
         "--db",
-        default=os.environ.get("RLEDGER_URL", DEFAULT_URL) if default is None else default,
+        default=default_url() if default is None else default,
         help="ledger URL: memory://, sqlite:///file.db, postgresql://… or redis://host:port/db "
         f"(default: $RLEDGER_URL or {DEFAULT_URL})",
     )

@@ -66,7 +66,7 @@ from ledger.guard_events import (
 from ledger.recorded import Recorded
 from ledger.store import Ledger
 from ledger.timeutil import as_utc, from_epoch_us, new_event_id, to_epoch_us, utc_now
-from ledger.url import DEFAULT_URL, open_ledger
+from ledger.url import DEFAULT_URL, default_url, open_ledger
 from ledger.workload import generate as generate_workload
 
 __all__ = [
@@ -130,6 +130,7 @@ __all__ = [
     "WorkflowCompleted",
     "WorkflowStarted",
     "as_utc",
+    "default_url",
     "event_json_schema",
     "from_epoch_us",
     "generate_workload",

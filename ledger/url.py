@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from datetime import timedelta
 from types import ModuleType
 from urllib.parse import urlsplit
@@ -13,6 +14,13 @@ from ledger.store import Clock, Ledger
 from ledger.timeutil import utc_now
 
 DEFAULT_URL = "sqlite:///ledger.db"
+
+
+def default_url() -> str:
+    """The ledger a command opens when given none: ``$RLEDGER_URL``, else :data:`DEFAULT_URL`."""
+    return os.environ.get("RLEDGER_URL", DEFAULT_URL)
+
+
 """The CLI's default ledger: a SQLite file in the working directory."""
 
 BACKENDS = (

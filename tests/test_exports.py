@@ -72,6 +72,7 @@ PUBLIC: dict[str, list[str]] = {
         "WorkflowCompleted",
         "WorkflowStarted",
         "as_utc",
+        "default_url",
         "event_json_schema",
         "from_epoch_us",
         "generate_workload",

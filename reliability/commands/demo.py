@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shlex
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from ledger import DEFAULT_URL, Ledger, generate_workload
+from ledger import Ledger, default_url, generate_workload
 from reliability.commands.options import open_db, table
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
 from reliability.commands.replays import load_object
@@ -171,7 +170,6 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.write()
         write_report(full_report(ledger, args), "text", out)
     out.write()
-    default = os.environ.get("RLEDGER_URL", DEFAULT_URL)
-    for line in next_commands(tickets[0], None if args.db == default else args.db):
+    for line in next_commands(tickets[0], None if args.db == default_url() else args.db):
         out.write(line)
     return EXIT_OK if report.ok else EXIT_FAILED
