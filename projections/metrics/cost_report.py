@@ -38,6 +38,7 @@ def cost_report(
     c = projection.costs
     window = window_mask(c["t"], since_us, until_us)
     excluded_events, excluded_workflows = 0, 0
+    replay_rows = None  # set when the running totals serve, less the (few) replay rows
     if not include_replays and any(projection.wf_replay):
         wf_codes = c["wf"]
         flags = np.asarray(projection.wf_replay, dtype=np.bool_)
@@ -47,8 +48,17 @@ def cost_report(
         if replay.any():
             excluded_events = int(np.count_nonzero(replay))
             excluded_workflows = len(np.unique(wf_codes[replay]))
+            if window is None:
+                replay_rows = replay
             window = (np.ones(len(replay), dtype=np.bool_) if window is None else window) & ~replay
-    if window is None:
+    if replay_rows is not None:
+        # All time, replays left out: the running totals less the replay rows' sums. Summing
+        # every production row instead is a Python loop over the whole ledger (O(cost rows)).
+        totals, by_agent, by_model, by_category, by_workflow = _totals_without(
+            projection, replay_rows, currency
+        )
+        indexes = window
+    elif window is None:
         projection._catch_up_totals()
         totals = dict(projection.totals)
         by_agent = dict(projection.by_agent.get(currency, {}))
@@ -147,3 +157,50 @@ def _windowed_sums(
         if wf[i] >= 0:
             _add(by_workflow, projection.workflows.names[wf[i]], amount)
     return totals, by_agent, by_model, by_category, by_workflow
+
+
+def _totals_without(
+    projection: CostProjection, replay: np.ndarray[Any, Any], currency: str
+) -> tuple[
+    dict[str, Decimal],
+    dict[str, Decimal],
+    dict[str, Decimal],
+    dict[str, Decimal],
+    dict[str, Decimal],
+]:
+    """The all-time sums without the ``replay`` rows: running totals less those rows' sums.
+
+    A key only replay rows had is dropped (as summing the other rows would never make it), a
+    key both had keeps its difference, so the result equals summing the production rows.
+    """
+    projection._catch_up_totals()
+    less = _windowed_sums(projection, replay, currency)
+    c = projection.costs
+    production = ~replay & c["priced"]
+    in_currency = production & (c["currency"] == projection.currencies.codes.get(currency, -1))
+    present = (
+        _present(c["currency"], production, projection.currencies.names),
+        _present(c["agent"], in_currency, projection.agents.names),
+        _present(c["model"], in_currency, projection.models.names),
+        _present(c["category"], in_currency, projection.categories.names),
+        _present(c["wf"], in_currency, projection.workflows.names),
+    )
+    running = (
+        projection.totals,
+        projection.by_agent.get(currency, {}),
+        projection.by_model.get(currency, {}),
+        projection.by_category.get(currency, {}),
+        projection.by_workflow.get(currency, {}),
+    )
+    a, b, m, k, w = (
+        {key: v - removed.get(key, ZERO) for key, v in sums.items() if key not in removed or key in kept}
+        for sums, removed, kept in zip(running, less, present, strict=True)
+    )
+    return a, b, m, k, w
+
+
+def _present(codes: np.ndarray[Any, Any], rows: np.ndarray[Any, Any], names: list[str]) -> set[str]:
+    """The names whose code occurs in the selected rows (a presence count, no sort)."""
+    selected = codes[rows]
+    hit = np.bincount(selected[selected >= 0], minlength=len(names)) > 0
+    return {names[i] for i in np.flatnonzero(hit)}

@@ -111,6 +111,55 @@ def test_replay_costs_stay_out_of_the_cost_report(ledger: Ledger, tracker: CostT
     assert tracker.report(include_replays=True).total_cost == Decimal("5.50")
 
 
+def test_the_all_time_cost_report_without_replays_equals_summing_the_production_rows(
+    ledger: Ledger, tracker: CostTracker
+) -> None:
+    # The all-time report takes the running totals less the replay rows; a window over
+    # everything sums the production rows one by one. Both must say the same, key by key.
+    record(ledger, 2)
+    cost = CostIncurred
+    ledger.append(
+        [
+            cost(workflow_id="wf-1", agent="a", model="gpt-4", amount=Decimal("1.50"), occurred_at=at(2)),
+            cost(workflow_id="wf-1", agent="free", model="local", amount=Decimal("0"), occurred_at=at(3)),
+            cost(
+                workflow_id="wf-1",
+                agent="a",
+                model="m",
+                amount=Decimal("2"),
+                currency="EUR",
+                occurred_at=at(3),
+            ),
+            cost(
+                workflow_id="wf-1~strict-0", agent="a", model="gpt-4", amount=Decimal("4"), occurred_at=at(11)
+            ),
+            cost(
+                workflow_id="wf-1~strict-1",
+                agent="only-replays",
+                model="r",
+                amount=Decimal("1"),
+                occurred_at=at(12),
+            ),
+            cost(
+                workflow_id="wf-1~strict-1",
+                agent="a",
+                model="unpriced-here",
+                status="unpriced",
+                occurred_at=at(12),
+            ),
+            cost(agent="b", model="gpt-4", amount=Decimal("0.25"), occurred_at=at(13)),
+        ]
+    )
+
+    whole = tracker.report().model_dump()
+    rows = tracker.report(since=at(-60), until=at(600)).model_dump()
+
+    assert whole == rows
+    assert whole["cost_by_agent"] == {"a": Decimal("1.50"), "b": Decimal("0.25"), "free": Decimal("0")}
+    assert whole["totals_by_currency"] == {"EUR": Decimal("2"), "USD": Decimal("1.75")}
+    assert whole["unpriced_models"] == [] and whole["replay_events_excluded"] == 3
+
+
 # -- TCL: each tool call once ------------------------------------------------------------------
 
 
