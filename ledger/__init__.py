@@ -16,6 +16,7 @@ from ledger.commit import Clock
 from ledger.connections import url_of
 from ledger.errors import (
     BackendError,
+    BackendTimeoutError,
     BackendUnavailableError,
     BatchRejectedError,
     ConflictError,
@@ -26,6 +27,7 @@ from ledger.errors import (
     LedgerLostError,
     Problem,
     PrunedRangeError,
+    StorageFullError,
     UnsupportedURLError,
     VersionConflictError,
     ViewConflictError,
@@ -80,6 +82,7 @@ __all__ = [
     "AnomalyDetected",
     "AppendResult",
     "BackendError",
+    "BackendTimeoutError",
     "BackendUnavailableError",
     "BatchRejectedError",
     "BreakerCallRecorded",
@@ -122,6 +125,7 @@ __all__ = [
     "ScanRow",
     "StateChanged",
     "StepRecorded",
+    "StorageFullError",
     "ToolCalled",
     "UnsupportedURLError",
     "VerifyReport",

@@ -12,6 +12,8 @@
     ├── BackendError
     │   ├── UnsupportedURLError    a ledger URL no backend understands
     │   ├── BackendUnavailableError  the database cannot be reached or opened
+    │   │   └── BackendTimeoutError    an operation did not finish within its deadline
+    │   ├── StorageFullError       the store has no room for the write (disk full, quota, maxmemory)
     │   └── LedgerLostError        the store lost a ledger it held (a Redis restarted empty)
     ├── PrunedRangeError           a fold asked for events that retention removed
     └── LedgerClosedError          the ledger was closed
@@ -139,6 +141,30 @@ class BackendUnavailableError(BackendError):
         self.url = url
         self.reason = reason
         super().__init__(f"cannot open ledger at {url}: {reason}")
+
+
+class BackendTimeoutError(BackendUnavailableError):
+    """An append or read did not finish within the ledger's deadline.
+
+    Attributes:
+        operation: what was waiting (``"append"``, ``"read"``, ``"connect"``…).
+        deadline: the deadline in seconds that ran out.
+    """
+
+    def __init__(self, url: str, operation: str, deadline: float, reason: str = "") -> None:
+        self.operation = operation
+        self.deadline = deadline
+        detail = f"{operation} did not finish within its deadline of {deadline:g} s"
+        super().__init__(url, f"{detail} ({reason})" if reason else detail)
+
+
+class StorageFullError(BackendError):
+    """The store refused a write for want of room; nothing of the batch was written."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"the ledger at {url} has no room for the write: {reason}; nothing written")
 
 
 class LedgerLostError(BackendError):
