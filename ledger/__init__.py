@@ -65,6 +65,7 @@ from ledger.guard_events import (
     MetricRecorded,
     ModeChecked,
 )
+from ledger.model_events import ModelCalled
 from ledger.recorded import Recorded
 from ledger.store import Ledger
 from ledger.timeutil import as_utc, from_epoch_us, new_event_id, to_epoch_us, utc_now
@@ -114,6 +115,7 @@ __all__ = [
     "MetricRecorded",
     "ModeChecked",
     "ModeViolated",
+    "ModelCalled",
     "PlanRevised",
     "Problem",
     "PrunedRangeError",

@@ -68,7 +68,15 @@ def test_a_changed_input_served_from_the_tape_changes_svr_exactly(ledger: Ledger
 
     assert result.outcome == {"passed": 2, "of": 4}
     assert result.success and result.completed
-    assert dict(result.deltas) == {"cost": Decimal(0), "steps": 0, "svr": -0.25, "tool_calls": 0}
+    assert dict(result.deltas) == {
+        "cost": Decimal(0),
+        "steps": 0,
+        "svr": -0.25,
+        "tool_calls": 0,
+        "model_calls": 0,
+        "tokens": 0,
+        "outcome_changed": True,
+    }
     assert isinstance(result.deltas["cost"], Decimal)
     assert [(d.field, d.significance, d.original, d.replayed) for d in result.differences] == [
         ("outcome", "expected", {"passed": 3, "of": 4}, {"passed": 2, "of": 4})
