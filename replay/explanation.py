@@ -27,8 +27,9 @@ def explain(trail: DecisionTrail) -> str:
         f"- **Outcome:** {verdict} — `{_short(trail.outcome)}`",
         f"- **Duration:** {'unknown' if trail.duration_ms is None else f'{trail.duration_ms:,.0f} ms'}",
         f"- **Steps:** {len(trail.steps)} ({sum(1 for s in trail.steps if not s.success)} failed); "
-        f"**tool calls:** {len(trail.tool_calls)}; **model calls:** {len(trail.model_calls)}; "
-        f"**replans:** {len(trail.plan)}",
+        f"**tool calls:** {len(trail.tool_calls)}; "
+        + (f"**model calls:** {len(trail.model_calls)}; " if trail.model_calls else "")
+        + f"**replans:** {len(trail.plan)}",
         f"- **Tokens:** {trail.tokens:,}; **cost:** {trail.cost.normalize():f} USD"
         + (f" (+{trail.unpriced_cost_events} unpriced)" if trail.unpriced_cost_events else ""),
     ]
