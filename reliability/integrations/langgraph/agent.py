@@ -36,6 +36,7 @@ class LangGraphAgent:
         model_name: the model name recorded and priced (default: the chat model's).
         outcome: the workflow's outcome from the final state (default: the last message's content).
         recursion_limit: LangGraph's step limit for one run.
+        alternatives: chat models by name a counterfactual ``ModelChange(model=…)`` runs on.
     """
 
     def __init__(
@@ -47,7 +48,9 @@ class LangGraphAgent:
         model_name: str | None = None,
         outcome: Callable[[Any], Any] = last_message_content,
         recursion_limit: int = 25,
+        alternatives: dict[str, BaseChatModel] | None = None,
     ) -> None:
+        self.alternatives = dict(alternatives or {})
         self.build = build
         self.model = model
         self.tools = list(tools)
@@ -70,7 +73,9 @@ class LangGraphAgent:
             for tool in self.tools:
                 if tool.name not in ctx.tools:
                     ctx.tools.register(tool.name, real_tool(tool))
-        model = RecordedChatModel(inner=self.model, ctx=ctx, recorded_model=self.model_name)
+        model = RecordedChatModel(
+            inner=self.model, ctx=ctx, recorded_model=self.model_name, alternatives=self.alternatives
+        )
         graph = self.build(model, [recorded_tool(t, ctx) for t in self.tools])
         config: Any = {
             "configurable": {"thread_id": ctx.workflow_id},

@@ -54,6 +54,9 @@ class RecordedChatModel(BaseChatModel):
         inner: the real chat model (or a fake one).
         ctx: the run context the calls are recorded in.
         recorded_model: the model name recorded and priced (default: the inner model's).
+        alternatives: chat models by name, for a counterfactual that changes the model
+            (``ModelChange(model="gpt-4o-mini")`` runs ``alternatives["gpt-4o-mini"]``; without
+            one, the inner model with its ``model_name``/``model`` set to the new name).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -61,6 +64,7 @@ class RecordedChatModel(BaseChatModel):
     inner: BaseChatModel
     ctx: Any
     recorded_model: str = ""
+    alternatives: dict[str, BaseChatModel] = {}
 
     @property
     def _llm_type(self) -> str:
@@ -94,7 +98,7 @@ class RecordedChatModel(BaseChatModel):
     def _model_for(self, request: ModelRequest) -> tuple[Runnable[Any, BaseMessage], dict[str, Any]]:
         # A counterfactual may have changed the model or its parameters: apply what the inner
         # model has as attributes; the rest (stop, tool_choice) goes to the call.
-        inner = self.inner
+        inner = self.alternatives.get(request.model, self.inner)
         update = {k: v for k, v in request.parameters.items() if k in PARAMETERS and hasattr(inner, k)}
         for attr in ("model_name", "model"):
             if isinstance(getattr(inner, attr, None), str) and request.model != model_name_of(inner):

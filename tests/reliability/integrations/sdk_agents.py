@@ -47,7 +47,9 @@ class FakeModel(Model):
         self.script = list(script)
         self.asked: list[Any] = []
 
-    async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any) -> ModelResponse:
+    async def get_response(
+        self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any
+    ) -> ModelResponse:
         self.asked.append((system_instructions, input))
         output = self.script.pop(0)
         usage = Usage(
@@ -55,7 +57,9 @@ class FakeModel(Model):
             input_tokens=500,
             output_tokens=40,
             total_tokens=540,
-            input_tokens_details=InputTokensDetails.model_validate({"cached_tokens": 100, "cache_write_tokens": 0}),
+            input_tokens_details=InputTokensDetails.model_validate(
+                {"cached_tokens": 100, "cache_write_tokens": 0}
+            ),
             output_tokens_details=OutputTokensDetails(reasoning_tokens=5),
         )
         return ModelResponse(output=output, usage=usage, response_id=None)
