@@ -166,7 +166,8 @@ class RecordedModelFailureError(Exception):
 
     def __init__(self, recorded: str) -> None:
         self.recorded = recorded
-        super().__init__(recorded)
+        kind, sep, message = recorded.partition(": ")  # the original saw the message alone
+        super().__init__(message if sep and kind.isidentifier() else recorded)
 
 
 def _describe(exc: BaseException) -> str:

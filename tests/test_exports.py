@@ -344,6 +344,19 @@ PUBLIC: dict[str, list[str]] = {
         "open_ledger",
         "run_workflow",
     ],
+    "reliability.integrations": ["SUPPORTED", "FrameworkVersionError", "require"],
+    "reliability.integrations.langgraph": [
+        "LangGraphAgent",
+        "LedgerCallbackHandler",
+        "RecordedChatModel",
+        "recorded_tool",
+    ],
+    "reliability.integrations.openai_agents": [
+        "AgentsSDKRun",
+        "LedgerTracingProcessor",
+        "RecordedModel",
+        "keep_traces_local",
+    ],
     "reliability.commands": [
         "EXIT_FAILED",
         "EXIT_OK",

@@ -8,7 +8,7 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool, StructuredTool
@@ -72,7 +72,7 @@ class RecordedChatModel(BaseChatModel):
 
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
-    ) -> Runnable[LanguageModelInput, BaseMessage]:
+    ) -> Runnable[LanguageModelInput, AIMessage]:
         """Offer tools: their schemas are part of each request (and bound to the inner model)."""
         schemas = [convert_to_openai_tool(t) for t in tools]
         if tool_choice is not None:
@@ -162,7 +162,7 @@ def recorded_tool(tool: BaseTool, ctx: RunContext) -> BaseTool:
         coroutine=acall,
         name=tool.name,
         description=tool.description,
-        args_schema=tool.args_schema,  # type: ignore[arg-type]
+        args_schema=tool.args_schema,
         return_direct=tool.return_direct,
     )
 
