@@ -19,7 +19,15 @@ def orchestrator(name: str) -> Any:
     return react_graph.make_agent([]) if name.startswith("langgraph") else sdk_agents.make_run([])
 
 
-@pytest.mark.parametrize("name", ["langgraph_refund", "openai_agents_handoff"])
+FRAMEWORK_HISTORIES = ["langgraph_refund", "openai_agents_handoff"]
+
+
+def test_every_checked_in_framework_history_is_covered() -> None:
+    others = {p.stem for p in HISTORIES.glob("*.jsonl") if not p.stem.startswith("ticket_")}
+    assert sorted(others) == FRAMEWORK_HISTORIES
+
+
+@pytest.mark.parametrize("name", FRAMEWORK_HISTORIES)
 @sync
 async def test_a_checked_in_run_replays_simulated_with_no_difference(name: str) -> None:
     history = History.read(HISTORIES / f"{name}.jsonl")
