@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from reliability.integrations.langgraph.callbacks import LedgerCallbackHandler
 from reliability.integrations.langgraph.chat_model import RecordedChatModel, real_tool, recorded_tool
@@ -51,6 +52,7 @@ class LangGraphAgent:
         alternatives: dict[str, BaseChatModel] | None = None,
     ) -> None:
         self.alternatives = dict(alternatives or {})
+        self._schemas: dict[str, dict[str, Any]] | None = None
         self.build = build
         self.model = model
         self.tools = list(tools)
@@ -73,8 +75,14 @@ class LangGraphAgent:
             for tool in self.tools:
                 if tool.name not in ctx.tools:
                     ctx.tools.register(tool.name, real_tool(tool))
+        if self._schemas is None:  # the recorded tools are new each run; their schemas are not
+            self._schemas = {t.name: convert_to_openai_tool(t) for t in self.tools}
         model = RecordedChatModel(
-            inner=self.model, ctx=ctx, recorded_model=self.model_name, alternatives=self.alternatives
+            inner=self.model,
+            ctx=ctx,
+            recorded_model=self.model_name,
+            alternatives=self.alternatives,
+            schemas=self._schemas,
         )
         graph = self.build(model, [recorded_tool(t, ctx) for t in self.tools])
         config: Any = {
