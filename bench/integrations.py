@@ -8,7 +8,7 @@ checkpoint recorded (``ModelCalled`` + ``CostIncurred`` + ``StepRecorded`` per m
 Baseline, in the same run, alternating with it: the same graph built from the same fake model
 and tools, run with ``graph.ainvoke`` and nothing recorded. The model is langchain-core's
 ``FakeMessagesListChatModel`` (no network) and the tools return at once, so the ratio is the
-recording's whole overhead. Target: subject time ≤ 1.10 × baseline (issue #20). ``--buffered``
+recording's whole overhead. Target: subject time ≤ 1.10 x baseline (issue #20). ``--buffered``
 records into a buffered context (one batch appended at the end: what replays use).
 
 Run ``python -m bench.integrations --help``.

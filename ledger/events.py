@@ -79,7 +79,6 @@ class StepRecorded(LedgerEvent):
     declared_mode: Mode | None = None
     tool_duration_ms: NonNegativeFloat | None = None
     error: str | None = None
-    duration_ms: NonNegativeFloat | None = None
 
 
 class ToolCalled(LedgerEvent):

@@ -49,9 +49,8 @@ class FactRecorder:
         required_compensation: bool = False,
         required_human: bool = False,
         error: str | None = None,
-        duration_ms: float | None = None,
     ) -> None:
-        """Record one step of an agent (``duration_ms``: how long the step took, if known)."""
+        """Record one step of an agent."""
         self._record(
             StepRecorded(
                 workflow_id=self.workflow_id,
@@ -62,7 +61,6 @@ class FactRecorder:
                 required_compensation=required_compensation,
                 required_human=required_human,
                 error=error,
-                duration_ms=duration_ms,
                 occurred_at=self.now(),
             )
         )

@@ -6,7 +6,7 @@ chat model call on the tape (``ctx.call_model``), :func:`recorded_tool` each too
 (``ctx.call_tool``) — and runs it inside a :class:`~replay.RunContext`, so a replay rebuilds the
 same graph over the tape: simulated (no model, no tool runs), strict (real tools, recorded
 model) or counterfactual (another model, parameters or prompt). :class:`LedgerCallbackHandler`
-records each node run as a step (agent = node name, success, duration); each checkpoint the
+records each node run as a step (agent = node name, success or the error); each checkpoint the
 graph's checkpointer saves is a ``CheckpointMarked`` with LangGraph's checkpoint id, so a trail
 can be cut at it. The workflow id is the run's thread id.
 

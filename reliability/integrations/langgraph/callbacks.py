@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from uuid import UUID
 
@@ -37,7 +36,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self._running: dict[UUID, tuple[str, float]] = {}
+        self._running: dict[UUID, str] = {}
 
     def on_chain_start(
         self,
@@ -53,19 +52,13 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         """Note when a node starts."""
         node = _node_of(kwargs.get("name"), tags, metadata)
         if node is not None:
-            self._running[run_id] = (node, time.perf_counter())
+            self._running[run_id] = node
 
     def _finish(self, run_id: UUID, error: str | None) -> None:
         started = self._running.pop(run_id, None)
         if started is None:
             return
-        node, at = started
-        self.ctx.record_step(
-            error is None,
-            agent=node,
-            error=error,
-            duration_ms=round((time.perf_counter() - at) * 1000, 3),
-        )
+        self.ctx.record_step(error is None, agent=started, error=error)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Record a node that finished as a successful step."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from agents import set_trace_processors
@@ -21,13 +20,6 @@ class Route:
     defer_tripwires: bool = False
     current_agent: str | None = None
     tripped: list[str] = field(default_factory=list)
-
-
-def _duration_ms(span: Span[Any]) -> float | None:
-    if not span.started_at or not span.ended_at:
-        return None
-    delta = datetime.fromisoformat(span.ended_at) - datetime.fromisoformat(span.started_at)
-    return round(max(delta.total_seconds(), 0.0) * 1000, 3)
 
 
 class LedgerTracingProcessor(TracingProcessor):
@@ -76,7 +68,7 @@ class LedgerTracingProcessor(TracingProcessor):
         data, ctx = span.span_data, route.ctx
         error = None if span.error is None else str(span.error.get("message"))
         if isinstance(data, AgentSpanData):
-            ctx.record_step(error is None, agent=data.name, error=error, duration_ms=_duration_ms(span))
+            ctx.record_step(error is None, agent=data.name, error=error)
         elif isinstance(data, HandoffSpanData):
             ctx.set_state("active_agent", data.to_agent)
         elif isinstance(data, GuardrailSpanData):
@@ -87,7 +79,6 @@ class LedgerTracingProcessor(TracingProcessor):
                 not data.triggered,
                 agent=f"guardrail:{data.name}",
                 error="tripwire triggered" if data.triggered else None,
-                duration_ms=_duration_ms(span),
             )
 
     def shutdown(self) -> None:

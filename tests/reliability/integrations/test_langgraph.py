@@ -30,8 +30,6 @@ async def test_a_graph_run_is_recorded_with_steps_model_calls_costs_tools_and_ch
     assert outcome == "Order A-7 is refundable." == trail.outcome and trail.success
     assert [s.agent for s in trail.steps] == ["agent", "tools", "agent", "tools", "agent"]
     assert all(s.success for s in trail.steps)
-    steps = trail.history.of_type("StepRecorded")
-    assert all(s.duration_ms is not None and s.duration_ms >= 0 for s in steps)
     assert [(c.tool, c.arguments) for c in trail.tool_calls] == [
         ("search", {"query": "refunds"}),
         ("lookup", {"order_id": "A-7"}),
