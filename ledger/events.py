@@ -80,7 +80,10 @@ class StepRecorded(LedgerEvent):
 
 
 class ToolCalled(LedgerEvent):
-    """A tool was called: arguments, result or error, duration and its ordinal in the run."""
+    """A tool was called: arguments, result or error, duration and its ordinal in the run.
+
+    ``call_id`` is the caller's own id of the call (a model's tool-call id), when it has one.
+    """
 
     type: Literal["ToolCalled"] = "ToolCalled"
     tool: Name
@@ -90,6 +93,7 @@ class ToolCalled(LedgerEvent):
     duration_ms: NonNegativeFloat | None = None
     error: str | None = None
     call_index: NonNegativeInt | None = None
+    call_id: Name | None = None
 
 
 class EvidenceCollected(LedgerEvent):
@@ -135,11 +139,17 @@ class HumanIntervened(LedgerEvent):
 
 
 class CostIncurred(LedgerEvent):
-    """Money or tokens were spent; ``amount`` is ``None`` exactly when status is unpriced."""
+    """Money or tokens were spent; ``amount`` is ``None`` exactly when status is unpriced.
+
+    ``provider`` is who served the model (``openai``, ``anthropic``…), when known;
+    ``usage_attributes`` names the telemetry attributes the token counts were read from (OTLP
+    ingest), so an audit can tell which of the conventions' spellings an emitter sent.
+    """
 
     type: Literal["CostIncurred"] = "CostIncurred"
     category: Name = "llm"
     model: Name | None = None
+    provider: Name | None = None
     tool: Name | None = None
     prompt_tokens: NonNegativeInt = 0
     completion_tokens: NonNegativeInt = 0
@@ -150,6 +160,7 @@ class CostIncurred(LedgerEvent):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     price_version: str | None = None
     status: Literal["priced", "unpriced"] = "priced"
+    usage_attributes: tuple[Name, ...] = ()
 
     @model_validator(mode="after")
     def _amount_matches_status(self) -> CostIncurred:
