@@ -125,6 +125,8 @@ def _events(span: SpanRecord, request: _Request, prices: PriceTable) -> tuple[tu
     for role, fields in overlay.items():
         if fields is None:
             mapped.pop(role, None)
+        elif fields.get("type", mapped.get(role, {}).get("type")) != mapped.get(role, {}).get("type"):
+            mapped[role] = dict(fields)  # another event type than the mapping's: taken whole
         else:
             mapped[role] = {**mapped.get(role, {}), **fields}
     out = []
