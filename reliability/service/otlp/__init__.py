@@ -1,9 +1,10 @@
 """OTLP GenAI ingest and export: OpenTelemetry GenAI spans in, ledger events out — and back.
 
 ``ingest_otlp`` takes one OTLP/HTTP trace export (what ``POST /v1/traces`` receives) into a
-ledger; ``workflow_spans`` and ``encode_spans`` turn a recorded workflow into GenAI spans and ``send_otlp`` POSTs
-them to any OTLP/HTTP endpoint (``rledger export --otlp URL``). The protobuf classes come from
-the ``otlp`` extra (``opentelemetry-proto``); without it these raise ``OtlpExtraMissingError``.
+ledger; ``workflow_spans`` and ``encode_spans`` turn a recorded workflow into GenAI spans, and
+``send_otlp`` POSTs them to any OTLP/HTTP endpoint (``rledger export --otlp URL``). The protobuf
+classes come from the ``otlp`` extra (``opentelemetry-proto``); without it these raise
+``OtlpExtraMissingError``.
 """
 
 from reliability.service.otlp.answer import OtlpAnswer

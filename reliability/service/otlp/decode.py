@@ -101,7 +101,9 @@ def _decode_protobuf(data: bytes) -> tuple[list[SpanRecord], list[BadSpan]]:
         resource = _pb_attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                problem = _id_problem(span.trace_id, 16, "trace_id") or _id_problem(span.span_id, 8, "span_id")
+                problem = _id_problem(span.trace_id, 16, "trace_id") or _id_problem(
+                    span.span_id, 8, "span_id"
+                )
                 if problem is None and span.parent_span_id and len(span.parent_span_id) != 8:
                     problem = f"parent_span_id has {len(span.parent_span_id)} bytes, not 8"
                 if problem is not None:
@@ -185,7 +187,9 @@ def _decode_json(data: bytes) -> tuple[list[SpanRecord], list[BadSpan]]:
             raise UndecodableBodyError(f"{where} is not an object")
         resource_obj = _get(resource_spans, "resource") or {}
         try:
-            resource = _json_attributes(resource_obj, f"{where}.resource") if isinstance(resource_obj, dict) else {}
+            resource = (
+                _json_attributes(resource_obj, f"{where}.resource") if isinstance(resource_obj, dict) else {}
+            )
         except ValueError as exc:
             raise UndecodableBodyError(str(exc)) from None
         for s, scope_spans in enumerate(_list(resource_spans, "scopeSpans", where)):
@@ -292,9 +296,9 @@ def _json_value(value: Any, key: str) -> Any:
             inner = int(inner)
         if isinstance(inner, int) and not isinstance(inner, bool) and -(2**63) <= inner < 2**63:
             return inner
-    if kind in ("doubleValue", "double_value"):
-        if isinstance(inner, int | float) and not isinstance(inner, bool) and math.isfinite(inner):
-            return float(inner)
+    finite_number = isinstance(inner, int | float) and not isinstance(inner, bool) and math.isfinite(inner)
+    if kind in ("doubleValue", "double_value") and finite_number:
+        return float(inner)
     if kind in ("arrayValue", "array_value") and isinstance(inner, dict):
         values = inner.get("values", [])
         if isinstance(values, list):

@@ -47,7 +47,7 @@ def workflow_spans(
     started = next((e for e in events if isinstance(e, WorkflowStarted)), None)
     completed = next((e for e in events if isinstance(e, WorkflowCompleted)), None)
     root = _root(workflow_id, trace, events, started, completed)
-    intended = {"started": started, "completed": completed}
+    intended: dict[str, LedgerEvent | None] = {"started": started, "completed": completed}
     spans = [_with_overlay(root, intended, root, prices)]
     for event in events:
         if event is started or event is completed:
@@ -66,7 +66,10 @@ def _root(
 ) -> SpanRecord:
     start = (started or events[0]).occurred_at
     end = completed.occurred_at if completed is not None else max(e.occurred_at for e in events)
-    attrs: dict[str, Any] = {"gen_ai.operation.name": "invoke_workflow", "gen_ai.conversation.id": workflow_id}
+    attrs: dict[str, Any] = {
+        "gen_ai.operation.name": "invoke_workflow",
+        "gen_ai.conversation.id": workflow_id,
+    }
     if started is not None and started.agent:
         attrs["gen_ai.agent.name"] = started.agent
     failed = completed is not None and not completed.success

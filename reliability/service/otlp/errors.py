@@ -43,6 +43,5 @@ class OtlpExtraMissingError(LedgerError, ImportError):
 
     def __init__(self) -> None:
         super().__init__(
-            "OTLP needs the protobuf classes of opentelemetry-proto: "
-            "pip install 'reliability-ledger[otlp]'"
+            "OTLP needs the protobuf classes of opentelemetry-proto: pip install 'reliability-ledger[otlp]'"
         )

@@ -104,7 +104,9 @@ def map_spans(spans: Sequence[SpanRecord], prices: PriceTable) -> list[SpanOutco
         try:
             outcomes.append(SpanOutcome(span.index, _events(span, request, prices)))
         except (ValueError, ValidationError) as exc:
-            outcomes.append(SpanOutcome(span.index, problem=f"span {span.index} ({span.name!r}): {_why(exc)}"))
+            outcomes.append(
+                SpanOutcome(span.index, problem=f"span {span.index} ({span.name!r}): {_why(exc)}")
+            )
     return outcomes
 
 
@@ -172,7 +174,9 @@ def _mapped(
     failure = _failure(span)
     attrs = span.attributes
     if op == "invoke_workflow" or (op == "invoke_agent" and span.parent_span_id is None):
-        agent = subject(span.name, attrs, "gen_ai.agent.name") if op == "invoke_agent" else request.agent(span)
+        agent = (
+            subject(span.name, attrs, "gen_ai.agent.name") if op == "invoke_agent" else request.agent(span)
+        )
         who = {"agent": agent} if agent else {}
         return {
             "started": {
@@ -196,7 +200,15 @@ def _mapped(
         agent = subject(span.name, attrs, "gen_ai.agent.name")
         if agent is None and "step" not in overlay:
             raise ValueError("an invoke_agent span needs gen_ai.agent.name or a name 'invoke_agent {agent}'")
-        return {"step": {"type": "StepRecorded", **common, "agent": agent, "success": failure is None, "error": failure}}
+        return {
+            "step": {
+                "type": "StepRecorded",
+                **common,
+                "agent": agent,
+                "success": failure is None,
+                "error": failure,
+            }
+        }
     agent = request.agent(span)
     if agent is not None:
         common["agent"] = agent
@@ -206,7 +218,9 @@ def _mapped(
     return {"cost": _cost(span, common, prices)}
 
 
-def _tool(span: SpanRecord, common: dict[str, Any], failure: str | None, overlay: Mapping[str, Any]) -> dict[str, Any]:
+def _tool(
+    span: SpanRecord, common: dict[str, Any], failure: str | None, overlay: Mapping[str, Any]
+) -> dict[str, Any]:
     attrs = span.attributes
     tool = subject(span.name, attrs, "gen_ai.tool.name")
     if tool is None and "tool" not in overlay:
@@ -245,7 +259,11 @@ def _cost(span: SpanRecord, common: dict[str, Any], prices: PriceTable) -> dict[
     except UsageError as exc:
         raise ValueError(str(exc)) from None
     model = next(
-        (v for k in ("gen_ai.response.model", "gen_ai.request.model") if isinstance(v := attrs.get(k), str) and v),
+        (
+            v
+            for k in ("gen_ai.response.model", "gen_ai.request.model")
+            if isinstance(v := attrs.get(k), str) and v
+        ),
         None,
     )
     provider = next(

@@ -16,7 +16,13 @@ from typing import TypeVar
 from ledger import AppendResult, BatchRejectedError, DuplicateEventError, Ledger, LedgerEvent
 from projections import PriceTable
 from reliability.service.otlp.answer import OtlpAnswer, failure, success
-from reliability.service.otlp.decode import DEFAULT_MAX_DECODED_BYTES, Format, decode_body, inflate, media_format
+from reliability.service.otlp.decode import (
+    DEFAULT_MAX_DECODED_BYTES,
+    Format,
+    decode_body,
+    inflate,
+    media_format,
+)
 from reliability.service.otlp.errors import OtlpError, UnsupportedMediaTypeError
 from reliability.service.otlp.genai import ROLE_ORDER, SpanOutcome, map_spans
 from reliability.service.otlp.spans import BadSpan, SpanRecord
@@ -102,9 +108,7 @@ async def ingest_otlp(
         counting rejected spans), 400 for an undecodable body, 413 for one too large, 415 for
         another content type; nothing is written unless the answer is 200.
     """
-    return await _ingest(
-        ledger.append_async, body, content_type, content_encoding, prices, max_decoded_bytes
-    )
+    return await _ingest(ledger.append_async, body, content_type, content_encoding, prices, max_decoded_bytes)
 
 
 def ingest_otlp_sync(

@@ -43,4 +43,5 @@ def decode_error() -> type[Exception]:
     _load()
     from google.protobuf.message import DecodeError
 
-    return DecodeError
+    error: type[Exception] = DecodeError
+    return error

@@ -50,7 +50,7 @@ ALL_SPELLINGS = frozenset((*INPUT, *OUTPUT, *CACHE_READ, *CACHE_WRITE, *REASONIN
 
 @dataclass(frozen=True)
 class TokenUsage:
-    """Token counts in the ledger's convention (cached and cache-write inside prompt, reasoning inside completion).
+    """Token counts in the ledger's convention: cache buckets inside prompt, reasoning inside completion.
 
     Attributes:
         prompt: every input token, fresh, cached and cache-written.
