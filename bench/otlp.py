@@ -51,6 +51,29 @@ def _kv(key: str, value: str | int) -> KeyValue:
     return kv
 
 
+def _add(
+    scope: Any,
+    trace: bytes,
+    conv: KeyValue,
+    start: int,
+    n: int,
+    name: str,
+    parent: int | None,
+    *attrs: KeyValue,
+) -> None:
+    """Add span ``n`` of one run (ends nest: a parent ends after its children)."""
+    span = scope.spans.add(
+        trace_id=trace,
+        span_id=(n + 1).to_bytes(8, "big"),
+        name=name,
+        start_time_unix_nano=start + n * 1_000_000,
+        end_time_unix_nano=start + 1_000_000_000 - n * 1_000_000,
+    )
+    if parent is not None:
+        span.parent_span_id = (parent + 1).to_bytes(8, "big")
+    span.attributes.extend([conv, *attrs])
+
+
 def make_requests(spans: int) -> list[bytes]:
     """Protobuf export requests holding about ``spans`` GenAI spans, 85 runs to a request."""
     runs = max(spans // SPANS_PER_RUN, 1)
@@ -63,26 +86,22 @@ def make_requests(spans: int) -> list[bytes]:
             conv = _kv("gen_ai.conversation.id", f"run-{run}")
             start = T0 + run * 10_000_000_000
 
-            def add(n: int, name: str, parent: int | None, *attrs: KeyValue, start: int = start) -> None:
-                span = scope.spans.add(
-                    trace_id=trace,
-                    span_id=(n + 1).to_bytes(8, "big"),
-                    name=name,
-                    start_time_unix_nano=start + n * 1_000_000,
-                    end_time_unix_nano=start + 1_000_000_000 - n * 1_000_000,
-                )
-                if parent is not None:
-                    span.parent_span_id = (parent + 1).to_bytes(8, "big")
-                span.attributes.extend([conv, *attrs])
-
-            add(
+            _add(
+                scope,
+                trace,
+                conv,
+                start,
                 0,
                 "invoke_agent triage",
                 None,
                 _kv("gen_ai.operation.name", "invoke_agent"),
                 _kv("gen_ai.agent.name", "triage"),
             )
-            add(
+            _add(
+                scope,
+                trace,
+                conv,
+                start,
                 1,
                 "invoke_agent worker",
                 0,
@@ -90,7 +109,11 @@ def make_requests(spans: int) -> list[bytes]:
                 _kv("gen_ai.agent.name", "worker"),
             )
             for n, tool in ((2, "search"), (3, "fetch")):
-                add(
+                _add(
+                    scope,
+                    trace,
+                    conv,
+                    start,
                     n,
                     f"execute_tool {tool}",
                     1,
@@ -99,7 +122,11 @@ def make_requests(spans: int) -> list[bytes]:
                     _kv("gen_ai.tool.call.arguments", '{"q": "refund policy"}'),
                 )
             for n in (4, 5):
-                add(
+                _add(
+                    scope,
+                    trace,
+                    conv,
+                    start,
                     n,
                     "chat gpt-4o",
                     1,
