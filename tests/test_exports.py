@@ -345,7 +345,8 @@ PUBLIC: dict[str, list[str]] = {
         "MODULES",
         "Output",
         "add_parsers",
-    ],    "reliability.service.otlp": [
+    ],
+    "reliability.service.otlp": [
         "NAMESPACE",
         "BodyTooLargeError",
         "ExportOutcome",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import orjson
@@ -152,3 +154,21 @@ def test_json_accepts_enum_names_and_integer_strings(ledger: Ledger) -> None:
 
     tool = next(e for e in stored(ledger) if e["type"] == "ToolCalled")
     assert (tool["success"], tool["error"]) == (False, "timeout")
+
+
+def test_without_the_otlp_extra_the_error_names_it() -> None:
+    # A fresh interpreter in which opentelemetry.proto cannot be imported (as on a core install).
+    code = (
+        "import sys; sys.modules['opentelemetry.proto'] = None\n"
+        "from ledger import open_ledger\n"
+        "from reliability.service.otlp import OtlpExtraMissingError, ingest_otlp_sync\n"
+        "try:\n"
+        "    ingest_otlp_sync(open_ledger('memory://'), b'', content_type='application/x-protobuf')\n"
+        "except OtlpExtraMissingError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert "pip install 'reliability-ledger[otlp]'" in done.stdout

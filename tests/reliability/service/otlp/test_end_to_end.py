@@ -43,37 +43,39 @@ def record(exporter: Any, shape: str) -> None:
     tracer = provider.get_tracer("tests")
     if shape == "openai-agents":
         conv = {"gen_ai.conversation.id": "thread-7"}
-        with tracer.start_as_current_span(
-            "invoke_agent Triage",
-            attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "Triage", **conv},
-        ):
-            with tracer.start_as_current_span(
+        with (
+            tracer.start_as_current_span(
+                "invoke_agent Triage",
+                attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "Triage", **conv},
+            ),
+            tracer.start_as_current_span(
                 "invoke_agent Refunds",
                 attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "Refunds", **conv},
+            ),
+        ):
+            with tracer.start_as_current_span(
+                "chat gpt-4o",
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o",
+                    "gen_ai.usage.input_tokens": 2000,
+                    "gen_ai.usage.output_tokens": 100,
+                    "gen_ai.usage.cache_read.input_tokens": 1500,
+                    **conv,
+                },
             ):
-                with tracer.start_as_current_span(
-                    "chat gpt-4o",
-                    attributes={
-                        "gen_ai.operation.name": "chat",
-                        "gen_ai.provider.name": "openai",
-                        "gen_ai.request.model": "gpt-4o",
-                        "gen_ai.usage.input_tokens": 2000,
-                        "gen_ai.usage.output_tokens": 100,
-                        "gen_ai.usage.cache_read.input_tokens": 1500,
-                        **conv,
-                    },
-                ):
-                    pass
-                with tracer.start_as_current_span(
-                    "execute_tool issue_refund",
-                    attributes={
-                        "gen_ai.operation.name": "execute_tool",
-                        "gen_ai.tool.name": "issue_refund",
-                        "gen_ai.tool.call.id": "call_abc",
-                        **conv,
-                    },
-                ) as tool:
-                    tool.set_status(Status(StatusCode.ERROR, "card declined"))
+                pass
+            with tracer.start_as_current_span(
+                "execute_tool issue_refund",
+                attributes={
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": "issue_refund",
+                    "gen_ai.tool.call.id": "call_abc",
+                    **conv,
+                },
+            ) as tool:
+                tool.set_status(Status(StatusCode.ERROR, "card declined"))
     else:  # OpenLLMetry
         with tracer.start_as_current_span(
             "support.workflow",
