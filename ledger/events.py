@@ -41,6 +41,11 @@ from ledger.guard_events import (
 )
 
 
+def _unset(value: Any) -> bool:
+    """Whether an added field holds its default (``None`` or empty): then it is not stored."""
+    return value is None or value == ()
+
+
 class WorkflowStarted(LedgerEvent):
     """A workflow (agent run) began with a goal and its inputs."""
 
@@ -93,7 +98,9 @@ class ToolCalled(LedgerEvent):
     duration_ms: NonNegativeFloat | None = None
     error: str | None = None
     call_index: NonNegativeInt | None = None
-    call_id: Name | None = None
+    # Fields added after events were stored are left out of the stored form while unset, so an
+    # event recorded before them encodes (and digests, for idempotency) byte for byte as it did.
+    call_id: Name | None = Field(default=None, exclude_if=_unset)
 
 
 class EvidenceCollected(LedgerEvent):
@@ -149,7 +156,7 @@ class CostIncurred(LedgerEvent):
     type: Literal["CostIncurred"] = "CostIncurred"
     category: Name = "llm"
     model: Name | None = None
-    provider: Name | None = None
+    provider: Name | None = Field(default=None, exclude_if=_unset)
     tool: Name | None = None
     prompt_tokens: NonNegativeInt = 0
     completion_tokens: NonNegativeInt = 0
@@ -160,7 +167,7 @@ class CostIncurred(LedgerEvent):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     price_version: str | None = None
     status: Literal["priced", "unpriced"] = "priced"
-    usage_attributes: tuple[Name, ...] = ()
+    usage_attributes: tuple[Name, ...] = Field(default=(), exclude_if=_unset)
 
     @model_validator(mode="after")
     def _amount_matches_status(self) -> CostIncurred:

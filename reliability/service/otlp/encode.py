@@ -167,7 +167,12 @@ def _with_overlay(
         if got.get("type") != want["type"]:
             overlay[role] = want
         else:
-            overlay[role] = {k: v for k, v in want.items() if got.get(k) != v}
+            fields = {k: v for k, v in want.items() if got.get(k) != v}
+            # A field the event leaves unset is not in its dump: reset what the mapping filled in.
+            model = type(event).model_fields
+            for k in got.keys() - want.keys():
+                fields[k] = orjson.loads(orjson.dumps(model[k].get_default(call_default_factory=True)))
+            overlay[role] = fields
     for role in mapped.keys() - intended.keys():
         overlay[role] = None
     overlay = {role: fields for role, fields in overlay.items() if fields != {}}
