@@ -143,13 +143,14 @@ def make_requests(spans: int) -> list[bytes]:
 
 def mapped_events(bodies: Sequence[bytes]) -> list[list[LedgerEvent]]:
     """The events each request becomes (mapped once through a memory ledger, not timed)."""
-    out = []
+    out: list[list[LedgerEvent]] = []
     with open_ledger("memory://") as ledger:
         for body in bodies:
             after = ledger.backend.max_offset()
             answer = ingest_otlp_sync(ledger, body, content_type=PB)
             assert answer.spans_rejected == 0 and answer.spans_skipped == 0
-            out.append([r.event for r in ledger.read(after=after)])
+            events: list[LedgerEvent] = [r.event for r in ledger.read(after=after)]
+            out.append(events)
     return out
 
 
