@@ -172,3 +172,12 @@ def test_without_the_otlp_extra_the_error_names_it() -> None:
     )
 
     assert "pip install 'reliability-ledger[otlp]'" in done.stdout
+
+
+def test_a_resource_with_bad_attributes_is_400(ledger: Ledger) -> None:
+    body = orjson.dumps({"resourceSpans": [{"resource": {"attributes": [{"key": 1}]}, "scopeSpans": []}]})
+
+    answer = ingest_otlp_sync(ledger, body, content_type=JSON)
+
+    assert answer.status == 400
+    assert "without a string key" in orjson.loads(answer.body)["error"]
