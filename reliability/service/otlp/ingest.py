@@ -10,6 +10,7 @@ whose event conflicts with a stored one (same id, other content) is rejected, th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -28,6 +29,8 @@ from reliability.service.otlp.genai import ROLE_ORDER, SpanOutcome, map_spans
 from reliability.service.otlp.spans import BadSpan, SpanRecord
 
 _T = TypeVar("_T")
+OFFLOAD_BYTES = 64 * 1024
+"""Bodies larger than this are decoded and mapped in a worker thread, off the event loop."""
 _DEFAULT_PRICES = PriceTable()
 
 
@@ -108,7 +111,13 @@ async def ingest_otlp(
         counting rejected spans), 400 for an undecodable body, 413 for one too large, 415 for
         another content type; nothing is written unless the answer is 200.
     """
-    return await _ingest(ledger.append_async, body, content_type, content_encoding, prices, max_decoded_bytes)
+    args = (body, content_type, content_encoding, prices, max_decoded_bytes)
+    # Decoding and mapping is CPU work (~0.1 ms a span): a large export goes to a worker thread,
+    # so the event loop keeps serving other requests meanwhile (the GIL still shares one core).
+    plan = await asyncio.to_thread(_plan, *args) if len(body) > OFFLOAD_BYTES else _plan(*args)
+    if isinstance(plan, OtlpAnswer):
+        return plan
+    return await _commit(plan, ledger.append_async)
 
 
 def ingest_otlp_sync(
@@ -125,8 +134,10 @@ def ingest_otlp_sync(
     async def append(events: list[LedgerEvent]) -> AppendResult:
         return ledger.append(events)
 
-    coro = _ingest(append, body, content_type, content_encoding, prices, max_decoded_bytes)
-    return _run_to_completion(coro)
+    plan = _plan(body, content_type, content_encoding, prices, max_decoded_bytes)
+    if isinstance(plan, OtlpAnswer):
+        return plan
+    return _run_to_completion(_commit(plan, append))
 
 
 def _run_to_completion(coro: Awaitable[_T]) -> _T:
@@ -140,20 +151,24 @@ def _run_to_completion(coro: Awaitable[_T]) -> _T:
     raise RuntimeError("ingest_otlp_sync awaited something asynchronous")
 
 
-async def _ingest(
-    append: Callable[[list[LedgerEvent]], Awaitable[AppendResult]],
+def _plan(
     body: bytes,
     content_type: str,
     content_encoding: str | None,
     prices: PriceTable | None,
     max_decoded_bytes: int,
-) -> OtlpAnswer:
+) -> _Plan | OtlpAnswer:
+    """The decoded and mapped request, or the error answer for a request that cannot be taken."""
     try:
-        plan = _Plan(body, content_type, content_encoding, prices, max_decoded_bytes)
+        return _Plan(body, content_type, content_encoding, prices, max_decoded_bytes)
     except UnsupportedMediaTypeError as exc:
         return failure(exc.status, exc.message, "json")
     except OtlpError as exc:
         return failure(exc.status, exc.message, media_format(content_type))
+
+
+async def _commit(plan: _Plan, append: Callable[[list[LedgerEvent]], Awaitable[AppendResult]]) -> OtlpAnswer:
+    """Append the accepted spans' events as one batch; a span whose event conflicts is rejected."""
     written = 0
     for _ in range(len(plan.spans) + 1):
         events, owners = plan.batch()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -10,7 +11,8 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from ledger import Ledger, open_ledger
-from reliability.service.otlp import event_id, ingest_otlp_sync
+from reliability.service.otlp import event_id, ingest_otlp, ingest_otlp_sync
+from reliability.service.otlp.ingest import OFFLOAD_BYTES
 from tests.reliability.service.otlp.build import T0, TRACE, Span, agent_run, json_body, protobuf
 
 PB = "application/x-protobuf"
@@ -228,3 +230,22 @@ def test_the_json_answer_is_otlp_json(ledger: Ledger) -> None:
     ok = ingest_otlp_sync(ledger, json_body(agent_run()), content_type="application/json")
 
     assert (ok.media_type, orjson.loads(ok.body)) == ("application/json", {})
+
+
+def test_a_large_export_is_taken_off_the_event_loop_with_the_same_result() -> None:
+    runs = []
+    for r in range(100):  # 400 spans, over OFFLOAD_BYTES
+        for s in agent_run(conversation=f"conv-{r}"):
+            s.trace_id = f"{r + 1:032x}"
+            runs.append(s)
+    body = protobuf(runs)
+    assert len(body) > OFFLOAD_BYTES
+
+    async def ingest(ledger: Ledger) -> int:
+        answer = await ingest_otlp(ledger, body, content_type=PB, content_encoding=None)
+        return answer.events_written
+
+    with open_ledger("memory://") as a, open_ledger("memory://") as b:
+        assert asyncio.run(ingest(a)) == 500
+        assert ingest_otlp_sync(b, body, content_type=PB).events_written == 500
+        assert events(a) == events(b)
