@@ -24,7 +24,7 @@ from reliability.service.otlp.errors import (
     UndecodableBodyError,
     UnsupportedMediaTypeError,
 )
-from reliability.service.otlp.spans import BadSpan, SpanRecord
+from reliability.service.otlp.spans import BadSpan, SpanRecord, span_label
 
 Format = Literal["protobuf", "json"]
 DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024
@@ -57,10 +57,12 @@ def inflate(body: bytes, content_encoding: str | None, *, limit: int = DEFAULT_M
 
     Raises:
         UndecodableBodyError: the encoding is unknown or the gzip data is broken.
-        BodyTooLargeError: it inflates to more than ``limit`` bytes.
+        BodyTooLargeError: it is, or inflates to, more than ``limit`` bytes.
     """
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "identity":
+        if len(body) > limit:
+            raise BodyTooLargeError(f"the body has {len(body)} bytes, over the limit of {limit}")
         return body
     if encoding not in ("gzip", "x-gzip"):
         raise UndecodableBodyError(f"content encoding {content_encoding!r} is not supported: use gzip")
@@ -107,7 +109,7 @@ def _decode_protobuf(data: bytes) -> tuple[list[SpanRecord], list[BadSpan]]:
                 if problem is None and span.parent_span_id and len(span.parent_span_id) != 8:
                     problem = f"parent_span_id has {len(span.parent_span_id)} bytes, not 8"
                 if problem is not None:
-                    bad.append(BadSpan(index, f"span {index} ({span.name!r}): {problem}"))
+                    bad.append(BadSpan(index, f"{span_label(index, span.name)}: {problem}"))
                 else:
                     spans.append(
                         SpanRecord(
@@ -200,7 +202,7 @@ def _decode_json(data: bytes) -> tuple[list[SpanRecord], list[BadSpan]]:
                     spans.append(_json_span(span, index, resource))
                 except ValueError as exc:
                     name = span.get("name") if isinstance(span, dict) else None
-                    bad.append(BadSpan(index, f"span {index} ({name!r}): {exc}"))
+                    bad.append(BadSpan(index, f"{span_label(index, name)}: {exc}"))
                 index += 1
     return spans, bad
 

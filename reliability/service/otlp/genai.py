@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from ledger import EVENT_ADAPTER, LedgerEvent
 from projections import PriceTable
 from reliability.service.otlp.classify import MAPPED_OPS, MODEL_OPS, operation, subject
-from reliability.service.otlp.spans import STATUS_ERROR, SpanRecord, ns_to_datetime
+from reliability.service.otlp.spans import STATUS_ERROR, SpanRecord, ns_to_datetime, span_label
 from reliability.service.otlp.usage import UsageError, read_usage
 
 NAMESPACE = uuid.UUID("6f0c3a52-4d1e-5b8a-9c47-2e5d8f1a7b30")
@@ -105,7 +105,7 @@ def map_spans(spans: Sequence[SpanRecord], prices: PriceTable) -> list[SpanOutco
             outcomes.append(SpanOutcome(span.index, _events(span, request, prices)))
         except (ValueError, ValidationError) as exc:
             outcomes.append(
-                SpanOutcome(span.index, problem=f"span {span.index} ({span.name!r}): {_why(exc)}")
+                SpanOutcome(span.index, problem=f"{span_label(span.index, span.name)}: {_why(exc)}")
             )
     return outcomes
 

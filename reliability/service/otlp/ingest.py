@@ -104,7 +104,7 @@ async def ingest_otlp(
         content_type: ``application/x-protobuf`` or ``application/json``.
         content_encoding: ``gzip`` or ``None``.
         prices: the price table costs are priced with (default: the built-in one).
-        max_decoded_bytes: the most a gzip body may inflate to (413 past it).
+        max_decoded_bytes: the largest body taken, after gzip is undone (413 past it).
 
     Returns:
         The answer to send: 200 with an ``ExportTraceServiceResponse`` (``partial_success``

@@ -55,6 +55,12 @@ class BadSpan:
     message: str
 
 
+def span_label(index: int, name: object) -> str:
+    """How a rejection names a span: its position and (the start of) its name."""
+    text = name if isinstance(name, str) else repr(name)
+    return f"span {index} ({text[:80] + '…' if len(text) > 80 else text!r})"
+
+
 def ns_to_datetime(ns: int) -> datetime:
     """Nanoseconds since the epoch as an aware UTC datetime, exact to the microsecond."""
     return _EPOCH + timedelta(microseconds=ns // 1000)

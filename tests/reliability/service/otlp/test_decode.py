@@ -181,3 +181,14 @@ def test_a_resource_with_bad_attributes_is_400(ledger: Ledger) -> None:
 
     assert answer.status == 400
     assert "without a string key" in orjson.loads(answer.body)["error"]
+
+
+def test_a_long_span_name_is_cut_in_the_rejection_and_a_large_body_is_413(ledger: Ledger) -> None:
+    bad = Span("1000000000000009", "x" * 10_000, {"gen_ai.operation.name": "execute_tool"}, trace_id="0" * 32)
+
+    answer = ingest_otlp_sync(ledger, json_body([bad]), content_type=JSON)
+    big = ingest_otlp_sync(ledger, protobuf(agent_run()), content_type=PB, max_decoded_bytes=100)
+
+    message = orjson.loads(answer.body)["partialSuccess"]["errorMessage"]
+    assert message.startswith("span 0 ('" + "x" * 80 + "…')") and len(message) < 200
+    assert big.status == 413 and stored(ledger) == []
