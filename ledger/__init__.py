@@ -10,7 +10,6 @@ from ledger.budget_events import (
     BudgetReserved,
     BudgetSet,
 )
-from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.commit import Clock
 from ledger.connections import url_of
@@ -69,6 +68,7 @@ from ledger.recorded import Recorded
 from ledger.store import Ledger
 from ledger.timeutil import as_utc, from_epoch_us, new_event_id, to_epoch_us, utc_now
 from ledger.url import DEFAULT_URL, default_url, open_ledger
+from ledger.verify import IntegrityProblem, VerifyReport
 from ledger.workload import generate as generate_workload
 
 __all__ = [

@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from ledger import chain as chain_mod
+from ledger import verify as verify_mod
 from ledger.backends.base import LedgerBackend
 from ledger.backends.rows import ReadQuery, ScanRow, StoredRow, StreamRow
 from ledger.errors import LedgerClosedError, PrunedRangeError
@@ -145,10 +145,10 @@ class LedgerReads:
         self._check_open()
         return self.backend.stream_version(stream)
 
-    def verify(self) -> chain_mod.VerifyReport:
+    def verify(self) -> verify_mod.VerifyReport:
         """Recompute the hash chain and check it against checkpoints and the head.
 
         After a prune it checks from the latest prune mark and reports what was pruned.
         """
         self._check_open()
-        return chain_mod.verify(self.backend)
+        return verify_mod.verify(self.backend)

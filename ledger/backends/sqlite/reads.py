@@ -16,7 +16,16 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from ledger.backends.rows import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, StreamRow, Tail
+from ledger.backends.rows import (
+    BackendStats,
+    Checkpoint,
+    ReadQuery,
+    ScanRow,
+    StoredRow,
+    StreamRow,
+    Tail,
+    VerifyRow,
+)
 from ledger.backends.sql import where_clause
 from ledger.backends.sqlite.layout import (
     COLUMNS,
@@ -85,6 +94,17 @@ class SQLiteReads:
                     (after, through, limit),
                 )
             rows: list[ScanRow] = c.fetchall()
+            return rows
+
+    def verify_scan(self, after: int, limit: int) -> list[VerifyRow]:
+        """Return every column raw, as stored (a primary-key range scan, plain tuples)."""
+        with self._read() as c:
+            c.sqlite_cursor.row_factory = None
+            c.execute(
+                f"SELECT {COLUMNS} FROM {TABLE} WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                (after, limit),
+            )
+            rows: list[VerifyRow] = c.fetchall()
             return rows
 
     def read_stream(self, stream: str) -> list[StreamRow]:
