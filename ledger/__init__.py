@@ -1,5 +1,14 @@
 """The event store: event schemas, validation, backends, append/read, idempotency, hash chain."""
 
+from ledger.anchors import (
+    Anchor,
+    load_anchor_key,
+    load_public_key,
+    new_anchor_key,
+    read_anchors,
+    sign_head,
+    write_anchor,
+)
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
 from ledger.batch import AppendResult
@@ -14,6 +23,7 @@ from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.commit import Clock
 from ledger.connections import url_of
 from ledger.errors import (
+    AnchorError,
     BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
@@ -79,6 +89,8 @@ __all__ = [
     "AlertAcknowledged",
     "AlertDelivered",
     "AlertRaised",
+    "Anchor",
+    "AnchorError",
     "AnomalyDetected",
     "AppendResult",
     "BackendError",
@@ -138,12 +150,18 @@ __all__ = [
     "event_json_schema",
     "from_epoch_us",
     "generate_workload",
+    "load_anchor_key",
+    "load_public_key",
+    "new_anchor_key",
     "new_event_id",
     "open_ledger",
+    "read_anchors",
+    "sign_head",
     "to_epoch_us",
     "url_of",
     "utc_now",
     "validate_batch",
     "validate_lines",
     "validate_one",
+    "write_anchor",
 ]
