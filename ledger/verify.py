@@ -175,6 +175,7 @@ def verify(
             )
         elif at[0][9] != chain:
             problem("anchor_mismatch", offset, "the stored chain value differs from the anchored head")
+            chain = at[0][9]  # carry on from what is stored: the rest is checked on its own
         previous, report.first_offset = chain, offset
         pinned = {o: c for o, c in pinned.items() if o > offset}
     expected = report.first_offset + 1
