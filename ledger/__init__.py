@@ -75,6 +75,7 @@ from ledger.guard_events import (
     ModeChecked,
 )
 from ledger.recorded import Recorded
+from ledger.shadows import SHADOW_SUFFIX, clear_stale_shadows, shadow_name, take_shadow_lease
 from ledger.store import Ledger
 from ledger.timeutil import as_utc, from_epoch_us, new_event_id, to_epoch_us, utc_now
 from ledger.url import DEFAULT_URL, default_url, open_ledger
@@ -85,6 +86,7 @@ __all__ = [
     "DEFAULT_URL",
     "EVENT_ADAPTER",
     "EVENT_TYPES",
+    "SHADOW_SUFFIX",
     "AgentModeSet",
     "AlertAcknowledged",
     "AlertDelivered",
@@ -146,6 +148,7 @@ __all__ = [
     "WorkflowCompleted",
     "WorkflowStarted",
     "as_utc",
+    "clear_stale_shadows",
     "default_url",
     "event_json_schema",
     "from_epoch_us",
@@ -156,7 +159,9 @@ __all__ = [
     "new_event_id",
     "open_ledger",
     "read_anchors",
+    "shadow_name",
     "sign_head",
+    "take_shadow_lease",
     "to_epoch_us",
     "url_of",
     "utc_now",

@@ -139,6 +139,10 @@ class LedgerBackend(ProcessRecorder, ABC):
         """Forget a projection's stored state and position."""
 
     @abstractmethod
+    def view_names(self) -> list[str]:
+        """Return the names of every stored projection (shadow copies of a rebuild included)."""
+
+    @abstractmethod
     def try_lock_runner(self, name: str) -> RunnerLock | None:
         """Become the one active runner of ``name``, or return ``None`` if another is."""
 

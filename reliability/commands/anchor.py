@@ -68,9 +68,7 @@ def anchor(args: argparse.Namespace, out: Output) -> int:
     if args.new_key:
         public = new_anchor_key(args.new_key)
         out.write(f"created signing key {args.new_key} (mode 0600; keep it private)")
-        out.write(
-            f"public key {public.hex()} in {args.new_key}.pub (for verifiers: verify --trusted-key)"
-        )
+        out.write(f"public key {public.hex()} in {args.new_key}.pub (for verifiers: verify --trusted-key)")
         return EXIT_OK
     key_file = key_path(args.key)
     if args.out != "-" and not Path(args.out).parent.exists():

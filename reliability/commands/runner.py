@@ -19,6 +19,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("names", nargs="*", help="projections (default: all core ones)")
     p.add_argument("--wait", action="store_true", help="wait for another runner instead of failing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="save the shadow copy every N offsets on the way (default 100000)",
+    )
     p.set_defaults(run=rebuild)
 
     p = subparsers.add_parser("follow", help="keep stored projections current as events arrive")
@@ -55,7 +62,9 @@ def selected(names: Sequence[str]) -> list[type[Projection]]:
 def rebuild(args: argparse.Namespace, out: Output) -> int:
     """Rebuild projections from offset 0 into a shadow copy, then switch over."""
     with open_db(args) as ledger:
-        runner = ProjectionRunner(ledger, selected(args.names))
+        if args.save_every < 1:
+            raise ValueError(f"--save-every must be a positive number of offsets, got {args.save_every}")
+        runner = ProjectionRunner(ledger, selected(args.names), save_every=args.save_every)
         runner.acquire(wait=args.wait)
         try:
             total = ledger.latest_offset()

@@ -92,7 +92,7 @@ def verify(args: argparse.Namespace, out: Output) -> int:
         )
     else:
         verdict = "OK" if report.ok else "FAILED"
-        since = f" after offset {report.first_offset}" if report.first_offset else ""
+        since = f" after offset {report.first_offset}" if report.first_offset > report.pruned_through else ""
         out.write(
             f"verify {verdict}: {report.events_checked} event(s) checked{since} up to offset "
             f"{report.last_offset}; head at {report.head_offset}; "

@@ -238,6 +238,11 @@ class MemoryLedgerRecorder(LedgerBackend):
         with self._lock:
             return self._tracking.get(application_name)
 
+    def view_names(self) -> list[str]:
+        """Return the names of every stored projection."""
+        with self._lock:
+            return sorted(self._views)
+
     def delete_view(self, name: str) -> None:
         """Forget a projection's state and position."""
         with self._lock:
