@@ -66,7 +66,12 @@ def write_signed_head(ledger: Ledger, key_file: str, out: str, output: Output) -
 def anchor(args: argparse.Namespace, out: Output) -> int:
     """Create a key, or sign the head and write it."""
     if args.new_key:
-        public = new_anchor_key(args.new_key)
+        try:
+            public = new_anchor_key(args.new_key)
+        except FileExistsError:
+            raise ValueError(
+                f"{args.new_key} exists: a key is never overwritten (choose another path)"
+            ) from None
         out.write(f"created signing key {args.new_key} (mode 0600; keep it private)")
         out.write(f"public key {public.hex()} in {args.new_key}.pub (for verifiers: verify --trusted-key)")
         return EXIT_OK
