@@ -291,7 +291,7 @@ def verify(
         # should: versions never repeat); that is the deletion's finding, not another one.
         for offset, detail in backend.stream_version_problems(last_versions):
             problem("index_mismatch", offset, detail)
-    layout = backend.layout_problems(max_problems)
+    layout = backend.layout_problems(max_problems, after=report.first_offset)
     if layout:
         report.ok = False
         report.problems += [IntegrityProblem("layout_mismatch", o, d) for o, d in layout]

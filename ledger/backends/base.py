@@ -243,8 +243,9 @@ class LedgerBackend(ProcessRecorder, ABC):
 
         return LedgerSubscription(self, gt=gt, topics=topics)
 
-    def layout_problems(self, limit: int) -> list[tuple[int, str]]:
-        """Return up to ``limit`` (offset, detail) pairs where storage beside the chain is wrong.
+    def layout_problems(self, limit: int, after: int = 0) -> list[tuple[int, str]]:
+        """Return up to ``limit`` (offset, detail) pairs after ``after`` where storage beside the
+        chain is wrong.
 
         For backends that keep derived lookup data the hash chain does not cover (SQLite's
         stream numbers); ``verify`` reports them. None by default.
