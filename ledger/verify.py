@@ -22,6 +22,7 @@ import gc
 import hashlib
 import operator
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -189,81 +190,96 @@ def verify(
     keep_versions = type(backend).stream_version_problems is not LedgerBackend.stream_version_problems
     last_versions: dict[str, tuple[int, int]] = {}
     columns = ColumnCheck()
-    after = report.first_offset
-    while True:
-        rows = backend.verify_scan(after, PAGE)
-        if not rows:
-            break
-        # The checks build a few objects per row, freed by reference counting; the cyclic
-        # collector finds nothing in them but would run thousands of times. Paused per page.
-        with _gc_paused():
-            for offset, stream, version, _t, _i, _a, _o, _r, state, stored in rows:
-                if offset != expected:
-                    problem(
-                        "missing", expected, f"offsets {expected}..{offset - 1} are missing (deleted rows)"
-                    )
-                    # The link after a gap cannot be checked (its predecessor is gone); take the
-                    # stored value as ground truth so one deletion is reported once, not twice.
-                    recomputed = stored
-                elif type(state) is bytes and type(stored) is bytes:
-                    recomputed = sha256(
-                        join((previous, pack(offset), stream.encode(), b"\x00", pack(version), state))
-                    ).digest()
-                    if recomputed != stored:
-                        problem("edited", offset, "stored event does not match its chain link")
-                else:
-                    # A value edited in SQL can change its storage type (SQLite's replace() on a blob
-                    # returns text): no honest row has one, so it is an edit, not a reason to crash.
-                    recomputed = sha256(
-                        join(
-                            (
-                                previous,
-                                pack(offset),
-                                stream.encode(),
-                                b"\x00",
-                                pack(version),
-                                _as_bytes(state),
-                            )
+    keep_indexes = type(backend).index_problems is not LedgerBackend.index_problems
+    # Reading the next page, and a server-side index check, mostly wait on the database (which
+    # works on another core meanwhile): they run in threads while this one hashes and compares.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+    try:
+        next_page = pool.submit(backend.verify_scan, report.first_offset, PAGE)
+        while True:
+            rows = next_page.result()
+            if not rows:
+                break
+            next_page = pool.submit(backend.verify_scan, rows[-1][0], PAGE)
+            indexes = pool.submit(backend.index_problems, rows) if keep_indexes else None
+            # The checks build a few objects per row, freed by reference counting; the cyclic
+            # collector finds nothing in them but would run thousands of times. Paused per page.
+            with _gc_paused():
+                for offset, stream, version, _t, _i, _a, _o, _r, state, stored in rows:
+                    if offset != expected:
+                        problem(
+                            "missing",
+                            expected,
+                            f"offsets {expected}..{offset - 1} are missing (deleted rows)",
                         )
-                    ).digest()
-                    if _is_bytes(stored):
-                        recomputed = bytes(stored)
-                    problem("edited", offset, "stored value has the wrong storage type (not bytes)")
-                while next_stop is not None and next_stop <= offset:
-                    if next_stop == offset:
-                        if offset in checkpoints:
-                            report.checkpoints_checked += 1
-                            if checkpoints[offset] != recomputed:
-                                problem("checkpoint_mismatch", offset, "chain differs from the checkpoint")
-                        if offset in pinned:
-                            report.anchors_checked += 1
-                            if pinned[offset] != recomputed:
-                                problem(
-                                    "anchor_mismatch",
-                                    offset,
-                                    "the chain recomputed through this offset differs from the "
-                                    "anchored head: an event at or before it was altered",
+                        # The link after a gap cannot be checked (its predecessor is gone); take the
+                        # stored value as ground truth so one deletion is reported once, not twice.
+                        recomputed = stored
+                    elif type(state) is bytes and type(stored) is bytes:
+                        recomputed = sha256(
+                            join((previous, pack(offset), stream.encode(), b"\x00", pack(version), state))
+                        ).digest()
+                        if recomputed != stored:
+                            problem("edited", offset, "stored event does not match its chain link")
+                    else:
+                        # A value edited in SQL can change its storage type (SQLite's replace() on a blob
+                        # returns text): no honest row has one, so it is an edit, not a reason to crash.
+                        recomputed = sha256(
+                            join(
+                                (
+                                    previous,
+                                    pack(offset),
+                                    stream.encode(),
+                                    b"\x00",
+                                    pack(version),
+                                    _as_bytes(state),
                                 )
-                    next_stop = next(stop_at, None)
-                # Continue from the stored value so each edit is reported at its own offset only.
-                previous = stored if type(stored) is bytes else recomputed
-                expected = offset + 1
-            report.events_checked += len(rows)
-            report.last_offset = after = rows[-1][0]
-            for offset, detail in columns.problems(rows):
-                problem("column_mismatch", offset, detail)
-            for offset, detail in backend.index_problems(rows):
-                problem("index_mismatch", offset, detail)
-            if keep_versions:
-                last_versions.update(
-                    zip(
-                        map(operator.itemgetter(1), rows),
+                            )
+                        ).digest()
+                        if _is_bytes(stored):
+                            recomputed = bytes(stored)
+                        problem("edited", offset, "stored value has the wrong storage type (not bytes)")
+                    while next_stop is not None and next_stop <= offset:
+                        if next_stop == offset:
+                            if offset in checkpoints:
+                                report.checkpoints_checked += 1
+                                if checkpoints[offset] != recomputed:
+                                    problem(
+                                        "checkpoint_mismatch", offset, "chain differs from the checkpoint"
+                                    )
+                            if offset in pinned:
+                                report.anchors_checked += 1
+                                if pinned[offset] != recomputed:
+                                    problem(
+                                        "anchor_mismatch",
+                                        offset,
+                                        "the chain recomputed through this offset differs from the "
+                                        "anchored head: an event at or before it was altered",
+                                    )
+                        next_stop = next(stop_at, None)
+                    # Continue from the stored value so each edit is reported at its own offset only.
+                    previous = stored if type(stored) is bytes else recomputed
+                    expected = offset + 1
+                report.events_checked += len(rows)
+                report.last_offset = rows[-1][0]
+                for offset, detail in columns.problems(rows):
+                    problem("column_mismatch", offset, detail)
+                for offset, detail in indexes.result() if indexes is not None else []:
+                    problem("index_mismatch", offset, detail)
+                if keep_versions:
+                    last_versions.update(
                         zip(
-                            map(operator.itemgetter(0), rows), map(operator.itemgetter(2), rows), strict=True
-                        ),
-                        strict=True,
+                            map(operator.itemgetter(1), rows),
+                            zip(
+                                map(operator.itemgetter(0), rows),
+                                map(operator.itemgetter(2), rows),
+                                strict=True,
+                            ),
+                            strict=True,
+                        )
                     )
-                )
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     head = backend.head()
     report.head_offset = head.offset if head else 0
     end = max(report.last_offset, report.first_offset)
