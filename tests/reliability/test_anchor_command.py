@@ -149,7 +149,7 @@ def test_follow_anchors_the_head_periodically(db: str, tmp_path: Path) -> None:
             db,
             "follow",
             "--seconds",
-            "4",
+            "3",
             "--anchor-every",
             "0.5",
             "--anchor-out",
@@ -161,7 +161,7 @@ def test_follow_anchors_the_head_periodically(db: str, tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(1.5)
+    time.sleep(1.2)
     with open_ledger(db) as ledger:
         ledger.append([StepRecorded(agent="a", success=True) for _ in range(2)])
     out, err = follower.communicate(timeout=30)
