@@ -20,15 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger.backends.base import LedgerBackend
 from ledger.errors import AnchorError
 from ledger.timeutil import as_utc
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+# ``cryptography`` is imported where a key or signature is used, not with the ledger: it costs
+# ~80 ms, and every ``rledger`` command imports the ledger.
 
 FORMAT = "rledger-anchor-v1"
 """The anchor format's name: part of the signed message, so a signature means nothing else."""
@@ -79,6 +83,9 @@ class Anchor:
         Only a key the verifier trusts proves who signed; the anchor's own key proves the file
         is whole.
         """
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         key = self.public_key if public_key is None else public_key
         if public_key is not None and public_key != self.public_key:
             return False
@@ -138,6 +145,9 @@ def new_anchor_key(path: str | os.PathLike[str]) -> bytes:
     Raises:
         FileExistsError: ``path`` exists (a key is never overwritten).
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -160,6 +170,9 @@ def load_anchor_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
         AnchorError: others can read the file, or it is not an Ed25519 private key.
         FileNotFoundError: there is no such file.
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     mode = os.stat(path).st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise AnchorError(
@@ -180,6 +193,9 @@ def load_public_key(path: str | os.PathLike[str]) -> bytes:
     Raises:
         AnchorError: the file holds no Ed25519 key.
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     data = Path(path).read_bytes()
     try:
         public = serialization.load_pem_public_key(data)
@@ -195,6 +211,8 @@ def load_public_key(path: str | os.PathLike[str]) -> bytes:
 
 def sign_head(backend: LedgerBackend, key: Ed25519PrivateKey, now: datetime) -> Anchor:
     """Return the ledger's current head, signed."""
+    from cryptography.hazmat.primitives import serialization
+
     head = backend.head()
     public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     unsigned = Anchor(
