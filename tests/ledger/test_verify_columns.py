@@ -177,6 +177,18 @@ def test_an_edited_agent_on_a_metric_is_named_too(steps: tuple[Ledger, Columns, 
     assert [o for kind, o in found(ledger) if kind == "column_mismatch"] == [metric]
 
 
+def test_an_agent_given_to_an_event_of_the_ledger_stream_is_named(
+    make_ledger: MakeLedger, ledger_url: str
+) -> None:
+    # No workflow, no agent: the event is in the "ledger" stream, and an agent column there
+    # contradicts it (the fast path must not vouch for it either).
+    ledger = make_ledger()
+    ledger.append([MetricRecorded(metric_name="m", value=float(i)) for i in range(3)])
+    Columns(ledger, ledger_url).set(2, "agent", "someone")
+
+    assert [o for kind, o in found(ledger) if kind == "column_mismatch"] == [2]
+
+
 def test_a_commit_time_that_goes_back_is_named(tmp_path: object) -> None:
     from pathlib import Path
 
