@@ -7,9 +7,10 @@ elsewhere — a file, a directory of heads, stdout for a ticket or a transparenc
 with anchors recomputes the chain and proves that the ledger still extends every anchored head,
 naming the first offset where it does not.
 
-The private key is a PKCS#8 PEM file created with mode 0600 (refused when others can read it);
-its public half is written beside it (``KEYFILE.pub``) and is what a verifier should trust.
-Nothing here logs or prints a private key.
+The private key is a PKCS#8 PEM file created with mode 0600 (refused when others can read it),
+encrypted when a passphrase is given (``$RLEDGER_ANCHOR_PASSPHRASE`` for ``rledger``); its
+public half is written beside it (``KEYFILE.pub``) and is what a verifier should trust. Nothing
+here logs or prints a private key or a passphrase.
 """
 
 from __future__ import annotations
@@ -139,19 +140,25 @@ class Anchor:
 # -- keys ----------------------------------------------------------------------------------
 
 
-def new_anchor_key(path: str | os.PathLike[str]) -> bytes:
+def new_anchor_key(path: str | os.PathLike[str], passphrase: bytes | None = None) -> bytes:
     """Create an Ed25519 signing key at ``path`` (mode 0600) and ``path.pub``; return the public key.
 
+    Args:
+        path: where the private key goes (never overwritten).
+        passphrase: encrypt the key with it (PKCS#8, the library's best available encryption);
+            without one the key is protected by its file mode alone, like an SSH key.
+
     Raises:
-        FileExistsError: ``path`` exists (a key is never overwritten).
+        FileExistsError: ``path`` exists.
     """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     # Created 0600 in one step: the private key is never readable by others, not even briefly.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -163,11 +170,12 @@ def new_anchor_key(path: str | os.PathLike[str]) -> bytes:
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def load_anchor_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    """Load a signing key made by :func:`new_anchor_key`.
+def load_anchor_key(path: str | os.PathLike[str], passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """Load a signing key made by :func:`new_anchor_key` (with its passphrase, if it has one).
 
     Raises:
-        AnchorError: others can read the file, or it is not an Ed25519 private key.
+        AnchorError: others can read the file, it is not an Ed25519 private key, or the
+            passphrase is missing or wrong.
         FileNotFoundError: there is no such file.
     """
     from cryptography.hazmat.primitives import serialization
@@ -179,15 +187,23 @@ def load_anchor_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
             os.fspath(path), f"the key file is readable by others (mode {stat.S_IMODE(mode):o}); chmod 600 it"
         )
     try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise AnchorError(os.fspath(path), f"not a PEM private key ({type(exc).__name__})") from None
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=passphrase or None)
+    except TypeError:
+        raise AnchorError(
+            os.fspath(path),
+            "the key is encrypted and no passphrase was given"
+            if not passphrase
+            else "the key is not encrypted",
+        ) from None
+    except ValueError:
+        # Deliberately vague: the library says the same for a wrong passphrase and a bad file.
+        raise AnchorError(os.fspath(path), "not a PEM private key, or a wrong passphrase") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise AnchorError(os.fspath(path), "not an Ed25519 key")
     return key
 
 
-def load_public_key(path: str | os.PathLike[str]) -> bytes:
+def load_public_key(path: str | os.PathLike[str], passphrase: bytes | None = None) -> bytes:
     """Return the raw public key in a ``.pub`` file (or the public half of a private key file).
 
     Raises:
@@ -200,7 +216,7 @@ def load_public_key(path: str | os.PathLike[str]) -> bytes:
     try:
         public = serialization.load_pem_public_key(data)
     except ValueError:
-        public = load_anchor_key(path).public_key()
+        public = load_anchor_key(path, passphrase).public_key()
     if not isinstance(public, Ed25519PublicKey):
         raise AnchorError(os.fspath(path), "not an Ed25519 public key")
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -20,6 +20,16 @@ from reliability.commands.output import EXIT_OK, Output
 KEY_ENV = "RLEDGER_ANCHOR_KEY"
 """The signing key file used when ``--key`` is not given."""
 
+PASSPHRASE_ENV = "RLEDGER_ANCHOR_PASSPHRASE"
+"""When set, the passphrase that encrypts a new key and unlocks the signing key (never an option:
+command lines are visible to other users)."""
+
+
+def passphrase() -> bytes | None:
+    """The key's passphrase from ``$RLEDGER_ANCHOR_PASSPHRASE``, if set."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode() if value else None
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``anchor``."""
@@ -56,7 +66,7 @@ def key_path(given: str | None) -> str:
 
 def write_signed_head(ledger: Ledger, key_file: str, out: str, output: Output) -> str:
     """Sign the head of ``ledger`` and write it to ``out`` (``-``: stdout); return where it went."""
-    anchor = sign_head(ledger.backend, load_anchor_key(key_file), ledger.clock())
+    anchor = sign_head(ledger.backend, load_anchor_key(key_file, passphrase()), ledger.clock())
     if out == "-":
         output.write_bytes(anchor.to_json() + b"\n")
         return "stdout"
@@ -67,12 +77,13 @@ def anchor(args: argparse.Namespace, out: Output) -> int:
     """Create a key, or sign the head and write it."""
     if args.new_key:
         try:
-            public = new_anchor_key(args.new_key)
+            public = new_anchor_key(args.new_key, passphrase())
         except FileExistsError:
             raise ValueError(
                 f"{args.new_key} exists: a key is never overwritten (choose another path)"
             ) from None
-        out.write(f"created signing key {args.new_key} (mode 0600; keep it private)")
+        encrypted = f", encrypted with ${PASSPHRASE_ENV}" if passphrase() else ""
+        out.write(f"created signing key {args.new_key} (mode 0600{encrypted}; keep it private)")
         out.write(f"public key {public.hex()} in {args.new_key}.pub (for verifiers: verify --trusted-key)")
         return EXIT_OK
     key_file = key_path(args.key)

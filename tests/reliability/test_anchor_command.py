@@ -172,3 +172,25 @@ def test_follow_anchors_the_head_periodically(db: str, tmp_path: Path) -> None:
     assert {a.offset for a in anchors} == {5, 7}
     with open_ledger(db) as ledger:
         assert ledger.verify(anchors=anchors).ok
+
+
+def test_a_key_encrypted_with_a_passphrase_needs_it_to_sign(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "k"
+    monkeypatch.setenv("RLEDGER_ANCHOR_PASSPHRASE", "correct horse")
+    assert rledger("anchor", "--new-key", str(key)) == 0
+    assert "ENCRYPTED PRIVATE KEY" in key.read_text()
+    assert rledger("--db", db, "anchor", "--out", str(tmp_path / "a.json"), "--key", str(key)) == 0
+    assert "correct horse" not in capsys.readouterr().out
+
+    monkeypatch.setenv("RLEDGER_ANCHOR_PASSPHRASE", "wrong")
+    assert rledger("--db", db, "anchor", "--out", str(tmp_path / "b.json"), "--key", str(key)) == 1
+    assert "wrong passphrase" in capsys.readouterr().err
+    monkeypatch.delenv("RLEDGER_ANCHOR_PASSPHRASE")
+    assert rledger("--db", db, "anchor", "--out", str(tmp_path / "b.json"), "--key", str(key)) == 1
+    assert "no passphrase was given" in capsys.readouterr().err
+    assert (
+        rledger("--db", db, "verify", "--anchor", str(tmp_path / "a.json"), "--trusted-key", f"{key}.pub")
+        == 0
+    )
