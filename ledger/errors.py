@@ -11,6 +11,7 @@
     │   └── ViewConflictError      a projection's position was already saved by another runner
     ├── BackendError
     │   ├── UnsupportedURLError    a ledger URL no backend understands
+    │   │   └── InvalidURLOptionError  a URL option (or open_ledger argument) with a bad value
     │   ├── BackendUnavailableError  the database cannot be reached or opened
     │   │   └── BackendTimeoutError    an operation did not finish within its deadline
     │   ├── StorageFullError       the store has no room for the write (disk full, quota, maxmemory)
@@ -134,6 +135,21 @@ class UnsupportedURLError(BackendError):
         )
 
 
+class InvalidURLOptionError(UnsupportedURLError):
+    """A ledger URL's option (``?timeout=``, ``?ttl_days=``…) has a value the ledger cannot use.
+
+    Attributes:
+        option: the option's name.
+        value: the value given.
+    """
+
+    def __init__(self, url: str, option: str, value: str, expected: str) -> None:
+        self.url = url
+        self.option = option
+        self.value = value
+        BackendError.__init__(self, f"ledger URL {url}: option '{option}' is {value!r}, expected {expected}")
+
+
 class BackendUnavailableError(BackendError):
     """The database behind a ledger URL cannot be reached or opened."""
 
@@ -155,7 +171,9 @@ class BackendTimeoutError(BackendUnavailableError):
         self.operation = operation
         self.deadline = deadline
         detail = f"{operation} did not finish within its deadline of {deadline:g} s"
-        super().__init__(url, f"{detail} ({reason})" if reason else detail)
+        self.url = url
+        self.reason = f"{detail} ({reason})" if reason else detail
+        BackendError.__init__(self, f"the ledger at {url}: {self.reason}")
 
 
 class StorageFullError(BackendError):

@@ -40,6 +40,7 @@ from ledger.backends.rows import (
     Tail,
 )
 from ledger.backends.transaction import WriteTransaction
+from ledger.deadline import DEFAULT_TIMEOUT
 from ledger.timeutil import to_epoch_us
 
 __all__ = [
@@ -65,10 +66,12 @@ class LedgerBackend(ProcessRecorder, ABC):
     Attributes:
         url: the URL it was opened with (password redacted).
         ttl_days: the retention its URL asked for (``?ttl_days=`` on Redis), else ``None``.
+        timeout: the deadline in seconds of each operation (see :mod:`ledger.deadline`).
     """
 
     url: str
     ttl_days: float | None = None
+    timeout: float = DEFAULT_TIMEOUT
 
     @abstractmethod
     def write(self) -> AbstractContextManager[WriteTransaction]:
