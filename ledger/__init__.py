@@ -2,7 +2,7 @@
 
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
-from ledger.batch import AppendResult
+from ledger.batch import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, AppendResult
 from ledger.budget_events import (
     BudgetBreached,
     BudgetRemoved,
@@ -14,14 +14,17 @@ from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.commit import Clock
 from ledger.connections import url_of
+from ledger.deadline import DEFAULT_TIMEOUT
 from ledger.errors import (
     BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
     BatchRejectedError,
+    BatchTooLargeError,
     ConflictError,
     DuplicateEventError,
     InvalidEventError,
+    InvalidURLOptionError,
     LedgerClosedError,
     LedgerError,
     LedgerLostError,
@@ -65,6 +68,7 @@ from ledger.guard_events import (
     MetricRecorded,
     ModeChecked,
 )
+from ledger.limits import MAX_DEPTH
 from ledger.recorded import Recorded
 from ledger.store import Ledger
 from ledger.timeutil import as_utc, from_epoch_us, new_event_id, to_epoch_us, utc_now
@@ -72,9 +76,13 @@ from ledger.url import DEFAULT_URL, default_url, open_ledger
 from ledger.workload import generate as generate_workload
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
     "EVENT_ADAPTER",
     "EVENT_TYPES",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_EVENTS",
+    "MAX_DEPTH",
     "AgentModeSet",
     "AlertAcknowledged",
     "AlertDelivered",
@@ -85,6 +93,7 @@ __all__ = [
     "BackendTimeoutError",
     "BackendUnavailableError",
     "BatchRejectedError",
+    "BatchTooLargeError",
     "BreakerCallRecorded",
     "BreakerConfigured",
     "BreakerProbeStarted",
@@ -106,6 +115,7 @@ __all__ = [
     "HumanIntervened",
     "IntegrityProblem",
     "InvalidEventError",
+    "InvalidURLOptionError",
     "Ledger",
     "LedgerClosedError",
     "LedgerError",

@@ -5,6 +5,7 @@
     LedgerError
     ├── InvalidEventError          one bad event: where (index / line), which field, why
     ├── BatchRejectedError         a batch with one or more invalid events; nothing was written
+    ├── BatchTooLargeError         a batch over the events or bytes one append may carry; nothing written
     ├── ConflictError
     │   ├── VersionConflictError   optimistic concurrency: a stream is not at the expected version
     │   ├── DuplicateEventError    an event id already stored with a different payload
@@ -71,6 +72,26 @@ class BatchRejectedError(LedgerError):
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(
             f"rejected {total} event(s): {len(problems)} problem(s), nothing written\n{shown}{more}"
+        )
+
+
+class BatchTooLargeError(LedgerError):
+    """A batch is larger than one append may carry; nothing of it was written.
+
+    Attributes:
+        size: how many events (or encoded bytes) the batch has.
+        limit: the most one append may carry.
+        unit: ``"events"`` or ``"encoded bytes"``.
+    """
+
+    def __init__(self, size: int, limit: int, unit: str) -> None:
+        self.size = size
+        self.limit = limit
+        self.unit = unit
+        name = "MAX_BATCH_EVENTS" if unit == "events" else "MAX_BATCH_BYTES"
+        super().__init__(
+            f"rejected a batch of {size} {unit}: one append carries at most {limit} "
+            f"(ledger.{name}); nothing written — split it into several appends"
         )
 
 

@@ -13,8 +13,12 @@ import pytest
 PUBLIC: dict[str, list[str]] = {
     "ledger": [
         "DEFAULT_URL",
+        "DEFAULT_TIMEOUT",
         "EVENT_ADAPTER",
         "EVENT_TYPES",
+        "MAX_DEPTH",
+        "MAX_BATCH_EVENTS",
+        "MAX_BATCH_BYTES",
         "AgentModeSet",
         "AlertAcknowledged",
         "AlertDelivered",
@@ -25,6 +29,7 @@ PUBLIC: dict[str, list[str]] = {
         "BackendTimeoutError",
         "BackendUnavailableError",
         "BatchRejectedError",
+        "BatchTooLargeError",
         "BreakerCallRecorded",
         "BreakerConfigured",
         "BreakerProbeStarted",
@@ -46,6 +51,7 @@ PUBLIC: dict[str, list[str]] = {
         "HumanIntervened",
         "IntegrityProblem",
         "InvalidEventError",
+        "InvalidURLOptionError",
         "Ledger",
         "LedgerClosedError",
         "LedgerError",
