@@ -4,7 +4,7 @@ Every connection the ledger takes comes from :meth:`LedgerDatastore.get_connecti
 
 - waits for a pooled connection no longer than the deadline (a server that cannot be reached
   is a :class:`~ledger.errors.BackendTimeoutError` after the deadline, not a 30 s pool wait);
-- checks a pooled connection before handing it out: an idle connection the server wrote to was
+- checks a pooled connection before using it: an idle connection the server wrote to was
   almost always closed by it (a reset, a restart, a killed proxy), and a round trip tells — so a
   dead connection is discarded instead of failing the caller (a live one costs nothing);
 - arms the process's :data:`~ledger.backends.watchdog.WATCHDOG`, which shuts the socket down
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import math
 import select
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,9 +44,6 @@ from ledger.errors import (
     LedgerError,
     StorageFullError,
 )
-
-_until = threading.local()
-"""The deadline (monotonic) of the operation this thread is getting a connection for."""
 
 
 def connect_options(timeout: float) -> dict[str, Any]:
@@ -88,19 +84,21 @@ def _cut(conn: Connection[Any]) -> None:
         cut_socket(conn.pgconn.socket)
 
 
-def _check(conn: Connection[Any]) -> None:
-    """The pool's check of a connection it is about to hand out (raising discards it)."""
+def _alive(conn: Connection[Any], when: float) -> bool:
+    """Whether a pooled connection still works (a round trip only if the server wrote to it)."""
     if conn.closed or conn.pgconn.status != ConnStatus.OK:
-        raise psycopg.OperationalError("the pooled connection is broken")
+        return False
     readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
     if not readable:
-        return  # nothing arrived on an idle connection: the usual case, no round trip
-    when = getattr(_until, "when", None) or time.monotonic() + deadline.DEFAULT_TIMEOUT
+        return True  # nothing arrived on an idle connection: the usual case, no round trip
     alarm = WATCHDOG.arm(when, lambda: _cut(conn))
     try:
         conn.execute("")
+    except psycopg.Error:
+        return False
     finally:
         alarm.cancel()
+    return True
 
 
 class LedgerDatastore(PostgresDatastore):
@@ -155,7 +153,6 @@ class LedgerDatastore(PostgresDatastore):
             max_size=pool_size + max_overflow,
             open=False,
             configure=self.after_connect_func(),
-            check=_check,
             timeout=timeout,
             max_lifetime=60 * 60.0,
         )
@@ -177,13 +174,16 @@ class LedgerDatastore(PostgresDatastore):
             raise BackendTimeoutError(self.url, operation, self.timeout, "no time left before it began")
         when = time.monotonic() + left
         self.pool.open(wait=False)
-        _until.when = when
-        try:
-            conn = self.pool.getconn(timeout=left)
-        except psycopg.Error as exc:
-            raise translate(exc, self.url, operation, self.timeout, cut=False) from exc
-        finally:
-            _until.when = None
+        while True:
+            try:
+                conn = self.pool.getconn(timeout=max(0.0, when - time.monotonic()))
+            except psycopg.Error as exc:
+                raise translate(exc, self.url, operation, self.timeout, cut=False) from exc
+            if _alive(conn, when):
+                break
+            # Dead (reset, restarted server, killed proxy): discard it and take another.
+            conn.close()
+            self.pool.putconn(conn)
         alarm = WATCHDOG.arm(when, lambda: _cut(conn))
         try:
             yield conn
