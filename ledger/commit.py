@@ -166,8 +166,10 @@ class Committer:
 
     def _commit_once(self, batches: Sequence[PreparedBatch], *, look_up: bool) -> list[AppendResult]:
         with self.backend.write() as tx:
-            existing = tx.existing(list({e.event_id for b in batches for e in b.events})) if look_up else {}
+            # The tail first: on an optimistic backend a writer that stores one of these ids
+            # after the look-up then moves the head past this tail, and the commit is re-run.
             tail = tx.tail()
+            existing = tx.existing(list({e.event_id for b in batches for e in b.events})) if look_up else {}
             # Streams named in expected_version may have no event in the batch: look them up too.
             named = sorted(
                 {s for b in batches for s in b.streams}
