@@ -9,8 +9,11 @@ the rows a backend handles are in :mod:`ledger.backends.rows`, runner locks in
 :mod:`ledger.backends.locks`.
 
 A backend is a package ``ledger/backends/<name>/`` whose ``__init__`` declares the URL
-``SCHEMES`` it serves and a ``from_url(url, shown)`` that parses its own URL; ``ledger.url``
-holds the registry.
+``SCHEMES`` it serves and a ``from_url(url, shown, *, create, timeout)`` that parses its own
+URL (``timeout``: :mod:`ledger.deadline`); ``ledger.url`` holds the registry. A backend bounds
+every wait by its ``timeout`` and raises only the ledger's errors (:mod:`ledger.errors`),
+translating its driver's at its own seam (PostgreSQL: :mod:`~ledger.backends.postgres.pool`,
+SQLite: :mod:`~ledger.backends.sqlite.datastore`, Redis: :mod:`~ledger.backends.redis.client`).
 """
 
 from __future__ import annotations
