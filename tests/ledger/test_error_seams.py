@@ -198,3 +198,28 @@ def test_an_id_stored_between_the_look_up_and_the_commit_is_retried(
         result = ours.append(batch)
         assert raced and result.offsets == (1, 2, 3) and result.written == 0
         assert [r.event.event_id for r in other.read()] == [e.event_id for e in batch]
+
+
+def test_a_sqlite_lock_held_past_the_deadline_is_a_timeout(tmp_path: Path) -> None:
+    """Another process holding the file's write lock: the append waits its deadline, no longer."""
+    import sqlite3
+    import time
+
+    from ledger import BackendTimeoutError
+
+    path = tmp_path / "l.db"
+    with open_ledger(sqlite_url(path), timeout=0.5) as ledger:
+        ledger.append(StepRecorded(agent="a", success=True))
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, as another writer would hold it
+        try:
+            start = time.monotonic()
+            with pytest.raises(BackendTimeoutError) as caught:
+                ledger.append(StepRecorded(agent="a", success=True))
+            assert time.monotonic() - start < 0.5 + 1.0
+            assert caught.value.deadline == 0.5 and "database is locked" in str(caught.value)
+            assert isinstance(caught.value.__cause__, Exception)  # the driver's error, kept
+        finally:
+            holder.rollback()
+            holder.close()
+        assert ledger.append(StepRecorded(agent="a", success=True)).offsets == (2,)
