@@ -338,12 +338,21 @@ def validate_and_encode(
         except PydanticSerializationError:
             states = None  # one cannot be encoded: the full checks say which and why
         scanned = _SCANNED
-        deep = limits.may_be_too_deep
+        # Inlined filters (a call per event shows in bench.ingest): NUL in one scan of the
+        # whole batch; nesting only where there are enough brackets for it (an event nested
+        # MAX_DEPTH deep has at least twice as many bytes).
+        depth = limits.MAX_DEPTH
         if (
             states is not None
             and max(map(len, states), default=0) <= max_bytes
+            and _NUL not in b"".join(states)
             and not any(
-                _NUL in s or (type(e) in scanned and (b"Infinity" in s or b"NaN" in s or deep(s)))
+                type(e) in scanned
+                and (
+                    b"Infinity" in s
+                    or b"NaN" in s
+                    or (len(s) >= 2 * depth and s.count(b"[") + s.count(b"{") >= depth)
+                )
                 for e, s in zip(items, states, strict=True)
             )
         ):
