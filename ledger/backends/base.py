@@ -69,6 +69,8 @@ class LedgerBackend(ProcessRecorder, ABC):
 
     url: str
     ttl_days: float | None = None
+    max_transaction_events: int | None = None
+    """The most new events one write transaction may hold (``None``: no limit; JetStream: 1 000)."""
 
     @abstractmethod
     def write(self) -> AbstractContextManager[WriteTransaction]:
