@@ -125,12 +125,17 @@ class NatsReads:
     def _tail(self, operation: str) -> tuple[int, Tail | None]:
         """(the stream's last sequence, the tail its last stored message gives, if it is that one)."""
 
-        async def both() -> tuple[dict[str, Any], Message | None]:
-            state, last = await asyncio.gather(self._state(), self._last(self.names.events))
-            return state, last
+        async def both() -> tuple[int, Message | None]:
+            # The last message first, then the last sequence: a commit in between shows as a
+            # newer sequence than the message read, so read again (a purged tail stays older).
+            for _ in range(5):
+                last = await self._last(self.names.events)
+                offset = int((await self._state())["last_seq"])
+                if last is None or last.seq >= offset:
+                    break
+            return offset, last
 
-        state, last = self.loop.run(both(), operation)
-        offset = int(state["last_seq"])
+        offset, last = self.loop.run(both(), operation)
         if offset == 0:
             return 0, Tail(0, GENESIS, None)
         if last is not None and last.seq == offset:
