@@ -158,11 +158,30 @@ def start_cluster(root: Path, size: int = 3) -> list[NatsServer]:
             node.start(wait=False)
         for node in nodes:
             node.wait_ready(30)
+        wait_for_meta_leader(nodes, 30)
     except BaseException:
         for node in nodes:
             node.stop()
         raise
     return nodes
+
+
+def wait_for_meta_leader(nodes: list[NatsServer], timeout: float) -> str:
+    """Wait until the cluster's JetStream meta leader hears every node (R3 streams can be created)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for node in nodes:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{node.monitor}/jsz", timeout=1) as r:
+                    meta = json.loads(r.read()).get("meta_cluster") or {}
+            except OSError:
+                continue
+            peers = meta.get("replicas") or []
+            # A leader that hears every other node: an R3 stream can be placed now.
+            if meta.get("leader") and len(peers) == len(nodes) - 1 and all(p.get("current") for p in peers):
+                return str(meta["leader"])
+        time.sleep(0.1)
+    raise RuntimeError(f"no JetStream meta leader within {timeout} s")
 
 
 def cluster_url(nodes: list[NatsServer], ledger: str, **query: object) -> str:

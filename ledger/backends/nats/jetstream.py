@@ -76,6 +76,9 @@ class Loop:
     def run(self, coro: Coroutine[Any, Any, T], operation: str, timeout: float | None = None) -> T:
         """Run ``coro`` on the loop; raise the ledger's errors when it fails or runs out of time."""
         deadline = self.timeout if timeout is None else timeout
+        if self._loop.is_closed():
+            coro.close()
+            raise BackendUnavailableError(self.url, f"{operation}: the ledger's connection is closed")
         future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coro, deadline), self._loop)
         try:
             # A little past the deadline: wait_for cancels the coroutine on the loop itself.

@@ -7,7 +7,8 @@ event-id subject to be empty (``Nats-Expected-Last-Subject-Sequence: 0``). The s
 both under its lock at commit and stores all or none, so offsets are gap-free and in commit
 order across any number of writers, chain links follow the stored tail, and no event id is
 stored twice. A refused batch is told apart afterwards: the tail moved (another writer won: the
-ledger runs the transaction again) or an event id is stored (the ledger looks the ids up).
+ledger runs the transaction again) or an event id is stored (looked up by its subject: the
+ledger then returns its original offset).
 """
 
 from __future__ import annotations
@@ -78,12 +79,14 @@ class NatsWrite(WriteTransaction):
             ack = loop.run(publish_batch(self.backend.nc, messages, loop.timeout), "append")
         except JetStreamError as exc:
             if exc.err_code in WRONG_LAST_SEQUENCE:
-                head = self.backend.max_offset()
-                if head != self.expected_tail:
-                    raise CommitConflictError(
-                        f"the stream moved to {head} (another writer committed)"
+                # Told apart by the ids, not the head: a head read during a leader change may
+                # lag, the ids' subjects are what the server refused on.
+                stored = self.backend.stored_ids({r.event_id: r.stream for r in self.rows})
+                if stored:
+                    raise DuplicateKeyError(
+                        f"{len(stored)} event id(s) of the batch are stored ({exc})"
                     ) from exc
-                raise DuplicateKeyError(f"an event id of the batch is already stored ({exc})") from exc
+                raise CommitConflictError(f"the stream moved past {self.expected_tail} ({exc})") from exc
             if exc.code == 503:
                 raise BackendUnavailableError(self.backend.url, f"append: {exc}") from exc
             raise BackendError(f"JetStream refused the batch on {self.backend.url}: {exc}") from exc
