@@ -150,7 +150,9 @@ def floor(bodies: list[bytes], nodes: list[Node], name: str, replicas: int) -> f
         subjects = [f"rledger.{name}.e.s.{i}" for i in range(len(bodies))]
         started = time.perf_counter()
         for i in range(0, len(bodies), 1000):
-            messages = [(subjects[j], {}, bodies[j]) for j in range(i, min(i + 1000, len(bodies)))]
+            messages: list[tuple[str, dict[str, str], bytes]] = [
+                (subjects[j], {}, bodies[j]) for j in range(i, min(i + 1000, len(bodies)))
+            ]
             await publish_batch(nc, messages, 15)
         elapsed = time.perf_counter() - started
         await api(nc, f"STREAM.DELETE.{names.stream}", None, 15)
@@ -186,7 +188,7 @@ def resume_after_leader_kill(nodes: list[Node], times: int) -> list[float]:
                 try:
                     ledger.append(StepRecorded(workflow_id="f", agent="b", success=True))
                     break
-                except Exception:  # noqa: BLE001 - any refusal while the cluster elects a leader
+                except Exception:
                     time.sleep(0.05)
             out.append(time.monotonic() - started)
             victim.start()
