@@ -247,6 +247,10 @@ class NatsMeta(NatsReads):
                 out[bytes.fromhex(key.split(".", 1)[1]).decode()] = unpack_view_head(found[0])[0][0]
         return out
 
+    def view_names(self) -> list[str]:
+        """Return the names of every stored projection (a position without a state counts too)."""
+        return sorted(self.view_positions())
+
     def max_tracking_id(self, application_name: str) -> int | None:
         """Return the recorded position of ``application_name`` (``None`` if none)."""
         found = self._get(self._view_key(application_name))
