@@ -117,6 +117,8 @@ def start(root: Path, size: int) -> list[Node]:
             if meta.get("leader") and len(peers) == size - 1 and all(p.get("current") for p in peers):
                 return nodes
         time.sleep(0.1)
+    for n in nodes:
+        n.stop()
     raise RuntimeError("JetStream did not become ready")
 
 
@@ -204,7 +206,12 @@ def main() -> None:
     args = parser.parse_args()
     w = Workload(args.events, seed=7, batch=1000)
     root = Path(tempfile.mkdtemp(prefix="bench-nats-"))
-    single, cluster = start(root / "single", 1), start(root / "r3", 3)
+    single = start(root / "single", 1)
+    try:
+        cluster = start(root / "r3", 3)
+    except BaseException:
+        single[0].stop()
+        raise
     figures: dict[str, list[float]] = {
         k: [] for k in ("single", "single_floor", "r3", "r3_floor", "postgres")
     }
