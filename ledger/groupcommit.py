@@ -91,9 +91,11 @@ class GroupCommitter:
                         break
             taken: list[_Queued] = []
             count = 0
-            while self._queue and (
-                not taken or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION
-            ):
+            # A backend may hold fewer events per transaction (JetStream: one atomic batch).
+            most = min(
+                self.MAX_EVENTS_PER_TRANSACTION, self._committer.backend.max_transaction_events or 1 << 62
+            )
+            while self._queue and (not taken or count + len(self._queue[0][0].events) <= most):
                 item = self._queue.popleft()
                 taken.append(item)
                 count += len(item[0].events)

@@ -29,6 +29,7 @@ BACKENDS = (
     "ledger.backends.sqlite",
     "ledger.backends.postgres",
     "ledger.backends.redis",
+    "ledger.backends.nats",
 )
 """The backend packages, each declaring ``SCHEMES`` and ``from_url(url, shown, *, create,
 timeout)``: adding a backend is one package under ``ledger/backends/`` and one line here. The

@@ -77,6 +77,8 @@ class LedgerBackend(ProcessRecorder, ABC):
     url: str
     ttl_days: float | None = None
     timeout: float = DEFAULT_TIMEOUT
+    max_transaction_events: int | None = None
+    """The most new events one write transaction may hold (``None``: no limit; JetStream: 1 000)."""
 
     @abstractmethod
     def write(self) -> AbstractContextManager[WriteTransaction]:
