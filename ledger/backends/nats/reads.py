@@ -51,11 +51,8 @@ class NatsReads:
         self.nc = nc
         self.names = names
         self.url = url
-
-    @property
-    def timeout(self) -> float:
-        """The deadline of one call, in seconds (the URL's ``timeout``)."""
-        return self.loop.timeout
+        self.timeout = loop.timeout
+        """The deadline of one call, in seconds (the ledger's ``timeout``)."""
 
     # -- building blocks ---------------------------------------------------------------------
 
