@@ -80,6 +80,7 @@ PUBLIC: dict[str, list[str]] = {
         "generate_workload",
         "new_event_id",
         "open_ledger",
+        "stored_event_schema",
         "to_epoch_us",
         "url_of",
         "utc_now",

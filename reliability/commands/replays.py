@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib
 from collections.abc import Iterator
@@ -14,14 +13,6 @@ import orjson
 
 from reliability.commands.options import input_file, open_db, table
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
-from replay import (
-    CheckpointNotFoundError,
-    DecisionTrailBuilder,
-    History,
-    Replayer,
-    WorkflowNotFoundError,
-    build_trail,
-)
 
 
 def _parse_setting(value: str) -> tuple[str, Any]:
@@ -99,6 +90,8 @@ def _recorded() -> Iterator[None]:
     Exit 1 means the command ran and found a problem (a replay diverged): a script must be able
     to tell a typo from a divergence.
     """
+    from replay import CheckpointNotFoundError, WorkflowNotFoundError
+
     try:
         yield
     except (WorkflowNotFoundError, CheckpointNotFoundError) as exc:
@@ -111,6 +104,8 @@ def trail(args: argparse.Namespace, out: Output) -> int:
     A workflow or checkpoint that does not exist is a bad argument (exit 2, "not found" on
     stderr) and records nothing: there was nothing to explain.
     """
+    from replay import DecisionTrailBuilder
+
     with open_db(args) as ledger:
         builder = DecisionTrailBuilder(ledger)
         with _recorded():
@@ -121,6 +116,8 @@ def trail(args: argparse.Namespace, out: Output) -> int:
 
 def export(args: argparse.Namespace, out: Output) -> int:
     """Write a workflow's history as JSON lines (to replay it elsewhere); not found is exit 2."""
+    from replay import History
+
     with open_db(args) as ledger, _recorded():
         history = History.load(ledger, args.workflow, args.checkpoint)
     data = history.to_jsonl()
@@ -138,6 +135,10 @@ def replay(args: argparse.Namespace, out: Output) -> int:
 
     A workflow, checkpoint or ``--history`` file that does not exist is exit 2 (a bad argument).
     """
+    import asyncio  # not at module level: ``rledger --help`` imports this module
+
+    from replay import History, Replayer, build_trail
+
     orchestrator = load_object(args.orchestrator)
     tools = load_object(args.tools) if args.tools else None
     settings = dict(args.set or [])

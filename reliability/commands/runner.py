@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from projections import CORE_PROJECTIONS, Projection, ProjectionRunner
 from reliability.commands.options import open_db
 from reliability.commands.output import EXIT_OK, Output
+
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from projections import Projection
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def selected(names: Sequence[str]) -> list[type[Projection]]:
     """The core projections named (all of them for none); an unknown name is an error."""
+    from projections import CORE_PROJECTIONS
+
     known = {p.name: p for p in CORE_PROJECTIONS}
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -44,6 +49,8 @@ def selected(names: Sequence[str]) -> list[type[Projection]]:
 
 def rebuild(args: argparse.Namespace, out: Output) -> int:
     """Rebuild projections from offset 0 into a shadow copy, then switch over."""
+    from projections import ProjectionRunner
+
     with open_db(args) as ledger:
         runner = ProjectionRunner(ledger, selected(args.names))
         runner.acquire(wait=args.wait)
@@ -66,6 +73,8 @@ def rebuild(args: argparse.Namespace, out: Output) -> int:
 
 def follow(args: argparse.Namespace, out: Output) -> int:
     """Keep stored projections current as events arrive (Ctrl-C to stop)."""
+    from projections import ProjectionRunner
+
     with open_db(args) as ledger:
         runner = ProjectionRunner(ledger, selected(args.names))
         runner.acquire(wait=args.wait)
