@@ -164,6 +164,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "projections.fold": [
         "SHADOW_SUFFIX",
+        "SNAPSHOT_EVERY",
         "Arrays",
         "Bound",
         "Column",
@@ -184,8 +185,11 @@ PUBLIC: dict[str, list[str]] = {
         "fold_range",
         "fold_together",
         "gc_paused",
+        "is_snapshot",
         "iso_to_us",
         "load_stored",
+        "nearest_snapshot",
+        "snapshot_name",
         "window_mask",
     ],
     "projections.metrics": [
