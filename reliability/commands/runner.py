@@ -20,6 +20,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("names", nargs="*", help="projections (default: all core ones)")
     p.add_argument("--wait", action="store_true", help="wait for another runner instead of failing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also keep each state as of every N offsets, so --as-of reports fold from the nearest one "
+        "(readers look every 100000)",
+    )
     p.set_defaults(run=rebuild)
 
     p = subparsers.add_parser("follow", help="keep stored projections current as events arrive")
@@ -32,6 +40,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=0.0,
         metavar="SECONDS",
         help="save at most this often while events keep coming (each save writes the states whole)",
+    )
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also keep each state as of every N offsets, so --as-of reports fold from the nearest one "
+        "(readers look every 100000)",
     )
     p.set_defaults(run=follow)
 
@@ -52,7 +68,7 @@ def rebuild(args: argparse.Namespace, out: Output) -> int:
     from projections import ProjectionRunner
 
     with open_db(args) as ledger:
-        runner = ProjectionRunner(ledger, selected(args.names))
+        runner = ProjectionRunner(ledger, selected(args.names), snapshot_every=args.snapshot_every)
         runner.acquire(wait=args.wait)
         try:
             total = ledger.latest_offset()
@@ -76,7 +92,7 @@ def follow(args: argparse.Namespace, out: Output) -> int:
     from projections import ProjectionRunner
 
     with open_db(args) as ledger:
-        runner = ProjectionRunner(ledger, selected(args.names))
+        runner = ProjectionRunner(ledger, selected(args.names), snapshot_every=args.snapshot_every)
         runner.acquire(wait=args.wait)
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         last = -1
