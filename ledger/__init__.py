@@ -4,7 +4,7 @@ The exports are lazy (module ``__getattr__``, as in :mod:`reliability`): ``rledg
 ``rledger stats`` import this package for the URL default and the error types, and must not load
 pydantic, the event models or the backends they do not use (``bench/cli.py``). A name is imported
 from its module on first use, then cached here; what mypy and editors see is the import list under
-``TYPE_CHECKING``, which ``tests/test_exports.py`` checks against ``_WHERE``.
+``TYPE_CHECKING``, which ``tests/ledger/test_lazy_exports.py`` checks against ``_WHERE``.
 """
 
 from __future__ import annotations
