@@ -13,6 +13,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ledger.anchors import (
+        Anchor,
+        load_anchor_key,
+        load_public_key,
+        new_anchor_key,
+        read_anchors,
+        sign_head,
+        write_anchor,
+    )
     from ledger.backends.locks import RunnerLock
     from ledger.backends.rows import ReadQuery, SavedView, ScanRow
     from ledger.batch import AppendResult
@@ -23,11 +32,11 @@ if TYPE_CHECKING:
         BudgetReserved,
         BudgetSet,
     )
-    from ledger.chain import IntegrityProblem, VerifyReport
     from ledger.codec import validate_batch, validate_lines, validate_one
     from ledger.commit import Clock
     from ledger.connections import url_of
     from ledger.errors import (
+        AnchorError,
         BackendError,
         BackendTimeoutError,
         BackendUnavailableError,
@@ -78,11 +87,14 @@ if TYPE_CHECKING:
         MetricRecorded,
         ModeChecked,
     )
+    from ledger.model_events import ModelCalled
     from ledger.recorded import Recorded
     from ledger.schema_file import stored_event_schema
+    from ledger.shadows import SHADOW_SUFFIX, clear_stale_shadows, shadow_name, take_shadow_lease
     from ledger.store import Ledger
     from ledger.timeutil import as_utc, from_epoch_us, new_event_id, to_epoch_us, utc_now
     from ledger.url import DEFAULT_URL, default_url, open_ledger
+    from ledger.verify import IntegrityProblem, VerifyReport
     from ledger.workload import generate as generate_workload
 
 _WHERE: dict[str, str] = {
@@ -90,6 +102,8 @@ _WHERE: dict[str, str] = {
     "AlertAcknowledged": "guard_events",
     "AlertDelivered": "guard_events",
     "AlertRaised": "guard_events",
+    "Anchor": "anchors",
+    "AnchorError": "errors",
     "AnomalyDetected": "guard_events",
     "AppendResult": "batch",
     "BackendError": "errors",
@@ -118,7 +132,7 @@ _WHERE: dict[str, str] = {
     "EvidenceCollected": "events",
     "ExplanationRecorded": "events",
     "HumanIntervened": "events",
-    "IntegrityProblem": "chain",
+    "IntegrityProblem": "verify",
     "InvalidEventError": "errors",
     "Ledger": "store",
     "LedgerClosedError": "errors",
@@ -128,6 +142,7 @@ _WHERE: dict[str, str] = {
     "MetricRecorded": "guard_events",
     "ModeChecked": "guard_events",
     "ModeViolated": "events",
+    "ModelCalled": "model_events",
     "PlanRevised": "events",
     "Problem": "errors",
     "PrunedRangeError": "errors",
@@ -135,6 +150,7 @@ _WHERE: dict[str, str] = {
     "Recorded": "recorded",
     "ReplayAttempted": "events",
     "RunnerLock": "backends.locks",
+    "SHADOW_SUFFIX": "shadows",
     "SavedView": "backends.rows",
     "ScanRow": "backends.rows",
     "StateChanged": "events",
@@ -142,25 +158,34 @@ _WHERE: dict[str, str] = {
     "StorageFullError": "errors",
     "ToolCalled": "events",
     "UnsupportedURLError": "errors",
-    "VerifyReport": "chain",
+    "VerifyReport": "verify",
     "VersionConflictError": "errors",
     "ViewConflictError": "errors",
     "WorkflowCompleted": "events",
     "WorkflowStarted": "events",
     "as_utc": "timeutil",
+    "clear_stale_shadows": "shadows",
     "default_url": "url",
     "event_json_schema": "events",
     "from_epoch_us": "timeutil",
-    "stored_event_schema": "schema_file",
     "generate_workload": "workload",
+    "load_anchor_key": "anchors",
+    "load_public_key": "anchors",
+    "new_anchor_key": "anchors",
     "new_event_id": "timeutil",
     "open_ledger": "url",
+    "read_anchors": "anchors",
+    "shadow_name": "shadows",
+    "sign_head": "anchors",
+    "stored_event_schema": "schema_file",
+    "take_shadow_lease": "shadows",
     "to_epoch_us": "timeutil",
     "url_of": "connections",
     "utc_now": "timeutil",
     "validate_batch": "codec",
     "validate_lines": "codec",
     "validate_one": "codec",
+    "write_anchor": "anchors",
 }
 """Each export's module under ``ledger``."""
 
@@ -185,10 +210,13 @@ __all__ = [
     "DEFAULT_URL",
     "EVENT_ADAPTER",
     "EVENT_TYPES",
+    "SHADOW_SUFFIX",
     "AgentModeSet",
     "AlertAcknowledged",
     "AlertDelivered",
     "AlertRaised",
+    "Anchor",
+    "AnchorError",
     "AnomalyDetected",
     "AppendResult",
     "BackendError",
@@ -224,6 +252,7 @@ __all__ = [
     "MetricRecorded",
     "ModeChecked",
     "ModeViolated",
+    "ModelCalled",
     "PlanRevised",
     "Problem",
     "PrunedRangeError",
@@ -244,17 +273,26 @@ __all__ = [
     "WorkflowCompleted",
     "WorkflowStarted",
     "as_utc",
+    "clear_stale_shadows",
     "default_url",
     "event_json_schema",
     "from_epoch_us",
     "generate_workload",
+    "load_anchor_key",
+    "load_public_key",
+    "new_anchor_key",
     "new_event_id",
     "open_ledger",
+    "read_anchors",
+    "shadow_name",
+    "sign_head",
     "stored_event_schema",
+    "take_shadow_lease",
     "to_epoch_us",
     "url_of",
     "utc_now",
     "validate_batch",
     "validate_lines",
     "validate_one",
+    "write_anchor",
 ]

@@ -6,8 +6,9 @@ contract: add optional fields and new types freely, never rename or remove these
 ``LEGACY_TYPE_NAMES`` for how a renamed type would keep loading).
 
 The orchestrators' facts and the union of every event are defined here; the base and field types
-are in :mod:`ledger.event_base`, budget reservations in :mod:`ledger.budget_events`, the guards'
-and alerts' events in :mod:`ledger.guard_events`, time helpers in :mod:`ledger.timeutil`.
+are in :mod:`ledger.event_base`, budget reservations in :mod:`ledger.budget_events`, model calls
+in :mod:`ledger.model_events`, the guards' and alerts' events in :mod:`ledger.guard_events`, time
+helpers in :mod:`ledger.timeutil`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ from ledger.guard_events import (
     MetricRecorded,
     ModeChecked,
 )
+from ledger.model_events import ModelCalled
+
+
+def _unset(value: Any) -> bool:
+    """Whether an added field holds its default (``None`` or empty): then it is not stored."""
+    return value is None or value == ()
 
 
 class WorkflowStarted(LedgerEvent):
@@ -80,7 +87,10 @@ class StepRecorded(LedgerEvent):
 
 
 class ToolCalled(LedgerEvent):
-    """A tool was called: arguments, result or error, duration and its ordinal in the run."""
+    """A tool was called: arguments, result or error, duration and its ordinal in the run.
+
+    ``call_id`` is the caller's own id of the call (a model's tool-call id), when it has one.
+    """
 
     type: Literal["ToolCalled"] = "ToolCalled"
     tool: Name
@@ -90,6 +100,9 @@ class ToolCalled(LedgerEvent):
     duration_ms: NonNegativeFloat | None = None
     error: str | None = None
     call_index: NonNegativeInt | None = None
+    # Fields added after events were stored are left out of the stored form while unset, so an
+    # event recorded before them encodes (and digests, for idempotency) byte for byte as it did.
+    call_id: Name | None = Field(default=None, exclude_if=_unset)
 
 
 class EvidenceCollected(LedgerEvent):
@@ -135,11 +148,17 @@ class HumanIntervened(LedgerEvent):
 
 
 class CostIncurred(LedgerEvent):
-    """Money or tokens were spent; ``amount`` is ``None`` exactly when status is unpriced."""
+    """Money or tokens were spent; ``amount`` is ``None`` exactly when status is unpriced.
+
+    ``provider`` is who served the model (``openai``, ``anthropic``…), when known;
+    ``usage_attributes`` names the telemetry attributes the token counts were read from (OTLP
+    ingest), so an audit can tell which of the conventions' spellings an emitter sent.
+    """
 
     type: Literal["CostIncurred"] = "CostIncurred"
     category: Name = "llm"
     model: Name | None = None
+    provider: Name | None = Field(default=None, exclude_if=_unset)
     tool: Name | None = None
     prompt_tokens: NonNegativeInt = 0
     completion_tokens: NonNegativeInt = 0
@@ -150,6 +169,7 @@ class CostIncurred(LedgerEvent):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     price_version: str | None = None
     status: Literal["priced", "unpriced"] = "priced"
+    usage_attributes: tuple[Name, ...] = Field(default=(), exclude_if=_unset)
 
     @model_validator(mode="after")
     def _amount_matches_status(self) -> CostIncurred:
@@ -222,6 +242,7 @@ Event: TypeAlias = Annotated[
     | WorkflowCompleted
     | StepRecorded
     | ToolCalled
+    | ModelCalled
     | EvidenceCollected
     | ModeViolated
     | PlanRevised
