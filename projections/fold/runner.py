@@ -212,16 +212,13 @@ class ProjectionRunner:
 
     def _snapshot(self, projections: Sequence[Projection]) -> None:
         """Store the states that stand exactly at a snapshot offset as that offset's snapshot."""
-        every = self.snapshot_every
-        if not every:
-            return
-        now = datetime.now(UTC)
-        for p in projections:
+        every, now = self.snapshot_every or 0, datetime.now(UTC)
+        for p in projections if every else ():
             if p.position > 0 and p.position % every == 0 and self._snapshotted.get(p.name) != p.position:
                 self._snapshotted[p.name] = p.position
                 state, digest = p.snapshot()
-                name = snapshot_name(p.name, p.position)
-                self.ledger.backend.save_view(SavedView(name, p.position, state, digest, now), reset=True)
+                view = SavedView(snapshot_name(p.name, p.position), p.position, state, digest, now)
+                self.ledger.backend.save_view(view, reset=True)
 
     def catch_up(self, *, progress: Progress | None = None) -> int:
         """Fold every new event into the stored projections and save them; return the position."""
