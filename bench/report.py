@@ -13,12 +13,14 @@ Run ``python -m bench.report --help``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -108,37 +110,53 @@ def p95(values: Sequence[float]) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def measure(events: int, seed: int, calls: int, baseline_calls: int, tmp: str | None) -> list[dict[str, Any]]:
-    """Fill a ledger, bring the projections current, and time subject and baseline reports."""
-    with tempfile.TemporaryDirectory(dir=tmp) as d:
-        url = f"sqlite:///{os.path.join(d, 'report.db')}"
-        log(f"{events:,} events: filling")
-        fill(url, events, seed)
-        with open_ledger(url) as ledger:
-            metrics, slo, costs = (
-                ReliabilityMetrics(ledger=ledger),
-                SLOTracker(ledger=ledger),
-                CostTracker(ledger=ledger),
-            )
-            costs.set_budget(CostBudget("daily", Decimal(1000), 24))
-            log("  folding (first report)")
+@dataclass
+class Subject:
+    """One size's ledger with current facades, and the records its re-scan baseline scans."""
 
-            def full_report() -> None:
-                metrics.report()
-                slo.report()
-                costs.report()
+    events: int
+    fill_s: float
+    report: Callable[[], None]
+    rescan: RescanMetrics
+    subject: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
 
-            full_report()
-            subject = latencies_ms(full_report, calls)
-            steps: list[dict[str, Any]] = []
-            workflows: list[dict[str, Any]] = []
-            for rec in ledger.read(types=("StepRecorded", "WorkflowCompleted")):
-                data = orjson.loads(rec.event.model_dump_json())
-                (steps if data["type"] == "StepRecorded" else workflows).append(data)
-        log(f"  {len(steps):,} steps, {len(workflows):,} workflows: timing the re-scan baseline")
-        rescan = RescanMetrics(steps, workflows)
-        baseline = latencies_ms(rescan.report, baseline_calls)
-    sub, base = Spread(tuple(subject)), Spread(tuple(baseline))
+
+def prepare(stack: contextlib.ExitStack, events: int, seed: int, tmp: str) -> Subject:
+    """Fill a ledger, bring the facades' projections current, load the re-scan's records."""
+    url = f"sqlite:///{os.path.join(tmp, f'report-{events}.db')}"
+    log(f"{events:,} events: filling")
+    started = time.perf_counter()
+    fill(url, events, seed)
+    fill_s = time.perf_counter() - started
+    log(f"  filled in {fill_s:.0f} s; folding (first report)")
+    ledger = stack.enter_context(open_ledger(url))
+    metrics, slo, costs = (
+        ReliabilityMetrics(ledger=ledger),
+        SLOTracker(ledger=ledger),
+        CostTracker(ledger=ledger),
+    )
+    costs.set_budget(CostBudget("daily", Decimal(1000), 24))
+
+    def full_report() -> None:
+        metrics.report()
+        slo.report()
+        costs.report()
+
+    full_report()
+    steps: list[dict[str, Any]] = []
+    workflows: list[dict[str, Any]] = []
+    for rec in ledger.read(types=("StepRecorded", "WorkflowCompleted")):
+        data = orjson.loads(rec.event.model_dump_json())
+        (steps if data["type"] == "StepRecorded" else workflows).append(data)
+    log(f"  {len(steps):,} steps, {len(workflows):,} workflows")
+    return Subject(events, fill_s, full_report, RescanMetrics(steps, workflows))
+
+
+def rows_of(s: Subject) -> list[dict[str, Any]]:
+    """The latency and speed-up rows of one size."""
+    subject, baseline = s.subject, s.baseline
+    steps = len(s.rescan.steps)
     speedup = result_row(
         "full report (metrics + SLO + costs) vs re-scan",
         "sqlite",
@@ -147,23 +165,68 @@ def measure(events: int, seed: int, calls: int, baseline_calls: int, tmp: str | 
         "seed re-scan get_report",
         unit="reports/s",
         target=">= 100 x re-scan at 100k steps",
-        note=f"{len(steps)} steps, {events} events",
+        note=f"{steps} steps, {s.events} events",
     )
     latency = result_row(
         "full report latency",
         "sqlite",
-        sub,
-        base,
+        Spread(tuple(subject)),
+        Spread(tuple(baseline)),
         "seed re-scan get_report",
         unit="ms",
-        target="<= 5 ms at 1M events",
-        note=f"p95 {p95(subject):.2f} ms over {calls} calls; {len(steps)} steps, {events} events",
+        target="<= 5 ms at 1M and 10M events",
+        note=f"p95 {p95(subject):.2f} ms over {len(subject)} calls; {steps} steps, {s.events} events; "
+        f"generating and appending the ledger took {s.fill_s:.0f} s",
+        digits=3,
     )
     log(
-        f"  subject median {statistics.median(subject):.3f} ms, p95 {p95(subject):.3f} ms; "
+        f"  {s.events:,}: subject median {statistics.median(subject):.3f} ms, p95 {p95(subject):.3f} ms; "
         f"re-scan median {statistics.median(baseline):.1f} ms"
     )
     return [latency, speedup]
+
+
+def measure(
+    sizes: Sequence[int], seed: int, calls: int, rounds: int, tmp: str | None
+) -> list[dict[str, Any]]:
+    """Prepare every size, then time them all in alternating rounds (one run, the same drift).
+
+    Each round times, for each size in turn (rotating which goes first), a block of subject
+    reports and one re-scan; the growth row compares the sizes' medians from those same rounds.
+    """
+    with tempfile.TemporaryDirectory(dir=tmp) as d, contextlib.ExitStack() as stack:
+        subjects = [prepare(stack, size, seed, d) for size in sizes]
+        per_round = max(calls // max(rounds, 1), 1)
+        for round_no in range(max(rounds, 1)):
+            shift = round_no % len(subjects)
+            for s in subjects[shift:] + subjects[:shift]:
+                s.subject += latencies_ms(s.report, per_round)
+                s.baseline += latencies_ms(s.rescan.report, 1)
+            log(f"  round {round_no + 1}/{rounds} done")
+        rows = [row for s in subjects for row in rows_of(s)]
+        if len(subjects) > 1:
+            small, large = subjects[0], subjects[-1]
+            ratios = Spread(
+                tuple(
+                    statistics.median(large.subject[i : i + per_round])
+                    / statistics.median(small.subject[i : i + per_round])
+                    for i in range(0, len(small.subject), per_round)
+                )
+            )
+            rows.append(
+                result_row(
+                    f"report growth, {large.events:,} / {small.events:,} events",
+                    "sqlite",
+                    Spread(tuple(large.subject)),
+                    Spread(tuple(small.subject)),
+                    f"the same report at {small.events:,} events",
+                    unit="ms",
+                    target="ratio <= 1.5 (issue #16 asks 10M / 1M)",
+                    note="per-round ratios of block medians: " + ", ".join(f"{r:.2f}" for r in ratios.values),
+                    digits=3,
+                )
+            )
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,16 +234,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="300000,1000000", help="ledger sizes in events, comma-separated")
     p.add_argument("--calls", type=int, default=200, help="timed subject reports per size")
-    p.add_argument("--baseline-calls", type=int, default=5, help="timed re-scan reports per size")
+    p.add_argument(
+        "--baseline-calls", type=int, default=5, help="rounds: timed re-scan reports per size (one a round)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tmp-dir", default=None)
     p.add_argument("--no-write", action="store_true")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
-    for size in sizes:
-        rows += measure(size, args.seed, args.calls, args.baseline_calls, args.tmp_dir)
-    print(format_table(rows))
+    rows = measure(sizes, args.seed, args.calls, args.baseline_calls, args.tmp_dir)
+    print(format_table(rows, digits=2))
     if not args.no_write:
         path = write_results(
             "report",

@@ -9,14 +9,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ledger import verify as verify_mod
 from ledger.anchors import Anchor, anchor_pins
 from ledger.backends.base import LedgerBackend
 from ledger.backends.rows import ReadQuery, ScanRow, StoredRow, StreamRow
 from ledger.errors import LedgerClosedError, PrunedRangeError
 from ledger.recorded import Recorded, to_recorded
 from ledger.timeutil import as_utc
+
+if TYPE_CHECKING:
+    from ledger import verify as verify_mod
 
 
 class LedgerReads:
@@ -165,6 +168,9 @@ class LedgerReads:
             since_anchor: check only the events after the latest valid anchor (a daily verify
                 of what is new), instead of the whole ledger.
         """
+        # The verifier (the codec, pydantic) loads when a verify runs, not with every reader.
+        from ledger import verify as verify_mod
+
         self._check_open()
         pins, problems = anchor_pins(anchors, public_key)
         start = None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.backends.rows import StoredRow
-from ledger.codec import decode
-from ledger.events import Event
+
+if TYPE_CHECKING:
+    from ledger.events import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,11 @@ class Recorded:
 
 def to_recorded(row: StoredRow) -> Recorded:
     """Decode a stored row into a :class:`Recorded` event."""
+    # The codec (pydantic and the event models) loads on the first read, not when the ledger's
+    # modules do: a command that only counts (``rledger stats``) never needs it. Once loaded,
+    # this import is a look-up in sys.modules.
+    from ledger.codec import decode
+
     return Recorded(
         offset=row.offset,
         stream=row.stream,

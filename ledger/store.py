@@ -12,25 +12,49 @@ would need them raise :class:`~ledger.errors.PrunedRangeError` instead of silent
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.backends.base import LedgerBackend
-from ledger.backends.pruning import PruneResult
-from ledger.batch import AppendResult, EventInput, ExpectedVersion, PreparedBatch, prepare
-from ledger.codec import DEFAULT_MAX_EVENT_BYTES
-from ledger.commit import Clock, Committer
-from ledger.groupcommit import GroupCommitter
 from ledger.reads import LedgerReads
-from ledger.recorded import Recorded, to_recorded
 from ledger.retention import RetentionPolicy, RetentionSweeper
 from ledger.shadows import clear_stale_shadows
 from ledger.timeutil import as_utc, utc_now
 
+if TYPE_CHECKING:
+    import asyncio
+
+    # The write path (validation, the codec and pydantic, the committer) loads on the first
+    # append: a ledger opened to read or count (``rledger stats``) starts without it.
+    from ledger.backends.base import LedgerBackend
+    from ledger.backends.pruning import PruneResult
+    from ledger.batch import AppendResult, EventInput, ExpectedVersion, PreparedBatch
+    from ledger.commit import Clock, Committer
+    from ledger.groupcommit import GroupCommitter
+    from ledger.recorded import Recorded, to_recorded
+
 __all__ = ["AppendResult", "Clock", "EventInput", "ExpectedVersion", "Ledger", "Recorded", "to_recorded"]
+
+_REEXPORTED = {
+    "AppendResult": "ledger.batch",
+    "Clock": "ledger.commit",
+    "EventInput": "ledger.batch",
+    "ExpectedVersion": "ledger.batch",
+    "Recorded": "ledger.recorded",
+    "to_recorded": "ledger.recorded",
+}
+
+MAX_EVENT_BYTES = 1 << 20
+"""The default largest encoded event (``ledger.codec.DEFAULT_MAX_EVENT_BYTES``, which is this)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _REEXPORTED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ledger.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 class Ledger(LedgerReads):
@@ -47,13 +71,13 @@ class Ledger(LedgerReads):
         backend: LedgerBackend,
         *,
         clock: Clock = utc_now,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.backend = backend
         self.clock = clock
         self.max_event_bytes = max_event_bytes
-        self.committer = Committer(backend, self._now)
-        """Writes every append (one transaction at a time); see :mod:`ledger.commit`."""
+        self._committer: Committer | None = None
+        self._committer_lock = threading.Lock()
         self.retention: RetentionSweeper[Ledger] | None = None
         self._closed = False
         self._group: GroupCommitter | None = None
@@ -64,9 +88,29 @@ class Ledger(LedgerReads):
         return self.clock()
 
     @property
+    def committer(self) -> Committer:
+        """Writes every append (one transaction at a time); see :mod:`ledger.commit`.
+
+        Made on the first append, so opening a ledger to read does not load the write path.
+        """
+        committer = self._committer
+        if committer is None:
+            with self._committer_lock:
+                if self._committer is None:
+                    from ledger.commit import Committer
+
+                    self._committer = Committer(self.backend, self._now)
+                committer = self._committer
+        return committer
+
+    @committer.setter
+    def committer(self, committer: Committer) -> None:
+        self._committer = committer
+
+    @property
     def commit_conflicts(self) -> int:
         """Transactions re-run because another writer committed first (optimistic backends)."""
-        return self.committer.commit_conflicts
+        return 0 if self._committer is None else self._committer.commit_conflicts
 
     @property
     def url(self) -> str:
@@ -91,6 +135,8 @@ class Ledger(LedgerReads):
             VersionConflictError: a stream is not at the expected version (nothing written).
             DuplicateEventError: an event id is stored with a different payload (nothing written).
         """
+        from ledger.batch import prepare
+
         self._check_open()
         batch = prepare(events, expected_version, max_event_bytes=self.max_event_bytes)
         result = self.committer.commit([batch])[0]
@@ -105,6 +151,10 @@ class Ledger(LedgerReads):
         Concurrent callers are batched into shared transactions (group commit) by a writer
         thread; each await resolves once its own events are committed.
         """
+        import asyncio  # ~30 ms to import: only async callers pay it
+
+        from ledger.batch import prepare
+
         self._check_open()
         batch: PreparedBatch = prepare(events, expected_version, max_event_bytes=self.max_event_bytes)
         group = self._group_committer()
@@ -115,6 +165,8 @@ class Ledger(LedgerReads):
     def _group_committer(self) -> GroupCommitter:
         with self._group_lock:
             if self._group is None:
+                from ledger.groupcommit import GroupCommitter
+
                 self._group = GroupCommitter(self.committer, self.after_commit)
             return self._group
 
@@ -190,7 +242,8 @@ class Ledger(LedgerReads):
         if group is not None:
             group.stop()
         self._closed = True
-        self.committer.close()
+        if self._committer is not None:  # none was made: nothing was appended through this one
+            self._committer.close()
         self.backend.close()
 
     def __enter__(self) -> Ledger:

@@ -6,13 +6,18 @@ import importlib
 import os
 from datetime import timedelta
 from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ledger.backends.base import LedgerBackend
 from ledger.deadline import timeout_of, without_timeout
 from ledger.errors import UnsupportedURLError
-from ledger.store import Clock, Ledger
 from ledger.timeutil import utc_now
+
+if TYPE_CHECKING:
+    # The store (pydantic, the codec, the chain) loads on the first open: the CLI imports this
+    # module for DEFAULT_URL, and `rledger --help` opens nothing.
+    from ledger.backends.base import LedgerBackend
+    from ledger.store import Clock, Ledger
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
@@ -109,6 +114,8 @@ def open_ledger(
         BackendUnavailableError: the database cannot be reached or opened.
         FileNotFoundError: ``create`` is false and the SQLite file does not exist.
     """
+    from ledger.store import Ledger
+
     backend = open_backend(url, create=create, timeout=timeout)
     ledger = Ledger(backend, clock=clock)
     days = ttl_days if ttl_days is not None else backend.ttl_days

@@ -94,6 +94,7 @@ PUBLIC: dict[str, list[str]] = {
         "new_anchor_key",
         "new_event_id",
         "open_ledger",
+        "stored_event_schema",
         "read_anchors",
         "shadow_name",
         "sign_head",
@@ -182,6 +183,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "projections.fold": [
         "SHADOW_SUFFIX",
+        "SNAPSHOT_EVERY",
         "Arrays",
         "Bound",
         "Column",
@@ -202,8 +204,11 @@ PUBLIC: dict[str, list[str]] = {
         "fold_range",
         "fold_together",
         "gc_paused",
+        "is_snapshot",
         "iso_to_us",
         "load_stored",
+        "nearest_snapshot",
+        "snapshot_name",
         "window_mask",
     ],
     "projections.metrics": [

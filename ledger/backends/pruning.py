@@ -50,6 +50,10 @@ class PruneResult:
         return done if self.held_back_by is None else f"{done} (held back: {self.held_back_by})"
 
 
+SNAPSHOT_MARK = "@"
+"""In a stored view's name, what marks a snapshot of a projection (``projections.fold.snapshots``)."""
+
+
 def plan_prune(wanted: int, floor: int, positions: dict[str, int], *, force: bool) -> tuple[int, str | None]:
     """Return the offset to prune through and why it stops short of ``wanted`` (shared by backends).
 
@@ -62,6 +66,9 @@ def plan_prune(wanted: int, floor: int, positions: dict[str, int], *, force: boo
     """
     if force or wanted <= floor:
         return max(wanted, floor), None
+    # A snapshot ("name@offset", projections.fold.snapshots) is a state kept as history, not a
+    # projection that still has events to fold: it never holds a prune back.
+    positions = {name: at for name, at in positions.items() if SNAPSHOT_MARK not in name}
     if not positions:
         return floor, "no stored projection has folded these events (run `rledger follow`, or force)"
     lowest = min(positions.values())

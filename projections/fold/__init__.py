@@ -13,10 +13,12 @@ from projections.fold.projection import (
     iso_to_us,
 )
 from projections.fold.runner import ProjectionRunner, RunnerBusyError, fold_range, load_stored
+from projections.fold.snapshots import SNAPSHOT_EVERY, is_snapshot, nearest_snapshot, snapshot_name
 from projections.fold.storage import MemoryMetricStorage, MetricStorage, SQLMetricStorage
 
 __all__ = [
     "SHADOW_SUFFIX",
+    "SNAPSHOT_EVERY",
     "Arrays",
     "Bound",
     "Column",
@@ -37,7 +39,10 @@ __all__ = [
     "fold_range",
     "fold_together",
     "gc_paused",
+    "is_snapshot",
     "iso_to_us",
     "load_stored",
+    "nearest_snapshot",
+    "snapshot_name",
     "window_mask",
 ]

@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 from ledger import Clock, Ledger, PrunedRangeError, ReadQuery, as_utc, open_ledger, to_epoch_us, utc_now
 from projections.fold.projection import Projection, dt_to_us
 from projections.fold.runner import fold_range, load_stored
+from projections.fold.snapshots import nearest_snapshot
 from projections.fold.storage import MetricStorage
 
 P = TypeVar("P", bound=Projection)
@@ -89,8 +90,10 @@ class Facade(Bound, Generic[P]):
         may report at the same time.
         """
         if as_of is not None:
-            fresh = self.projection_type()
-            fold_range(self.ledger, [fresh], through=min(as_of, self.ledger.latest_offset()))
+            through = min(as_of, self.ledger.latest_offset())
+            # From the nearest stored snapshot (digest-checked), else from offset 0.
+            fresh = nearest_snapshot(self.ledger, self.projection_type, through) or self.projection_type()
+            fold_range(self.ledger, [fresh], through=through)
             return fresh
         with self._lock:
             try:

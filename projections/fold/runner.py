@@ -28,6 +28,7 @@ from ledger import (
     take_shadow_lease,
 )
 from projections.fold.projection import Projection, fold_together, gc_paused
+from projections.fold.snapshots import next_boundary, snapshot_name
 
 P = TypeVar("P", bound=Projection)
 
@@ -117,6 +118,9 @@ class ProjectionRunner:
         projection_types: the projections to keep (each stored under its ``name``).
         save_every: save states at least every this many offsets during a long catch-up.
         page_size: rows read per round trip.
+        snapshot_every: also keep each state as of every multiple of this offset (a snapshot,
+            :mod:`projections.fold.snapshots`), so a state as of any offset folds from the
+            nearest one; ``None`` (the default) keeps none.
     """
 
     def __init__(
@@ -126,6 +130,7 @@ class ProjectionRunner:
         *,
         save_every: int = 100_000,
         page_size: int = 5000,
+        snapshot_every: int | None = None,
     ) -> None:
         if not projection_types:
             raise ValueError("a projection runner needs at least one projection type")
@@ -133,6 +138,8 @@ class ProjectionRunner:
         self.types = list(projection_types)
         self.save_every = save_every
         self.page_size = page_size
+        self.snapshot_every = snapshot_every
+        self._snapshotted: dict[str, int] = {}  # the offset of each projection's latest snapshot
         self.projections: list[Projection] = []
         self._locks: list[RunnerLock] = []
         self._stop = threading.Event()
@@ -198,6 +205,21 @@ class ProjectionRunner:
             digests[p.name] = digest
         return digests
 
+    def _until_snapshot(self, position: int, through: int) -> int:
+        """``through``, or the next snapshot offset after ``position`` if that comes first."""
+        boundary = next_boundary(position, self.snapshot_every)
+        return through if boundary is None else min(through, boundary)
+
+    def _snapshot(self, projections: Sequence[Projection]) -> None:
+        """Store the states that stand exactly at a snapshot offset as that offset's snapshot."""
+        every, now = self.snapshot_every or 0, datetime.now(UTC)
+        for p in projections if every else ():
+            if p.position > 0 and p.position % every == 0 and self._snapshotted.get(p.name) != p.position:
+                self._snapshotted[p.name] = p.position
+                state, digest = p.snapshot()
+                view = SavedView(snapshot_name(p.name, p.position), p.position, state, digest, now)
+                self.ledger.backend.save_view(view, reset=True)
+
     def catch_up(self, *, progress: Progress | None = None) -> int:
         """Fold every new event into the stored projections and save them; return the position."""
         if not self._locks:
@@ -207,9 +229,10 @@ class ProjectionRunner:
         target = self.ledger.latest_offset()
         position = min((p.position for p in self.projections), default=target)
         while position < target:
-            step = min(target, position + self.save_every)
+            step = self._until_snapshot(position, min(target, position + self.save_every))
             fold_range(self.ledger, self.projections, through=step, page_size=self.page_size, progress=None)
             position = step
+            self._snapshot(self.projections)
             if progress is not None:
                 progress(
                     position - min(saved.values(), default=0),
@@ -248,9 +271,10 @@ class ProjectionRunner:
             position = 0
             first = True
             while True:
-                step = min(target, position + self.save_every)
+                step = self._until_snapshot(position, min(target, position + self.save_every))
                 fold_range(self.ledger, fresh, through=step, page_size=self.page_size)
                 position = step
+                self._snapshot(fresh)
                 if progress is not None:
                     progress(position, target)
                 if position >= target:
@@ -347,9 +371,13 @@ class ProjectionRunner:
                     through = min(self.ledger.latest_offset(), position + self.save_every)
                     folding = True
                     position = fold_range(
-                        self.ledger, self.projections, through=through, page_size=self.page_size
+                        self.ledger,
+                        self.projections,
+                        through=self._until_snapshot(position, through),
+                        page_size=self.page_size,
                     )
                     folding = False
+                    self._snapshot(self.projections)
                 behind = position - min(saved.values()) >= self.save_every
                 if unsaved() and (not arrived or behind or time.monotonic() >= due):
                     save()

@@ -28,6 +28,7 @@ from projections.metrics.event_fields import (
     StartFields,
 )
 from projections.metrics.reports import CostReport
+from projections.metrics.spend_index import AGENT, CATEGORY, TOTAL, Key, SpendIndex
 
 ZERO = Decimal(0)
 
@@ -81,6 +82,7 @@ class CostProjection(Projection):
         self.amounts: list[Decimal] = []  # ZERO for unpriced events; see the "priced" column
         self.wf_success: list[int] = []  # by workflow code: -1 not completed, 0 failed, 1 succeeded
         self.wf_replay: list[bool] = []  # by workflow code: a replay run (WorkflowStarted.replay_of)
+        self.replay_workflows = 0  # how many are True: a report asks "any?" without a scan
         self.reservations: dict[str, OutstandingReservation] = {}
         self.budget_versions: dict[str, int] = {}
         self._success: tuple[int, np.ndarray[Any, Any]] | None = None  # (changes, array) cache
@@ -104,6 +106,7 @@ class CostProjection(Projection):
         self._priced_events = 0
         self._unpriced_tokens = 0
         self._unpriced_models: set[int] = set()
+        self.spend_index = SpendIndex()
 
     def _handlers(self) -> dict[str, Handler]:
         return {
@@ -167,7 +170,10 @@ class CostProjection(Projection):
 
     def _started(self, t: int, e: StartFields) -> None:
         if e.workflow_id is not None and e.replay_of is not None:
-            self.wf_replay[self._workflow(e.workflow_id)] = True
+            code = self._workflow(e.workflow_id)
+            if not self.wf_replay[code]:
+                self.wf_replay[code] = True
+                self.replay_workflows += 1
 
     def _completed(self, t: int, e: CompletionFields) -> None:
         wf = e.workflow_id
@@ -237,6 +243,7 @@ class CostProjection(Projection):
         self.amounts = [Decimal(a) for a in meta["amounts"]]
         self.wf_success = [int(v) for v in meta["wf_success"]]
         self.wf_replay = [bool(v) for v in meta["wf_replay"]]
+        self.replay_workflows = sum(self.wf_replay)
         self._success, self._success_changes = None, self._success_changes + 1
         self._reset_derived()
         self.reservations = {
@@ -256,24 +263,38 @@ class CostProjection(Projection):
         category: str | None = None,
         agent: str | None = None,
     ) -> Decimal:
-        """Return exact priced spend in ``[since, until)``, optionally for one category or agent."""
-        if currency not in self.currencies.codes:
+        """Return exact priced spend in ``[since, until)``, optionally for one category or agent.
+
+        Read from the time-bucketed index (:mod:`projections.metrics.spend_index`): the cost is
+        the number of buckets in the window, not of cost rows.
+        """
+        code = self.currencies.codes.get(currency)
+        if code is None:
             return ZERO
+        key: Key = (code, TOTAL, 0)
+        if category is not None:
+            scope = self.categories.codes.get(category)
+            if scope is None:
+                return ZERO
+            key = (code, CATEGORY, scope)
+        if agent is not None:
+            scope = self.agents.codes.get(agent)
+            if scope is None:
+                return ZERO
+            if category is not None:
+                return self._spend_by_scan(code, since_us, until_us, key[2], scope)
+            key = (code, AGENT, scope)
+        return self.spend_index.spend(self, key, since_us, until_us)
+
+    def _spend_by_scan(
+        self, currency: int, since_us: int | None, until_us: int | None, category: int, agent: int
+    ) -> Decimal:
+        """Spend of one category by one agent (no bucket holds that pair): a scan of the rows."""
         c = self.costs
-        mask = c["priced"] & (c["currency"] == self.currencies.codes[currency])
+        mask = c["priced"] & (c["currency"] == currency) & (c["category"] == category) & (c["agent"] == agent)
         window = window_mask(c["t"], since_us, until_us)
         if window is not None:
             mask &= window
-        if category is not None:
-            code = self.categories.codes.get(category)
-            if code is None:
-                return ZERO
-            mask &= c["category"] == code
-        if agent is not None:
-            code = self.agents.codes.get(agent)
-            if code is None:
-                return ZERO
-            mask &= c["agent"] == code
         amounts = self.amounts
         return sum((amounts[i] for i in np.flatnonzero(mask)), ZERO)
 

@@ -39,7 +39,7 @@ def cost_report(
     window = window_mask(c["t"], since_us, until_us)
     excluded_events, excluded_workflows = 0, 0
     replay_rows = None  # set when the running totals serve, less the (few) replay rows
-    if not include_replays and any(projection.wf_replay):
+    if not include_replays and projection.replay_workflows:
         wf_codes = c["wf"]
         flags = np.asarray(projection.wf_replay, dtype=np.bool_)
         replay = np.where(wf_codes >= 0, flags[np.maximum(wf_codes, 0)], False)

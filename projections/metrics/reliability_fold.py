@@ -37,6 +37,7 @@ from projections.metrics.event_fields import (
 from projections.metrics.reliability_counts import COMPLIANT, NO_MODE, AllTimeCache, mode_code
 from projections.metrics.reliability_report import reliability_report
 from projections.metrics.reports import MetricsReport, MetricTargets
+from projections.metrics.workflow_totals import WorkflowTotals
 
 
 class ReliabilityProjection(Projection):
@@ -99,6 +100,11 @@ class ReliabilityProjection(Projection):
         # Workflows whose first ToolCalled came after a step duration was counted: the all-time
         # cache counted that duration, so it starts again (see reliability_report).
         self.tcl_retractions = 0
+        # Completed workflows whose facts (human, replans, start, replay) changed after their
+        # completion: the all-time workflow totals re-derive them (workflow_totals.py).
+        self.wf_changes: list[int] = []
+        self.workflow_totals = WorkflowTotals(replays=False)
+        self.workflow_totals_with_replays = WorkflowTotals(replays=True)
 
     def _handlers(self) -> dict[str, Handler]:
         return {
@@ -142,8 +148,10 @@ class ReliabilityProjection(Projection):
             if wf < 0:
                 wf = self._wf(wid)
         human = e.required_human
-        if human and wf >= 0:
+        if human and wf >= 0 and not self.wf_human[wf]:
             self.wf_human[wf] = True
+            if self.wf_done[wf] >= 0:
+                self.wf_changes.append(wf)
         agent = e.agent
         if agent is None:
             agent_code = -1
@@ -198,10 +206,16 @@ class ReliabilityProjection(Projection):
 
     def _started(self, t: int, e: StartFields) -> None:
         wf = self._wf(e.workflow_id)
-        if wf >= 0 and self.wf_started[wf] < 0:
+        if wf < 0:
+            return
+        if self.wf_started[wf] < 0:
             self.wf_started[wf] = t
-        if wf >= 0 and e.replay_of is not None:
+            if self.wf_done[wf] >= 0:
+                self.wf_changes.append(wf)
+        if e.replay_of is not None and not self.wf_replay[wf]:
             self.wf_replay[wf] = True
+            if self.wf_done[wf] >= 0:
+                self.wf_changes.append(wf)
 
     def _completed(self, t: int, e: CompletionFields) -> None:
         wf = self._wf(e.workflow_id)
@@ -221,11 +235,15 @@ class ReliabilityProjection(Projection):
         wf = self._wf(e.workflow_id)
         if wf >= 0:
             self.wf_replans[wf] += 1
+            if self.wf_done[wf] >= 0:
+                self.wf_changes.append(wf)
 
     def _human(self, t: int, e: InterventionFields) -> None:
         wf = self._wf(e.workflow_id)
-        if wf >= 0:
+        if wf >= 0 and not self.wf_human[wf]:
             self.wf_human[wf] = True
+            if self.wf_done[wf] >= 0:
+                self.wf_changes.append(wf)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -265,6 +283,9 @@ class ReliabilityProjection(Projection):
         self.tcl_retractions = int(meta["tcl_retractions"])
         self.all_time_cache = AllTimeCache()
         self.all_time_with_replays = AllTimeCache()
+        self.wf_changes = []
+        self.workflow_totals = WorkflowTotals(replays=False)
+        self.workflow_totals_with_replays = WorkflowTotals(replays=True)
 
     # -- reports ------------------------------------------------------------------------------
 

@@ -27,13 +27,17 @@ def reliability_report(
 
     Rows of replay workflows are left out (and counted as excluded) unless
     ``targets.include_replays``. The all-time report is incremental: step counts and the sorted
-    latencies are kept from the previous report and only rows folded since are added, so it
-    costs O(new rows).
+    latencies are kept from the previous report and only rows folded since are added, and the
+    workflow metrics are running totals (``workflow_totals``), so it costs O(new rows).
     """
     targets = targets or MetricTargets()
     replays = targets.include_replays
     if since_us is None and until_us is None:
         counts, latencies, excluded = _all_time(projection, replays)
+        totals = projection.workflow_totals_with_replays if replays else projection.workflow_totals
+        pc, hir, wct, n_done = totals.report(projection)
+        excluded.events += totals.excluded_events
+        excluded.workflows |= totals.excluded_workflows
     else:
         steps, tools, checks = projection.steps, projection.tools, projection.checks
         m = _in_window(projection, steps["t"], steps["wf"], since_us, until_us)
@@ -46,7 +50,7 @@ def reliability_report(
         else:
             counts, values = _count(projection, 0, m[0] | m[1], tm[0] | tm[1], vm[0] | vm[1])
         latencies = Distribution.of(values)
-    pc, hir, wct, n_done = _workflows(projection, since_us, until_us, replays, excluded)
+        pc, hir, wct, n_done = _workflows(projection, since_us, until_us, replays, excluded)
     return MetricsReport(
         svr=rate(counts.success.sum(), counts.steps.sum()),
         cr=rate(counts.comp.sum(), counts.steps.sum()),

@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ledger import Ledger, load_anchor_key, new_anchor_key, sign_head, write_anchor
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from ledger import Ledger
 from reliability.commands.options import open_db
 from reliability.commands.output import EXIT_OK, Output
 
@@ -66,6 +68,8 @@ def key_path(given: str | None) -> str:
 
 def write_signed_head(ledger: Ledger, key_file: str, out: str, output: Output) -> str:
     """Sign the head of ``ledger`` and write it to ``out`` (``-``: stdout); return where it went."""
+    from ledger import load_anchor_key, sign_head, write_anchor
+
     anchor = sign_head(ledger.backend, load_anchor_key(key_file, passphrase()), ledger.clock())
     if out == "-":
         output.write_bytes(anchor.to_json() + b"\n")
@@ -75,6 +79,8 @@ def write_signed_head(ledger: Ledger, key_file: str, out: str, output: Output) -
 
 def anchor(args: argparse.Namespace, out: Output) -> int:
     """Create a key, or sign the head and write it."""
+    from ledger import new_anchor_key
+
     if args.new_key:
         try:
             public = new_anchor_key(args.new_key, passphrase())

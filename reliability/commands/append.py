@@ -13,13 +13,15 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
 import orjson
 
-from ledger import DuplicateEventError, LedgerEvent, Problem, validate_one
 from reliability.commands.options import input_file, open_db
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Output
+
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from ledger import DuplicateEventError, LedgerEvent, Problem
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +44,7 @@ def _spool(source: str) -> tuple[str, bool]:
     return path, True
 
 
-Chunk = tuple[list[LedgerEvent], list[int], list[Problem], int]
+Chunk: TypeAlias = "tuple[list[LedgerEvent], list[int], list[Problem], int]"
 """A validated chunk: its events, each event's line, the problems (by line in the file), lines read."""
 
 
@@ -67,6 +69,8 @@ target ledger assigns its own); ``stream``, when given, must be the event's own 
 
 def _validate(lines: list[bytes], start: int) -> tuple[list[LedgerEvent], list[int], list[Problem]]:
     """Validate lines numbered from ``start + 1``, taking the envelope fields off first."""
+    from ledger import Problem, validate_one
+
     events: list[LedgerEvent] = []
     numbers: list[int] = []
     problems: list[Problem] = []
@@ -116,6 +120,8 @@ def _changed(exc: DuplicateEventError, numbers: list[int], written: int, out: Ou
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Validate the input's lines, then append them in batches."""
+    from ledger import DuplicateEventError
+
     path, spooled = _spool(args.file)
     try:
         if not args.skip_invalid:

@@ -14,20 +14,21 @@ deduplicated; a ticket run already in the ledger is not run again.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shlex
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ledger import Ledger, default_url, generate_workload
 from reliability.commands.options import open_db, table
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
 from reliability.commands.replays import load_object
 from reliability.commands.report import full_report, write_report
-from replay import RunContext, run_workflow
+
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from ledger import Ledger
+
 
 BATCH = 1000
 ACTIVE = 4
@@ -54,6 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _workload(args: argparse.Namespace, start: datetime) -> Any:
+    from ledger import generate_workload
+
     return generate_workload(
         args.events, seed=args.seed, active_workflows=ACTIVE, start=start, span=timedelta(days=args.days)
     )
@@ -85,6 +88,10 @@ def _ticking(at: datetime) -> Callable[[], datetime]:
 
 def record_tickets(ledger: Ledger, seed: int, start: datetime, days: float) -> list[str]:
     """Run the tickets through the run context, spread over the span; return their workflow ids."""
+    import asyncio  # not at module level: ``rledger --help`` imports this module
+
+    from replay import RunContext, run_workflow
+
     agent, tools = load_object("replay.examples:TicketAgent"), load_object("replay.examples:TOOLS")
     ids = []
     for i, inputs in enumerate(TICKETS):
@@ -123,6 +130,8 @@ def next_commands(workflow_id: str, db: str | None = None) -> list[str]:
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Generate a seeded week of agent traffic, append it with a progress bar, and summarise it."""
+    from ledger import default_url
+
     if args.days <= 0:
         raise ValueError(f"--days must be positive, got {args.days}")
     with open_db(args, create=True) as ledger:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from ledger import from_epoch_us, to_epoch_us
-from projections import AlertManager, AlertSeverity, BreakerProjection, CircuitState, ModeEnforcer
-from projections.fold import fold_new
-from projections.guards import half_open_due
 from reliability.commands.options import open_db, parse_time, table, when
 from reliability.commands.output import EXIT_OK, Output
+
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from projections import AlertSeverity
 
 ALERT_HEADERS = ("raised_at", "severity", "type", "source", "title", "delivery", "ack", "id")
 BREAKER_KEYS = ("breaker", "state", "since", "successes", "failures", "rejected", "transitions")
@@ -26,13 +26,23 @@ def _positive(value: str) -> float:
     return seconds
 
 
+def _severity(value: str) -> AlertSeverity:
+    """``AlertSeverity.parse``, imported when the option is given (not to draw ``--help``)."""
+    from projections import AlertSeverity
+
+    return AlertSeverity.parse(value)
+
+
+_severity.__name__ = "severity"  # argparse names the type in its error: "invalid severity value"
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``alerts``, ``breakers`` and ``violations``."""
     p = subparsers.add_parser("alerts", help="recorded alerts, newest last, with their deliveries")
     p.add_argument("--since", type=parse_time, help="raised at or after (ISO 8601; naive = UTC)")
     p.add_argument(
         "--severity",
-        type=AlertSeverity.parse,
+        type=_severity,
         help="this severity or above: info, warning, high (error), critical",
     )
     p.add_argument("--all", action="store_true", help="include alerts suppressed by a cooldown")
@@ -59,6 +69,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def alerts(args: argparse.Namespace, out: Output) -> int:
     """List recorded alerts at a severity or above, with their deliveries."""
+    from projections import AlertManager
+
     with open_db(args) as ledger:
         manager = AlertManager(ledger=ledger)
         found = manager.get_alerts(args.since, args.severity, include_suppressed=args.all)
@@ -89,6 +101,11 @@ def alerts(args: argparse.Namespace, out: Output) -> int:
 
 def breakers(args: argparse.Namespace, out: Output) -> int:
     """List every circuit breaker in the ledger with its state and counters."""
+    from ledger import from_epoch_us, to_epoch_us
+    from projections import BreakerProjection, CircuitState
+    from projections.fold import fold_new
+    from projections.guards import half_open_due
+
     with open_db(args) as ledger:
         projection = BreakerProjection()
         fold_new(ledger, projection)
@@ -127,6 +144,8 @@ def breakers(args: argparse.Namespace, out: Output) -> int:
 
 def violations(args: argparse.Namespace, out: Output) -> int:
     """List recorded mode violations, for one agent or all."""
+    from projections import ModeEnforcer
+
     with open_db(args) as ledger:
         found = ModeEnforcer(ledger=ledger).get_violations(args.agent, since=args.since)
     rows = [

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
-from projections import (
-    Alert,
-    AlertManager,
-    CallbackAlertChannel,
-    CostTracker,
-    Monitor,
-    MonitorConfig,
-    MonitorResult,
-    WebhookAlertChannel,
-)
 from reliability.commands.options import open_db, when
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
 from reliability.commands.report import parse_budget
+
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from projections import (
+        Alert,
+        MonitorResult,
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,6 +40,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Evaluate health, SLO, budget, breaker and anomaly rules and raise alerts, once or every S s."""
+    import asyncio  # not at module level: ``rledger --help`` imports this module
+
+    from projections import (
+        AlertManager,
+        CallbackAlertChannel,
+        CostTracker,
+        Monitor,
+        MonitorConfig,
+        WebhookAlertChannel,
+    )
 
     def show(alert: Alert) -> None:
         out.write(f"ALERT [{alert.severity.value}] {alert.title}", flush=True)

@@ -6,8 +6,10 @@ import argparse
 import os
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ledger import Ledger, open_ledger
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from ledger import Ledger
 
 
 def parse_time(value: str) -> datetime:
@@ -75,6 +77,8 @@ def open_db(args: argparse.Namespace, *, create: bool = False) -> Ledger:
     Only commands that write pass ``create=True``: a reading command given a SQLite path that
     does not exist fails (exit 2) instead of creating an empty ledger and answering from it.
     """
+    from ledger import open_ledger
+
     return open_ledger(args.db, create=create)
 
 
@@ -84,9 +88,17 @@ def when(value: datetime | None) -> str:
 
 
 def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
-    """Rows as an aligned text table (the renderer the reports use)."""
-    # Imported here: the projections (and numpy) load only when a command draws a table, so
-    # ``rledger schema`` and the JSON formats start without them.
-    from projections.metrics import table as render
+    """Rows as an aligned text table with a header rule.
 
-    return render(rows, headers)
+    The same text as ``projections.metrics.table`` (the reports' renderer;
+    ``tests/reliability/test_startup.py`` checks they agree), kept here so a command that draws a
+    table (``rledger stats``) starts without loading the projections and numpy.
+    """
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

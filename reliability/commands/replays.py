@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from reliability.commands.options import input_file, open_db, table
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
-from replay import (
-    CheckpointNotFoundError,
-    DecisionTrailBuilder,
-    History,
-    Replayer,
-    WorkflowNotFoundError,
-    build_trail,
-)
+
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from replay import (
+        History,
+    )
 
 
 def _parse_setting(value: str) -> tuple[str, Any]:
@@ -105,6 +101,8 @@ def _recorded() -> Iterator[None]:
     Exit 1 means the command ran and found a problem (a replay diverged): a script must be able
     to tell a typo from a divergence.
     """
+    from replay import CheckpointNotFoundError, WorkflowNotFoundError
+
     try:
         yield
     except (WorkflowNotFoundError, CheckpointNotFoundError) as exc:
@@ -117,6 +115,8 @@ def trail(args: argparse.Namespace, out: Output) -> int:
     A workflow or checkpoint that does not exist is a bad argument (exit 2, "not found" on
     stderr) and records nothing: there was nothing to explain.
     """
+    from replay import DecisionTrailBuilder
+
     with open_db(args) as ledger:
         builder = DecisionTrailBuilder(ledger)
         with _recorded():
@@ -131,6 +131,8 @@ def export(args: argparse.Namespace, out: Output) -> int:
     With ``--otlp URL`` the history is sent as GenAI spans instead; exit 1 when the endpoint
     rejected some of them.
     """
+    from replay import History
+
     with open_db(args) as ledger, _recorded():
         history = History.load(ledger, args.workflow, args.checkpoint)
     if args.otlp:
@@ -165,6 +167,10 @@ def replay(args: argparse.Namespace, out: Output) -> int:
 
     A workflow, checkpoint or ``--history`` file that does not exist is exit 2 (a bad argument).
     """
+    import asyncio  # not at module level: ``rledger --help`` imports this module
+
+    from replay import History, Replayer, build_trail
+
     orchestrator = load_object(args.orchestrator)
     tools = load_object(args.tools) if args.tools else None
     settings = dict(args.set or [])

@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import argparse
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger import Ledger
-from projections import (
-    CostBudget,
-    CostReport,
-    CostTracker,
-    MetricsReport,
-    MetricTargets,
-    ReliabilityMetrics,
-    SLOReport,
-    SLOTracker,
-)
-from projections.metrics import render_costs, render_metrics, render_slo
 from reliability.commands.options import check_window, open_db, parse_time
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
+
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from ledger import Ledger
+    from projections import (
+        CostBudget,
+        CostReport,
+        MetricsReport,
+        SLOReport,
+    )
 
 
 def parse_budget(value: str) -> CostBudget:
     """Parse ``NAME=LIMIT[/HOURS]`` into a budget (e.g. ``daily=100/24``)."""
+    from projections import CostBudget
+
     try:
         name, rest = value.split("=", 1)
         limit, _, hours = rest.partition("/")
@@ -59,6 +58,8 @@ def full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
     Replay workflows (``replay_of`` set) are left out of the metrics and costs, and counted as
     excluded, unless ``args.include_replays``.
     """
+    from projections import CostTracker, MetricTargets, ReliabilityMetrics, SLOTracker
+
     replays = bool(getattr(args, "include_replays", False))
     metrics = ReliabilityMetrics(ledger=ledger, targets=MetricTargets(include_replays=replays))
     slo = SLOTracker(ledger=ledger)
@@ -113,6 +114,8 @@ def write_report(reports: dict[str, Any], fmt: str, out: Output, *, include_repl
 
     The JSON's ``include_replays`` says whether replay runs count in its metrics and costs.
     """
+    from projections.metrics import render_costs, render_metrics, render_slo
+
     if fmt == "json":
         document = {k: v.model_dump(mode="json") for k, v in reports.items()}
         document["health"] = health(reports)

@@ -6,8 +6,10 @@ import argparse
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from projections import CORE_PROJECTIONS, Projection, ProjectionRunner
+if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
+    from projections import Projection
 from reliability.commands.anchor import KEY_ENV, key_path, write_signed_head
 from reliability.commands.options import open_db
 from reliability.commands.output import EXIT_OK, Output
@@ -25,6 +27,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=100_000,
         metavar="N",
         help="save the shadow copy every N offsets on the way (default 100000)",
+    )
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also keep each state as of every N offsets, so --as-of reports fold from the nearest one "
+        "(readers look every 100000)",
     )
     p.set_defaults(run=rebuild)
 
@@ -47,11 +57,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("--anchor-out", metavar="DIR", help="the directory of signed heads (with --anchor-every)")
     p.add_argument("--anchor-key", metavar="KEYFILE", help=f"the signing key (default: ${KEY_ENV})")
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also keep each state as of every N offsets, so --as-of reports fold from the nearest one "
+        "(readers look every 100000)",
+    )
     p.set_defaults(run=follow)
 
 
 def selected(names: Sequence[str]) -> list[type[Projection]]:
     """The core projections named (all of them for none); an unknown name is an error."""
+    from projections import CORE_PROJECTIONS
+
     known = {p.name: p for p in CORE_PROJECTIONS}
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -61,10 +81,14 @@ def selected(names: Sequence[str]) -> list[type[Projection]]:
 
 def rebuild(args: argparse.Namespace, out: Output) -> int:
     """Rebuild projections from offset 0 into a shadow copy, then switch over."""
+    from projections import ProjectionRunner
+
     with open_db(args) as ledger:
         if args.save_every < 1:
             raise ValueError(f"--save-every must be a positive number of offsets, got {args.save_every}")
-        runner = ProjectionRunner(ledger, selected(args.names), save_every=args.save_every)
+        runner = ProjectionRunner(
+            ledger, selected(args.names), save_every=args.save_every, snapshot_every=args.snapshot_every
+        )
         runner.acquire(wait=args.wait)
         try:
             total = ledger.latest_offset()
@@ -85,6 +109,8 @@ def rebuild(args: argparse.Namespace, out: Output) -> int:
 
 def follow(args: argparse.Namespace, out: Output) -> int:
     """Keep stored projections current as events arrive (Ctrl-C to stop); anchor periodically."""
+    from projections import ProjectionRunner
+
     anchoring = args.anchor_every is not None or args.anchor_out is not None
     if anchoring:
         if args.anchor_every is None or args.anchor_out is None or args.anchor_every <= 0:
@@ -93,7 +119,7 @@ def follow(args: argparse.Namespace, out: Output) -> int:
             raise FileNotFoundError(f"--anchor-out must be an existing directory: {args.anchor_out}")
         key_file = key_path(args.anchor_key)
     with open_db(args) as ledger:
-        runner = ProjectionRunner(ledger, selected(args.names))
+        runner = ProjectionRunner(ledger, selected(args.names), snapshot_every=args.snapshot_every)
         runner.acquire(wait=args.wait)
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         last = -1

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from projections import ReliabilityMetrics, TrendAnalyzer
-from projections.signals import BUILTIN_SERIES
 from reliability.commands.options import open_db, table, when
 from reliability.commands.output import EXIT_OK, Output
+
+BUILTIN_NAMES = ("svr", "cr", "pc", "hir", "ma", "tcl", "wct")
+"""``projections.signals.BUILTIN_SERIES`` for the help text, without loading the projections
+(numpy) to draw ``rledger --help``; ``tests/reliability/test_startup.py`` checks they are equal."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "metric",
         help="a recorded metric (MetricRecorded), else a built-in computed hourly: "
-        + ", ".join(BUILTIN_SERIES),
+        + ", ".join(BUILTIN_NAMES),
     )
     p.add_argument("--hours", type=int, default=24, help="lookback window in hours (default 24)")
     p.add_argument("--forecast", type=int, default=0, metavar="H", help="forecast H hours ahead")
@@ -28,6 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Fit the trend of a metric: a recorded series, else a built-in computed hourly."""
+    from projections import ReliabilityMetrics, TrendAnalyzer
+    from projections.signals import BUILTIN_SERIES
+
     with open_db(args) as ledger:
         analyzer = TrendAnalyzer(args.min_points, ledger=ledger, lookback_hours=args.hours)
         if analyzer.points(args.metric):
