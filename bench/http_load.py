@@ -55,7 +55,9 @@ class LoadResult:
         return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def build_request(host: str, port: int, method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+def build_request(
+    host: str, port: int, method: str, path: str, body: bytes, headers: dict[str, str]
+) -> bytes:
     """One HTTP/1.1 request as the bytes sent on a kept-alive connection."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -199,7 +201,7 @@ def main() -> None:
     request = build_request(args.host, args.port, "POST", args.path, body, headers)
     result = run_in_child(args.host, args.port, [request], clients=args.clients, seconds=args.seconds)
     rate = result.requests / result.seconds if result.seconds else 0.0
-    print(  # noqa: T201 - a benchmark's own report
+    print(
         f"{result.requests} requests in {result.seconds:.2f} s: {rate:,.0f} req/s, "
         f"p50 {result.percentile(0.5) * 1000:.1f} ms, p99 {result.percentile(0.99) * 1000:.1f} ms, "
         f"client CPU {result.cpu_seconds / result.seconds:.0%} of a core, statuses {result.statuses}"

@@ -167,12 +167,24 @@ def main() -> None:
     bodies = [orjson.dumps(events[i : i + 10]) for i in range(0, len(events), 10)]
     names = args.candidates.split(",")
     servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
-    extra: dict[str, dict[str, list[float]]] = {n: {"p99_ms": [], "client_cpu": [], "server_cpu": []} for n in names}
+    extra: dict[str, dict[str, list[float]]] = {
+        n: {"p99_ms": [], "client_cpu": [], "server_cpu": []} for n in names
+    }
     try:
         for name in names:
             port = free_port()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.serve_frameworks", "--serve", name, "--port", str(port), "--work", args.work]
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.serve_frameworks",
+                    "--serve",
+                    name,
+                    "--port",
+                    str(port),
+                    "--work",
+                    args.work,
+                ]
             )
             servers[name] = (proc, port)
             wait_listening(port)
@@ -196,7 +208,7 @@ def main() -> None:
             return measure
 
         cases = {n: case(n) for n in names}
-        spreads = alternate(cases, args.runs, warmup=cases, log=lambda s: print(s, file=sys.stderr))  # noqa: T201
+        spreads = alternate(cases, args.runs, warmup=cases, log=lambda s: print(s, file=sys.stderr))
     finally:
         for proc, _ in servers.values():
             proc.kill()
@@ -215,7 +227,7 @@ def main() -> None:
         )
         for name in names
     ]
-    print(format_table(rows))  # noqa: T201
+    print(format_table(rows))
     path = write_results(
         f"serve_frameworks_{args.work}",
         len(events),
@@ -225,7 +237,7 @@ def main() -> None:
         seconds_per_run=args.seconds,
         clients=args.clients,
     )
-    print(f"wrote {path}", file=sys.stderr)  # noqa: T201
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
