@@ -25,6 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--request-timeout", type=float, default=60.0, metavar="S", help="longest request (not streams)"
     )
     p.add_argument(
+        "--metrics-agents", type=int, default=50, metavar="N", help="most agents /metrics labels (first by name)"
+    )
+    p.add_argument(
         "--insecure",
         action="store_true",
         help="allow a non-loopback address without --tokens (anyone who can connect may write)",
@@ -61,6 +64,7 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         max_body_bytes=int(args.max_body_mb * 2**20),
         max_events=args.max_events,
         request_timeout=args.request_timeout,
+        metrics_agents=args.metrics_agents,
     )
 
 
