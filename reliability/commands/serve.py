@@ -25,7 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--request-timeout", type=float, default=60.0, metavar="S", help="longest request (not streams)"
     )
     p.add_argument(
-        "--metrics-agents", type=int, default=50, metavar="N", help="most agents /metrics labels (first by name)"
+        "--metrics-agents",
+        type=int,
+        default=50,
+        metavar="N",
+        help="most agents /metrics labels",
     )
     p.add_argument(
         "--insecure",
@@ -78,7 +82,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         from reliability.service import create_app
     except ImportError as exc:
         raise ValueError(f"rledger serve needs the serve extra ({exc.name} is missing): {EXTRA}") from None
-    prometheus_client.disable_created_metrics()  # the *_created series only double a scrape's size
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call] # the *_created series only double a scrape's size
     auth = f"tokens from {args.tokens}" if args.tokens else "NO authentication"
     out.error(f"rledger serve: {config.url} on http://{args.host}:{args.port} ({auth})")
     uvicorn.run(

@@ -133,6 +133,10 @@ async def post_events(request: Request) -> Response:
         result = await state.ledger.append_async(events, expected_version=expected)
     except LedgerError as exc:
         raise from_ledger_error(exc) from None
+    except ValueError as exc:  # an int expected_version for a batch spanning several streams
+        raise ApiError(
+            422, f"{exc}; nothing written", [ApiProblem(message=str(exc), field="expected_version")]
+        ) from None
     state.metrics.record_ingest(result.written, result.duplicates)
     if result.last_offset is not None:
         state.watcher.advance(result.last_offset)

@@ -6,11 +6,11 @@ pydantic's JSON Schema of the event union), moved under ``components/schemas``.
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
-from ledger import EVENT_TYPES, event_json_schema
+from ledger import EVENT_TYPES
+from reliability.service.api_schemas import component_schemas
 
 __all__ = ["openapi_document"]
 
@@ -59,88 +59,6 @@ WINDOW = [
     _query("since", TIME, "occurred at or after (ISO 8601; naive = UTC)"),
     _query("until", TIME, "occurred before (half-open window)"),
 ]
-
-
-def _schemas() -> dict[str, Any]:
-    events = json.loads(json.dumps(event_json_schema()).replace("#/$defs/", "#/components/schemas/"))
-    schemas: dict[str, Any] = dict(events.pop("$defs"))
-    schemas["Event"] = {k: v for k, v in events.items() if k != "title"}
-    nullable_int = {"anyOf": [{"type": "integer"}, {"type": "null"}]}
-    schemas["Problem"] = {
-        "type": "object",
-        "required": ["index", "field", "message"],
-        "properties": {
-            "index": nullable_int,
-            "field": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "message": {"type": "string"},
-            "line": {"type": "integer", "description": "the NDJSON line (1-based)"},
-        },
-    }
-    schemas["Error"] = {
-        "type": "object",
-        "required": ["error", "problems"],
-        "properties": {"error": {"type": "string"}, "problems": {"type": "array", "items": _ref("Problem")}},
-    }
-    schemas["AppendResult"] = {
-        "type": "object",
-        "required": ["offsets", "written", "duplicates", "last_offset"],
-        "properties": {
-            "offsets": {
-                "type": "array",
-                "items": {"type": "integer"},
-                "description": "each event's offset, in order",
-            },
-            "written": {"type": "integer", "description": "events newly written"},
-            "duplicates": {"type": "integer", "description": "events already stored (idempotent retries)"},
-            "last_offset": nullable_int,
-        },
-    }
-    version = {"anyOf": [WHOLE, {"type": "object", "additionalProperties": WHOLE}]}
-    schemas["EventBatch"] = {
-        "type": "object",
-        "required": ["events"],
-        "additionalProperties": False,
-        "properties": {"events": {"type": "array", "items": _ref("Event")}, "expected_version": version},
-    }
-    schemas["Workflow"] = {
-        "type": "object",
-        "required": [
-            "workflow_id",
-            "first_offset",
-            "outcome",
-            "steps",
-            "failed_steps",
-            "cost",
-            "unpriced_costs",
-        ],
-        "properties": {
-            "workflow_id": {"type": "string"},
-            "first_offset": {"type": "integer"},
-            "outcome": {"type": "string", "enum": ["running", "succeeded", "failed"]},
-            "started_at": {"anyOf": [TIME, {"type": "null"}]},
-            "completed_at": {"anyOf": [TIME, {"type": "null"}]},
-            "replay_of": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "steps": {"type": "integer"},
-            "failed_steps": {"type": "integer"},
-            "cost": {"type": "string", "description": "exact decimal sum of the priced costs"},
-            "currency": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "unpriced_costs": {"type": "integer"},
-        },
-    }
-    schemas["Verify"] = {
-        "type": "object",
-        "required": ["ok", "events_checked", "problems"],
-        "properties": {
-            "ok": {"type": "boolean"},
-            "events_checked": {"type": "integer"},
-            "last_offset": nullable_int,
-            "head_offset": nullable_int,
-            "checkpoints_checked": {"type": "integer"},
-            "pruned": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "problems": {"type": "array", "items": {"type": "object"}},
-        },
-    }
-    return schemas
 
 
 def _paths() -> dict[str, Any]:
@@ -391,7 +309,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": _paths(),
         "components": {
-            "schemas": _schemas(),
+            "schemas": component_schemas(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -59,7 +59,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"rledger serve exited with {self.process.returncode}: {log.read_text()}")
+                raise AssertionError(
+                    f"rledger serve exited with {self.process.returncode}: {log.read_text()}"
+                )
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     return self

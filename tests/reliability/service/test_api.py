@@ -22,8 +22,15 @@ def workflow(wid: str, *, ok: bool = True) -> list[dict[str, object]]:
         {"type": "WorkflowStarted", "event_id": e[0], "workflow_id": wid, "agent": "planner", "goal": "g"},
         {"type": "StepRecorded", "event_id": e[1], "workflow_id": wid, "agent": "planner", "success": True},
         {"type": "StepRecorded", "event_id": e[2], "workflow_id": wid, "agent": "coder", "success": ok},
-        {"type": "CostIncurred", "event_id": e[3], "workflow_id": wid, "agent": "coder", "model": "m",
-         "amount": "0.25", "status": "priced"},
+        {
+            "type": "CostIncurred",
+            "event_id": e[3],
+            "workflow_id": wid,
+            "agent": "coder",
+            "model": "m",
+            "amount": "0.25",
+            "status": "priced",
+        },
         {"type": "WorkflowCompleted", "event_id": e[4], "workflow_id": wid, "success": ok, "total_steps": 2},
     ]
 
