@@ -26,7 +26,7 @@ def test_the_api_fuzzer_finds_no_server_error_and_nothing_outside_the_schema(
         st, "run", f"{server.base}/openapi.json",
         "-H", f"Authorization: Bearer {server.token['admin']}",
         "--checks", CHECKS, "--phases", "examples,coverage,fuzzing",
-        "--max-examples", "25", "--seed", "7", "--generation-database", "none", "--workers", "1",
+        "--max-examples", "15", "--seed", "7", "--generation-database", "none", "--workers", "1",
         "--request-timeout", "30",
         # An endless stream has no end to check; the tests of test_stream.py read it.
         "--exclude-path", "/v1/events/stream",
