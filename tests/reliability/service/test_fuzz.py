@@ -1,4 +1,4 @@
-"""A bounded schemathesis run against a live server: no 500, no answer outside the OpenAPI document."""
+"""A bounded schemathesis run (~40 cases an operation) on a live server: no 500, nothing off the schema."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def test_the_api_fuzzer_finds_no_server_error_and_nothing_outside_the_schema(
     command = [
         st, "run", f"{server.base}/openapi.json",
         "-H", f"Authorization: Bearer {server.token['admin']}",
-        "--checks", CHECKS, "--phases", "examples,coverage,fuzzing",
-        "--max-examples", "15", "--seed", "7", "--generation-database", "none", "--workers", "1",
+        "--checks", CHECKS, "--phases", "examples,fuzzing",
+        "--max-examples", "40", "--seed", "7", "--generation-database", "none", "--workers", "1",
         "--request-timeout", "30",
         # An endless stream has no end to check; the tests of test_stream.py read it.
         "--exclude-path", "/v1/events/stream",
