@@ -155,15 +155,17 @@ async def post_traces(request: Request) -> Response:
     body = await read_body(request, state.config)
     try:
         # Imported here: the receiver (and protobuf) load only when traces arrive.
-        # (Built on its own branch: until it is merged, the module is missing and this is 501.)
-        from reliability.service.otlp import ingest_otlp  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise ApiError(501, f"the OTLP receiver is not installed in this build ({exc})") from None
-    answer = await ingest_otlp(
-        state.ledger,
-        body,
-        content_type=media_type(request),
-        content_encoding=request.headers.get("content-encoding"),
-    )
+        from reliability.service.otlp import ingest_otlp
+
+        answer = await ingest_otlp(
+            state.ledger,
+            body,
+            content_type=media_type(request),
+            content_encoding=request.headers.get("content-encoding"),
+        )
+    except ImportError as exc:  # the otlp extra (opentelemetry-proto) is not installed
+        raise ApiError(501, f"the OTLP receiver cannot run in this install: {exc}") from None
+    except LedgerError as exc:
+        raise from_ledger_error(exc) from None
     state.metrics.record_otlp(answer)
     return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
