@@ -74,6 +74,7 @@ from ledger.guard_events import (
     MetricRecorded,
     ModeChecked,
 )
+from ledger.model_events import ModelCalled
 from ledger.recorded import Recorded
 from ledger.shadows import SHADOW_SUFFIX, clear_stale_shadows, shadow_name, take_shadow_lease
 from ledger.store import Ledger
@@ -128,6 +129,7 @@ __all__ = [
     "MetricRecorded",
     "ModeChecked",
     "ModeViolated",
+    "ModelCalled",
     "PlanRevised",
     "Problem",
     "PrunedRangeError",
