@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from reliability.commands.serve import config_from
+from reliability.service import TokenStore
 from tests.reliability.service.conftest import ROOT, Server, free_port
 
 GOOD = {"type": "PlanRevised", "reason": "r"}
@@ -59,9 +61,11 @@ def test_the_server_takes_new_tokens_and_drops_revoked_ones_without_a_restart(tm
             with server.client("two") as newcomer:
                 assert newcomer.post("/v1/events", json=[GOOD]).status_code == 200
                 assert rledger("token", "revoke", "--tokens", str(path), "two").returncode == 0
+                time.sleep(TokenStore.STAT_INTERVAL * 2)  # the server looks at the file at most this often
                 assert newcomer.post("/v1/events", json=[GOOD]).status_code == 401
             assert api.get("/readyz").json()["head_offset"] == 2
             path.write_text("{broken")  # fail closed: a broken file takes no token
+            time.sleep(TokenStore.STAT_INTERVAL * 2)
             answer = api.get("/v1/events")
             assert answer.status_code == 401 and "not a token file" in answer.json()["error"]
     finally:
