@@ -11,7 +11,7 @@ from ledger.anchors import (
 )
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
-from ledger.batch import AppendResult
+from ledger.batch import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, AppendResult
 from ledger.budget_events import (
     BudgetBreached,
     BudgetRemoved,
@@ -22,15 +22,18 @@ from ledger.budget_events import (
 from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.commit import Clock
 from ledger.connections import url_of
+from ledger.deadline import DEFAULT_TIMEOUT
 from ledger.errors import (
     AnchorError,
     BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
     BatchRejectedError,
+    BatchTooLargeError,
     ConflictError,
     DuplicateEventError,
     InvalidEventError,
+    InvalidURLOptionError,
     LedgerClosedError,
     LedgerError,
     LedgerLostError,
@@ -74,6 +77,7 @@ from ledger.guard_events import (
     MetricRecorded,
     ModeChecked,
 )
+from ledger.limits import MAX_DEPTH
 from ledger.model_events import ModelCalled
 from ledger.recorded import Recorded
 from ledger.shadows import SHADOW_SUFFIX, clear_stale_shadows, shadow_name, take_shadow_lease
@@ -84,9 +88,13 @@ from ledger.verify import IntegrityProblem, VerifyReport
 from ledger.workload import generate as generate_workload
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
     "EVENT_ADAPTER",
     "EVENT_TYPES",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_EVENTS",
+    "MAX_DEPTH",
     "SHADOW_SUFFIX",
     "AgentModeSet",
     "AlertAcknowledged",
@@ -100,6 +108,7 @@ __all__ = [
     "BackendTimeoutError",
     "BackendUnavailableError",
     "BatchRejectedError",
+    "BatchTooLargeError",
     "BreakerCallRecorded",
     "BreakerConfigured",
     "BreakerProbeStarted",
@@ -121,6 +130,7 @@ __all__ = [
     "HumanIntervened",
     "IntegrityProblem",
     "InvalidEventError",
+    "InvalidURLOptionError",
     "Ledger",
     "LedgerClosedError",
     "LedgerError",

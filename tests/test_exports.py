@@ -13,8 +13,12 @@ import pytest
 PUBLIC: dict[str, list[str]] = {
     "ledger": [
         "DEFAULT_URL",
+        "DEFAULT_TIMEOUT",
         "EVENT_ADAPTER",
         "EVENT_TYPES",
+        "MAX_DEPTH",
+        "MAX_BATCH_EVENTS",
+        "MAX_BATCH_BYTES",
         "SHADOW_SUFFIX",
         "AgentModeSet",
         "AlertAcknowledged",
@@ -28,6 +32,7 @@ PUBLIC: dict[str, list[str]] = {
         "BackendTimeoutError",
         "BackendUnavailableError",
         "BatchRejectedError",
+        "BatchTooLargeError",
         "BreakerCallRecorded",
         "BreakerConfigured",
         "BreakerProbeStarted",
@@ -49,6 +54,7 @@ PUBLIC: dict[str, list[str]] = {
         "HumanIntervened",
         "IntegrityProblem",
         "InvalidEventError",
+        "InvalidURLOptionError",
         "Ledger",
         "LedgerClosedError",
         "LedgerError",

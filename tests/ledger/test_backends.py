@@ -28,7 +28,7 @@ def test_each_registered_backend_declares_its_schemes_and_opens_its_own_urls() -
         assert module.SCHEMES, name
         served += module.SCHEMES
     assert len(served) == len(set(served)), "two backends claim one scheme"
-    assert set(served) == {"memory", "sqlite", "postgresql", "postgres", "redis", "rediss"}
+    assert set(served) == {"memory", "sqlite", "postgresql", "postgres", "redis", "rediss", "nats", "tls"}
     assert backend_for("SQLite") is importlib.import_module("ledger.backends.sqlite")
     assert backend_for("mysql") is None
 

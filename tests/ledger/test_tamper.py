@@ -179,6 +179,43 @@ class RedisStorage(Storage):
             client.close()
 
 
+class NatsStorage(Storage):
+    """A JetStream ledger's stream, through the JetStream API: what an operator could do to it.
+
+    Its messages cannot be changed in place and the stream denies deleting one, but a purge
+    filtered to one message's subject removes it (the ledger's prune needs purges allowed).
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.backend = ledger.backend
+
+    def _row(self, offset: int) -> tuple[str, bytes]:
+        from ledger.backends.nats.jetstream import leader_get
+
+        b = self.backend
+        msg = b.loop.run(leader_get(b.nc, b.names.stream, {"seq": offset}, 5), "tamper")  # type: ignore[attr-defined]
+        assert msg is not None
+        return msg.subject, msg.data
+
+    def state(self, offset: int) -> bytes:
+        from ledger.backends.nats.layout import unpack_row
+
+        return unpack_row(offset, self._row(offset)[1]).state
+
+    def set_state(self, offset: int, state: bytes) -> None:
+        pytest.skip("a JetStream message cannot be changed in place through the server")
+
+    set_chain = set_state
+    set_head_chain = set_state  # type: ignore[assignment]
+
+    def delete(self, offset: int) -> None:
+        from ledger.backends.nats.jetstream import api
+
+        b = self.backend
+        request = {"filter": self._row(offset)[0]}
+        b.loop.run(api(b.nc, f"STREAM.PURGE.{b.names.stream}", request, 5), "tamper")  # type: ignore[attr-defined]
+
+
 def storage_of(ledger: Ledger, url: str) -> Storage:
     if isinstance(ledger.backend, MemoryLedgerRecorder):
         return MemoryStorage(ledger.backend)
@@ -187,6 +224,8 @@ def storage_of(ledger: Ledger, url: str) -> Storage:
         return SQLiteStorage(url.split("://", 1)[1][1:])
     if parts.scheme == "redis":
         return RedisStorage(url)
+    if parts.scheme == "nats":
+        return NatsStorage(ledger)
     return PostgresStorage(parse_qs(parts.query)["schema"][0])
 
 

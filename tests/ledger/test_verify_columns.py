@@ -44,6 +44,9 @@ class Columns:
         self.url = url
         parts = urlsplit(url)
         self.kind = "memory" if isinstance(ledger.backend, MemoryLedgerRecorder) else parts.scheme
+        if self.kind == "nats":
+            # The stream denies deleting a message and none can be changed in place.
+            pytest.skip("a JetStream message cannot be edited or rewritten through the server")
         if self.kind == "redis":
             self.keys = Keys(parse_qs(parts.query)["prefix"][0])
 
@@ -212,7 +215,9 @@ def test_a_commit_time_that_goes_back_is_named(tmp_path: object) -> None:
 def test_a_ledger_of_every_kind_of_event_verifies_clean(make_ledger: MakeLedger) -> None:
     # No false alarms: escaped and non-ASCII names, far-off times, every stream rule.
     ledger = make_ledger()
-    ledger.append(list(generate(3000, seed=5)))
+    events = list(generate(3000, seed=5))
+    for start in range(0, len(events), 1000):  # JetStream commits at most 1000 at once
+        ledger.append(events[start : start + 1000])
     ledger.append(
         [
             StepRecorded(workflow_id='w "quoted"\n', agent="agént\\x", success=True),
