@@ -367,6 +367,18 @@ PUBLIC: dict[str, list[str]] = {
         "open_ledger",
         "run_workflow",
     ],
+    "reliability.service": [
+        "SCOPES",
+        "ServiceConfig",
+        "TokenEntry",
+        "TokenFileError",
+        "TokenStore",
+        "create_app",
+        "create_token",
+        "is_loopback",
+        "read_tokens",
+        "revoke_token",
+    ],
     "reliability.integrations": ["SUPPORTED", "FrameworkVersionError", "require"],
     "reliability.integrations.langgraph": [
         "LangGraphAgent",

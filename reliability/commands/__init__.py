@@ -38,6 +38,8 @@ MODULES: dict[str, str] = {
     "trends": "trends",
     "monitor": "monitor",
     "demo": "demo",
+    "serve": "serve",
+    "token": "token",
 }
 """Each command's module under ``reliability.commands``, in the order ``rledger --help`` lists them."""
 

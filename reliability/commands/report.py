@@ -109,6 +109,19 @@ INCLUDED = "(replay runs included: --include-replays counts them in these metric
 """The text report's note when replays count (without the flag it says how many it excluded)."""
 
 
+def report_document(reports: dict[str, Any], *, include_replays: bool = False) -> dict[str, Any]:
+    """The reports as the one JSON document ``report --format json`` prints (and the server serves)."""
+    document = {k: v.model_dump(mode="json") for k, v in reports.items()}
+    document["health"] = health(reports)
+    document["include_replays"] = include_replays
+    costs = document.get("costs")
+    if costs is not None:
+        for key in QUOTIENTS:
+            if costs.get(key) is not None:
+                costs[key] = exact(reports["costs"], key)
+    return document
+
+
 def write_report(reports: dict[str, Any], fmt: str, out: Output, *, include_replays: bool = False) -> None:
     """Write the reports as text, or as one JSON document built from their models.
 
@@ -117,15 +130,7 @@ def write_report(reports: dict[str, Any], fmt: str, out: Output, *, include_repl
     from projections.metrics import render_costs, render_metrics, render_slo
 
     if fmt == "json":
-        document = {k: v.model_dump(mode="json") for k, v in reports.items()}
-        document["health"] = health(reports)
-        document["include_replays"] = include_replays
-        costs = document.get("costs")
-        if costs is not None:
-            for key in QUOTIENTS:
-                if costs.get(key) is not None:
-                    costs[key] = exact(reports["costs"], key)
-        out.json_line(document, indent=True)
+        out.json_line(report_document(reports, include_replays=include_replays), indent=True)
         return
     out.write(render_metrics(reports["metrics"]))
     out.write()

@@ -209,5 +209,6 @@ ARGS = {
     "replay": ["wf", "--orchestrator", "m:a"],
     "trends": ["svr"],
     "prune": ["--older-than", "3"],
+    "token": ["create", "--tokens", "t.json", "--scope", "read"],
 }
 """What each command needs besides ``--db`` to parse."""
