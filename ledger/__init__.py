@@ -3,6 +3,7 @@
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
 from ledger.batch import AppendResult
+from ledger.backtest_events import BacktestRecorded, IncidentDeclared, IncidentResolved
 from ledger.budget_events import (
     BudgetBreached,
     BudgetRemoved,
@@ -84,6 +85,7 @@ __all__ = [
     "BackendError",
     "BackendTimeoutError",
     "BackendUnavailableError",
+    "BacktestRecorded",
     "BatchRejectedError",
     "BreakerCallRecorded",
     "BreakerConfigured",
@@ -104,6 +106,8 @@ __all__ = [
     "EvidenceCollected",
     "ExplanationRecorded",
     "HumanIntervened",
+    "IncidentDeclared",
+    "IncidentResolved",
     "IntegrityProblem",
     "InvalidEventError",
     "Ledger",
