@@ -33,7 +33,7 @@ from projections.signals.anomaly_fold import (
     AnomalySeverity,
     AnomalyThreshold,
 )
-from projections.signals.anomaly_rules import AnomalyRules, examine
+from projections.signals.anomaly_rules import AnomalyRules, examine_value
 from projections.signals.polarity import Polarity
 from projections.signals.series import MetricSeriesProjection, record_metric
 
@@ -140,7 +140,7 @@ class AnomalyDetector(Bound):
 
     def _examine(self, rules: AnomalyRules, name: str, i: int) -> list[AnomalyDetected]:
         series = self._series.get(name)
-        findings = examine(rules, name, series.values.array(), i, series.ids[i])
+        findings = examine_value(rules, name, series.values.array(), i, series.ids[i])
         return [f.to_event(self.now()) for f in findings]
 
     def _append_new(self, events: list[AnomalyDetected]) -> list[AnomalyDetected]:

@@ -1,7 +1,7 @@
 """The anomaly rules as data and one pure function that applies them to a value of a series.
 
 :class:`AnomalyRules` is everything a detector decides with (thresholds, the z-score levels,
-the baseline sizes, the relative-change limit); :func:`examine` decides one value against the
+the baseline sizes, the relative-change limit); :func:`examine_value` decides one value against the
 values before it. The detector (:mod:`projections.signals.anomalies`) and the back-test
 (``replay.backtest``) both call it, so a what-if is the same rules with other numbers, not
 another implementation (``docs/semantics.md``, Anomaly detection).
@@ -61,7 +61,7 @@ class AnomalyRules:
 
 
 @dataclass(frozen=True)
-class Finding:
+class AnomalyFinding:
     """One rule's verdict on one value; its id names the value and the rule."""
 
     event_id: UUID
@@ -88,14 +88,14 @@ class Finding:
         )
 
 
-def examine(
+def examine_value(
     rules: AnomalyRules,
     name: str,
     values: npt.NDArray[np.float64],
     i: int,
     value_id: str,
     thresholds: list[AnomalyThreshold] | None = None,
-) -> list[Finding]:
+) -> list[AnomalyFinding]:
     """The anomalies of ``values[i]`` (metric ``name``) against the values before it.
 
     Args:
@@ -108,7 +108,7 @@ def examine(
             skip the look-up when examining a whole series).
     """
     value = float(values[i])
-    out: list[Finding] = []
+    out: list[AnomalyFinding] = []
 
     def found(
         rule: str,
@@ -122,7 +122,7 @@ def examine(
         event_id = uuid5(NAMESPACE_URL, f"rledger:anomaly/{value_id}/{rule}")
         if any(f.event_id == event_id for f in out):
             return  # two configured rules that are the same rule find the same thing once
-        out.append(Finding(event_id, name, kind, severity, value, expected, detail, z_score))
+        out.append(AnomalyFinding(event_id, name, kind, severity, value, expected, detail, z_score))
 
     previous = float(values[i - 1]) if i > 0 else None
     for t in rules.for_metric(name) if thresholds is None else thresholds:
