@@ -1,6 +1,20 @@
 """Replay: workflow histories, decision trails, and strict, simulated and counterfactual re-runs."""
 
 from replay.asof import state_as_of
+from replay.backtest import (
+    AlertSetting,
+    AnomalySetting,
+    BacktestConfig,
+    BacktestError,
+    BacktestResult,
+    BreakerSetting,
+    BudgetSetting,
+    Incident,
+    ModeSetting,
+    Sweep,
+    record_backtest,
+    run_backtest,
+)
 from replay.builder import DecisionTrailBuilder
 from replay.context import Orchestrator, RunContext, new_workflow_id, run_workflow
 from replay.explanation import explain
@@ -12,11 +26,20 @@ from replay.tools import ToolError, ToolRegistry, UnknownToolError
 from replay.trail import DecisionTrail, StepRecord, ToolCallRecord, build_trail
 
 __all__ = [
+    "AlertSetting",
+    "AnomalySetting",
+    "BacktestConfig",
+    "BacktestError",
+    "BacktestResult",
+    "BreakerSetting",
+    "BudgetSetting",
     "CheckpointNotFoundError",
     "DecisionTrail",
     "DecisionTrailBuilder",
     "Difference",
     "History",
+    "Incident",
+    "ModeSetting",
     "NotOnTapeError",
     "Orchestrator",
     "ReplayDivergedError",
@@ -25,6 +48,7 @@ __all__ = [
     "Replayer",
     "RunContext",
     "StepRecord",
+    "Sweep",
     "ToolCallRecord",
     "ToolError",
     "ToolRegistry",
@@ -33,6 +57,8 @@ __all__ = [
     "build_trail",
     "explain",
     "new_workflow_id",
+    "record_backtest",
+    "run_backtest",
     "run_workflow",
     "state_as_of",
 ]

@@ -31,6 +31,10 @@ from replay.backtest.render import render_text
 from replay.backtest.result import BacktestResult, Outcomes, SweepRow
 from replay.backtest.run import backtest, record_backtest
 
+run_backtest = backtest
+"""The name :mod:`replay` and :mod:`reliability` export :func:`backtest` under (there,
+``replay.backtest`` is this package)."""
+
 __all__ = [
     "BREAKER_PARAMETERS",
     "OUTAGE_MIN_FAILURES",
@@ -55,4 +59,5 @@ __all__ = [
     "parse_sweep",
     "record_backtest",
     "render_text",
+    "run_backtest",
 ]
