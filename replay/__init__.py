@@ -12,9 +12,11 @@ from replay.backtest import (
     Incident,
     ModeSetting,
     Sweep,
+    backtest_config,
     record_backtest,
     run_backtest,
 )
+from replay.backtest import render_text as render_backtest
 from replay.builder import DecisionTrailBuilder
 from replay.context import Orchestrator, RunContext, new_workflow_id, run_workflow
 from replay.explanation import explain
@@ -54,10 +56,12 @@ __all__ = [
     "ToolRegistry",
     "UnknownToolError",
     "WorkflowNotFoundError",
+    "backtest_config",
     "build_trail",
     "explain",
     "new_workflow_id",
     "record_backtest",
+    "render_backtest",
     "run_backtest",
     "run_workflow",
     "state_as_of",

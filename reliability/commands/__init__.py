@@ -36,6 +36,7 @@ MODULES: dict[str, str] = {
     "violations": "guards",
     "trends": "trends",
     "monitor": "monitor",
+    "backtest": "backtest",
     "demo": "demo",
 }
 """Each command's module under ``reliability.commands``, in the order ``rledger --help`` lists them."""

@@ -20,6 +20,7 @@ from replay.backtest.config import (
 )
 from replay.backtest.errors import BacktestError
 from replay.backtest.parse import (
+    backtest_config,
     parse_anomaly,
     parse_breaker,
     parse_budget,
@@ -51,6 +52,7 @@ __all__ = [
     "Sweep",
     "SweepRow",
     "backtest",
+    "backtest_config",
     "parse_anomaly",
     "parse_breaker",
     "parse_budget",

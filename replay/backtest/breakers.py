@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from ledger import ToolCalled, from_epoch_us
+from ledger import CostIncurred, ToolCalled, from_epoch_us
 from projections.fold import Handler, fields_of
 from projections.guards import (
     BREAKER_STRUCTS,
@@ -27,11 +27,9 @@ from projections.guards import (
     due_transition,
     outcome_transition,
 )
-from projections.metrics import CostProjection
 from replay.backtest.config import OUTAGE_MIN_FAILURES, BreakerSetting
 from replay.backtest.scan import Collector, ReplayWorkflows
 
-CostFields = CostProjection.structs["CostIncurred"]
 SUCCESS, FAILURE, REJECTED = 0, 1, 2
 _OUTCOMES = {"success": SUCCESS, "failure": FAILURE, "rejected": REJECTED}
 
@@ -45,6 +43,16 @@ class ToolOutcomeFields(msgspec.Struct, frozen=True):
     duration_ms: float | None = None
     workflow_id: str | None = None
     agent: str | None = None
+
+
+@fields_of(CostIncurred)
+class ToolCostFields(msgspec.Struct, frozen=True):
+    """What a breaker back-test reads of a ``CostIncurred`` (a tool's cost)."""
+
+    tool: str | None = None
+    status: str = "priced"
+    amount: str | int | float | None = None
+    workflow_id: str | None = None
 
 
 @dataclass
@@ -68,7 +76,7 @@ class BreakerCollector(Collector):
     structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
         **BREAKER_STRUCTS,
         "ToolCalled": ToolOutcomeFields,
-        "CostIncurred": CostFields,
+        "CostIncurred": ToolCostFields,
     }
 
     def __init__(self, names: set[str] | None = None, replays: ReplayWorkflows | None = None) -> None:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from collections.abc import Sequence
@@ -21,10 +22,20 @@ from pathlib import Path
 import orjson
 
 from ledger import as_utc
-from projections.guards import AgentMode
+from projections.alerting import AlertSeverity
+from projections.guards import AgentMode, ModeRules
 from projections.metrics import CostBudget
-from projections.signals import AnomalySeverity, AnomalyThreshold
-from replay.backtest.config import BreakerSetting, BudgetSetting, Incident, Sweep
+from projections.signals import AnomalyRules, AnomalySeverity, AnomalyThreshold
+from replay.backtest.config import (
+    AlertSetting,
+    AnomalySetting,
+    BacktestConfig,
+    BreakerSetting,
+    BudgetSetting,
+    Incident,
+    ModeSetting,
+    Sweep,
+)
 from replay.backtest.errors import BacktestError
 
 MAX_SWEEP_VALUES = 1000
@@ -204,3 +215,72 @@ def parse_incidents(path: str | Path) -> tuple[Incident, ...]:
     if not out:
         raise BacktestError("incidents", str(path), "holds no incidents")
     return tuple(out)
+
+
+def backtest_config(
+    *,
+    breakers: Sequence[Sequence[str]] = (),
+    budgets: Sequence[str] = (),
+    anomalies: Sequence[Sequence[str]] = (),
+    z: float | None = None,
+    min_baseline: int | None = None,
+    baseline_size: int | None = None,
+    incidents: str | Path | None = None,
+    cooldown: float | None = None,
+    min_severity: str | None = None,
+    modes: Sequence[str] = (),
+    read_words: Sequence[str] | None = None,
+    write_words: Sequence[str] | None = None,
+    sweep: str | None = None,
+    include_replays: bool = False,
+) -> BacktestConfig:
+    """A :class:`BacktestConfig` from the command line's spellings (``rledger backtest``'s options).
+
+    Anomalies are back-tested when any anomaly option is given, alerts when ``cooldown`` or
+    ``min_severity`` is, modes when ``modes`` or a verb list is.
+
+    Raises:
+        BacktestError: a setting it cannot read, named.
+        FileNotFoundError: no ``incidents`` file.
+    """
+    anomaly = None
+    if anomalies or z is not None or min_baseline is not None or baseline_size is not None or incidents:
+        defaults = AnomalyRules()
+        levels = defaults.z_thresholds if z is None else (z, z + 1.0, z + 2.0)
+        if not (levels[0] > 0):
+            raise BacktestError("parameter", f"z={z}", "must be positive")
+        floor = defaults.min_baseline_samples if min_baseline is None else min_baseline
+        size = baseline_size if baseline_size is not None else max(defaults.baseline_size, floor)
+        try:
+            rules = AnomalyRules(floor, size, levels, None, tuple(parse_anomaly(w) for w in anomalies))
+        except ValueError as exc:
+            raise BacktestError("parameter", f"min_baseline={floor} baseline_size={size}", str(exc)) from exc
+        anomaly = AnomalySetting(rules, tuple(w[0] for w in anomalies if w))
+    alerts = None
+    if cooldown is not None or min_severity is not None:
+        severity = None
+        if min_severity is not None:
+            try:
+                severity = AlertSeverity.parse(min_severity)
+            except ValueError:
+                known = [s.value for s in AlertSeverity]
+                raise BacktestError("severity", min_severity, "unknown", known) from None
+        alerts = AlertSetting(300.0 if cooldown is None else cooldown, severity)
+    mode = None
+    if modes or read_words is not None or write_words is not None:
+        rules_ = ModeRules()
+        if read_words is not None:
+            rules_ = dataclasses.replace(rules_, read_words=frozenset(read_words))
+        if write_words is not None:
+            rules_ = dataclasses.replace(rules_, write_words=frozenset(write_words))
+        mode = ModeSetting(dict(parse_mode(m) for m in modes), rules_)
+    return BacktestConfig(
+        breakers=tuple(parse_breaker(b) for b in breakers),
+        budgets=tuple(parse_budget(b) for b in budgets),
+        anomalies=anomaly,
+        alerts=alerts,
+        modes=mode,
+        incidents=() if incidents is None else parse_incidents(incidents),
+        sweep=None if sweep is None else parse_sweep(sweep),
+        include_replays=include_replays,
+    )

@@ -98,6 +98,10 @@ def _headline(item: dict[str, Any], key: str) -> Any:
     return item[key]
 
 
+def _only(flat: dict[str, Any], component: str | None) -> dict[str, Any]:
+    return {k: v for k, v in flat.items() if component is None or k.startswith(f"{component}.")}
+
+
 @dataclass(frozen=True)
 class SweepRow:
     """One value of a swept parameter and the outcomes under it."""
@@ -118,6 +122,8 @@ class BacktestResult:
         outcomes: the outcomes under those settings (a sweep's first value, when sweeping).
         sweep_parameter: the swept parameter (``None``: no sweep).
         sweep: one row per value.
+        sweep_component: the component the swept parameter belongs to (its numbers are the
+            rows' columns).
     """
 
     since: datetime | None
@@ -127,6 +133,7 @@ class BacktestResult:
     outcomes: Outcomes
     sweep_parameter: str | None = None
     sweep: tuple[SweepRow, ...] = ()
+    sweep_component: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Everything, as JSON (what ``rledger backtest --format json`` writes)."""
@@ -141,7 +148,11 @@ class BacktestResult:
         if self.sweep_parameter is not None:
             out["sweep"] = {
                 "parameter": self.sweep_parameter,
-                "rows": [{"value": r.value, **headlines(r.outcomes.to_json())} for r in self.sweep],
+                "component": self.sweep_component,
+                "rows": [
+                    {"value": r.value, **_only(headlines(r.outcomes.to_json()), self.sweep_component)}
+                    for r in self.sweep
+                ],
             }
         return out
 

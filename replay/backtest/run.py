@@ -22,7 +22,7 @@ from replay.backtest.config import (
 from replay.backtest.errors import BacktestError
 from replay.backtest.result import BacktestResult, Outcomes, SweepRow
 from replay.backtest.scan import ReplayWorkflows, ScanStats, scan
-from replay.backtest.settings import settings_json, sweep_variants
+from replay.backtest.settings import settings_json, sweep_component, sweep_variants
 
 DAY_US = 86_400_000_000
 
@@ -128,6 +128,7 @@ def backtest(
         outcomes=outcomes,
         sweep_parameter=None if config.sweep is None else config.sweep.parameter,
         sweep=rows,
+        sweep_component=None if config.sweep is None else sweep_component(config.sweep.parameter),
     )
 
 

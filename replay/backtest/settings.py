@@ -77,6 +77,15 @@ def settings_json(config: BacktestConfig) -> dict[str, Any]:
     return out
 
 
+def sweep_component(parameter: str) -> str:
+    """The component (a result key) a sweepable parameter belongs to."""
+    if parameter in BREAKER_PARAMETERS:
+        return "breakers"
+    if parameter in BUDGET_PARAMETERS:
+        return "budgets"
+    return "anomalies" if parameter in ANOMALY_PARAMETERS else "alerts"
+
+
 def _available(config: BacktestConfig) -> list[str]:
     known: list[str] = []
     if config.breakers:
