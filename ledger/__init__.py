@@ -2,8 +2,8 @@
 
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
-from ledger.batch import AppendResult
 from ledger.backtest_events import BacktestRecorded, IncidentDeclared, IncidentResolved
+from ledger.batch import AppendResult
 from ledger.budget_events import (
     BudgetBreached,
     BudgetRemoved,

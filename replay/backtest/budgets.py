@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from ledger import from_epoch_us
-from projections.fold import Handler
+from ledger import BudgetBreached, from_epoch_us
+from projections.fold import Handler, fields_of
 from projections.metrics import BudgetProjection, CostBudget, CostProjection
 from replay.backtest.config import BudgetSetting
 from replay.backtest.scan import Collector
@@ -44,6 +44,16 @@ class Cost:
     workflow_id: str | None
 
 
+@fields_of(BudgetBreached)
+class BreachedFields(msgspec.Struct, frozen=True):
+    """What the budget back-test reads of a ``BudgetBreached``."""
+
+    budget: str
+    limit: str | int | float
+    spend: str | int | float
+    scope: str | None = None
+
+
 class BudgetCollector(Collector):
     """Priced costs, budget changes and recorded breaches in ledger order, and workflow outcomes."""
 
@@ -51,7 +61,7 @@ class BudgetCollector(Collector):
     structs: ClassVar[dict[str, type[msgspec.Struct]]] = {
         "CostIncurred": CostProjection.structs["CostIncurred"],
         "WorkflowCompleted": CostProjection.structs["WorkflowCompleted"],
-        "BudgetBreached": CostProjection.structs["BudgetBreached"],
+        "BudgetBreached": BreachedFields,
         **BudgetProjection.structs,
     }
 
