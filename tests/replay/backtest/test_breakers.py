@@ -1,4 +1,4 @@
-"""Breakers back-tested: hand-computed cases, the recorded configuration reproduced, sweeps equal to single runs."""
+"""Breakers back-tested: hand-computed cases, the recorded configuration reproduced, sweeps."""
 
 from __future__ import annotations
 
@@ -151,16 +151,16 @@ def test_a_sweep_gives_each_value_what_its_own_back_test_gives() -> None:
 
 def test_bad_breaker_input_is_named() -> None:
     with _tool_ledger("SF") as ledger:
-        with pytest.raises(BacktestError, match="breaker 'nope'.*known: api") as info:
+        with pytest.raises(BacktestError, match=r"breaker 'nope'.*known: api") as info:
             run_backtest(ledger, BacktestConfig(breakers=(BreakerSetting("nope"),)))
         assert info.value.subject == "breaker" and info.value.known == ("api",)
         with pytest.raises(BacktestError, match="parameter 'colour'"):
             BreakerSetting("api", {"colour": 3})
         with pytest.raises(BacktestError, match="failure_threshold must be at least 1"):
             _one(ledger, failure_threshold=0)
-        with pytest.raises(BacktestError, match="parameter 'failure_threshold=2.5'"):
+        with pytest.raises(BacktestError, match=r"parameter 'failure_threshold=2.5'"):
             BreakerSetting("api", {"failure_threshold": 2.5})
-        with pytest.raises(BacktestError, match="window .* holds no events"):
+        with pytest.raises(BacktestError, match=r"window .* holds no events"):
             run_backtest(
                 ledger,
                 BacktestConfig(breakers=(BreakerSetting("api"),)),

@@ -1,4 +1,4 @@
-"""Budgets back-tested: a limit crossed by one cost, the tracker's breaches reproduced, enforcement counted."""
+"""Budgets back-tested: a limit crossed by one cost, the tracker's breaches reproduced, enforcement."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_bad_budget_input_is_named() -> None:
         ledger.append([_cost("1", 0, "wf")])
         with pytest.raises(BacktestError, match="budget 'weekly': no budget of that name was set"):
             _budget(ledger, None, "weekly")
-        with pytest.raises(BacktestError, match="is not in force"):
-            run_backtest(
-                ledger, BacktestConfig(budgets=(BudgetSetting("weekly"),), sweep=Sweep("limit", (1,)))
-            )
+        with pytest.raises(BacktestError, match="must be a finite amount"):
+            parse_budget("daily=-1/24")
+        with pytest.raises(BacktestError, match="expected category:NAME=LIMIT"):
+            parse_budget("daily=5/24,team:x=1")
