@@ -10,6 +10,7 @@ import pytest
 from ledger import CostIncurred, Ledger, WorkflowCompleted, open_ledger
 from projections import CostBudget, CostTracker
 from replay import BacktestConfig, BacktestError, BudgetSetting, Sweep, run_backtest
+from replay.backtest import parse_budget
 from tests.conftest import ManualClock
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
