@@ -116,8 +116,9 @@ def backtest(
     rows: tuple[SweepRow, ...] = ()
     if config.sweep is not None:
         base = _bases(config, collected)
+        part = sweep_component(config.sweep.parameter)
         rows = tuple(
-            SweepRow(value, _decide(variant, collected, stats, lo, hi))
+            SweepRow(value, _decide(_only(variant, part), collected, stats, lo, hi))
             for value, variant in sweep_variants(config, config.sweep, base)
         )
     return BacktestResult(
@@ -144,6 +145,17 @@ def record_backtest(ledger: Ledger, result: BacktestResult) -> BacktestRecorded:
     )
     ledger.append(event)
     return event
+
+
+def _only(config: BacktestConfig, part: str) -> BacktestConfig:
+    """``config`` with only one component: a sweep row re-decides the swept one, not the rest."""
+    keep = {
+        "breakers": config.breakers if part == "breakers" else (),
+        "budgets": config.budgets if part == "budgets" else (),
+        "anomalies": config.anomalies if part == "anomalies" else None,
+        "alerts": config.alerts if part == "alerts" else None,
+    }
+    return dataclasses.replace(config, modes=None, **keep)  # type: ignore[arg-type]
 
 
 def _check(config: BacktestConfig, c: _Collected) -> None:
