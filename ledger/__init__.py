@@ -1,5 +1,14 @@
 """The event store: event schemas, validation, backends, append/read, idempotency, hash chain."""
 
+from ledger.anchors import (
+    Anchor,
+    load_anchor_key,
+    load_public_key,
+    new_anchor_key,
+    read_anchors,
+    sign_head,
+    write_anchor,
+)
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
 from ledger.backtest_events import BacktestRecorded, IncidentDeclared, IncidentResolved
@@ -11,11 +20,11 @@ from ledger.budget_events import (
     BudgetReserved,
     BudgetSet,
 )
-from ledger.chain import IntegrityProblem, VerifyReport
 from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.commit import Clock
 from ledger.connections import url_of
 from ledger.errors import (
+    AnchorError,
     BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
@@ -67,19 +76,24 @@ from ledger.guard_events import (
     ModeChecked,
 )
 from ledger.recorded import Recorded
+from ledger.shadows import SHADOW_SUFFIX, clear_stale_shadows, shadow_name, take_shadow_lease
 from ledger.store import Ledger
 from ledger.timeutil import as_utc, from_epoch_us, new_event_id, to_epoch_us, utc_now
 from ledger.url import DEFAULT_URL, default_url, open_ledger
+from ledger.verify import IntegrityProblem, VerifyReport
 from ledger.workload import generate as generate_workload
 
 __all__ = [
     "DEFAULT_URL",
     "EVENT_ADAPTER",
     "EVENT_TYPES",
+    "SHADOW_SUFFIX",
     "AgentModeSet",
     "AlertAcknowledged",
     "AlertDelivered",
     "AlertRaised",
+    "Anchor",
+    "AnchorError",
     "AnomalyDetected",
     "AppendResult",
     "BackendError",
@@ -138,16 +152,25 @@ __all__ = [
     "WorkflowCompleted",
     "WorkflowStarted",
     "as_utc",
+    "clear_stale_shadows",
     "default_url",
     "event_json_schema",
     "from_epoch_us",
     "generate_workload",
+    "load_anchor_key",
+    "load_public_key",
+    "new_anchor_key",
     "new_event_id",
     "open_ledger",
+    "read_anchors",
+    "shadow_name",
+    "sign_head",
+    "take_shadow_lease",
     "to_epoch_us",
     "url_of",
     "utc_now",
     "validate_batch",
     "validate_lines",
     "validate_one",
+    "write_anchor",
 ]

@@ -16,7 +16,8 @@
     │   ├── StorageFullError       the store has no room for the write (disk full, quota, maxmemory)
     │   └── LedgerLostError        the store lost a ledger it held (a Redis restarted empty)
     ├── PrunedRangeError           a fold asked for events that retention removed
-    └── LedgerClosedError          the ledger was closed
+    ├── LedgerClosedError          the ledger was closed
+    └── AnchorError                an anchor or anchor key file that cannot be used (which, why)
 """
 
 from __future__ import annotations
@@ -201,3 +202,17 @@ class LedgerClosedError(LedgerError):
 
     def __init__(self) -> None:
         super().__init__("the ledger is closed")
+
+
+class AnchorError(LedgerError):
+    """An anchor file or anchor key that cannot be used: unreadable, malformed, or exposed.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")

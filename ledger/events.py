@@ -42,6 +42,11 @@ from ledger.guard_events import (
 )
 
 
+def _unset(value: Any) -> bool:
+    """Whether an added field holds its default (``None`` or empty): then it is not stored."""
+    return value is None or value == ()
+
+
 class WorkflowStarted(LedgerEvent):
     """A workflow (agent run) began with a goal and its inputs."""
 
@@ -81,7 +86,10 @@ class StepRecorded(LedgerEvent):
 
 
 class ToolCalled(LedgerEvent):
-    """A tool was called: arguments, result or error, duration and its ordinal in the run."""
+    """A tool was called: arguments, result or error, duration and its ordinal in the run.
+
+    ``call_id`` is the caller's own id of the call (a model's tool-call id), when it has one.
+    """
 
     type: Literal["ToolCalled"] = "ToolCalled"
     tool: Name
@@ -91,6 +99,9 @@ class ToolCalled(LedgerEvent):
     duration_ms: NonNegativeFloat | None = None
     error: str | None = None
     call_index: NonNegativeInt | None = None
+    # Fields added after events were stored are left out of the stored form while unset, so an
+    # event recorded before them encodes (and digests, for idempotency) byte for byte as it did.
+    call_id: Name | None = Field(default=None, exclude_if=_unset)
 
 
 class EvidenceCollected(LedgerEvent):
@@ -136,11 +147,17 @@ class HumanIntervened(LedgerEvent):
 
 
 class CostIncurred(LedgerEvent):
-    """Money or tokens were spent; ``amount`` is ``None`` exactly when status is unpriced."""
+    """Money or tokens were spent; ``amount`` is ``None`` exactly when status is unpriced.
+
+    ``provider`` is who served the model (``openai``, ``anthropic``…), when known;
+    ``usage_attributes`` names the telemetry attributes the token counts were read from (OTLP
+    ingest), so an audit can tell which of the conventions' spellings an emitter sent.
+    """
 
     type: Literal["CostIncurred"] = "CostIncurred"
     category: Name = "llm"
     model: Name | None = None
+    provider: Name | None = Field(default=None, exclude_if=_unset)
     tool: Name | None = None
     prompt_tokens: NonNegativeInt = 0
     completion_tokens: NonNegativeInt = 0
@@ -151,6 +168,7 @@ class CostIncurred(LedgerEvent):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     price_version: str | None = None
     status: Literal["priced", "unpriced"] = "priced"
+    usage_attributes: tuple[Name, ...] = Field(default=(), exclude_if=_unset)
 
     @model_validator(mode="after")
     def _amount_matches_status(self) -> CostIncurred:

@@ -7,10 +7,11 @@ and refuses (:class:`~ledger.errors.LedgerClosedError`) once the ledger is close
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from ledger import chain as chain_mod
+from ledger import verify as verify_mod
+from ledger.anchors import Anchor, anchor_pins
 from ledger.backends.base import LedgerBackend
 from ledger.backends.rows import ReadQuery, ScanRow, StoredRow, StreamRow
 from ledger.errors import LedgerClosedError, PrunedRangeError
@@ -145,10 +146,34 @@ class LedgerReads:
         self._check_open()
         return self.backend.stream_version(stream)
 
-    def verify(self) -> chain_mod.VerifyReport:
-        """Recompute the hash chain and check it against checkpoints and the head.
+    def verify(
+        self,
+        *,
+        anchors: Sequence[Anchor] = (),
+        public_key: bytes | None = None,
+        since_anchor: bool = False,
+    ) -> verify_mod.VerifyReport:
+        """Recompute the hash chain; check it, every stored column and index, and any anchors.
 
         After a prune it checks from the latest prune mark and reports what was pruned.
+
+        Args:
+            anchors: signed heads kept outside the database (:func:`ledger.read_anchors`): the
+                ledger must still extend every one ("anchor_mismatch" or "truncated" otherwise).
+            public_key: the raw Ed25519 key the anchors must be signed with (without it, each
+                anchor's own key, which proves the file whole but not who signed it).
+            since_anchor: check only the events after the latest valid anchor (a daily verify
+                of what is new), instead of the whole ledger.
         """
         self._check_open()
-        return chain_mod.verify(self.backend)
+        pins, problems = anchor_pins(anchors, public_key)
+        start = None
+        if since_anchor and pins:
+            latest = max(pins)
+            start = (latest, pins[latest])
+        report = verify_mod.verify(self.backend, pins=pins, start=start)
+        for offset, detail in problems:
+            report.ok = False
+            report.problems.append(verify_mod.IntegrityProblem("anchor_mismatch", offset, detail))
+        report.problems.sort(key=lambda p: p.offset)
+        return report

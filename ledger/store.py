@@ -27,6 +27,7 @@ from ledger.groupcommit import GroupCommitter
 from ledger.reads import LedgerReads
 from ledger.recorded import Recorded, to_recorded
 from ledger.retention import RetentionPolicy, RetentionSweeper
+from ledger.shadows import clear_stale_shadows
 from ledger.timeutil import as_utc, utc_now
 
 __all__ = ["AppendResult", "Clock", "EventInput", "ExpectedVersion", "Ledger", "Recorded", "to_recorded"]
@@ -130,8 +131,12 @@ class Ledger(LedgerReads):
             before: remove events committed before this time (naive = UTC).
             force: remove them even if a stored projection has not folded them yet (or none is
                 stored). Without it, nothing past the lowest stored projection position goes.
+
+        Shadow copies left by a rebuild that is no longer running (killed) are deleted first,
+        so they never hold retention back; a running rebuild's shadows count.
         """
         self._check_open()
+        clear_stale_shadows(self.backend)
         return self.backend.prune(as_utc(before), force=force, pruned_at=as_utc(self.clock()))
 
     def pruned_through(self) -> int:

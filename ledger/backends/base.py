@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from ledger.backends.rows import (
     StoredRow,
     StreamRow,
     Tail,
+    VerifyRow,
 )
 from ledger.backends.transaction import WriteTransaction
 from ledger.timeutil import to_epoch_us
@@ -56,6 +57,7 @@ __all__ = [
     "StoredRow",
     "StreamRow",
     "Tail",
+    "VerifyRow",
 ]
 
 
@@ -135,6 +137,10 @@ class LedgerBackend(ProcessRecorder, ABC):
     @abstractmethod
     def delete_view(self, name: str) -> None:
         """Forget a projection's stored state and position."""
+
+    @abstractmethod
+    def view_names(self) -> list[str]:
+        """Return the names of every stored projection (shadow copies of a rebuild included)."""
 
     @abstractmethod
     def try_lock_runner(self, name: str) -> RunnerLock | None:
@@ -237,11 +243,51 @@ class LedgerBackend(ProcessRecorder, ABC):
 
         return LedgerSubscription(self, gt=gt, topics=topics)
 
-    def layout_problems(self, limit: int) -> list[tuple[int, str]]:
-        """Return up to ``limit`` (offset, detail) pairs where storage beside the chain is wrong.
+    def layout_problems(self, limit: int, after: int = 0) -> list[tuple[int, str]]:
+        """Return up to ``limit`` (offset, detail) pairs after ``after`` where storage beside the
+        chain is wrong.
 
         For backends that keep derived lookup data the hash chain does not cover (SQLite's
         stream numbers); ``verify`` reports them. None by default.
+        """
+        return []
+
+    def verify_scan(self, after: int, limit: int) -> list[VerifyRow]:
+        """Return up to ``limit`` rows after offset ``after`` with every column raw, for ``verify``.
+
+        Backends override this with one lean query; this default converts full rows.
+        """
+        return [
+            (
+                r.offset,
+                r.stream,
+                r.version,
+                r.type,
+                r.event_id.bytes,
+                r.agent,
+                to_epoch_us(r.occurred_at),
+                to_epoch_us(r.recorded_at),
+                r.state,
+                r.chain,
+            )
+            for r in self.select(ReadQuery(after=after), limit)
+        ]
+
+    def index_problems(self, rows: Sequence[VerifyRow]) -> list[tuple[int, str]]:
+        """Return (offset, detail) where a lookup structure disagrees with these rows.
+
+        For backends whose indexes are kept by hand (Redis's id, stream, agent and type
+        indexes, the memory backend's maps); a SQL index is the database's and always agrees
+        with its table. ``verify`` calls it once per page. None by default.
+        """
+        return []
+
+    def stream_version_problems(self, last: Mapping[str, tuple[int, int]]) -> list[tuple[int, str]]:
+        """Return (offset, detail) for streams whose kept version is not their last row's.
+
+        ``last`` maps each stream ``verify`` saw to (offset, version) of its last row. For
+        backends that keep versions apart from the rows (Redis, memory); SQL backends read a
+        stream's version from its rows. None by default.
         """
         return []
 

@@ -61,6 +61,12 @@ StreamRow = tuple[int, int, int, bytes]
 in µs since the epoch, encoded event)."""
 
 
+VerifyRow = tuple[int, str, int, str, bytes, str | None, int, int, bytes, bytes]
+"""A stored row as ``verify`` reads it, every column raw: (offset, stream, version, type, event id
+as its 16 bytes, agent, occurred_at µs, recorded_at µs, encoded event, chain value). Nothing is
+decoded: the check compares these with the encoded event in bulk (:mod:`ledger.columns`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredId:
     """An event id found already stored, during an append: where it is and what it holds.

@@ -1,5 +1,6 @@
 """The fold machinery: projections, their columns, the runner and the base of every guide object."""
 
+from ledger import SHADOW_SUFFIX
 from projections.fold.bound import Bound, Facade, ReportingFacade, fold_new
 from projections.fold.columns import Column, Interner, Table, Vector, window_mask
 from projections.fold.event_schema import fields_of
@@ -12,7 +13,7 @@ from projections.fold.projection import (
     gc_paused,
     iso_to_us,
 )
-from projections.fold.runner import SHADOW_SUFFIX, ProjectionRunner, RunnerBusyError, fold_range, load_stored
+from projections.fold.runner import ProjectionRunner, RunnerBusyError, fold_range, load_stored
 from projections.fold.storage import MemoryMetricStorage, MetricStorage, SQLMetricStorage
 
 __all__ = [

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from ledger import Ledger, LedgerError, RunnerLock, SavedView, ViewConflictError
+from ledger import (
+    SHADOW_SUFFIX,
+    Ledger,
+    LedgerError,
+    RunnerLock,
+    SavedView,
+    ViewConflictError,
+    shadow_name,
+    take_shadow_lease,
+)
 from projections.fold.projection import Projection, fold_together, gc_paused
 
 P = TypeVar("P", bound=Projection)
@@ -24,7 +34,19 @@ P = TypeVar("P", bound=Projection)
 Progress = Callable[[int, int], None]
 """Called with (events folded so far, events to fold in all) as a run advances."""
 
-SHADOW_SUFFIX = "#shadow"
+PAUSE_ENV = "RLEDGER_REBUILD_PAUSE_AT"
+"""Test hook: a rebuild reaching the step named here (see :meth:`ProjectionRunner.rebuild`)
+creates the file named by ``RLEDGER_REBUILD_PAUSE_FILE`` and sleeps, to be killed there."""
+
+LEASE_WAIT = 5.0
+"""Seconds a rebuild waits for its shadow leases (a prune holds one briefly while it checks)."""
+
+
+def _pause_point(step: str) -> None:
+    if os.environ.get(PAUSE_ENV) == step:
+        with open(os.environ["RLEDGER_REBUILD_PAUSE_FILE"], "w") as marker:
+            marker.write(step)
+        time.sleep(3600)
 
 
 class RunnerBusyError(LedgerError):
@@ -214,7 +236,13 @@ class ProjectionRunner:
         # last reference leaves a cycle only a full collection frees: do one now rather than
         # whenever the collector next runs (which left a rebuild's peak RSS to chance).
         gc.collect()
+        leases = self._take_shadow_leases()
         try:
+            # Shadows of an earlier rebuild of these projections that was killed: no longer
+            # anyone's (this rebuild holds their leases now), and never resumed from.
+            for t in self.types:
+                self.ledger.backend.delete_view(shadow_name(t.name))
+            _pause_point("started")
             fresh = [t() for t in self.types]
             target = self.ledger.latest_offset()
             position = 0
@@ -230,17 +258,44 @@ class ProjectionRunner:
                 # Checkpoint the shadow so a long rebuild's progress is visible and durable.
                 self._save(fresh, suffix=SHADOW_SUFFIX, reset=first)
                 first = False
+                _pause_point("shadow-saved")
+            _pause_point("before-switch")
             digests = self._save(fresh, reset=True)
+            _pause_point("switched")
         except BaseException:
             # Not switched over: carry on from the stored states. If they cannot be loaded now
             # either (the store is what failed), the next catch_up or follow loads them.
             with contextlib.suppress(Exception):
                 self.projections = [load_stored(self.ledger, t) for t in self.types]
+            self._drop_shadows(leases)
             raise
         self.projections = fresh  # switched over: from here on memory matches the store
-        for p in fresh:
-            self.ledger.backend.delete_view(p.name + SHADOW_SUFFIX)
+        self._drop_shadows(leases)
         return digests
+
+    def _take_shadow_leases(self) -> list[RunnerLock]:
+        """Lease every shadow this rebuild writes: while held, retention counts the shadows."""
+        leases: list[RunnerLock] = []
+        deadline = time.monotonic() + LEASE_WAIT
+        for name in sorted(self.names):
+            while (lease := take_shadow_lease(self.ledger.backend, name)) is None:
+                if time.monotonic() >= deadline:
+                    for taken in leases:
+                        taken.release()
+                    raise RunnerBusyError([shadow_name(name)])
+                time.sleep(0.05)
+            leases.append(lease)
+        return leases
+
+    def _drop_shadows(self, leases: list[RunnerLock]) -> None:
+        """Delete this rebuild's shadows (switched over, or given up), then release their leases."""
+        try:
+            for t in self.types:
+                with contextlib.suppress(Exception):  # the store failing: the next prune clears them
+                    self.ledger.backend.delete_view(shadow_name(t.name))
+        finally:
+            for lease in leases:
+                lease.release()
 
     def _ensure_loaded(self) -> None:
         if not self.projections:

@@ -25,6 +25,7 @@ MODULES: dict[str, str] = {
     "schema": "store",
     "stats": "store",
     "prune": "store",
+    "anchor": "anchor",
     "report": "report",
     "rebuild": "runner",
     "follow": "runner",

@@ -45,6 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("workflow")
     p.add_argument("--checkpoint", help="a CheckpointMarked id, an event id or an offset")
     p.add_argument("--out", help="file to write (default: stdout)")
+    p.add_argument(
+        "--otlp",
+        metavar="URL",
+        help="send it as OpenTelemetry GenAI spans to this OTLP/HTTP endpoint instead "
+        "(e.g. http://127.0.0.1:4318/v1/traces; needs the otlp extra)",
+    )
     p.set_defaults(run=export)
 
     p = subparsers.add_parser(
@@ -120,9 +126,15 @@ def trail(args: argparse.Namespace, out: Output) -> int:
 
 
 def export(args: argparse.Namespace, out: Output) -> int:
-    """Write a workflow's history as JSON lines (to replay it elsewhere); not found is exit 2."""
+    """Write a workflow's history as JSON lines (to replay it elsewhere); not found is exit 2.
+
+    With ``--otlp URL`` the history is sent as GenAI spans instead; exit 1 when the endpoint
+    rejected some of them.
+    """
     with open_db(args) as ledger, _recorded():
         history = History.load(ledger, args.workflow, args.checkpoint)
+    if args.otlp:
+        return _export_otlp(history, args.otlp, out)
     data = history.to_jsonl()
     if args.out:
         with open(args.out, "wb") as f:
@@ -130,6 +142,21 @@ def export(args: argparse.Namespace, out: Output) -> int:
         out.error(f"wrote {len(history)} event(s) of {args.workflow} to {args.out}")
     else:
         out.write_bytes(data)
+    return EXIT_OK
+
+
+def _export_otlp(history: History, url: str, out: Output) -> int:
+    from reliability.service.otlp import encode_spans, send_otlp, trace_id_of, workflow_spans
+
+    spans = workflow_spans(history.workflow_id, [r.event for r in history.events])
+    sent = send_otlp(url, encode_spans(spans))
+    out.write(
+        f"sent {len(spans)} span(s) of {history.workflow_id} ({len(history)} event(s)) to {url} "
+        f"as trace {trace_id_of(history.workflow_id)}"
+    )
+    if sent.rejected_spans:
+        out.error(f"the endpoint rejected {sent.rejected_spans} span(s): {sent.error_message}")
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from projections import CORE_PROJECTIONS, Projection, ProjectionRunner
+from reliability.commands.anchor import KEY_ENV, key_path, write_signed_head
 from reliability.commands.options import open_db
 from reliability.commands.output import EXIT_OK, Output
 
@@ -17,6 +19,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("names", nargs="*", help="projections (default: all core ones)")
     p.add_argument("--wait", action="store_true", help="wait for another runner instead of failing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="save the shadow copy every N offsets on the way (default 100000)",
+    )
     p.set_defaults(run=rebuild)
 
     p = subparsers.add_parser("follow", help="keep stored projections current as events arrive")
@@ -30,6 +39,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="SECONDS",
         help="save at most this often while events keep coming (each save writes the states whole)",
     )
+    p.add_argument(
+        "--anchor-every",
+        type=float,
+        metavar="SECONDS",
+        help="sign the chain's head this often and write it to --anchor-out (rledger anchor)",
+    )
+    p.add_argument("--anchor-out", metavar="DIR", help="the directory of signed heads (with --anchor-every)")
+    p.add_argument("--anchor-key", metavar="KEYFILE", help=f"the signing key (default: ${KEY_ENV})")
     p.set_defaults(run=follow)
 
 
@@ -45,7 +62,9 @@ def selected(names: Sequence[str]) -> list[type[Projection]]:
 def rebuild(args: argparse.Namespace, out: Output) -> int:
     """Rebuild projections from offset 0 into a shadow copy, then switch over."""
     with open_db(args) as ledger:
-        runner = ProjectionRunner(ledger, selected(args.names))
+        if args.save_every < 1:
+            raise ValueError(f"--save-every must be a positive number of offsets, got {args.save_every}")
+        runner = ProjectionRunner(ledger, selected(args.names), save_every=args.save_every)
         runner.acquire(wait=args.wait)
         try:
             total = ledger.latest_offset()
@@ -65,15 +84,27 @@ def rebuild(args: argparse.Namespace, out: Output) -> int:
 
 
 def follow(args: argparse.Namespace, out: Output) -> int:
-    """Keep stored projections current as events arrive (Ctrl-C to stop)."""
+    """Keep stored projections current as events arrive (Ctrl-C to stop); anchor periodically."""
+    anchoring = args.anchor_every is not None or args.anchor_out is not None
+    if anchoring:
+        if args.anchor_every is None or args.anchor_out is None or args.anchor_every <= 0:
+            raise ValueError("anchoring needs both --anchor-every SECONDS (> 0) and --anchor-out DIR")
+        if not Path(args.anchor_out).is_dir():
+            raise FileNotFoundError(f"--anchor-out must be an existing directory: {args.anchor_out}")
+        key_file = key_path(args.anchor_key)
     with open_db(args) as ledger:
         runner = ProjectionRunner(ledger, selected(args.names))
         runner.acquire(wait=args.wait)
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         last = -1
 
+        anchored_at: float | None = None
+
         def on_batch(position: int) -> None:
-            nonlocal last
+            nonlocal last, anchored_at
+            if anchoring and (anchored_at is None or time.monotonic() - anchored_at >= args.anchor_every):
+                out.write(f"anchored the head in {write_signed_head(ledger, key_file, args.anchor_out, out)}")
+                anchored_at = time.monotonic()
             if position != last:
                 out.write(f"{', '.join(runner.names)} at offset {position}", flush=True)
                 last = position

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from datetime import timedelta
 
-from ledger import event_json_schema
+from ledger import event_json_schema, load_public_key, read_anchors
 from reliability.commands.options import open_db, table
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
 
@@ -23,8 +23,26 @@ STATS_KEYS = (
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``verify``, ``schema``, ``stats`` and ``prune``."""
-    p = subparsers.add_parser("verify", help="check the hash chain (integrity and completeness)")
+    p = subparsers.add_parser(
+        "verify", help="check the hash chain, every stored column and index, and signed anchors"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--anchor",
+        metavar="FILE|DIR",
+        help="signed heads (rledger anchor): the ledger must still extend every one",
+    )
+    p.add_argument(
+        "--trusted-key",
+        metavar="PUBFILE",
+        help="the public key the anchors must be signed with (KEYFILE.pub); without it, each "
+        "anchor's own key (proves the file whole, not who signed it)",
+    )
+    p.add_argument(
+        "--since-anchor",
+        action="store_true",
+        help="check only the events after the latest anchor (needs --anchor)",
+    )
     p.set_defaults(run=verify)
 
     p = subparsers.add_parser("schema", help="print the JSON Schema of the events")
@@ -48,27 +66,45 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def verify(args: argparse.Namespace, out: Output) -> int:
-    """Recompute the hash chain; exit 1 when integrity or completeness fails."""
+    """Recompute the hash chain, check columns, indexes and anchors; exit 1 when anything fails."""
+    if args.since_anchor and not args.anchor:
+        raise ValueError("--since-anchor needs --anchor FILE|DIR")
+    anchors = read_anchors(args.anchor) if args.anchor else []
+    if args.anchor and not anchors:
+        raise FileNotFoundError(f"no anchor (*.json) in {args.anchor}")
+    public_key = load_public_key(args.trusted_key) if args.trusted_key else None
     with open_db(args) as ledger:
-        report = ledger.verify()
+        report = ledger.verify(anchors=anchors, public_key=public_key, since_anchor=args.since_anchor)
     if args.format == "json":
         out.json_line(
             {
                 "ok": report.ok,
                 "events_checked": report.events_checked,
+                "first_offset": report.first_offset,
                 "last_offset": report.last_offset,
                 "head_offset": report.head_offset,
                 "checkpoints_checked": report.checkpoints_checked,
+                "anchors_checked": report.anchors_checked,
+                "pruned_through": report.pruned_through,
+                "pruned_events": report.pruned_events,
                 "problems": report.problems,  # IntegrityProblem dataclasses: kind, offset, detail
             }
         )
     else:
         verdict = "OK" if report.ok else "FAILED"
+        since = f" after offset {report.first_offset}" if report.first_offset > report.pruned_through else ""
         out.write(
-            f"verify {verdict}: {report.events_checked} event(s) checked up to offset "
+            f"verify {verdict}: {report.events_checked} event(s) checked{since} up to offset "
             f"{report.last_offset}; head at {report.head_offset}; "
             f"{report.checkpoints_checked} checkpoint(s) matched"
         )
+        if anchors:
+            trust = (
+                "the trusted key"
+                if public_key is not None
+                else "their own keys (pass --trusted-key to pin one)"
+            )
+            out.write(f"  {report.anchors_checked} anchored head(s) checked; signatures checked with {trust}")
         if report.pruned:
             out.write(f"  {report.pruned} (retention); the chain is checked from there")
         for p in report.problems:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ledger import DuplicateEventError, PlanRevised, StepRecorded, open_ledger
-from ledger import chain as chain_module
+from ledger import verify as verify_module
 from ledger.backends import sql as sql_backend
 from ledger.backends.base import ReadQuery
 from ledger.backends.sqlite import layout as sqlite_layout
@@ -198,7 +198,7 @@ def test_the_first_problems_by_offset_are_kept_whichever_check_found_them(tmp_pa
         with sqlite3.connect(path) as conn:
             conn.execute("UPDATE ledger_events SET state = CAST('{}' AS BLOB) WHERE notification_id >= 3")
             conn.execute("UPDATE ledger_events SET stream_no = 99 WHERE notification_id = 1")
-        report = chain_module.verify(ledger.backend, max_problems=2)
+        report = verify_module.verify(ledger.backend, max_problems=2)
     assert not report.ok
     assert [(p.kind, p.offset) for p in report.problems] == [("layout_mismatch", 1), ("edited", 3)]
 

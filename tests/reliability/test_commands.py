@@ -203,6 +203,7 @@ def test_the_db_option_after_the_command_runs_the_command(
 
 ARGS = {
     "append": ["-"],
+    "anchor": ["--out", "-"],
     "trail": ["wf"],
     "export": ["wf"],
     "replay": ["wf", "--orchestrator", "m:a"],

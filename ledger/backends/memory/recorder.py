@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from uuid import UUID
@@ -29,6 +29,7 @@ from ledger.backends.rows import (
     StoredId,
     StoredRow,
     Tail,
+    VerifyRow,
 )
 from ledger.backends.transaction import DuplicateKeyError, WriteTransaction
 from ledger.errors import ViewConflictError
@@ -113,6 +114,55 @@ class MemoryLedgerRecorder(LedgerBackend):
             rows = self._rows[first : max(min(end, first + limit), first)]
         return [(r.offset, r.type, to_epoch_us(r.occurred_at), r.state) for r in rows]
 
+    def verify_scan(self, after: int, limit: int) -> list[VerifyRow]:
+        """Return every column raw (the id as bytes, times in µs)."""
+        with self._lock:
+            first = max(after - self._base, 0)
+            rows = self._rows[first : first + limit]
+        return [
+            (
+                r.offset,
+                r.stream,
+                r.version,
+                r.type,
+                r.event_id.bytes,
+                r.agent,
+                to_epoch_us(r.occurred_at),
+                to_epoch_us(r.recorded_at),
+                r.state,
+                r.chain,
+            )
+            for r in rows
+        ]
+
+    def index_problems(self, rows: Sequence[VerifyRow]) -> list[tuple[int, str]]:
+        """The id map and the stream offset lists checked against one page of rows."""
+        problems = []
+        with self._lock:
+            for row in rows:
+                offset, stream, event_id = row[0], row[1], UUID(bytes=row[4])
+                if self._by_id.get(event_id) != offset:
+                    problems.append(
+                        (offset, f"the id index maps this event's id to {self._by_id.get(event_id)}")
+                    )
+                offsets = self._streams.get(stream, [])
+                i = bisect.bisect_left(offsets, offset)
+                if i == len(offsets) or offsets[i] != offset:
+                    problems.append((offset, f"the stream {stream!r} index is missing this offset"))
+        return problems
+
+    def stream_version_problems(self, last: Mapping[str, tuple[int, int]]) -> list[tuple[int, str]]:
+        """Each stream's kept version checked against its last row's."""
+        return [
+            (
+                offset,
+                f"stream {stream!r} is kept at version {self._versions.get(stream)} "
+                f"but its last row is version {version}",
+            )
+            for stream, (offset, version) in sorted(last.items())
+            if self._versions.get(stream) != version
+        ]
+
     def max_offset(self) -> int:
         """Return the highest offset written (still the head's after everything was pruned)."""
         with self._lock:
@@ -187,6 +237,11 @@ class MemoryLedgerRecorder(LedgerBackend):
         """Return the recorded position of ``application_name`` (``None`` if none)."""
         with self._lock:
             return self._tracking.get(application_name)
+
+    def view_names(self) -> list[str]:
+        """Return the names of every stored projection."""
+        with self._lock:
+            return sorted(self._views)
 
     def delete_view(self, name: str) -> None:
         """Forget a projection's state and position."""

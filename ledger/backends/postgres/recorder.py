@@ -147,6 +147,11 @@ class PostgresLedgerRecorder(PostgresReads, LedgerBackend):
                 [view.name, view.position, view.state, view.digest, view.updated_at],
             )
 
+    def view_names(self) -> list[str]:
+        """Return the names of every stored projection."""
+        rows = self._fetch(SQL("SELECT name FROM {v} ORDER BY name").format(v=self.tables.views))
+        return [r[0] for r in rows]
+
     def delete_view(self, name: str) -> None:
         """Forget a projection's state and position."""
         with self.datastore.get_connection() as conn, conn.transaction():

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.backends.rows import SavedView, StoredRow
+from ledger.backends.rows import SavedView, StoredRow, VerifyRow
 from ledger.timeutil import from_epoch_us, to_epoch_us
 
 KEY_ROOT = "rledger"
@@ -134,6 +134,21 @@ def unpack_row(offset: int, data: bytes) -> StoredRow:
         state=data[at:],
         chain=chain,
     )
+
+
+def verify_fields(offset: int, data: bytes) -> VerifyRow:
+    """Return a packed row's columns raw, for ``verify`` (no UUID or datetime built)."""
+    version, occurred, recorded, event_id, chain, n_stream, n_topic, n_agent = _ROW.unpack_from(data)
+    at = _ROW_SIZE
+    stream = data[at : at + n_stream].decode()
+    at += n_stream
+    topic = data[at : at + n_topic].decode()
+    at += n_topic
+    agent = None
+    if n_agent >= 0:
+        agent = data[at : at + n_agent].decode()
+        at += n_agent
+    return (offset, stream, version, topic, event_id, agent, occurred, recorded, data[at:], chain)
 
 
 def scan_fields(data: bytes) -> tuple[str, int, bytes]:

@@ -8,10 +8,12 @@ times may lie centuries apart, beyond what a sorted-set score holds exactly).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import redis
 
+from ledger.backends.redis import checks
 from ledger.backends.redis.layout import (
     Keys,
     as_bytes,
@@ -20,8 +22,9 @@ from ledger.backends.redis.layout import (
     scan_fields,
     unpack_chain_at,
     unpack_row,
+    verify_fields,
 )
-from ledger.backends.rows import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, Tail
+from ledger.backends.rows import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, Tail, VerifyRow
 from ledger.errors import LedgerLostError
 from ledger.timeutil import from_epoch_us, to_epoch_us
 
@@ -136,6 +139,27 @@ class RedisReads:
                     out.append((offset, topic, occurred_us, state))
             after = offsets[-1]
         return out
+
+    def verify_scan(self, after: int, limit: int) -> list[VerifyRow]:
+        """Return every column raw (``HMGET`` over the offset range; nothing decoded)."""
+        swept, last = self._first_and_last(None)
+        after = max(after, swept)
+        out: list[VerifyRow] = []
+        while len(out) < limit and after < last:
+            offsets = list(range(after + 1, min(after + limit - len(out), last) + 1))
+            for offset, data in zip(offsets, self.client.hmget(self.keys.rows, offsets), strict=True):
+                if data is not None:
+                    out.append(verify_fields(offset, as_bytes(data)))
+            after = offsets[-1]
+        return out
+
+    def index_problems(self, rows: Sequence[VerifyRow]) -> list[tuple[int, str]]:
+        """The id, stream, agent and type indexes checked against one page of rows."""
+        return checks.index_problems(self.client, self.keys, rows)
+
+    def stream_version_problems(self, last: Mapping[str, tuple[int, int]]) -> list[tuple[int, str]]:
+        """Each stream's stored version checked against its last row's."""
+        return checks.version_problems(self.client, self.keys, last)
 
     def offset_at(self, when: datetime) -> int | None:
         """Return the first offset committed at or after ``when`` (from the commits index)."""

@@ -93,6 +93,15 @@ class RedisLedgerRecorder(RedisPruning, LedgerBackend):
                 view.name, view.position, f"offset {int(current)} is already recorded for it"
             )
 
+    def view_names(self) -> list[str]:
+        """Return the names of every stored projection (a position without a state counts too:
+        retention reads the positions)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hkeys(self.keys.views)
+        pipe.hkeys(self.keys.tracking)
+        views, positions = pipe.execute()
+        return sorted({as_bytes(n).decode() for n in [*views, *positions]})
+
     def delete_view(self, name: str) -> None:
         """Forget a projection's state and position."""
         pipe = self.client.pipeline(transaction=True)

@@ -16,7 +16,16 @@ from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from ledger.backends.rows import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, StreamRow, Tail
+from ledger.backends.rows import (
+    BackendStats,
+    Checkpoint,
+    ReadQuery,
+    ScanRow,
+    StoredRow,
+    StreamRow,
+    Tail,
+    VerifyRow,
+)
 from ledger.backends.sql import where_clause
 from ledger.backends.sqlite.layout import (
     COLUMNS,
@@ -87,6 +96,17 @@ class SQLiteReads:
             rows: list[ScanRow] = c.fetchall()
             return rows
 
+    def verify_scan(self, after: int, limit: int) -> list[VerifyRow]:
+        """Return every column raw, as stored (a primary-key range scan, plain tuples)."""
+        with self._read() as c:
+            c.sqlite_cursor.row_factory = None
+            c.execute(
+                f"SELECT {COLUMNS} FROM {TABLE} WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                (after, limit),
+            )
+            rows: list[VerifyRow] = c.fetchall()
+            return rows
+
     def read_stream(self, stream: str) -> list[StreamRow]:
         """Return one stream's rows in version order (one query on the stream index)."""
         with self._read() as c:
@@ -96,18 +116,19 @@ class SQLiteReads:
             rows: list[StreamRow] = c.fetchall()
             return rows
 
-    def layout_problems(self, limit: int) -> list[tuple[int, str]]:
+    def layout_problems(self, limit: int, after: int = 0) -> list[tuple[int, str]]:
         """Rows whose stream number does not map to their stream's name (outside the chain).
 
-        Returns up to ``limit`` (offset, detail) pairs in offset order; one pass over the table.
+        Returns up to ``limit`` (offset, detail) pairs after offset ``after``, in offset order;
+        one pass over that range.
         """
         with self._read() as c:
             c.sqlite_cursor.row_factory = None
             c.execute(
                 f"SELECT e.notification_id, e.originator_id, e.stream_no, s.no FROM {TABLE} e "
                 "LEFT JOIN ledger_streams s ON s.name = e.originator_id "
-                "WHERE s.no IS NOT e.stream_no ORDER BY e.notification_id LIMIT ?",
-                (limit,),
+                "WHERE e.notification_id > ? AND s.no IS NOT e.stream_no ORDER BY e.notification_id LIMIT ?",
+                (after, limit),
             )
             return [
                 (offset, f"stream {name!r} is numbered {mapped} but the row holds {held}")

@@ -155,6 +155,12 @@ class SQLiteLedgerRecorder(SQLiteReads, LedgerBackend):
             finally:
                 cursor.sqlite_cursor.close()
 
+    def view_names(self) -> list[str]:
+        """Return the names of every stored projection."""
+        with self._read() as c:
+            c.execute("SELECT name FROM ledger_views ORDER BY name")
+            return [r[0] for r in c.fetchall()]
+
     def delete_view(self, name: str) -> None:
         """Forget a projection's state and position."""
         with self.write() as tx:

@@ -1,0 +1,1 @@
+"""Tests of the OTLP GenAI receiver and exporter."""
