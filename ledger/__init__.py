@@ -12,7 +12,7 @@ from ledger.anchors import (
 from ledger.backends.locks import RunnerLock
 from ledger.backends.rows import ReadQuery, SavedView, ScanRow
 from ledger.backtest_events import BacktestRecorded, IncidentDeclared, IncidentResolved
-from ledger.batch import AppendResult
+from ledger.batch import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, AppendResult
 from ledger.budget_events import (
     BudgetBreached,
     BudgetRemoved,
@@ -23,15 +23,18 @@ from ledger.budget_events import (
 from ledger.codec import validate_batch, validate_lines, validate_one
 from ledger.commit import Clock
 from ledger.connections import url_of
+from ledger.deadline import DEFAULT_TIMEOUT
 from ledger.errors import (
     AnchorError,
     BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
     BatchRejectedError,
+    BatchTooLargeError,
     ConflictError,
     DuplicateEventError,
     InvalidEventError,
+    InvalidURLOptionError,
     LedgerClosedError,
     LedgerError,
     LedgerLostError,
@@ -75,6 +78,8 @@ from ledger.guard_events import (
     MetricRecorded,
     ModeChecked,
 )
+from ledger.limits import MAX_DEPTH
+from ledger.model_events import ModelCalled
 from ledger.recorded import Recorded
 from ledger.shadows import SHADOW_SUFFIX, clear_stale_shadows, shadow_name, take_shadow_lease
 from ledger.store import Ledger
@@ -84,9 +89,13 @@ from ledger.verify import IntegrityProblem, VerifyReport
 from ledger.workload import generate as generate_workload
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
     "EVENT_ADAPTER",
     "EVENT_TYPES",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_EVENTS",
+    "MAX_DEPTH",
     "SHADOW_SUFFIX",
     "AgentModeSet",
     "AlertAcknowledged",
@@ -101,6 +110,7 @@ __all__ = [
     "BackendUnavailableError",
     "BacktestRecorded",
     "BatchRejectedError",
+    "BatchTooLargeError",
     "BreakerCallRecorded",
     "BreakerConfigured",
     "BreakerProbeStarted",
@@ -124,6 +134,7 @@ __all__ = [
     "IncidentResolved",
     "IntegrityProblem",
     "InvalidEventError",
+    "InvalidURLOptionError",
     "Ledger",
     "LedgerClosedError",
     "LedgerError",
@@ -132,6 +143,7 @@ __all__ = [
     "MetricRecorded",
     "ModeChecked",
     "ModeViolated",
+    "ModelCalled",
     "PlanRevised",
     "Problem",
     "PrunedRangeError",

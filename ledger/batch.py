@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.codec import validate_and_encode
+from ledger.errors import BatchTooLargeError
 from ledger.event_base import LedgerEvent
 
 __all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "prepare"]
@@ -62,17 +63,35 @@ class PreparedBatch:
     expected: ExpectedVersion
 
 
+MAX_BATCH_EVENTS = 20_000
+"""Most events one append may carry: one transaction holds the write lock while it is written
+(300k events held it 11.7 s and took 663 MB; 20 000 take well under a second). Larger inputs go
+in several appends (``rledger append`` splits a file into ``--batch-size`` transactions)."""
+
+MAX_BATCH_BYTES = 32 << 20
+"""Most encoded bytes one append may carry (32 MiB), for the same reason."""
+
+
 def prepare(
     events: Iterable[EventInput] | EventInput, expected: ExpectedVersion, *, max_event_bytes: int
 ) -> PreparedBatch:
     """Validate and encode one caller's events (one or many) into a batch ready to commit.
 
+    A batch is one transaction holding the write lock while it is written, so it is bounded:
+    at most :data:`MAX_BATCH_EVENTS` events and :data:`MAX_BATCH_BYTES` encoded bytes.
+
     Raises:
         BatchRejectedError: some events are invalid.
+        BatchTooLargeError: the batch is over a limit (nothing written; split it).
     """
-    items: Iterable[EventInput]
-    items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else events
+    items: list[EventInput]
+    items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else list(events)
+    if len(items) > MAX_BATCH_EVENTS:
+        raise BatchTooLargeError(len(items), MAX_BATCH_EVENTS, "events")
     validated, states = validate_and_encode(items, max_bytes=max_event_bytes)
+    size = sum(map(len, states))
+    if size > MAX_BATCH_BYTES:
+        raise BatchTooLargeError(size, MAX_BATCH_BYTES, "encoded bytes")
     return PreparedBatch(
         events=validated, states=states, streams=list(map(_stream_of, validated)), expected=expected
     )

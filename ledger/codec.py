@@ -18,7 +18,9 @@ from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
+from ledger import limits
 from ledger.errors import BatchRejectedError, Problem
 from ledger.event_base import LedgerEvent, non_finite_field
 from ledger.events import EVENT_ADAPTER, EVENT_TYPES, LEGACY_TYPE_NAMES, Event
@@ -137,8 +139,11 @@ def _problems_from(error: ValidationError, *, index: int | None, line: int | Non
 def _encode_checked(
     event: LedgerEvent, max_bytes: int, index: int | None, line: int | None
 ) -> tuple[bytes, Problem | None]:
-    """Encode an event and check the encoding: size limit, and only finite numbers."""
-    state = encode(event)
+    """Encode an event and check it: size, finite numbers, what reads need (:mod:`ledger.limits`)."""
+    try:
+        state = encode(event)
+    except PydanticSerializationError as exc:
+        return b"", _unencodable(event, exc, index, line)
     if len(state) > max_bytes:
         return state, Problem(
             index, line, None, f"encoded event is {len(state)} bytes, over the limit of {max_bytes} bytes"
@@ -152,12 +157,68 @@ def _encode_checked(
         except orjson.JSONDecodeError:
             where = non_finite_field(event) or "a value"
             return state, Problem(index, line, where, "not a finite number (JSON has no Infinity or NaN)")
+    if limits.may_be_too_deep(state):
+        deep = limits.too_deep(event)
+        if deep is not None:
+            return state, Problem(index, line, deep, _TOO_DEEP)
+    if _NUL in state:
+        named = limits.nul_in_named_field(event)
+        if named is not None:
+            return state, Problem(index, line, named, _NUL_IN_NAME)
     return state, None
+
+
+_NUL = b"\\u0000"
+"""How JSON spells U+0000 (a string that merely says it, escaped, is filtered out by the walk)."""
+_TOO_DEEP = (
+    f"nested deeper than {limits.MAX_DEPTH} levels (the event object is level 1): "
+    "an event this deep could not be read back"
+)
+_NUL_IN_NAME = (
+    "contains a NUL character (U+0000), which no field but the free-form values may hold "
+    "(PostgreSQL's text columns cannot store it)"
+)
+_NOT_UNICODE = (
+    "text that is not valid Unicode (a lone surrogate) has no UTF-8 encoding, so it cannot be stored"
+)
+
+
+def _unencodable(event: LedgerEvent, exc: Exception, index: int | None, line: int | None) -> Problem:
+    """Say which field made an event impossible to encode (and why)."""
+    where = limits.not_unicode(event)
+    if where is not None:
+        return Problem(index, line, where, _NOT_UNICODE)
+    where = limits.too_deep(event)
+    if where is not None:
+        return Problem(index, line, where, _TOO_DEEP)
+    return Problem(index, line, None, f"cannot be encoded as JSON: {exc}")
 
 
 def _as_json(item: Mapping[str, Any]) -> bytes:
     """A mapping as JSON, for strict validation: times, ids and decimals in their JSON spelling."""
     return orjson.dumps(dict(item), default=_json_default)
+
+
+def _unrepresentable(item: Mapping[str, Any], exc: Exception, index: int | None, line: int | None) -> Problem:
+    """Say which field of a mapping JSON cannot hold (and why)."""
+    where = limits.not_unicode(item)
+    if where is not None:
+        return Problem(index, line, where, _NOT_UNICODE)
+    where = limits.too_deep_in(item)
+    if where is not None:
+        return Problem(index, line, where, _TOO_DEEP)
+    return Problem(index, line, None, f"not representable as JSON: {exc}")
+
+
+def _too_deep_json(text: str | bytes | bytearray, error: ValidationError) -> str | None:
+    """The path of the too-deep value of JSON text the parser refused for its nesting, if so."""
+    if not any("recursion limit" in str(e.get("msg", "")) for e in error.errors(include_url=False)):
+        return None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return limits.too_deep_in(data) or "(the event)"
 
 
 def _json_default(value: object) -> object:
@@ -195,15 +256,27 @@ def _validate(
         elif isinstance(item, str | bytes | bytearray):
             # Strict at the door: "yes" is not a boolean, "120" is not a number. JSON's own
             # spellings of times, ids and decimals (strings) are still what strict JSON accepts.
-            event = EVENT_ADAPTER.validate_json(item, strict=True)
+            try:
+                event = EVENT_ADAPTER.validate_json(item, strict=True)
+            except ValidationError as exc:
+                deep = _too_deep_json(item, exc)
+                if deep is not None:
+                    return None, b"", [Problem(index, line, deep, _TOO_DEEP)]
+                raise
         elif isinstance(item, Mapping):
             # A mapping is judged as the JSON it stands for (times, ids, decimals as objects or
             # as their JSON strings), with the same strict rules as a JSON line.
             try:
                 data = _as_json(item)
             except TypeError as exc:  # a value JSON cannot hold: the event could not be stored
-                return None, b"", [Problem(index, line, None, f"not representable as JSON: {exc}")]
-            event = EVENT_ADAPTER.validate_json(data, strict=True)
+                return None, b"", [_unrepresentable(item, exc, index, line)]
+            try:
+                event = EVENT_ADAPTER.validate_json(data, strict=True)
+            except ValidationError:
+                where = limits.too_deep_in(item)
+                if where is not None:  # the parser's own limit: say where, not "malformed"
+                    return None, b"", [Problem(index, line, where, _TOO_DEEP)]
+                raise
         else:
             return (
                 None,
@@ -260,11 +333,28 @@ def validate_and_encode(
     # types with free-form fields wrote a non-finite-number token. Anything else — including
     # a batch failing those cheap tests — goes through the full checks, which say what is wrong.
     if _REGISTERED.issuperset(map(type, items)):
-        states = [e.__pydantic_serializer__.to_json(e) for e in items]  # type: ignore[union-attr]
+        try:
+            states = [e.__pydantic_serializer__.to_json(e) for e in items]  # type: ignore[union-attr]
+        except PydanticSerializationError:
+            states = None  # one cannot be encoded: the full checks say which and why
         scanned = _SCANNED
-        if max(map(len, states), default=0) <= max_bytes and not any(
-            type(e) in scanned and (b"Infinity" in s or b"NaN" in s)
-            for e, s in zip(items, states, strict=True)
+        # Inlined filters (a call per event shows in bench.ingest): NUL in one scan of the
+        # whole batch; nesting only where there are enough brackets for it (an event nested
+        # MAX_DEPTH deep has at least twice as many bytes).
+        depth = limits.MAX_DEPTH
+        if (
+            states is not None
+            and max(map(len, states), default=0) <= max_bytes
+            and _NUL not in b"".join(states)
+            and not any(
+                type(e) in scanned
+                and (
+                    b"Infinity" in s
+                    or b"NaN" in s
+                    or (len(s) >= 2 * depth and s.count(b"[") + s.count(b"{") >= depth)
+                )
+                for e, s in zip(items, states, strict=True)
+            )
         ):
             return items, states  # type: ignore[return-value]
     events: list[LedgerEvent] = []

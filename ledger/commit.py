@@ -26,12 +26,19 @@ from datetime import datetime
 from uuid import UUID
 
 from ledger import chain as chain_mod
+from ledger import deadline
 from ledger.backends.base import LedgerBackend
 from ledger.backends.rows import StoredId, StoredRow, Tail
 from ledger.backends.transaction import CommitConflictError, DuplicateKeyError, WriteTransaction
 from ledger.batch import AppendResult, PreparedBatch
 from ledger.codec import payload_digest
-from ledger.errors import BackendError, DuplicateEventError, LedgerClosedError, VersionConflictError
+from ledger.errors import (
+    BackendError,
+    BackendTimeoutError,
+    DuplicateEventError,
+    LedgerClosedError,
+    VersionConflictError,
+)
 from ledger.event_base import LedgerEvent
 from ledger.timeutil import as_utc
 
@@ -92,44 +99,77 @@ class Committer:
         """Refuse every later commit (with :class:`~ledger.errors.LedgerClosedError`)."""
         self._closed = True
 
-    def commit(self, batches: Sequence[PreparedBatch]) -> list[AppendResult]:
+    def commit(self, batches: Sequence[PreparedBatch], *, until: float | None = None) -> list[AppendResult]:
         """Write several prepared batches in one transaction; all succeed or none is written.
 
         Idempotency is optimistic: the first attempt does not look the event ids up, and the
         unique index on ``event_id`` refuses a stored one. Only then (a retry, rare) does a
         second attempt look them up, to return their original offsets — or to tell an
-        expected-version conflict caused by already-stored events from a real one.
+        expected-version conflict caused by already-stored events from a real one. On an
+        optimistic backend another writer may store one of the ids between that look-up and
+        the commit (concurrent retries of one batch): the commit is then run again.
+
+        Args:
+            batches: the batches, in order.
+            until: the monotonic time by which the commit must be done (a group commit's
+                earliest caller); by default the backend's deadline from now.
 
         Raises:
             VersionConflictError: a stream is not at a batch's expected version.
             DuplicateEventError: an event id is stored with a different payload.
+            BackendTimeoutError: the deadline ran out (nothing of the batches was written,
+                or — a lost reply — they were, and a retry with the same ids returns them).
             LedgerClosedError: the committer was closed.
         """
-        with self._lock:
+        timeout = self.backend.timeout
+        when = time.monotonic() + timeout if until is None else until
+        if not self._lock.acquire(timeout=max(0.0, when - time.monotonic())):
+            raise BackendTimeoutError(
+                self.backend.url, "append", timeout, "waited for this ledger's other appends"
+            )
+        try:
             if self._closed:
                 raise LedgerClosedError
-            look_up = False
-            for attempt in range(MAX_COMMIT_ATTEMPTS):
-                try:
-                    return self._commit_once(batches, look_up=look_up)
-                except (DuplicateKeyError, VersionConflictError):
-                    if look_up:
-                        raise
-                    look_up = True
-                except CommitConflictError:
-                    # Another writer committed first; nothing of ours was written. Back off a
-                    # little (jittered) so writers in a tight race stop colliding.
+            with deadline.until(when, "append"):
+                return self._attempts(batches, when, timeout)
+        finally:
+            self._lock.release()
+
+    def _attempts(self, batches: Sequence[PreparedBatch], when: float, timeout: float) -> list[AppendResult]:
+        look_up = False
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            if attempt and time.monotonic() >= when:
+                raise BackendTimeoutError(
+                    self.backend.url, "append", timeout, "other writers kept committing first"
+                )
+            try:
+                return self._commit_once(batches, look_up=look_up)
+            except VersionConflictError:
+                if look_up:
+                    raise
+                look_up = True
+            except DuplicateKeyError:
+                if look_up:
+                    # Another writer stored one of these ids since the look-up (optimistic
+                    # backends): look again; those events now return their offsets.
                     self.commit_conflicts += 1
-                    if attempt:
-                        time.sleep(random.uniform(0, min(0.0002 * 2**attempt, 0.02)))
-            raise BackendError(
-                f"could not commit after {MAX_COMMIT_ATTEMPTS} attempts: other writers kept committing first"
-            )
+                look_up = True
+            except CommitConflictError:
+                # Another writer committed first; nothing of ours was written. Back off a
+                # little (jittered) so writers in a tight race stop colliding.
+                self.commit_conflicts += 1
+                if attempt:
+                    time.sleep(random.uniform(0, min(0.0002 * 2**attempt, 0.02)))
+        raise BackendError(
+            f"could not commit after {MAX_COMMIT_ATTEMPTS} attempts: other writers kept committing first"
+        )
 
     def _commit_once(self, batches: Sequence[PreparedBatch], *, look_up: bool) -> list[AppendResult]:
         with self.backend.write() as tx:
-            existing = tx.existing(list({e.event_id for b in batches for e in b.events})) if look_up else {}
+            # The tail first: on an optimistic backend a writer that stores one of these ids
+            # after the look-up then moves the head past this tail, and the commit is re-run.
             tail = tx.tail()
+            existing = tx.existing(list({e.event_id for b in batches for e in b.events})) if look_up else {}
             # Streams named in expected_version may have no event in the batch: look them up too.
             named = sorted(
                 {s for b in batches for s in b.streams}

@@ -5,12 +5,14 @@
     LedgerError
     ├── InvalidEventError          one bad event: where (index / line), which field, why
     ├── BatchRejectedError         a batch with one or more invalid events; nothing was written
+    ├── BatchTooLargeError         a batch over the events or bytes one append may carry; nothing written
     ├── ConflictError
     │   ├── VersionConflictError   optimistic concurrency: a stream is not at the expected version
     │   ├── DuplicateEventError    an event id already stored with a different payload
     │   └── ViewConflictError      a projection's position was already saved by another runner
     ├── BackendError
     │   ├── UnsupportedURLError    a ledger URL no backend understands
+    │   │   └── InvalidURLOptionError  a URL option (or open_ledger argument) with a bad value
     │   ├── BackendUnavailableError  the database cannot be reached or opened
     │   │   └── BackendTimeoutError    an operation did not finish within its deadline
     │   ├── StorageFullError       the store has no room for the write (disk full, quota, maxmemory)
@@ -71,6 +73,26 @@ class BatchRejectedError(LedgerError):
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(
             f"rejected {total} event(s): {len(problems)} problem(s), nothing written\n{shown}{more}"
+        )
+
+
+class BatchTooLargeError(LedgerError):
+    """A batch is larger than one append may carry; nothing of it was written.
+
+    Attributes:
+        size: how many events (or encoded bytes) the batch has.
+        limit: the most one append may carry.
+        unit: ``"events"`` or ``"encoded bytes"``.
+    """
+
+    def __init__(self, size: int, limit: int, unit: str) -> None:
+        self.size = size
+        self.limit = limit
+        self.unit = unit
+        name = "MAX_BATCH_EVENTS" if unit == "events" else "MAX_BATCH_BYTES"
+        super().__init__(
+            f"rejected a batch of {size} {unit}: one append carries at most {limit} "
+            f"(ledger.{name}); nothing written — split it into several appends"
         )
 
 
@@ -135,6 +157,21 @@ class UnsupportedURLError(BackendError):
         )
 
 
+class InvalidURLOptionError(UnsupportedURLError):
+    """A ledger URL's option (``?timeout=``, ``?ttl_days=``…) has a value the ledger cannot use.
+
+    Attributes:
+        option: the option's name.
+        value: the value given.
+    """
+
+    def __init__(self, url: str, option: str, value: str, expected: str) -> None:
+        self.url = url
+        self.option = option
+        self.value = value
+        BackendError.__init__(self, f"ledger URL {url}: option '{option}' is {value!r}, expected {expected}")
+
+
 class BackendUnavailableError(BackendError):
     """The database behind a ledger URL cannot be reached or opened."""
 
@@ -156,7 +193,9 @@ class BackendTimeoutError(BackendUnavailableError):
         self.operation = operation
         self.deadline = deadline
         detail = f"{operation} did not finish within its deadline of {deadline:g} s"
-        super().__init__(url, f"{detail} ({reason})" if reason else detail)
+        self.url = url
+        self.reason = f"{detail} ({reason})" if reason else detail
+        BackendError.__init__(self, f"the ledger at {url}: {self.reason}")
 
 
 class StorageFullError(BackendError):

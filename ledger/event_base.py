@@ -16,7 +16,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from ledger.timeutil import as_utc, new_event_id, utc_now
 
-_FREE_FORM_FIELDS = ("input", "outcome", "arguments", "result", "content")
+_FREE_FORM_FIELDS = (
+    "input",
+    "outcome",
+    "arguments",
+    "result",
+    "content",
+    "messages",
+    "parameters",
+    "response",
+)
 
 
 def non_finite_field(event: BaseModel) -> str | None:

@@ -6,8 +6,9 @@ contract: add optional fields and new types freely, never rename or remove these
 ``LEGACY_TYPE_NAMES`` for how a renamed type would keep loading).
 
 The orchestrators' facts and the union of every event are defined here; the base and field types
-are in :mod:`ledger.event_base`, budget reservations in :mod:`ledger.budget_events`, the guards'
-and alerts' events in :mod:`ledger.guard_events`, time helpers in :mod:`ledger.timeutil`.
+are in :mod:`ledger.event_base`, budget reservations in :mod:`ledger.budget_events`, model calls
+in :mod:`ledger.model_events`, the guards' and alerts' events in :mod:`ledger.guard_events`, time
+helpers in :mod:`ledger.timeutil`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ledger.guard_events import (
     MetricRecorded,
     ModeChecked,
 )
+from ledger.model_events import ModelCalled
 
 
 def _unset(value: Any) -> bool:
@@ -241,6 +243,7 @@ Event: TypeAlias = Annotated[
     | WorkflowCompleted
     | StepRecorded
     | ToolCalled
+    | ModelCalled
     | EvidenceCollected
     | ModeViolated
     | PlanRevised

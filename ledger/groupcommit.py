@@ -4,8 +4,16 @@ Each caller of :meth:`ledger.Ledger.append_async` validates its events in its ow
 loop, queues them, and awaits a future; the writer takes everything queued (after a short
 linger for the callers its last commit resumed), commits it in one transaction, and resolves
 each future with that caller's own result once the commit is durable — in one hand-off per
-event loop. A batch that fails the shared transaction is retried alone, so only
-its caller sees the error.
+event loop.
+
+Every caller has its deadline (the backend's, from when it queued): the shared transaction must
+finish by the earliest one (:func:`ledger.deadline.until`), so no caller waits on the store
+longer than its deadline, however long it queued. When the shared transaction fails because of
+the store (unreachable, timed out, full: a :class:`~ledger.errors.BackendError`) every caller of
+it gets that error at once — retrying them one by one would make the last wait for all the
+others' timeouts. When it fails because of one batch (a version conflict, a conflicting
+duplicate), each batch is retried alone within its own deadline, so only its caller sees the
+error.
 
 The writer is given what it calls: a :class:`~ledger.commit.Committer` and the ledger's
 after-commit hook (the retention sweep); it knows nothing else of the ledger.
@@ -23,7 +31,7 @@ from collections.abc import Callable
 
 from ledger.batch import AppendResult, PreparedBatch
 from ledger.commit import Committer
-from ledger.errors import LedgerClosedError
+from ledger.errors import BackendError, LedgerClosedError
 
 _log = logging.getLogger(__name__)
 
@@ -42,7 +50,7 @@ class GroupCommitter:
     def __init__(self, committer: Committer, after_commit: Callable[[], None]) -> None:
         self._committer = committer
         self._after_commit = after_commit
-        self._queue: deque[tuple[PreparedBatch, asyncio.Future[AppendResult]]] = deque()
+        self._queue: deque[_Queued] = deque()
         self._cond = threading.Condition()
         self._stopping = False
         self._last_callers = 0
@@ -58,7 +66,7 @@ class GroupCommitter:
         with self._cond:
             if self._stopping:
                 raise LedgerClosedError
-            self._queue.append((prepared, future))
+            self._queue.append((prepared, future, time.monotonic() + self._committer.backend.timeout))
             self._cond.notify()
 
     def stop(self) -> None:
@@ -68,7 +76,7 @@ class GroupCommitter:
             self._cond.notify()
         self._thread.join()
 
-    def _take(self) -> list[tuple[PreparedBatch, asyncio.Future[AppendResult]]]:
+    def _take(self) -> list[_Queued]:
         with self._cond:
             while not self._queue and not self._stopping:
                 self._cond.wait()
@@ -81,7 +89,7 @@ class GroupCommitter:
                     left = deadline - time.monotonic()
                     if left <= 0 or not self._cond.wait(left):
                         break
-            taken: list[tuple[PreparedBatch, asyncio.Future[AppendResult]]] = []
+            taken: list[_Queued] = []
             count = 0
             while self._queue and (
                 not taken or count + len(self._queue[0][0].events) <= self.MAX_EVENTS_PER_TRANSACTION
@@ -97,21 +105,7 @@ class GroupCommitter:
             taken = self._take()
             if not taken:
                 return
-            outcomes: list[tuple[AppendResult | None, BaseException | None]]
-            try:
-                results = self._committer.commit([p for p, _ in taken])
-                outcomes = [(r, None) for r in results]
-            except Exception:
-                # One batch may be at fault (a version conflict, a conflicting duplicate):
-                # commit each on its own so only the offending caller sees the error.
-                outcomes = []
-                for prepared, _ in taken:
-                    try:
-                        (alone,) = self._committer.commit([prepared])
-                    except Exception as exc:
-                        outcomes.append((None, exc))
-                    else:
-                        outcomes.append((alone, None))
+            outcomes = self._commit(taken)
             # A due retention sweep runs before the callers resume, as it does for a plain
             # append: it sees the clock of this commit, and callers see the ledger it leaves.
             # Their events are committed whatever the sweep does: a failing sweep is logged,
@@ -124,14 +118,38 @@ class GroupCommitter:
             # the loop through its self-pipe (a system call), 64 of them per commit at 64
             # producers.
             by_loop: dict[asyncio.AbstractEventLoop, list[_Settlement]] = {}
-            for (_, future), (result, error) in zip(taken, outcomes, strict=True):
+            for (_, future, _), (result, error) in zip(taken, outcomes, strict=True):
                 by_loop.setdefault(future.get_loop(), []).append((future, result, error))
             for loop, settlements in by_loop.items():
                 if not loop.is_closed():
                     with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                         loop.call_soon_threadsafe(_settle, settlements)
 
+    def _commit(self, taken: list[_Queued]) -> list[_Outcome]:
+        """Commit the taken batches together by the earliest deadline; each caller's outcome."""
+        try:
+            results = self._committer.commit([p for p, _, _ in taken], until=min(d for _, _, d in taken))
+            return [(r, None) for r in results]
+        except BackendError as exc:
+            # The store failed (or the deadline ran out): every caller shares that fate, now.
+            return [(None, exc) for _ in taken]
+        except Exception:
+            # One batch may be at fault (a version conflict, a conflicting duplicate):
+            # commit each on its own so only the offending caller sees the error.
+            outcomes: list[_Outcome] = []
+            for prepared, _, until in taken:
+                try:
+                    (alone,) = self._committer.commit([prepared], until=until)
+                except Exception as exc:
+                    outcomes.append((None, exc))
+                else:
+                    outcomes.append((alone, None))
+            return outcomes
 
+
+_Queued = tuple[PreparedBatch, "asyncio.Future[AppendResult]", float]
+"""A queued batch, its caller's future and its deadline (monotonic)."""
+_Outcome = tuple["AppendResult | None", "BaseException | None"]
 _Settlement = tuple["asyncio.Future[AppendResult]", "AppendResult | None", "BaseException | None"]
 
 

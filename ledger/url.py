@@ -9,6 +9,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 from ledger.backends.base import LedgerBackend
+from ledger.deadline import timeout_of, without_timeout
 from ledger.errors import UnsupportedURLError
 from ledger.store import Clock, Ledger
 from ledger.timeutil import utc_now
@@ -29,8 +30,10 @@ BACKENDS = (
     "ledger.backends.postgres",
     "ledger.backends.redis",
 )
-"""The backend packages, each declaring ``SCHEMES`` and ``from_url(url, shown)``: adding a
-backend is one package under ``ledger/backends/`` and one line here."""
+"""The backend packages, each declaring ``SCHEMES`` and ``from_url(url, shown, *, create,
+timeout)``: adding a backend is one package under ``ledger/backends/`` and one line here. The
+URL a backend is given has no ``timeout`` parameter left: :func:`open_backend` reads it (with
+:func:`ledger.deadline.timeout_of`) and passes the deadline as ``timeout``."""
 
 
 def redact(url: str) -> str:
@@ -51,25 +54,36 @@ def backend_for(scheme: str) -> ModuleType | None:
     return None
 
 
-def open_backend(url: str, *, create: bool = True) -> LedgerBackend:
+def open_backend(url: str, *, create: bool = True, timeout: float | None = None) -> LedgerBackend:
     """Return the backend a URL names (creating tables if needed).
 
     With ``create`` false a SQLite file must already exist (servers' ledgers are opened as ever).
+    ``timeout`` (else the URL's ``?timeout=``, else :data:`ledger.deadline.DEFAULT_TIMEOUT`) is
+    the deadline of each of its operations.
 
     Raises:
         UnsupportedURLError: no backend serves the URL's scheme (or the URL is malformed).
+        InvalidURLOptionError: the deadline is not a positive number of seconds.
         BackendUnavailableError: the database cannot be reached or opened.
         FileNotFoundError: ``create`` is false and the SQLite file does not exist.
     """
     module = backend_for(urlsplit(url).scheme)
     if module is None:
         raise UnsupportedURLError(url)
-    backend: LedgerBackend = module.from_url(url, redact(url), create=create)
+    seconds = timeout_of(url, timeout, redact(url))
+    bare = without_timeout(url) if "timeout=" in url else url
+    backend: LedgerBackend = module.from_url(bare, redact(bare), create=create, timeout=seconds)
+    backend.timeout = seconds
     return backend
 
 
 def open_ledger(
-    url: str = "memory://", *, clock: Clock = utc_now, ttl_days: float | None = None, create: bool = True
+    url: str = "memory://",
+    *,
+    clock: Clock = utc_now,
+    ttl_days: float | None = None,
+    create: bool = True,
+    timeout: float | None = None,
 ) -> Ledger:
     """Open the ledger a URL names.
 
@@ -83,13 +97,18 @@ def open_ledger(
             :meth:`Ledger.keep_for`). A ``redis://`` URL may carry it as ``?ttl_days=``.
         create: create a SQLite file that does not exist yet (default); false for a reader,
             so a mistyped path is an error instead of a new, empty ledger.
+        timeout: the deadline in seconds of each append and read's work with the store (one
+            transaction, one page), on every backend; the URL may carry it as ``?timeout=S``.
+            Default :data:`ledger.deadline.DEFAULT_TIMEOUT` (5 s). One that runs out raises
+            :class:`~ledger.errors.BackendTimeoutError` naming the operation and the deadline.
 
     Raises:
         UnsupportedURLError: no backend understands the URL.
+        InvalidURLOptionError: ``timeout`` (or ``?timeout=``) is not a positive number.
         BackendUnavailableError: the database cannot be reached or opened.
         FileNotFoundError: ``create`` is false and the SQLite file does not exist.
     """
-    backend = open_backend(url, create=create)
+    backend = open_backend(url, create=create, timeout=timeout)
     ledger = Ledger(backend, clock=clock)
     days = ttl_days if ttl_days is not None else backend.ttl_days
     if days is not None:

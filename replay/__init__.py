@@ -21,11 +21,13 @@ from replay.builder import DecisionTrailBuilder
 from replay.context import Orchestrator, RunContext, new_workflow_id, run_workflow
 from replay.explanation import explain
 from replay.history import CheckpointNotFoundError, History, WorkflowNotFoundError
+from replay.model_tape import ModelChange
+from replay.models import ModelCallError, ModelReply, ModelRequest
 from replay.replayer import Replayer
 from replay.result import Difference, ReplayDivergedError, ReplayMode, ReplayResult
 from replay.tape import NotOnTapeError
 from replay.tools import ToolError, ToolRegistry, UnknownToolError
-from replay.trail import DecisionTrail, StepRecord, ToolCallRecord, build_trail
+from replay.trail import DecisionTrail, ModelCallRecord, StepRecord, ToolCallRecord, build_trail
 
 __all__ = [
     "AlertSetting",
@@ -42,6 +44,11 @@ __all__ = [
     "History",
     "Incident",
     "ModeSetting",
+    "ModelCallError",
+    "ModelCallRecord",
+    "ModelChange",
+    "ModelReply",
+    "ModelRequest",
     "NotOnTapeError",
     "Orchestrator",
     "ReplayDivergedError",

@@ -5,7 +5,9 @@ function or method). It calls its tools through ``ctx.call_tool(name, **argument
 runs the tool from the context's :class:`~replay.ToolRegistry` and records a ``ToolCalled``
 event with the arguments, result or error, duration and ordinal — that recording is the tape
 replays use. Steps, evidence, costs, plan revisions, state changes and checkpoints are recorded
-the same way (the methods of :class:`~replay.facts.FactRecorder`).
+the same way (the methods of :class:`~replay.facts.FactRecorder`). Model calls go through
+``ctx.call_model(request, invoke)`` (:mod:`replay.models`) and are on the tape like tool calls,
+numbered apart from them.
 
 The context is a context manager (sync and async): leaving it normally completes the workflow
 if ``complete`` was not called; an exception completes it as failed with the error recorded.
@@ -34,6 +36,8 @@ from ledger import (
 )
 from projections.metrics import PriceTable
 from replay.facts import FactRecorder
+from replay.model_calls import ModelCallRecorder
+from replay.models import ModelSource
 from replay.tools import ToolError, ToolRegistry, as_tool_registry, describe_error
 
 
@@ -45,7 +49,7 @@ class Orchestrator(Protocol):
 
 
 @dataclass
-class RunContext(FactRecorder):
+class RunContext(FactRecorder, ModelCallRecorder):
     """Records one workflow run into a ledger (see the module docstring).
 
     Args:
@@ -74,10 +78,14 @@ class RunContext(FactRecorder):
     inputs: Any = None
     replay_of: str | None = None
     replay_mode: str | None = None
+    models: ModelSource | None = None
+    """Where model replies come from: ``None`` runs each model for real (recording); replays
+    pass their tape (``replay.model_tape``)."""
     completed: bool = field(default=False, init=False)
     outcome: Any = field(default=None, init=False)
     success: bool | None = field(default=None, init=False)
     call_count: int = field(default=0, init=False)
+    model_call_count: int = field(default=0, init=False)
     recorded: list[LedgerEvent] = field(default_factory=list, init=False)
     _pending: list[LedgerEvent] = field(default_factory=list, init=False)
     _started_at: datetime | None = field(default=None, init=False)

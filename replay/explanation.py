@@ -27,7 +27,9 @@ def explain(trail: DecisionTrail) -> str:
         f"- **Outcome:** {verdict} — `{_short(trail.outcome)}`",
         f"- **Duration:** {'unknown' if trail.duration_ms is None else f'{trail.duration_ms:,.0f} ms'}",
         f"- **Steps:** {len(trail.steps)} ({sum(1 for s in trail.steps if not s.success)} failed); "
-        f"**tool calls:** {len(trail.tool_calls)}; **replans:** {len(trail.plan)}",
+        f"**tool calls:** {len(trail.tool_calls)}; "
+        + (f"**model calls:** {len(trail.model_calls)}; " if trail.model_calls else "")
+        + f"**replans:** {len(trail.plan)}",
         f"- **Tokens:** {trail.tokens:,}; **cost:** {trail.cost.normalize():f} USD"
         + (f" (+{trail.unpriced_cost_events} unpriced)" if trail.unpriced_cost_events else ""),
     ]
@@ -42,6 +44,12 @@ def explain(trail: DecisionTrail) -> str:
         if kind == "ToolCalled":
             detail = f"`{e['tool']}({_short(e.get('arguments'), 60)})` → " + (
                 f"`{_short(e.get('result'), 60)}`"
+                if e.get("success", True)
+                else f"**error** {e.get('error')}"
+            )
+        elif kind == "ModelCalled":
+            detail = f"model call {e.get('call_index')}: `{e['model']}` → " + (
+                f"`{_short(_reply_text(e.get('response')), 60)}`"
                 if e.get("success", True)
                 else f"**error** {e.get('error')}"
             )
@@ -87,6 +95,15 @@ _SHOWN = {
     "StateChanged": ("key", "value"),
     "PlanRevised": ("reason",),
 }
+
+
+def _reply_text(response: Any) -> Any:
+    # What a reader wants of a reply: its text, else the tools it asked for (not the raw form).
+    if not isinstance(response, dict):
+        return response
+    calls = response.get("tool_calls") or []
+    names = [c.get("name") for c in calls if isinstance(c, dict)]
+    return response.get("content") or (f"asks for {', '.join(map(str, names))}" if names else "")
 
 
 def _content(e: Evidence) -> Any:

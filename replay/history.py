@@ -19,7 +19,16 @@ from typing import Any
 
 import orjson
 
-from ledger import EVENT_ADAPTER, Ledger, LedgerError, ToolCalled, as_utc, from_epoch_us, to_epoch_us
+from ledger import (
+    EVENT_ADAPTER,
+    Ledger,
+    LedgerError,
+    ModelCalled,
+    ToolCalled,
+    as_utc,
+    from_epoch_us,
+    to_epoch_us,
+)
 from projections.fold import gc_paused
 
 
@@ -165,6 +174,12 @@ class History:
     def tape(self) -> list[ToolCalled]:
         """The recorded tool calls in call order."""
         calls: list[ToolCalled] = self.of_type("ToolCalled")
+        return sorted(calls, key=lambda c: (c.call_index is None, c.call_index or 0))
+
+    @property
+    def model_tape(self) -> list[ModelCalled]:
+        """The recorded model calls in call order (their own ordinals, apart from tool calls)."""
+        calls: list[ModelCalled] = self.of_type("ModelCalled")
         return sorted(calls, key=lambda c: (c.call_index is None, c.call_index or 0))
 
     @property

@@ -12,6 +12,12 @@
   (tools from a registry if given, else from the tape); every difference is "expected", success
   means the run completed, and the result carries the deltas in cost, steps and SVR.
 
+Model calls (``ctx.call_model``, ``replay.models``) are on the tape too, numbered on their own:
+strict and simulated replays serve each from the recording by ordinal and report a different
+request as a divergence at ``model call N`` (``replay.model_tape``: the fallback by request
+hash); counterfactual replays can change the model, its parameters or the prompt
+(:class:`~replay.ModelChange`).
+
 A trail cut at a checkpoint (or an offset) before the workflow completed is compared as a
 prefix: strict and simulated replays compare the calls up to the cut, and no outcome (the trail
 has none). A strict replay's calls past the cut are not "extra"; a simulated replay stops at the
@@ -28,9 +34,10 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from ledger import Clock, Ledger, ReplayAttempted, ToolCalled, new_event_id, open_ledger, utc_now
+from ledger import Clock, Ledger, ModelCalled, ReplayAttempted, ToolCalled, new_event_id, open_ledger, utc_now
 from projections.metrics import note_automatic
 from replay.context import Orchestrator, RunContext, run_workflow
+from replay.model_tape import Fallback, ModelChange, ModelTape, compare_model_calls
 from replay.result import Difference, ReplayMode, ReplayResult, Significance, stored_json
 from replay.tape import TapeRegistry, compare_calls
 from replay.tools import ToolRegistry, Tools, as_tool_registry
@@ -44,6 +51,10 @@ def _svr(events: list[Any]) -> float | None:
 
 def _cost(events: list[Any]) -> Decimal:
     return sum((e.amount for e in events if e.type == "CostIncurred" and e.amount is not None), Decimal(0))
+
+
+def _tokens(events: list[Any]) -> int:
+    return sum(e.prompt_tokens + e.completion_tokens for e in events if e.type == "CostIncurred")
 
 
 class Replayer:
@@ -72,7 +83,7 @@ class Replayer:
         orchestrator: Orchestrator | Callable[[RunContext, Any], Any],
         tools: ToolRegistry,
         inputs: Any,
-        divergences: list[Difference],
+        models: ModelTape,
     ) -> tuple[RunContext, bool, Any, str | None]:
         original = self.trail.workflow_id
         ctx = RunContext(
@@ -86,12 +97,22 @@ class Replayer:
             replay_of=original,
             replay_mode=mode.value,
             price_at=self.trail.history.started_at,
+            models=models,
         )
         try:
             outcome = await run_workflow(orchestrator, ctx, inputs)
         except Exception as exc:
             return ctx, False, ctx.outcome, f"{type(exc).__name__}: {exc}"
         return ctx, True, outcome, None
+
+    def _model_tape(self, divergences: list[Difference], fallback: Fallback) -> ModelTape:
+        return ModelTape(
+            self.trail.history.model_tape,
+            divergences,
+            significance="critical",
+            fallback=fallback,
+            cut=self.cut,
+        )
 
     def _finish(
         self,
@@ -172,11 +193,14 @@ class Replayer:
         tool_registry: Tools | None = None,
         *,
         raise_on_divergence: bool = False,
+        model_fallback: Fallback = "ordinal",
     ) -> ReplayResult:
-        """Re-run with real tools and compare calls and outcome with the recording.
+        """Re-run with real tools and recorded model replies; compare calls and outcome.
 
         ``tool_registry`` (a :class:`ToolRegistry` or a mapping of name to callable) defaults to
         the tools of the builder that built the trail (``DecisionTrailBuilder(tool_registry=…)``).
+        Model calls are served from the tape by ordinal (``replay.model_tape``; ``model_fallback=
+        "hash"`` also serves a reordered call by its request hash).
         """
         started = time.perf_counter()
         real = as_tool_registry(tool_registry) or self.trail.tools
@@ -184,9 +208,14 @@ class Replayer:
             raise ValueError(
                 "strict_replay runs real tools: pass tool_registry= (or build the trail with one)"
             )
+        model_divergences: list[Difference] = []
+        models = self._model_tape(model_divergences, model_fallback)
         ctx, completed, outcome, error = await self._run(
-            ReplayMode.STRICT, orchestrator, real, self.trail.inputs, []
+            ReplayMode.STRICT, orchestrator, real, self.trail.inputs, models
         )
+        if models.reached_cut and not completed:
+            error = None  # stopped at the trail's checkpoint, as it should
+        models.missing(ctx.model_call_count)
         replayed = sorted(
             (e for e in ctx.recorded if isinstance(e, ToolCalled)), key=lambda c: c.call_index or 0
         )
@@ -196,6 +225,7 @@ class Replayer:
         else:
             differences = compare_calls(tape, replayed)
             differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
+        differences = model_divergences + differences
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
             ReplayMode.STRICT, ctx, completed, outcome, error, differences, started, success=ok
@@ -207,18 +237,26 @@ class Replayer:
         orchestrator: Orchestrator | Callable[[RunContext, Any], Any],
         *,
         raise_on_divergence: bool = False,
+        model_fallback: Fallback = "ordinal",
     ) -> ReplayResult:
-        """Re-run with every tool call served from the recording; report divergences."""
+        """Re-run with every tool and model call served from the recording; report divergences.
+
+        Nothing real runs: no tool and no model. ``model_fallback="hash"`` also serves a model
+        call whose request moved by its request hash (``replay.model_tape``).
+        """
         started = time.perf_counter()
         tape = self.trail.history.tape
         divergences: list[Difference] = []
         tools = TapeRegistry(tape, divergences, significance="critical", cut=self.cut)
+        models = self._model_tape(divergences, model_fallback)
         ctx, completed, outcome, error = await self._run(
-            ReplayMode.SIMULATED, orchestrator, tools, self.trail.inputs, divergences
+            ReplayMode.SIMULATED, orchestrator, tools, self.trail.inputs, models
         )
-        if tools.reached_cut and not completed:
+        models.missing(ctx.model_call_count)
+        if (tools.reached_cut or models.reached_cut) and not completed:
             error = None  # the replay stopped at the trail's checkpoint, as it should
-        if ctx.call_count < len(tape) and not any(d.field in ("call", "tool") for d in divergences):
+        stopped = any(d.field in ("call", "tool") or d.location.startswith("model") for d in divergences)
+        if ctx.call_count < len(tape) and not stopped:
             for i in range(ctx.call_count, len(tape)):
                 divergences.append(
                     Difference(
@@ -234,7 +272,7 @@ class Replayer:
         differences = sorted(divergences, key=lambda d: d.call_index if d.call_index is not None else 1 << 30)
         if not self.cut:
             differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
-        ok = not differences
+        ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
             ReplayMode.SIMULATED, ctx, completed, outcome, error, differences, started, success=ok
         )
@@ -247,8 +285,16 @@ class Replayer:
         tool_registry: Tools | None = None,
         *,
         tool_overrides: Mapping[str, Any] | None = None,
+        model_change: ModelChange | None = None,
     ) -> ReplayResult:
-        """Re-run with changed inputs and/or tool results; report expected differences and deltas."""
+        """Re-run with changed inputs, tool results and/or model calls; report differences and deltas.
+
+        ``model_change`` (:class:`~replay.ModelChange`) changes the model, its parameters or the
+        system prompt from a model call on: the calls before it are served from the tape, the
+        changed call and every call after it run for real (or on ``model_change.invoke``). The
+        deltas are in cost, tokens, steps, SVR, tool and model calls, and whether the outcome
+        changed.
+        """
         if orchestrator is None:
             raise ValueError("counterfactual_replay needs orchestrator=")
         started = time.perf_counter()
@@ -265,8 +311,15 @@ class Replayer:
             overrides=tool_overrides,
             real=as_tool_registry(tool_registry) or self.trail.tools,
         )
+        models = ModelTape(
+            self.trail.history.model_tape,
+            divergences,
+            significance="expected",
+            change=model_change,
+            counterfactual=True,
+        )
         ctx, completed, outcome, error = await self._run(
-            ReplayMode.COUNTERFACTUAL, orchestrator, tools, inputs, divergences
+            ReplayMode.COUNTERFACTUAL, orchestrator, tools, inputs, models
         )
         replayed = sorted(
             (e for e in ctx.recorded if isinstance(e, ToolCalled)), key=lambda c: c.call_index or 0
@@ -275,6 +328,8 @@ class Replayer:
             Difference(d.field, d.location, "expected", d.original, d.replayed, d.call_index, d.description)
             for d in compare_calls(self.trail.history.tape, replayed)
         ]
+        replayed_models = [e for e in ctx.recorded if isinstance(e, ModelCalled)]
+        differences += compare_model_calls(self.trail.history.model_tape, replayed_models)
         differences += self._outcome_differences(completed, outcome, ctx.success, "expected")
         original_events = [r.event for r in self.trail.history]
         svr_before, svr_after = _svr(original_events), _svr(ctx.recorded)
@@ -285,6 +340,9 @@ class Replayer:
             - sum(1 for e in original_events if e.type == "StepRecorded"),
             "svr": None if svr_before is None or svr_after is None else svr_after - svr_before,
             "tool_calls": ctx.call_count - len(self.trail.history.tape),
+            "model_calls": ctx.model_call_count - len(self.trail.history.model_tape),
+            "tokens": _tokens(replay_events) - _tokens(original_events),
+            "outcome_changed": stored_json(outcome) != stored_json(self.trail.outcome),
         }
         return self._finish(
             ReplayMode.COUNTERFACTUAL,

@@ -1,6 +1,6 @@
 """Decision trails: what a workflow did and why, rebuilt from the ledger alone.
 
-A trail lists the goal, inputs, plan revisions, steps, tool calls, state changes and evidence
+A trail lists the goal, inputs, plan revisions, steps, tool calls, model calls, state changes and evidence
 (graded verified / claimed / inferred, with provenance) up to a checkpoint, plus the outcome,
 duration, tokens and cost. Claims that no verified evidence backs are listed. ``explain``
 (``replay.explanation``) renders a trail as Markdown; building and explaining one through
@@ -48,6 +48,20 @@ class ToolCallRecord:
 
 
 @dataclass(frozen=True)
+class ModelCallRecord:
+    """One model call on a trail (an entry of the model tape)."""
+
+    call_index: int | None
+    model: str
+    response: Any
+    usage: dict[str, int]
+    success: bool
+    error: str | None
+    duration_ms: float | None
+    offset: int
+
+
+@dataclass(frozen=True)
 class DecisionTrail:
     """Everything a workflow did up to a checkpoint, from its history.
 
@@ -73,6 +87,7 @@ class DecisionTrail:
     cost: Decimal
     unpriced_cost_events: int
     history: History = field(repr=False, compare=False)
+    model_calls: tuple[ModelCallRecord, ...] = ()
     ledger: Ledger | None = field(default=None, repr=False, compare=False)
     build_started: float = field(default=0.0, repr=False, compare=False)
     tools: ToolRegistry | None = field(default=None, repr=False, compare=False)
@@ -127,6 +142,7 @@ def build_trail(
     plan: list[str] = []
     steps: list[StepRecord] = []
     calls: list[ToolCallRecord] = []
+    model_calls: list[ModelCallRecord] = []
     states: list[tuple[str, Any]] = []
     evidence: list[Evidence] = []
     outcome: Any = None
@@ -155,6 +171,19 @@ def build_trail(
                     e["tool"],
                     get("arguments") or {},
                     get("result"),
+                    get("success", True),
+                    get("error"),
+                    get("duration_ms"),
+                    rec.offset,
+                )
+            )
+        elif kind == "ModelCalled":
+            model_calls.append(
+                ModelCallRecord(
+                    get("call_index"),
+                    e["model"],
+                    get("response"),
+                    get("usage") or {},
                     get("success", True),
                     get("error"),
                     get("duration_ms"),
@@ -211,6 +240,7 @@ def build_trail(
         cost=cost,
         unpriced_cost_events=unpriced,
         history=history,
+        model_calls=tuple(model_calls),
         ledger=ledger,
         build_started=build_started,
         tools=tools,

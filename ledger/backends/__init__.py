@@ -1,7 +1,8 @@
 """Storage backends, one package each, chosen by URL scheme (the registry is in :mod:`ledger.url`).
 
 Every backend package (``memory``, ``sqlite``, ``postgres``, ``redis``) has the same shape: its
-``__init__`` declares ``SCHEMES`` and ``from_url(url, shown)`` (it parses its own URL), and
+``__init__`` declares ``SCHEMES`` and ``from_url(url, shown, *, create, timeout)`` (it parses
+its own URL; ``timeout`` is the deadline of every operation, :mod:`ledger.deadline`), and
 ``recorder.py`` holds its :class:`~ledger.backends.base.LedgerBackend`; a backend with more to
 say splits along the same seams — ``layout.py`` (tables or keys), ``writes.py`` (the write
 transaction), ``reads.py`` and ``prune.py`` (Redis adds ``scripts.py``, its server-side Lua).

@@ -9,8 +9,11 @@ the rows a backend handles are in :mod:`ledger.backends.rows`, runner locks in
 :mod:`ledger.backends.locks`.
 
 A backend is a package ``ledger/backends/<name>/`` whose ``__init__`` declares the URL
-``SCHEMES`` it serves and a ``from_url(url, shown)`` that parses its own URL; ``ledger.url``
-holds the registry.
+``SCHEMES`` it serves and a ``from_url(url, shown, *, create, timeout)`` that parses its own
+URL (``timeout``: :mod:`ledger.deadline`); ``ledger.url`` holds the registry. A backend bounds
+every wait by its ``timeout`` and raises only the ledger's errors (:mod:`ledger.errors`),
+translating its driver's at its own seam (PostgreSQL: :mod:`~ledger.backends.postgres.pool`,
+SQLite: :mod:`~ledger.backends.sqlite.datastore`, Redis: :mod:`~ledger.backends.redis.client`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ledger.backends.rows import (
     VerifyRow,
 )
 from ledger.backends.transaction import WriteTransaction
+from ledger.deadline import DEFAULT_TIMEOUT
 from ledger.timeutil import to_epoch_us
 
 __all__ = [
@@ -67,10 +71,12 @@ class LedgerBackend(ProcessRecorder, ABC):
     Attributes:
         url: the URL it was opened with (password redacted).
         ttl_days: the retention its URL asked for (``?ttl_days=`` on Redis), else ``None``.
+        timeout: the deadline in seconds of each operation (see :mod:`ledger.deadline`).
     """
 
     url: str
     ttl_days: float | None = None
+    timeout: float = DEFAULT_TIMEOUT
 
     @abstractmethod
     def write(self) -> AbstractContextManager[WriteTransaction]:

@@ -37,9 +37,9 @@ def test_concurrent_callers_share_transactions() -> None:
         commits: list[int] = []
         commit = ledger.committer.commit
 
-        def counting(batches: Any) -> Any:
+        def counting(batches: Any, **options: Any) -> Any:
             commits.append(len(batches))
-            return commit(batches)
+            return commit(batches, **options)
 
         ledger.committer.commit = counting  # type: ignore[method-assign]
 

@@ -36,6 +36,9 @@ from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
 from ledger.codec import _SCANNED, _holds_free_form, decode, encode, validate_and_encode
 
+NAME_CHARACTERS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+"""What a named field's text may hold: anything but NUL (free-form values may hold it too)."""
+
 json_values: st.SearchStrategy[Any] = st.recursive(
     st.none()
     | st.booleans()
@@ -100,7 +103,8 @@ def strategy_for(tp: Any, metadata: tuple[Any, ...] = ()) -> st.SearchStrategy[A
         if pattern is not None:
             return st.from_regex(pattern, fullmatch=True)
         low = _bound(metadata, "min_length") or 0
-        return st.text(min_size=low, max_size=_bound(metadata, "max_length") or 200)
+        # A named field is also a stored column: any text but NUL (ledger.limits).
+        return st.text(NAME_CHARACTERS, min_size=low, max_size=_bound(metadata, "max_length") or 200)
     raise TypeError(f"no strategy for a field of type {tp!r}: teach strategy_for about it")
 
 
@@ -185,7 +189,9 @@ def schedules(draw: st.DrawFn) -> tuple[dict[str, list[list[PlanRevised]]], list
     The interleaving keeps each writer's batches in order and may send a batch again later (a
     retry after a lost acknowledgement).
     """
-    writers = draw(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=5, unique=True))
+    writers = draw(
+        st.lists(st.text(NAME_CHARACTERS, min_size=1, max_size=12), min_size=1, max_size=5, unique=True)
+    )
     plans: dict[str, list[list[PlanRevised]]] = {}
     for writer in writers:
         sizes = draw(st.lists(st.integers(1, 4), min_size=1, max_size=6))

@@ -140,9 +140,11 @@ def test_redis_storage_persists_with_its_ttl(
     real_open = redis_recorder.open_redis
     asked: list[str] = []
 
-    def open_redis(client_url: str, *, prefix: str, url: str) -> Any:
+    def open_redis(client_url: str, *, prefix: str, url: str, **options: Any) -> Any:
         asked.append(prefix)
-        return real_open(client_url, prefix=redis_prefix if prefix == "ledger" else prefix, url=url)
+        return real_open(
+            client_url, prefix=redis_prefix if prefix == "ledger" else prefix, url=url, **options
+        )
 
     monkeypatch.setattr(redis_recorder, "open_redis", open_redis)
 

@@ -68,7 +68,15 @@ def test_a_changed_input_served_from_the_tape_changes_svr_exactly(ledger: Ledger
 
     assert result.outcome == {"passed": 2, "of": 4}
     assert result.success and result.completed
-    assert dict(result.deltas) == {"cost": Decimal(0), "steps": 0, "svr": -0.25, "tool_calls": 0}
+    assert dict(result.deltas) == {
+        "cost": Decimal(0),
+        "steps": 0,
+        "svr": -0.25,
+        "tool_calls": 0,
+        "model_calls": 0,
+        "tokens": 0,
+        "outcome_changed": True,
+    }
     assert isinstance(result.deltas["cost"], Decimal)
     assert [(d.field, d.significance, d.original, d.replayed) for d in result.differences] == [
         ("outcome", "expected", {"passed": 3, "of": 4}, {"passed": 2, "of": 4})
@@ -87,7 +95,10 @@ def test_more_work_with_real_tools_changes_cost_steps_and_svr_exactly(
 
     # Scores 2, 4, 6, 8, 1, 3, 5, 7 against 5: four of eight pass (SVR 0.5, was 0.75).
     assert result.outcome == {"passed": 4, "of": 8}
-    assert dict(result.deltas) == {"cost": 4 * REVIEW_COST, "steps": 4, "svr": -0.25, "tool_calls": 4}
+    assert dict(result.deltas) == {
+        **{"cost": 4 * REVIEW_COST, "steps": 4, "svr": -0.25, "tool_calls": 4},
+        **{"model_calls": 0, "tokens": 6000, "outcome_changed": True},
+    }
     assert result.deltas["cost"] == Decimal("0.0018")
     extra = [(d.field, d.location, d.significance) for d in result.differences if d.field == "call"]
     assert extra == [("call", f"call {i}", "expected") for i in range(4, 8)]
@@ -99,7 +110,10 @@ def test_less_work_lowers_cost_and_steps_exactly(ledger: Ledger, clock: ManualCl
 
     result = what_if(trail, clock, {"items": ["abcdef"]}, tools=SCORE_TOOLS)
 
-    assert dict(result.deltas) == {"cost": -3 * REVIEW_COST, "steps": -3, "svr": 0.25, "tool_calls": -3}
+    assert dict(result.deltas) == {
+        **{"cost": -3 * REVIEW_COST, "steps": -3, "svr": 0.25, "tool_calls": -3},
+        **{"model_calls": 0, "tokens": -4500, "outcome_changed": True},
+    }
 
 
 def test_tool_overrides_replace_results_with_a_value_or_a_function(

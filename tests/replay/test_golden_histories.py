@@ -30,7 +30,9 @@ EXPECTED = {
 
 
 def test_every_checked_in_history_is_covered() -> None:
-    assert sorted(p.stem for p in HISTORIES.glob("*.jsonl")) == sorted(EXPECTED)
+    # The framework runs (langgraph_*, openai_agents_*) are replayed by
+    # tests/reliability/integrations/test_recorded_histories.py, which covers them the same way.
+    assert sorted(p.stem for p in HISTORIES.glob("ticket_*.jsonl")) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

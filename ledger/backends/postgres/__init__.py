@@ -7,14 +7,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
 
-from ledger.backends.postgres.recorder import LedgerDatastore, PostgresLedgerRecorder
-from ledger.errors import BackendUnavailableError
+from ledger.backends.postgres.pool import LedgerDatastore, connect_options, translate
+from ledger.backends.postgres.recorder import PostgresLedgerRecorder
+from ledger.deadline import DEFAULT_TIMEOUT
 
 SCHEMES = ("postgresql", "postgres")
 """The URL schemes this backend serves."""
 
 
-def from_url(url: str, shown: str, *, create: bool = True) -> PostgresLedgerRecorder:
+def from_url(
+    url: str, shown: str, *, create: bool = True, timeout: float = DEFAULT_TIMEOUT
+) -> PostgresLedgerRecorder:
     """Connect to the database a ``postgresql://`` URL names and open (creating) the ledger.
 
     Args:
@@ -23,6 +26,7 @@ def from_url(url: str, shown: str, *, create: bool = True) -> PostgresLedgerReco
             ``public``.
         shown: the URL with any password redacted (kept as the backend's ``url``).
         create: ignored (accepted so every backend opens alike).
+        timeout: the deadline in seconds of every operation (see :mod:`ledger.deadline`).
 
     Raises:
         BackendUnavailableError: the server cannot be reached.
@@ -38,6 +42,7 @@ def from_url(url: str, shown: str, *, create: bool = True) -> PostgresLedgerReco
         password=unquote(parts.password or ""),
         url=shown,
         schema=query.get("schema", ""),
+        timeout=timeout,
     )
 
 
@@ -52,15 +57,15 @@ def open_postgres(
     schema: str = "",
     pool_size: int = 2,
     max_overflow: int = 8,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> PostgresLedgerRecorder:
     """Connect to PostgreSQL and open (creating if needed) the ledger's tables."""
+    options = connect_options(timeout)
     try:
         # Fail fast with a clear message rather than a pool time-out later.
-        psycopg.connect(
-            dbname=dbname, host=host, port=port, user=user, password=password, connect_timeout=5
-        ).close()
+        psycopg.connect(dbname=dbname, host=host, port=port, user=user, password=password, **options).close()
     except psycopg.Error as exc:
-        raise BackendUnavailableError(url, str(exc).strip().splitlines()[0]) from exc
+        raise translate(exc, url, "connect", timeout, cut=False) from exc
     datastore = LedgerDatastore(
         dbname=dbname,
         host=host,
@@ -70,6 +75,8 @@ def open_postgres(
         pool_size=pool_size,
         max_overflow=max_overflow,
         schema=schema,
+        timeout=timeout,
+        url=url,
     )
     connect_kwargs: dict[str, Any] = {
         "dbname": dbname,
@@ -77,7 +84,7 @@ def open_postgres(
         "port": port,
         "user": user,
         "password": password,
-        "connect_timeout": 5,
+        **options,
     }
     recorder = PostgresLedgerRecorder(datastore, url, connect_kwargs)
     recorder.create_table()

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.postgres import PostgresDatastore
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed
 
 from ledger.backends.postgres.layout import COLUMNS, TABLE, Tables
+from ledger.backends.postgres.pool import LedgerDatastore
 from ledger.backends.postgres.writes import utc
 from ledger.backends.rows import (
     BackendStats,
@@ -39,13 +39,13 @@ def _row(r: Sequence[Any]) -> StoredRow:
 class PostgresReads:
     """The read side of :class:`~ledger.backends.postgres.recorder.PostgresLedgerRecorder`."""
 
-    def __init__(self, datastore: PostgresDatastore, url: str) -> None:
+    def __init__(self, datastore: LedgerDatastore, url: str) -> None:
         self.datastore = datastore
         self.url = url
         self.tables = Tables(datastore.schema)
 
     def _fetch(self, sql: Composed | SQL, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.datastore.get_connection() as conn:
+        with self.datastore.get_connection("read") as conn:
             cur = conn.cursor(row_factory=tuple_row, binary=True)
             cur.execute(sql, params)
             return cur.fetchall()

@@ -18,13 +18,13 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresDatastore
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger.backends.base import LedgerBackend
 from ledger.backends.locks import RunnerLock
 from ledger.backends.postgres.layout import CHANNEL, TAIL_SQL
+from ledger.backends.postgres.pool import LedgerDatastore
 from ledger.backends.postgres.prune import prune_rows
 from ledger.backends.postgres.reads import PostgresReads
 from ledger.backends.postgres.writes import PostgresWrite, utc
@@ -36,22 +36,10 @@ from ledger.errors import ViewConflictError
 _utc = utc
 
 
-class LedgerDatastore(PostgresDatastore):
-    """The library's datastore without composite-type adapters.
-
-    The library's insert function and its composite type are never created here (the ledger
-    inserts through ``unnest`` of plain arrays), so there is nothing to look up — and looking up
-    an absent type in a schema whose name needs quoting fails.
-    """
-
-    def register_type_adapters(self) -> None:
-        """Nothing to register."""
-
-
 class PostgresLedgerRecorder(PostgresReads, LedgerBackend):
     """The ledger's tables in one PostgreSQL schema, through the library's connection pool."""
 
-    def __init__(self, datastore: PostgresDatastore, url: str, connect_kwargs: dict[str, Any]) -> None:
+    def __init__(self, datastore: LedgerDatastore, url: str, connect_kwargs: dict[str, Any]) -> None:
         super().__init__(datastore, url)
         self._connect_kwargs = connect_kwargs
 
@@ -91,7 +79,7 @@ class PostgresLedgerRecorder(PostgresReads, LedgerBackend):
     @contextmanager
     def write(self) -> Iterator[WriteTransaction]:
         """Yield an exclusive transaction (table lock); commit on success, else roll back."""
-        with self.datastore.get_connection() as conn, conn.transaction():
+        with self.datastore.get_connection("append") as conn, conn.transaction():
             cur = conn.cursor(row_factory=tuple_row)
             # One round trip for the lock, the wake-up and the tail, read under the lock (no
             # parameters, so a multi-statement string is allowed): one round trip fewer in every
@@ -126,7 +114,7 @@ class PostgresLedgerRecorder(PostgresReads, LedgerBackend):
 
     def save_view(self, view: SavedView, *, reset: bool = False) -> None:
         """Store state and position atomically; the tracking table refuses regressions."""
-        with self.datastore.get_connection() as conn, conn.transaction():
+        with self.datastore.get_connection("write") as conn, conn.transaction():
             cur = conn.cursor()
             if reset:
                 cur.execute(
@@ -154,7 +142,7 @@ class PostgresLedgerRecorder(PostgresReads, LedgerBackend):
 
     def delete_view(self, name: str) -> None:
         """Forget a projection's state and position."""
-        with self.datastore.get_connection() as conn, conn.transaction():
+        with self.datastore.get_connection("write") as conn, conn.transaction():
             cur = conn.cursor()
             cur.execute(
                 SQL("DELETE FROM {t} WHERE application_name = %s").format(t=self.tables.tracking), [name]
@@ -205,7 +193,7 @@ class PostgresLedgerRecorder(PostgresReads, LedgerBackend):
 
     def insert_tracking(self, tracking: Tracking) -> None:
         """Record a position; refuses (``IntegrityError``) one that does not advance."""
-        with self.datastore.get_connection() as conn, conn.transaction():
+        with self.datastore.get_connection("write") as conn, conn.transaction():
             self._insert_tracking(conn.cursor(), tracking)
 
     def max_tracking_id(self, application_name: str) -> int | None:

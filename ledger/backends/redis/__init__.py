@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from ledger.errors import BackendUnavailableError, UnsupportedURLError
+from ledger.deadline import DEFAULT_TIMEOUT
+from ledger.errors import BackendUnavailableError, InvalidURLOptionError
 
 if TYPE_CHECKING:
     from ledger.backends.redis.recorder import RedisLedgerRecorder
@@ -23,7 +24,9 @@ LEDGER_PARAMS = ("prefix", "ttl_days")
 INSTALL_HINT = "pip install 'reliability-ledger[redis]'"
 
 
-def from_url(url: str, shown: str, *, create: bool = True) -> RedisLedgerRecorder:
+def from_url(
+    url: str, shown: str, *, create: bool = True, timeout: float = DEFAULT_TIMEOUT
+) -> RedisLedgerRecorder:
     """Connect to the Redis database a URL names and open (creating) the ledger under its prefix.
 
     Args:
@@ -32,9 +35,10 @@ def from_url(url: str, shown: str, *, create: bool = True) -> RedisLedgerRecorde
             :func:`ledger.open_ledger`). Other parameters go to the client.
         shown: the URL with any password redacted (kept as the backend's ``url``).
         create: ignored (accepted so every backend opens alike).
+        timeout: the deadline in seconds of every command (see :mod:`ledger.deadline`).
 
     Raises:
-        UnsupportedURLError: ``ttl_days`` is not a number.
+        InvalidURLOptionError: ``ttl_days`` is not a number.
         BackendUnavailableError: the ``redis`` client is not installed, or the server cannot be
             reached or may evict the ledger's keys.
     """
@@ -47,7 +51,7 @@ def from_url(url: str, shown: str, *, create: bool = True) -> RedisLedgerRecorde
         try:
             ttl_days = float(ours["ttl_days"])
         except ValueError:
-            raise UnsupportedURLError(url) from None
+            raise InvalidURLOptionError(shown, "ttl_days", ours["ttl_days"], "a number of days") from None
     try:
         from ledger.backends.redis.recorder import open_redis
     except ImportError as exc:
@@ -60,7 +64,7 @@ def from_url(url: str, shown: str, *, create: bool = True) -> RedisLedgerRecorde
     client_url = parts._replace(
         query=urlencode([(k, v) for k, v in pairs if k not in LEDGER_PARAMS])
     ).geturl()
-    backend = open_redis(client_url, prefix=ours.get("prefix", "ledger"), url=shown)
+    backend = open_redis(client_url, prefix=ours.get("prefix", "ledger"), url=shown, timeout=timeout)
     backend.ttl_days = ttl_days
     return backend
 

@@ -27,6 +27,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.backends.base import LedgerBackend
 from ledger.backends.locks import RunnerLock
+from ledger.backends.redis.client import connect
 from ledger.backends.redis.layout import (
     Keys,
     as_bytes,
@@ -39,7 +40,8 @@ from ledger.backends.redis.scripts import COMMIT, RELEASE_LOCK, RENEW_LOCK, SAVE
 from ledger.backends.redis.writes import RedisWrite
 from ledger.backends.rows import SavedView
 from ledger.backends.transaction import WriteTransaction
-from ledger.errors import BackendUnavailableError, ViewConflictError
+from ledger.deadline import DEFAULT_TIMEOUT
+from ledger.errors import BackendError, BackendUnavailableError, ViewConflictError
 
 RUNNER_LOCK_MS = 30_000
 """A runner lock expires this long after its holder stops renewing it (e.g. the process died)."""
@@ -168,7 +170,7 @@ class _RunnerLock(RunnerLock):
         while not self._stop.wait(RUNNER_LOCK_MS / 3000):
             try:
                 renewed = self._backend._renew_lock(keys=[self._key], args=[self._token, RUNNER_LOCK_MS])
-            except redis.RedisError:
+            except (redis.RedisError, BackendError):
                 continue  # Redis unreachable for a moment: try again before the lock expires
             if not renewed:
                 # Expired and maybe taken by another runner: the tracking positions still stop
@@ -198,11 +200,16 @@ def _eviction_problem(client: redis.Redis) -> str | None:
     return None
 
 
-def open_redis(client_url: str, *, prefix: str, url: str) -> RedisLedgerRecorder:
-    """Connect and open (creating if needed) the ledger ``prefix`` in the database ``client_url`` names."""
+def open_redis(
+    client_url: str, *, prefix: str, url: str, timeout: float = DEFAULT_TIMEOUT
+) -> RedisLedgerRecorder:
+    """Connect and open (creating if needed) the ledger ``prefix`` in the database ``client_url`` names.
+
+    Every command waits at most ``timeout`` seconds (see :mod:`ledger.backends.redis.client`).
+    """
     if not prefix or any(c in prefix for c in "{}*?[]\\ "):
         raise BackendUnavailableError(url, f"'{prefix}' is not a usable ledger prefix")
-    client: redis.Redis = redis.Redis.from_url(client_url, socket_connect_timeout=5)
+    client = connect(client_url, url=url, timeout=timeout)
     try:
         client.ping()
         problem = _eviction_problem(client)
@@ -212,6 +219,9 @@ def open_redis(client_url: str, *, prefix: str, url: str) -> RedisLedgerRecorder
     except redis.RedisError as exc:
         client.close()
         raise BackendUnavailableError(url, str(exc).strip().splitlines()[0]) from exc
+    except BackendUnavailableError:
+        client.close()
+        raise
     except BaseException:
         client.close()
         raise

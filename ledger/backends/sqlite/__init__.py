@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 from urllib.parse import unquote
 
-from eventsourcing.sqlite import SQLiteDatastore
-
+from ledger.backends.sqlite.datastore import LedgerSQLiteDatastore
 from ledger.backends.sqlite.recorder import SQLiteLedgerRecorder
-from ledger.errors import BackendUnavailableError, UnsupportedURLError
+from ledger.deadline import DEFAULT_TIMEOUT
+from ledger.errors import BackendUnavailableError, LedgerError, UnsupportedURLError
 
 SCHEMES = ("sqlite",)
 """The URL schemes this backend serves."""
 
 
-def from_url(url: str, shown: str, *, create: bool = True) -> SQLiteLedgerRecorder:
+def from_url(
+    url: str, shown: str, *, create: bool = True, timeout: float = DEFAULT_TIMEOUT
+) -> SQLiteLedgerRecorder:
     """Open (creating it if needed and ``create``) the ledger a ``sqlite:///`` URL names.
 
     ``sqlite:///relative.db`` and ``sqlite:////absolute/path.db``, as SQLAlchemy spells them.
@@ -23,6 +25,7 @@ def from_url(url: str, shown: str, *, create: bool = True) -> SQLiteLedgerRecord
         url: the URL as given.
         shown: the URL with any password redacted (kept as the backend's ``url``).
         create: create the file if it does not exist (else that is an error).
+        timeout: seconds a write waits for the file's lock (another process writing).
 
     Raises:
         FileNotFoundError: ``create`` is false and the file does not exist.
@@ -39,14 +42,16 @@ def from_url(url: str, shown: str, *, create: bool = True) -> SQLiteLedgerRecord
     if not create and not os.path.exists(path):
         raise FileNotFoundError(f"ledger file {path} does not exist (only append and demo create one)")
     try:
-        return open_sqlite(path, shown)
+        return open_sqlite(path, shown, timeout=timeout)
+    except LedgerError:
+        raise
     except Exception as exc:  # translate driver errors at the seam
         raise BackendUnavailableError(shown, str(exc)) from exc
 
 
-def open_sqlite(path: str, url: str, *, lock_timeout: int = 30) -> SQLiteLedgerRecorder:
+def open_sqlite(path: str, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> SQLiteLedgerRecorder:
     """Open (creating if needed) the ledger in the SQLite file at ``path``."""
-    datastore = SQLiteDatastore(db_name=path, lock_timeout=lock_timeout, pool_timeout=float(lock_timeout))
+    datastore = LedgerSQLiteDatastore(path, timeout=timeout, url=url)
     recorder = SQLiteLedgerRecorder(datastore, url)
     recorder.create_table()
     return recorder

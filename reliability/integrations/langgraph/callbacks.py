@@ -1,0 +1,72 @@
+"""A LangChain callback handler that records each LangGraph node run as a step."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langgraph.errors import GraphBubbleUp
+
+from replay import RunContext
+
+
+def _node_of(name: Any, tags: list[str] | None, metadata: dict[str, Any] | None) -> str | None:
+    # A node's own run carries a "graph:step:N" tag and is named after its node; the runnables
+    # inside it inherit the node's metadata but not that tag.
+    node = (metadata or {}).get("langgraph_node")
+    if node and name == node and any(t.startswith("graph:step:") for t in tags or ()):
+        return str(node)
+    return None
+
+
+class LedgerCallbackHandler(BaseCallbackHandler):
+    """Records each node run of a graph as a ``StepRecorded`` (agent = node name).
+
+    A node that raises is a failed step with the error; LangGraph's own control flow
+    (interrupts, ``Command`` to a parent: ``GraphBubbleUp``) is not a failure and is not
+    recorded as one. Model and tool calls are recorded by :class:`RecordedChatModel` and
+    :func:`recorded_tool`, not here, so nothing is counted twice.
+
+    Args:
+        ctx: the run context the steps are recorded in.
+    """
+
+    run_inline = True  # record in the graph's own order, not from a thread pool
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self._running: dict[UUID, str] = {}
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Note when a node starts."""
+        node = _node_of(kwargs.get("name"), tags, metadata)
+        if node is not None:
+            self._running[run_id] = node
+
+    def _finish(self, run_id: UUID, error: str | None) -> None:
+        started = self._running.pop(run_id, None)
+        if started is None:
+            return
+        self.ctx.record_step(error is None, agent=started, error=error)
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Record a node that finished as a successful step."""
+        self._finish(run_id, None)
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Record a node that raised as a failed step (control flow excepted)."""
+        if isinstance(error, GraphBubbleUp):
+            self._running.pop(run_id, None)
+            return
+        self._finish(run_id, f"{type(error).__name__}: {error}")

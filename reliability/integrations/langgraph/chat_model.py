@@ -1,0 +1,204 @@
+"""A chat model and tools whose calls go through a run context: on the tape, served back in replays."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.runnables.config import run_in_executor
+from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict
+
+from reliability.integrations.langgraph.messages import (
+    message_from_reply,
+    message_json,
+    messages_of,
+    reply_of,
+)
+from replay import ModelReply, ModelRequest, RunContext
+
+PARAMETERS = ("temperature", "max_tokens", "top_p", "seed", "frequency_penalty", "presence_penalty")
+"""The inner model's attributes recorded as a request's parameters (when it has them)."""
+
+
+def _node() -> str | None:
+    # The LangGraph node the call happens in: the agent it is recorded for.
+    try:
+        from langgraph.config import get_config
+
+        node = get_config().get("metadata", {}).get("langgraph_node")
+    except RuntimeError:  # called outside a graph run
+        return None
+    return str(node) if node else None
+
+
+def model_name_of(model: BaseChatModel) -> str:
+    """The name a chat model is priced by: its ``model_name`` or ``model``, else its type."""
+    for attr in ("model_name", "model"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return model._llm_type
+
+
+class RecordedChatModel(BaseChatModel):
+    """Wraps a chat model so each call is ``ctx.call_model``: recorded, or served from a tape.
+
+    Args:
+        inner: the real chat model (or a fake one).
+        ctx: the run context the calls are recorded in.
+        recorded_model: the model name recorded and priced (default: the inner model's).
+        alternatives: chat models by name, for a counterfactual that changes the model
+            (``ModelChange(model="gpt-4o-mini")`` runs ``alternatives["gpt-4o-mini"]``; without
+            one, the inner model with its ``model_name``/``model`` set to the new name).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    inner: BaseChatModel
+    ctx: Any
+    recorded_model: str = ""
+    alternatives: dict[str, BaseChatModel] = {}
+    schemas: dict[str, dict[str, Any]] = {}
+    """Tool schemas by tool name, made once per agent (making one costs ~4 ms)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "reliability-ledger-recorded"
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Offer tools: their schemas are part of each request (and bound to the inner model)."""
+        known = self.schemas
+        schemas = [
+            known[t.name] if isinstance(t, BaseTool) and t.name in known else convert_to_openai_tool(t)
+            for t in tools
+        ]
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=schemas, **kwargs)
+
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ModelRequest:
+        parameters = {
+            k: getattr(self.inner, k) for k in PARAMETERS if getattr(self.inner, k, None) is not None
+        }
+        parameters.update({k: v for k, v in kwargs.items() if k != "tools"})
+        if stop:
+            parameters["stop"] = list(stop)
+        return ModelRequest(
+            model=self.recorded_model or model_name_of(self.inner),
+            messages=tuple(message_json(m) for m in messages),
+            parameters=parameters,
+            tools=tuple(kwargs.get("tools") or ()),
+        )
+
+    def _model_for(self, request: ModelRequest) -> tuple[BaseChatModel, dict[str, Any]]:
+        # A counterfactual may have changed the model or its parameters: apply what the inner
+        # model has as attributes; the rest (stop, tool_choice) goes to the call.
+        inner = self.alternatives.get(request.model, self.inner)
+        update = {k: v for k, v in request.parameters.items() if k in PARAMETERS and hasattr(inner, k)}
+        for attr in ("model_name", "model"):
+            if isinstance(getattr(inner, attr, None), str) and request.model != model_name_of(inner):
+                update[attr] = request.model
+        if update:
+            inner = inner.model_copy(update=update)
+        call_args = {k: v for k, v in request.parameters.items() if k not in PARAMETERS}
+        if request.tools:
+            # The inner model's own tool format, as its bind_tools makes it; a fake chat model
+            # takes no tools (NotImplementedError): they stay on the record only.
+            with contextlib.suppress(NotImplementedError):
+                bound = inner.bind_tools(list(request.tools))
+                if isinstance(bound, RunnableBinding) and isinstance(bound.bound, BaseChatModel):
+                    inner, call_args = bound.bound, {**bound.kwargs, **call_args}
+        return inner, call_args
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        asked = self._request(messages, stop, kwargs)
+
+        # The inner model's _generate, not its invoke: this wrapper's run is the one the
+        # callbacks see (one chat model run per call, not two), and it costs one layer less.
+        def invoke(request: ModelRequest) -> ModelReply:
+            model, call_args = self._model_for(request)
+            sent = messages if request is asked else messages_of(request.messages)
+            result = model._generate(sent, **call_args)
+            return reply_of(result.generations[0].message)
+
+        ctx: RunContext = self.ctx
+        reply = ctx.call_model_sync(asked, invoke, agent=_node())
+        return ChatResult(generations=[ChatGeneration(message=message_from_reply(reply))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        asked = self._request(messages, stop, kwargs)
+
+        async def invoke(request: ModelRequest) -> ModelReply:
+            model, call_args = self._model_for(request)
+            sent = messages if request is asked else messages_of(request.messages)
+            result = await model._agenerate(sent, **call_args)
+            return reply_of(result.generations[0].message)
+
+        ctx: RunContext = self.ctx
+        reply = await ctx.call_model(asked, invoke, agent=_node())
+        return ChatResult(generations=[ChatGeneration(message=message_from_reply(reply))])
+
+
+def recorded_tool(tool: BaseTool, ctx: RunContext) -> BaseTool:
+    """The same tool (name, description, arguments) called through ``ctx.call_tool``.
+
+    The real tool runs from the context's registry (:meth:`LangGraphAgent.tool_registry`), so a
+    simulated replay serves its results from the tape instead.
+    """
+
+    async def acall(**arguments: Any) -> Any:
+        return await ctx.call_tool(tool.name, **arguments)
+
+    def call(**arguments: Any) -> Any:
+        return ctx.call_tool_sync(tool.name, **arguments)
+
+    return StructuredTool.from_function(
+        func=call,
+        coroutine=acall,
+        name=tool.name,
+        description=tool.description,
+        args_schema=tool.args_schema,
+        return_direct=tool.return_direct,
+    )
+
+
+def real_tool(tool: BaseTool) -> Callable[..., Any]:
+    """The registry entry that runs a tool for real (async: LangGraph's tool node awaits it).
+
+    A plain ``@tool`` function (a ``StructuredTool``) is called directly — its coroutine, or its
+    function in the executor as LangChain itself runs it — since the recorded tool's run is
+    already the one the callbacks see; any other tool through ``ainvoke``.
+    """
+
+    async def run(**arguments: Any) -> Any:
+        if isinstance(tool, StructuredTool) and tool.coroutine is not None:
+            return await tool.coroutine(**arguments)
+        if isinstance(tool, StructuredTool) and tool.func is not None:
+            return await run_in_executor(None, tool.func, **arguments)
+        return await tool.ainvoke(arguments)
+
+    return run
