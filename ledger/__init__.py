@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from ledger.backends.locks import RunnerLock
     from ledger.backends.rows import ReadQuery, SavedView, ScanRow
+    from ledger.backtest_events import BacktestRecorded, IncidentDeclared, IncidentResolved
     from ledger.batch import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, AppendResult
     from ledger.budget_events import (
         BudgetBreached,
@@ -112,6 +113,7 @@ _WHERE: dict[str, str] = {
     "AnomalyDetected": "guard_events",
     "AppendResult": "batch",
     "BackendError": "errors",
+    "BacktestRecorded": "backtest_events",
     "BackendTimeoutError": "errors",
     "BackendUnavailableError": "errors",
     "BatchRejectedError": "errors",
@@ -139,6 +141,8 @@ _WHERE: dict[str, str] = {
     "EvidenceCollected": "events",
     "ExplanationRecorded": "events",
     "HumanIntervened": "events",
+    "IncidentDeclared": "backtest_events",
+    "IncidentResolved": "backtest_events",
     "IntegrityProblem": "verify",
     "InvalidEventError": "errors",
     "InvalidURLOptionError": "errors",
@@ -237,6 +241,7 @@ __all__ = [
     "BackendError",
     "BackendTimeoutError",
     "BackendUnavailableError",
+    "BacktestRecorded",
     "BatchRejectedError",
     "BatchTooLargeError",
     "BreakerCallRecorded",
@@ -258,6 +263,8 @@ __all__ = [
     "EvidenceCollected",
     "ExplanationRecorded",
     "HumanIntervened",
+    "IncidentDeclared",
+    "IncidentResolved",
     "IntegrityProblem",
     "InvalidEventError",
     "InvalidURLOptionError",

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, StringConstraints, TypeAdapter, model_validator
 
+from ledger.backtest_events import BacktestRecorded, IncidentDeclared, IncidentResolved
 from ledger.budget_events import (
     BudgetBreached,
     BudgetRemoved,
@@ -267,7 +268,10 @@ Event: TypeAlias = Annotated[
     | AnomalyDetected
     | AlertRaised
     | AlertDelivered
-    | AlertAcknowledged,
+    | AlertAcknowledged
+    | IncidentDeclared
+    | IncidentResolved
+    | BacktestRecorded,
     Field(discriminator="type"),
 ]
 """Any ledger event; validate input with :data:`EVENT_ADAPTER`."""

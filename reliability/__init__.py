@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
         TrendDirection,
     )
     from replay import (
+        BacktestConfig,
         DecisionTrail,
         DecisionTrailBuilder,
         Replayer,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
         RunContext,
         StepRecord,
         ToolRegistry,
+        run_backtest,
         run_workflow,
     )
 
@@ -84,6 +86,7 @@ _WHERE: dict[str, str] = {
     "Severity": "projections",
     "TrendAnalyzer": "projections",
     "TrendDirection": "projections",
+    "BacktestConfig": "replay",
     "DecisionTrail": "replay",
     "DecisionTrailBuilder": "replay",
     "ReplayMode": "replay",
@@ -91,6 +94,7 @@ _WHERE: dict[str, str] = {
     "RunContext": "replay",
     "StepRecord": "replay",
     "ToolRegistry": "replay",
+    "run_backtest": "replay",
     "run_workflow": "replay",
 }
 """Each re-exported name's package."""
@@ -102,6 +106,7 @@ __all__ = [
     "AnomalyDetector",
     "AnomalyThreshold",
     "AnomalyType",
+    "BacktestConfig",
     "CallbackAlertChannel",
     "CircuitBreaker",
     "CircuitBreakerConfig",
@@ -129,6 +134,7 @@ __all__ = [
     "TrendAnalyzer",
     "TrendDirection",
     "open_ledger",
+    "run_backtest",
     "run_workflow",
 ]
 

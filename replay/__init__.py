@@ -1,6 +1,22 @@
 """Replay: workflow histories, decision trails, and strict, simulated and counterfactual re-runs."""
 
 from replay.asof import state_as_of
+from replay.backtest import (
+    AlertSetting,
+    AnomalySetting,
+    BacktestConfig,
+    BacktestError,
+    BacktestResult,
+    BreakerSetting,
+    BudgetSetting,
+    Incident,
+    ModeSetting,
+    Sweep,
+    backtest_config,
+    record_backtest,
+    run_backtest,
+)
+from replay.backtest import render_text as render_backtest
 from replay.builder import DecisionTrailBuilder
 from replay.context import Orchestrator, RunContext, new_workflow_id, run_workflow
 from replay.explanation import explain
@@ -14,11 +30,20 @@ from replay.tools import ToolError, ToolRegistry, UnknownToolError
 from replay.trail import DecisionTrail, ModelCallRecord, StepRecord, ToolCallRecord, build_trail
 
 __all__ = [
+    "AlertSetting",
+    "AnomalySetting",
+    "BacktestConfig",
+    "BacktestError",
+    "BacktestResult",
+    "BreakerSetting",
+    "BudgetSetting",
     "CheckpointNotFoundError",
     "DecisionTrail",
     "DecisionTrailBuilder",
     "Difference",
     "History",
+    "Incident",
+    "ModeSetting",
     "ModelCallError",
     "ModelCallRecord",
     "ModelChange",
@@ -32,14 +57,19 @@ __all__ = [
     "Replayer",
     "RunContext",
     "StepRecord",
+    "Sweep",
     "ToolCallRecord",
     "ToolError",
     "ToolRegistry",
     "UnknownToolError",
     "WorkflowNotFoundError",
+    "backtest_config",
     "build_trail",
     "explain",
     "new_workflow_id",
+    "record_backtest",
+    "render_backtest",
+    "run_backtest",
     "run_workflow",
     "state_as_of",
 ]

@@ -1,6 +1,13 @@
 """Alerting: alerts recorded, de-duplicated and delivered to channels; the monitor that evaluates rules."""
 
-from projections.alerting.alert_fold import Alert, AlertChannel, AlertProjection, AlertSeverity, Delivery
+from projections.alerting.alert_fold import (
+    Alert,
+    AlertChannel,
+    AlertProjection,
+    AlertSeverity,
+    Delivery,
+    KeyState,
+)
 from projections.alerting.alerts import AlertManager, UnknownAlertError
 from projections.alerting.channels import (
     CallbackAlertChannel,
@@ -18,6 +25,7 @@ __all__ = [
     "AlertSeverity",
     "CallbackAlertChannel",
     "Delivery",
+    "KeyState",
     "LogAlertChannel",
     "Monitor",
     "MonitorConfig",

@@ -190,6 +190,16 @@ class KeyState:
     last_rank: int = -1
     suppressed: int = 0
 
+    def suppresses(self, now_us: int, cooldown_seconds: float, rank: int) -> bool:
+        """Whether an alert of ``rank`` raised at ``now_us`` is suppressed: within the cooldown of
+        the last delivered alert of this key and no more severe than it (the one statement of the
+        rule: the manager and the back-test both decide by it)."""
+        return (
+            self.last_us is not None
+            and now_us - self.last_us < round(cooldown_seconds * 1_000_000)
+            and rank <= self.last_rank
+        )
+
 
 class AlertProjection(Projection):
     """Every alert with its deliveries and acknowledgement, and the de-duplication state per key."""

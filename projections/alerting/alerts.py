@@ -196,11 +196,7 @@ class AlertManager(ReportAlerts, Bound):
         with self._lock:
             key = self.projection().keys.get((alert_type, source), KeyState())
             now = self.now()
-            suppressed = (
-                key.last_us is not None
-                and to_epoch_us(now) - key.last_us < round(self.cooldown_seconds * 1_000_000)
-                and severity.rank <= key.last_rank
-            )
+            suppressed = key.suppresses(to_epoch_us(now), self.cooldown_seconds, severity.rank)
             alert_id = new_event_id()
             event = AlertRaised(
                 event_id=alert_id,

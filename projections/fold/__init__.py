@@ -3,6 +3,7 @@
 from ledger import SHADOW_SUFFIX
 from projections.fold.bound import Bound, Facade, ReportingFacade, fold_new
 from projections.fold.columns import Column, Interner, Table, Vector, window_mask
+from projections.fold.event_schema import fields_of
 from projections.fold.projection import (
     Arrays,
     Handler,
@@ -35,6 +36,7 @@ __all__ = [
     "Table",
     "Vector",
     "dt_to_us",
+    "fields_of",
     "fold_new",
     "fold_range",
     "fold_together",

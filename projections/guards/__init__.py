@@ -6,7 +6,14 @@ from projections.guards.breaker_config import (
     CircuitOpenError,
     CircuitState,
 )
-from projections.guards.breaker_fold import BreakerProjection, half_open_due
+from projections.guards.breaker_fold import (
+    BREAKER_STRUCTS,
+    BreakerProjection,
+    due_transition,
+    half_open_due,
+    outcome_transition,
+)
+from projections.guards.breaker_fold import Core as BreakerCore
 from projections.guards.breaker_registry import CircuitBreakerRegistry
 from projections.guards.breakers import CircuitBreaker
 from projections.guards.evidence import EvidenceCollector, EvidenceError
@@ -16,8 +23,10 @@ from projections.guards.mode_rules import ActionKind, AgentMode, ModeRules, spli
 from projections.guards.modes import ModeEnforcer
 
 __all__ = [
+    "BREAKER_STRUCTS",
     "ActionKind",
     "AgentMode",
+    "BreakerCore",
     "BreakerProjection",
     "BreakerStatus",
     "CircuitBreaker",
@@ -33,6 +42,8 @@ __all__ = [
     "ModeProjection",
     "ModeRules",
     "ModeViolation",
+    "due_transition",
     "half_open_due",
+    "outcome_transition",
     "split_words",
 ]

@@ -9,6 +9,7 @@ from projections.signals.anomaly_fold import (
     AnomalyType,
     Severity,
 )
+from projections.signals.anomaly_rules import AnomalyFinding, AnomalyRules, examine_value
 from projections.signals.polarity import polarity_of
 from projections.signals.series import BUILTIN_SERIES, MetricSeriesProjection, reliability_series
 from projections.signals.trends import InsufficientDataError, TrendAnalysis, TrendAnalyzer, TrendDirection
@@ -17,7 +18,9 @@ __all__ = [
     "BUILTIN_SERIES",
     "Anomaly",
     "AnomalyDetector",
+    "AnomalyFinding",
     "AnomalyProjection",
+    "AnomalyRules",
     "AnomalySeverity",
     "AnomalyThreshold",
     "AnomalyType",
@@ -27,6 +30,7 @@ __all__ = [
     "TrendAnalysis",
     "TrendAnalyzer",
     "TrendDirection",
+    "examine_value",
     "polarity_of",
     "reliability_series",
 ]

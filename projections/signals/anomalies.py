@@ -22,12 +22,7 @@ examined again â€” after a restart, or by a second detector on the same ledger â
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
-from uuid import NAMESPACE_URL, uuid5
-
-import numpy as np
 
 from ledger import AnomalyDetected, Clock, DuplicateEventError, Ledger, MetricRecorded, as_utc, utc_now
 from projections.fold.bound import Bound, fold_new
@@ -37,8 +32,8 @@ from projections.signals.anomaly_fold import (
     AnomalyProjection,
     AnomalySeverity,
     AnomalyThreshold,
-    AnomalyType,
 )
+from projections.signals.anomaly_rules import AnomalyRules, examine_value
 from projections.signals.polarity import Polarity
 from projections.signals.series import MetricSeriesProjection, record_metric
 
@@ -68,8 +63,7 @@ class AnomalyDetector(Bound):
         max_deviation_percent: float | None = None,
     ) -> None:
         super().__init__(storage, ledger=ledger, clock=clock)
-        if min_baseline_samples < 2 or baseline_size < min_baseline_samples:
-            raise ValueError("need 2 <= min_baseline_samples <= baseline_size")
+        AnomalyRules(min_baseline_samples, baseline_size)  # validates the sizes
         self.min_baseline_samples = min_baseline_samples
         self.baseline_size = baseline_size
         self.z_thresholds = z_thresholds
@@ -101,11 +95,12 @@ class AnomalyDetector(Bound):
             fold_new(self.ledger, self._series)
             names = [metric_name] if metric_name is not None else sorted(self._series.series)
             found: list[AnomalyDetected] = []
+            rules = self.rules
             for name in names:
                 series = self._series.get(name)
                 start = self._examined.get(name, 0)
                 for i in range(start, len(series)):
-                    found.extend(self._examine(name, i))
+                    found.extend(self._examine(rules, name, i))
                 self._examined[name] = len(series)
             return [Anomaly.from_event(e) for e in self._append_new(found)]
 
@@ -130,103 +125,23 @@ class AnomalyDetector(Bound):
 
     # -- rules --------------------------------------------------------------------------------
 
-    def _examine(self, name: str, i: int) -> list[AnomalyDetected]:
+    @property
+    def rules(self) -> AnomalyRules:
+        """What this detector decides with, as data (the back-test's recorded configuration)."""
+        with self._lock:
+            thresholds = tuple(t for ts in self._thresholds.values() for t in ts)
+        return AnomalyRules(
+            self.min_baseline_samples,
+            self.baseline_size,
+            self.z_thresholds,
+            self.max_deviation_percent,
+            thresholds,
+        )
+
+    def _examine(self, rules: AnomalyRules, name: str, i: int) -> list[AnomalyDetected]:
         series = self._series.get(name)
-        values = series.values.array()
-        value = float(values[i])
-        value_id = series.ids[i]
-        out: list[AnomalyDetected] = []
-
-        def found(
-            rule: str,
-            kind: AnomalyType,
-            severity: AnomalySeverity,
-            expected: float | None,
-            detail: str,
-            **more: Any,
-        ) -> None:
-            # The id names the value and the rule: the same finding is the same event everywhere.
-            event_id = uuid5(NAMESPACE_URL, f"rledger:anomaly/{value_id}/{rule}")
-            if any(e.event_id == event_id for e in out):
-                return  # two configured rules that are the same rule find the same thing once
-            out.append(
-                AnomalyDetected(
-                    event_id=event_id,
-                    metric_name=name,
-                    anomaly_type=kind.value,
-                    severity=severity.value,
-                    current_value=value,
-                    expected_value=expected,
-                    detail=detail,
-                    occurred_at=self.now(),
-                    **more,
-                )
-            )
-
-        previous = float(values[i - 1]) if i > 0 else None
-        for t in self._thresholds.get(name, []):
-            if t.min_value is not None and value < t.min_value:
-                found(
-                    f"min:{t.min_value!r}",
-                    AnomalyType.THRESHOLD_BREACH,
-                    t.severity,
-                    t.min_value,
-                    f"{value:g} below min {t.min_value:g}",
-                )
-            if t.max_value is not None and value > t.max_value:
-                found(
-                    f"max:{t.max_value!r}",
-                    AnomalyType.THRESHOLD_BREACH,
-                    t.severity,
-                    t.max_value,
-                    f"{value:g} above max {t.max_value:g}",
-                )
-            if t.max_deviation_percent is not None and previous is not None:
-                self._pattern(found, value, previous, t.max_deviation_percent, t.severity)
-        if self.max_deviation_percent is not None and previous is not None:
-            self._pattern(found, value, previous, self.max_deviation_percent, AnomalySeverity.MEDIUM)
-
-        baseline = values[max(0, i - self.baseline_size) : i]
-        if len(baseline) >= self.min_baseline_samples:
-            mean = float(np.mean(baseline))
-            std = float(np.std(baseline, ddof=1))
-            if std > 1e-12 * max(1.0, abs(mean)):
-                z = (value - mean) / std
-                severity = self._z_severity(abs(z))
-                if severity is not None:
-                    kind = AnomalyType.SUDDEN_SPIKE if z > 0 else AnomalyType.SUDDEN_DROP
-                    detail = f"z-score {z:+.2f} against the mean {mean:g} of {len(baseline)} values"
-                    found("z", kind, severity, mean, detail, z_score=z)
-        return out
-
-    def _pattern(
-        self,
-        found: Callable[..., None],
-        value: float,
-        previous: float,
-        limit: float,
-        severity: AnomalySeverity,
-    ) -> None:
-        change = math.inf if previous == 0 else abs(value - previous) / abs(previous) * 100
-        if value != previous and change > limit:
-            shown = "from 0" if previous == 0 else f"{change:.1f}%"
-            found(
-                f"change:{limit!r}",
-                AnomalyType.PATTERN_CHANGE,
-                severity,
-                previous,
-                f"changed {shown} from the previous value {previous:g} (limit {limit:g}%)",
-            )
-
-    def _z_severity(self, z: float) -> AnomalySeverity | None:
-        medium, high, critical = self.z_thresholds
-        if z > critical:
-            return AnomalySeverity.CRITICAL
-        if z > high:
-            return AnomalySeverity.HIGH
-        if z > medium:
-            return AnomalySeverity.MEDIUM
-        return None
+        findings = examine_value(rules, name, series.values.array(), i, series.ids[i])
+        return [f.to_event(self.now()) for f in findings]
 
     def _append_new(self, events: list[AnomalyDetected]) -> list[AnomalyDetected]:
         """Append; return the events this call wrote (not those already recorded)."""

@@ -37,6 +37,7 @@ MODULES: dict[str, str] = {
     "violations": "guards",
     "trends": "trends",
     "monitor": "monitor",
+    "backtest": "backtest",
     "demo": "demo",
     "serve": "serve",
     "token": "token",
