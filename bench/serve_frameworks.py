@@ -7,6 +7,7 @@ ledger's own ``validate_batch`` and answer a small JSON document. The ASGI frame
 its own server (one process). The load is :mod:`bench.http_load` (raw asyncio HTTP/1.1,
 keep-alive) in a separate process; candidates alternate round by round.
 
+    pip install fastapi litestar aiohttp   # the candidates are not the project's dependencies
     python -m bench.serve_frameworks [--work validate|parse] [--seconds 3] [--runs 3] [--clients 32]
 """
 
