@@ -12,7 +12,6 @@ import argparse
 
 from reliability.commands.options import open_db, parse_time
 from reliability.commands.output import EXIT_OK, EXIT_USAGE, Output
-from replay import BacktestError, backtest_config, record_backtest, render_backtest, run_backtest
 
 
 def _words(value: str) -> list[str]:
@@ -71,6 +70,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, out: Output) -> int:
     """Back-test the settings given; print the what-if beside what happened."""
+    # Imported here: the folds load only when a back-test runs, so `rledger --help` starts fast.
+    from replay import BacktestError, backtest_config, record_backtest, render_backtest, run_backtest
+
     try:
         config = backtest_config(
             breakers=args.breaker,

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 
 from nats.aio.client import Client
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from ledger.backends.locks import RunnerLock
@@ -82,6 +82,11 @@ class NatsMeta(NatsReads):
                     return await kv.create(key, value)
                 return await kv.update(key, value, last=revision)
             except KeyWrongLastSequenceError:
+                return None
+            except NotFoundError:
+                # nats-py's create() re-reads a key it found taken; when the entry expired (a
+                # lease's max age) between the two, the read finds no message. The key was not
+                # free when we asked: the same answer as a lost race, and the caller asks again.
                 return None
 
         return self.loop.run(put(), "write")
