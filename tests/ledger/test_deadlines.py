@@ -38,11 +38,13 @@ SLACK = 1.0
     params=[
         pytest.param("postgres", marks=pytest.mark.postgres),
         pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("nats", marks=pytest.mark.nats),
     ]
 )
 def server_url(request: pytest.FixtureRequest) -> str:
-    """A fresh ledger URL on each server (its own schema or key prefix)."""
-    url: str = request.getfixturevalue("pg_url" if request.param == "postgres" else "redis_url")
+    """A fresh ledger URL on each server (its own schema, key prefix or JetStream ledger)."""
+    fixture = {"postgres": "pg_url", "redis": "redis_url", "nats": "nats_url"}[request.param]
+    url: str = request.getfixturevalue(fixture)
     return url
 
 
