@@ -110,6 +110,16 @@ class ReadQuery:
     since: datetime | None = None
     until: datetime | None = None
 
+    def matches(self, row: StoredRow) -> bool:
+        """Whether a row passes the filters (not the offset bounds), for stores that filter in Python."""
+        return (
+            (self.stream is None or row.stream == self.stream)
+            and (self.agent is None or row.agent == self.agent)
+            and (not self.types or row.type in self.types)
+            and (self.since is None or row.occurred_at >= self.since)
+            and (self.until is None or row.occurred_at < self.until)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SavedView:

@@ -33,16 +33,6 @@ PAGE = 1000
 """Messages asked for per batched direct get."""
 
 
-def _matches(row: StoredRow, q: ReadQuery) -> bool:
-    return (
-        (q.stream is None or row.stream == q.stream)
-        and (q.agent is None or row.agent == q.agent)
-        and (not q.types or row.type in q.types)
-        and (q.since is None or row.occurred_at >= q.since)
-        and (q.until is None or row.occurred_at < q.until)
-    )
-
-
 class NatsReads:
     """The read side of :class:`~ledger.backends.nats.recorder.NatsLedgerRecorder`."""
 
@@ -179,7 +169,7 @@ class NatsReads:
                 if msg.seq > last:
                     return out
                 row = unpack_row(msg.seq, msg.data)
-                if _matches(row, query):
+                if query.matches(row):
                     out.append(row)
                     if len(out) >= limit:
                         break

@@ -32,16 +32,6 @@ _CHUNK = 1000
 """Offsets fetched per round trip while filtering."""
 
 
-def _matches(row: StoredRow, q: ReadQuery) -> bool:
-    return (
-        (q.stream is None or row.stream == q.stream)
-        and (q.agent is None or row.agent == q.agent)
-        and (not q.types or row.type in q.types)
-        and (q.since is None or row.occurred_at >= q.since)
-        and (q.until is None or row.occurred_at < q.until)
-    )
-
-
 class RedisReads:
     """The read side of :class:`~ledger.backends.redis.recorder.RedisLedgerRecorder`."""
 
@@ -119,7 +109,7 @@ class RedisReads:
                 if data is None:
                     continue  # pruned under us, or deleted behind the ledger's back
                 row = unpack_row(offset, as_bytes(data))
-                if _matches(row, query):
+                if query.matches(row):
                     out.append(row)
                     if len(out) >= limit:
                         break
