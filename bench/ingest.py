@@ -64,7 +64,8 @@ from bench.common import (
 )
 from ledger import LedgerEvent, open_ledger
 from ledger.backends.base import StoredRow
-from ledger.backends.redis.layout import Keys, pack_row
+from ledger.backends.packed_rows import pack_row
+from ledger.backends.redis.layout import Keys
 from ledger.chain import link
 from ledger.codec import encode
 from ledger.timeutil import to_epoch_us

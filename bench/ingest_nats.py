@@ -31,8 +31,9 @@ from bench.common import provenance, timed
 from bench.ingest import Workload, subject_pg
 from ledger import StepRecorded, open_ledger
 from ledger.backends.nats.jetstream import api, connect, publish_batch
-from ledger.backends.nats.layout import Names, pack_row
+from ledger.backends.nats.layout import Names
 from ledger.backends.nats.recorder import NatsLedgerRecorder
+from ledger.backends.packed_rows import pack_row
 from ledger.backends.rows import ReadQuery
 from projections import CORE_PROJECTIONS
 from projections.fold.runner import fold_range

@@ -38,7 +38,8 @@ from ledger import (
 from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
 from ledger.backends.memory import MemoryLedgerRecorder
-from ledger.backends.redis.layout import Keys, pack_chain_at, pack_row
+from ledger.backends.packed_rows import pack_row
+from ledger.backends.redis.layout import Keys, pack_chain_at
 from ledger.backends.rows import Checkpoint, StoredRow
 from tests.conftest import PG_URL, MakeLedger
 

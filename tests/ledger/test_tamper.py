@@ -23,7 +23,8 @@ from ledger import Ledger, StepRecorded, open_ledger
 from ledger import chain as chain_module
 from ledger.backends.base import ReadQuery
 from ledger.backends.memory import MemoryLedgerRecorder
-from ledger.backends.redis.layout import Keys, pack_row, unpack_row
+from ledger.backends.packed_rows import pack_row, unpack_row
+from ledger.backends.redis.layout import Keys
 from tests.conftest import PG_URL, MakeLedger
 
 
@@ -198,7 +199,7 @@ class NatsStorage(Storage):
         return msg.subject, msg.data
 
     def state(self, offset: int) -> bytes:
-        from ledger.backends.nats.layout import unpack_row
+        from ledger.backends.packed_rows import unpack_row
 
         return unpack_row(offset, self._row(offset)[1]).state
 

@@ -30,7 +30,8 @@ from ledger import (
     open_ledger,
 )
 from ledger.backends.memory import MemoryLedgerRecorder
-from ledger.backends.redis.layout import Keys, pack_row, unpack_row
+from ledger.backends.packed_rows import pack_row, unpack_row
+from ledger.backends.redis.layout import Keys
 from ledger.timeutil import to_epoch_us
 from ledger.workload import generate
 from tests.conftest import PG_URL, MakeLedger

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from ledger.backends.nats.jetstream import api
-from ledger.backends.nats.layout import row_version
 from ledger.backends.nats.meta import NatsMeta
+from ledger.backends.packed_rows import row_version
 from ledger.backends.pruning import PruneResult, plan_prune
 from ledger.backends.rows import ReadQuery, StoredRow
 from ledger.errors import BackendError

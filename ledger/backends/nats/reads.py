@@ -17,14 +17,8 @@ from uuid import UUID
 from nats.aio.client import Client
 
 from ledger.backends.nats.jetstream import Loop, Message, api, direct_batch, leader_get
-from ledger.backends.nats.layout import (
-    Names,
-    row_chain,
-    row_recorded_us,
-    row_version,
-    scan_fields,
-    unpack_row,
-)
+from ledger.backends.nats.layout import Names
+from ledger.backends.packed_rows import row_chain, row_recorded_us, row_version, scan_fields, unpack_row
 from ledger.backends.rows import GENESIS, BackendStats, ReadQuery, ScanRow, StoredRow, Tail
 from ledger.errors import BackendError
 from ledger.timeutil import from_epoch_us, to_epoch_us

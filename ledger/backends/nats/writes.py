@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ledger.backends.nats.jetstream import MAX_BATCH, WRONG_LAST_SEQUENCE, JetStreamError, publish_batch
-from ledger.backends.nats.layout import pack_row, unpack_row
+from ledger.backends.packed_rows import pack_row, unpack_row
 from ledger.backends.rows import Checkpoint, StoredId, StoredRow, Tail
 from ledger.backends.transaction import CommitConflictError, DuplicateKeyError, WriteTransaction
 from ledger.errors import BackendError, BackendUnavailableError

@@ -13,17 +13,9 @@ from datetime import datetime
 
 import redis
 
+from ledger.backends.packed_rows import row_chain, unpack_row
 from ledger.backends.pruning import PruneMark, PruneResult, plan_prune
-from ledger.backends.redis.layout import (
-    Keys,
-    as_bytes,
-    as_int,
-    pack_mark,
-    parse_commit_member,
-    row_chain,
-    unpack_mark,
-    unpack_row,
-)
+from ledger.backends.redis.layout import Keys, as_bytes, as_int, pack_mark, parse_commit_member, unpack_mark
 from ledger.backends.redis.reads import RedisReads
 from ledger.errors import BackendError
 

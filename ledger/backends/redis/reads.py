@@ -13,17 +13,9 @@ from datetime import datetime
 
 import redis
 
+from ledger.backends.packed_rows import scan_fields, unpack_row, verify_fields
 from ledger.backends.redis import checks
-from ledger.backends.redis.layout import (
-    Keys,
-    as_bytes,
-    as_int,
-    parse_commit_member,
-    scan_fields,
-    unpack_chain_at,
-    unpack_row,
-    verify_fields,
-)
+from ledger.backends.redis.layout import Keys, as_bytes, as_int, parse_commit_member, unpack_chain_at
 from ledger.backends.rows import BackendStats, Checkpoint, ReadQuery, ScanRow, StoredRow, Tail, VerifyRow
 from ledger.errors import LedgerLostError
 from ledger.timeutil import from_epoch_us, to_epoch_us

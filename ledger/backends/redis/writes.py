@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger.backends.redis.layout import as_bytes, as_int, commit_member, pack_chain_at, pack_row, unpack_row
+from ledger.backends.packed_rows import pack_row, unpack_row
+from ledger.backends.redis.layout import as_bytes, as_int, commit_member, pack_chain_at
 from ledger.backends.rows import GENESIS, Checkpoint, StoredId, StoredRow, Tail
 from ledger.backends.transaction import CommitConflictError, DuplicateKeyError, WriteTransaction
 from ledger.errors import BackendError
