@@ -43,6 +43,8 @@ class Server:
     options: tuple[str, ...] = ()
     token: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    auth: bool = True
+    """False: no ``--tokens`` (an open server, as ``rledger serve`` allows on loopback)."""
 
     @property
     def base(self) -> str:
@@ -52,7 +54,9 @@ class Server:
     def start(self, timeout: float = 30.0) -> Server:
         """Start the process and wait until ``/healthz`` answers."""
         command = [sys.executable, "-m", "cli", "--db", self.db, "serve", "--port", str(self.port)]
-        command += ["--tokens", str(self.tokens), "--log-level", "warning", *self.options]
+        if self.auth:
+            command += ["--tokens", str(self.tokens)]
+        command += ["--log-level", "warning", *self.options]
         log = self.tokens.with_name(f"serve-{self.port}.log")
         with open(log, "ab") as stderr:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(command, cwd=ROOT, stderr=stderr)
