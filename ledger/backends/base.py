@@ -42,6 +42,7 @@ from ledger.backends.rows import (
     StreamRow,
     Tail,
     VerifyRow,
+    verify_row,
 )
 from ledger.backends.transaction import WriteTransaction
 from ledger.deadline import DEFAULT_TIMEOUT
@@ -265,21 +266,7 @@ class LedgerBackend(ProcessRecorder, ABC):
 
         Backends override this with one lean query; this default converts full rows.
         """
-        return [
-            (
-                r.offset,
-                r.stream,
-                r.version,
-                r.type,
-                r.event_id.bytes,
-                r.agent,
-                to_epoch_us(r.occurred_at),
-                to_epoch_us(r.recorded_at),
-                r.state,
-                r.chain,
-            )
-            for r in self.select(ReadQuery(after=after), limit)
-        ]
+        return [verify_row(r) for r in self.select(ReadQuery(after=after), limit)]
 
     def index_problems(self, rows: Sequence[VerifyRow]) -> list[tuple[int, str]]:
         """Return (offset, detail) where a lookup structure disagrees with these rows.

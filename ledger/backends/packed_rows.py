@@ -39,17 +39,8 @@ def pack_row(row: StoredRow) -> bytes:
 
 
 def unpack_row(offset: int, data: bytes) -> StoredRow:
-    """Return the row whose message body is ``data``, stored at ``offset``."""
-    version, occurred, recorded, event_id, chain, n_stream, n_topic, n_agent = _ROW.unpack_from(data)
-    at = _ROW_SIZE
-    stream = data[at : at + n_stream].decode()
-    at += n_stream
-    topic = data[at : at + n_topic].decode()
-    at += n_topic
-    agent = None
-    if n_agent >= 0:
-        agent = data[at : at + n_agent].decode()
-        at += n_agent
+    """Return the row whose packed bytes are ``data``, stored at ``offset``."""
+    _, stream, version, topic, event_id, agent, occurred, recorded, state, chain = verify_fields(offset, data)
     return StoredRow(
         offset,
         stream,
@@ -59,7 +50,7 @@ def unpack_row(offset: int, data: bytes) -> StoredRow:
         agent,
         from_epoch_us(occurred),
         from_epoch_us(recorded),
-        data[at:],
+        state,
         bytes(chain),
     )
 

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID
 
+from ledger.timeutil import to_epoch_us
+
 GENESIS = bytes(32)
 """The chain value before the first event."""
 
@@ -62,6 +64,24 @@ in µs since the epoch, encoded event)."""
 
 
 VerifyRow = tuple[int, str, int, str, bytes, str | None, int, int, bytes, bytes]
+
+
+def verify_row(r: StoredRow) -> VerifyRow:
+    """Return a full row's columns raw, as ``verify`` reads them (id bytes, times in µs)."""
+    return (
+        r.offset,
+        r.stream,
+        r.version,
+        r.type,
+        r.event_id.bytes,
+        r.agent,
+        to_epoch_us(r.occurred_at),
+        to_epoch_us(r.recorded_at),
+        r.state,
+        r.chain,
+    )
+
+
 """A stored row as ``verify`` reads it, every column raw: (offset, stream, version, type, event id
 as its 16 bytes, agent, occurred_at µs, recorded_at µs, encoded event, chain value). Nothing is
 decoded: the check compares these with the encoded event in bulk (:mod:`ledger.columns`)."""

@@ -30,6 +30,7 @@ from ledger.backends.rows import (
     StoredRow,
     Tail,
     VerifyRow,
+    verify_row,
 )
 from ledger.backends.transaction import DuplicateKeyError, WriteTransaction
 from ledger.errors import ViewConflictError
@@ -119,21 +120,7 @@ class MemoryLedgerRecorder(LedgerBackend):
         with self._lock:
             first = max(after - self._base, 0)
             rows = self._rows[first : first + limit]
-        return [
-            (
-                r.offset,
-                r.stream,
-                r.version,
-                r.type,
-                r.event_id.bytes,
-                r.agent,
-                to_epoch_us(r.occurred_at),
-                to_epoch_us(r.recorded_at),
-                r.state,
-                r.chain,
-            )
-            for r in rows
-        ]
+        return [verify_row(r) for r in rows]
 
     def index_problems(self, rows: Sequence[VerifyRow]) -> list[tuple[int, str]]:
         """The id map and the stream offset lists checked against one page of rows."""
