@@ -397,6 +397,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "reliability.service": [
         "SCOPES",
+        "AnchorSchedule",
         "ServiceConfig",
         "TokenEntry",
         "TokenFileError",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reliability.commands.anchor import KEY_ENV, key_path, passphrase
 from reliability.commands.output import EXIT_OK, Output
-from reliability.service import ServiceConfig, is_loopback, read_tokens
+from reliability.service import AnchorSchedule, ServiceConfig, is_loopback, read_tokens
 
 EXTRA = "pip install 'reliability-ledger[serve]'"
 
@@ -36,6 +37,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="allow a non-loopback address without --tokens (anyone who can connect may write)",
     )
+    p.add_argument(
+        "--anchor-every",
+        type=float,
+        metavar="SECONDS",
+        help="sign the chain's head this often into --anchor-out (as rledger anchor), and at shutdown",
+    )
+    p.add_argument("--anchor-out", type=Path, metavar="DIR", help="the directory of signed heads")
+    p.add_argument("--anchor-key", metavar="KEYFILE", help=f"the signing key (default: ${KEY_ENV})")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     p.set_defaults(run=run)
 
@@ -63,6 +72,7 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
             )
         read_tokens(args.tokens)  # a broken file is an error now, not 401s later
     return ServiceConfig(
+        anchor=anchor_schedule(args),
         url=args.db,
         tokens=args.tokens,
         max_body_bytes=int(args.max_body_mb * 2**20),
@@ -70,6 +80,27 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         request_timeout=args.request_timeout,
         metrics_agents=args.metrics_agents,
     )
+
+
+def anchor_schedule(args: argparse.Namespace) -> AnchorSchedule | None:
+    """The periodic anchoring asked for, its key loaded now (``None`` when not asked for).
+
+    Raises:
+        ValueError: only one of ``--anchor-every`` and ``--anchor-out``, a period of 0 or less,
+            or no key named.
+        FileNotFoundError: the directory or the key file does not exist.
+        AnchorError: the key file is readable by others, or its passphrase is missing or wrong.
+    """
+    if args.anchor_every is None and args.anchor_out is None:
+        return None
+    if args.anchor_every is None or args.anchor_out is None or args.anchor_every <= 0:
+        raise ValueError("anchoring needs both --anchor-every SECONDS (> 0) and --anchor-out DIR")
+    if not args.anchor_out.is_dir():
+        raise FileNotFoundError(f"--anchor-out must be an existing directory: {args.anchor_out}")
+    from ledger import load_anchor_key
+
+    key = load_anchor_key(key_path(args.anchor_key), passphrase())
+    return AnchorSchedule(every=args.anchor_every, out=args.anchor_out, key=key)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:

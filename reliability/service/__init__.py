@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reliability.service.config import ServiceConfig, is_loopback
+from reliability.service.config import AnchorSchedule, ServiceConfig, is_loopback
 from reliability.service.tokens import (
     SCOPES,
     TokenEntry,
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCOPES",
+    "AnchorSchedule",
     "ServiceConfig",
     "TokenEntry",
     "TokenFileError",

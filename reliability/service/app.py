@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger import open_ledger
+from reliability.service.anchoring import Anchorer
 from reliability.service.config import ServiceConfig
 from reliability.service.ingest import post_events, post_traces
 from reliability.service.openapi import openapi_document
@@ -166,10 +167,15 @@ def create_app(config: ServiceConfig) -> Starlette:
         )
         server_metrics.state = state
         app.state.service = state
+        anchorer = Anchorer(ledger, config.anchor) if config.anchor is not None else None
+        if anchorer is not None:
+            anchorer.start()
         try:
             yield
         finally:
             watcher.stop()
+            if anchorer is not None:  # requests have ended: every acknowledged event is committed
+                await anchorer.stop()
             ledger.close()
 
     app = Starlette(

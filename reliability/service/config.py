@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ServiceConfig", "is_loopback"]
+__all__ = ["AnchorSchedule", "ServiceConfig", "is_loopback"]
 
 MIB = 2**20
+
+
+@dataclass(frozen=True)
+class AnchorSchedule:
+    """Periodic signed heads (``rledger serve --anchor-every S --anchor-out DIR``).
+
+    Attributes:
+        every: seconds between anchors; a head that has not moved since the last one is not
+            signed again.
+        out: the directory of signed heads (one file each, as ``rledger anchor --out DIR``).
+        key: the Ed25519 signing key, loaded (and unlocked) when the server starts, so a wrong
+            passphrase or an exposed key file stops the start, not the first anchor.
+    """
+
+    every: float
+    out: Path
+    key: Any = field(repr=False)  # an Ed25519PrivateKey: never in a repr or a log line
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,7 @@ class ServiceConfig:
             in no label and counted in ``rledger_metrics_agents_dropped``).
         metrics_cache_seconds: a scrape within this of the last one is answered from it.
         sse_heartbeat_seconds: an idle event stream sends a comment this often.
+        anchor: sign the chain's head periodically into a directory (``None``: never).
     """
 
     url: str
@@ -42,6 +61,7 @@ class ServiceConfig:
     metrics_agents: int = 50
     metrics_cache_seconds: float = 5.0
     sse_heartbeat_seconds: float = 15.0
+    anchor: AnchorSchedule | None = None
 
 
 def is_loopback(host: str) -> bool:
