@@ -90,6 +90,11 @@ class CostTracker(Facade[CostProjection]):
             self._overrides.pop(budget.name, None)
             self._change_budget(budget.name, lambda: budget.to_event(self.now()), budget)
 
+    def clear_overrides(self) -> None:
+        """Forget every budget set with ``record=False`` (the ledger's budgets stay in force)."""
+        with self._lock:
+            self._overrides.clear()
+
     def remove_budget(self, name: str) -> None:
         """Remove a budget: a ``BudgetRemoved`` event (or, for one kept for this tracker only, forget it).
 

@@ -52,18 +52,30 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.set_defaults(run=run)
 
 
-def full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
+def report_facades(ledger: Ledger, include_replays: bool = False) -> tuple[Any, Any, Any]:
+    """The metrics, SLO and cost facades a full report reads (kept by a server between requests)."""
+    from projections import CostTracker, MetricTargets, ReliabilityMetrics, SLOTracker
+
+    return (
+        ReliabilityMetrics(ledger=ledger, targets=MetricTargets(include_replays=include_replays)),
+        SLOTracker(ledger=ledger),
+        CostTracker(ledger=ledger),
+    )
+
+
+def full_report(
+    ledger: Ledger, args: argparse.Namespace, facades: tuple[Any, Any, Any] | None = None
+) -> dict[str, Any]:
     """The metrics, SLO and cost reports, for the window, budgets and replay scope ``args`` give.
 
     Replay workflows (``replay_of`` set) are left out of the metrics and costs, and counted as
-    excluded, unless ``args.include_replays``.
+    excluded, unless ``args.include_replays``. ``facades`` (from :func:`report_facades`, with the
+    same replay scope) are reused, so a report folds only the events since their last one; the
+    ``--budget`` overrides apply to this report only.
     """
-    from projections import CostTracker, MetricTargets, ReliabilityMetrics, SLOTracker
-
     replays = bool(getattr(args, "include_replays", False))
-    metrics = ReliabilityMetrics(ledger=ledger, targets=MetricTargets(include_replays=replays))
-    slo = SLOTracker(ledger=ledger)
-    costs = CostTracker(ledger=ledger)
+    metrics, slo, costs = facades if facades is not None else report_facades(ledger, replays)
+    costs.clear_overrides()
     for budget in getattr(args, "budget", None) or []:
         costs.set_budget(budget, record=False)  # an override for this run only
     since, until, as_of = (
@@ -71,11 +83,14 @@ def full_report(ledger: Ledger, args: argparse.Namespace) -> dict[str, Any]:
         getattr(args, "until", None),
         getattr(args, "as_of", None),
     )
-    return {
-        "metrics": metrics.report(since, until, as_of=as_of),
-        "slo": slo.report(since, until, as_of=as_of),
-        "costs": costs.report(since, until, as_of=as_of, include_replays=replays),
-    }
+    try:
+        return {
+            "metrics": metrics.report(since, until, as_of=as_of),
+            "slo": slo.report(since, until, as_of=as_of),
+            "costs": costs.report(since, until, as_of=as_of, include_replays=replays),
+        }
+    finally:
+        costs.clear_overrides()
 
 
 QUOTIENTS = ("cost_per_workflow", "cost_per_successful_workflow")

@@ -91,16 +91,17 @@ def anchor_schedule(args: argparse.Namespace) -> AnchorSchedule | None:
         FileNotFoundError: the directory or the key file does not exist.
         AnchorError: the key file is readable by others, or its passphrase is missing or wrong.
     """
-    if args.anchor_every is None and args.anchor_out is None:
+    every, out = getattr(args, "anchor_every", None), getattr(args, "anchor_out", None)
+    if every is None and out is None:
         return None
-    if args.anchor_every is None or args.anchor_out is None or args.anchor_every <= 0:
+    if every is None or out is None or every <= 0:
         raise ValueError("anchoring needs both --anchor-every SECONDS (> 0) and --anchor-out DIR")
-    if not args.anchor_out.is_dir():
-        raise FileNotFoundError(f"--anchor-out must be an existing directory: {args.anchor_out}")
+    if not out.is_dir():
+        raise FileNotFoundError(f"--anchor-out must be an existing directory: {out}")
     from ledger import load_anchor_key
 
-    key = load_anchor_key(key_path(args.anchor_key), passphrase())
-    return AnchorSchedule(every=args.anchor_every, out=args.anchor_out, key=key)
+    key = load_anchor_key(key_path(getattr(args, "anchor_key", None)), passphrase())
+    return AnchorSchedule(every=every, out=out, key=key)
 
 
 def run(args: argparse.Namespace, out: Output) -> int:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ledger import LedgerError
-from reliability.commands.report import full_report, parse_budget, report_document
+from reliability.commands.report import full_report, parse_budget, report_document, report_facades
 from reliability.service.params import boolean, known_only, whole_number, window
 from reliability.service.problems import ApiError, ApiProblem, from_ledger_error
 from reliability.service.state import ServiceState, require
@@ -75,7 +75,13 @@ async def get_report(request: Request) -> Response:
                 f"as_of {as_of} is outside the ledger (0..{head})",
                 [ApiProblem(message=f"outside the ledger (0..{head})", field="as_of")],
             )
-        return report_document(full_report(state.ledger, args), include_replays=include)
+        # The facades stay between requests (one set per replay scope): each report folds only
+        # the events appended since the last one, instead of loading or folding the ledger again.
+        key = f"report:{'with' if include else 'without'}-replays"
+        facades = state.caches.get(key)
+        if facades is None:
+            facades = state.caches[key] = report_facades(state.ledger, include)
+        return report_document(full_report(state.ledger, args, facades), include_replays=include)
 
     return _json(await _in_thread(state, build))
 
