@@ -120,6 +120,25 @@ class _Edge:
         self.app = app
         self.config = config
         self.metrics = server_metrics
+        # scrypt checks of tokens not seen before run in threads, at most this many at once: a
+        # stranger sending new wrong secrets for a known key id costs CPU in those threads, not
+        # the event loop every other request is served on.
+        self._scrypt_slots = asyncio.Semaphore(2)
+
+    async def _check_token_off_loop(self, scope: Scope) -> None:
+        """Verify a bearer token not seen before in a thread, so the handler's check is a lookup."""
+        state = getattr(getattr(scope.get("app"), "state", None), "service", None)
+        store = getattr(state, "tokens", None)
+        if store is None:
+            return
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                kind, _, token = value.decode("latin-1").partition(" ")
+                token = token.strip()
+                if kind.lower() == "bearer" and token and not store.is_remembered(token):
+                    async with self._scrypt_slots:
+                        await run_in_threadpool(store.authenticate, token)
+                return
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,9 +156,11 @@ class _Edge:
 
         try:
             if scope["path"] in STREAMS:
+                await self._check_token_off_loop(scope)
                 await self.app(scope, receive, send_status)
             else:
                 async with asyncio.timeout(self.config.request_timeout):
+                    await self._check_token_off_loop(scope)
                     await self.app(scope, receive, send_status)
         except TimeoutError:
             if not answered:

@@ -231,6 +231,22 @@ class TokenStore:
             self._signature = signature
             self._checked.clear()
 
+    def is_remembered(self, token: str) -> bool:
+        """Whether :meth:`authenticate` answers ``token`` without running scrypt (cheap, no I/O).
+
+        True for a token checked before (right or wrong) and for one that names no known key,
+        which is refused at once; False means a scrypt check (~tens of ms of CPU) is due.
+        """
+        fingerprint = hashlib.sha256(token.encode()).digest()
+        with self._lock:
+            if fingerprint in self._checked:
+                return True
+            by_key = self._by_key
+        if not token.startswith(PREFIX):
+            return True
+        key_id, sep, _secret = token[len(PREFIX) :].partition("_")
+        return not sep or key_id not in by_key
+
     def authenticate(self, token: str) -> TokenEntry | None:
         """Return the entry ``token`` belongs to, or ``None`` when it is not a valid token."""
         self.refresh()
