@@ -57,18 +57,21 @@ class NatsReads:
         """The version a stream had when pruning removed its last event (0: never)."""
         raise NotImplementedError  # the key-value side (NatsMeta) provides it
 
-    def last_messages(self, streams: list[str]) -> dict[str, Message]:
-        """Each stream's last stored event (streams without one left out), from the leader."""
+    def last_messages(self, streams: list[str], operation: str = "read") -> dict[str, Message]:
+        """Each stream's last stored event (streams without one left out), from the leader.
+
+        ``operation`` names the call a timeout reports (``append`` when a commit asks).
+        """
 
         async def every() -> list[Message | None]:
             return await asyncio.gather(*(self._last(self.names.stream_subjects(s)) for s in streams))
 
-        found = self.loop.run(every(), "read")
+        found = self.loop.run(every(), operation)
         return {s: m for s, m in zip(streams, found, strict=True) if m is not None}
 
     def current_versions(self, streams: list[str]) -> dict[str, int]:
         """Each stream's version (streams without events left out), from the leader."""
-        versions = {s: row_version(m.data) for s, m in self.last_messages(streams).items()}
+        versions = {s: row_version(m.data) for s, m in self.last_messages(streams, "append").items()}
         for stream in streams:
             if stream not in versions:
                 floor = self.version_floor(stream)

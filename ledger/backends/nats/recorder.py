@@ -30,6 +30,7 @@ from ledger.backends.nats.layout import Names
 from ledger.backends.nats.meta import LEASE_SECONDS
 from ledger.backends.nats.prune import NatsPruning
 from ledger.backends.nats.writes import NatsWrite
+from ledger.backends.rows import Tail
 from ledger.backends.transaction import WriteTransaction
 from ledger.errors import BackendUnavailableError
 
@@ -52,6 +53,10 @@ class NatsLedgerRecorder(NatsPruning, LedgerBackend):
         super().__init__(loop, nc, names, url, meta, leases)
         self.recent_streams: dict[Any, str] = {}
         """The streams of the last refused batch's event ids (a retry looks them up exactly)."""
+        self.committed_tail: Tail | None = None
+        """The tail this process's last commit left, used instead of reading it back: the batch
+        expects that last sequence, so if another writer moved it the server refuses the batch
+        and the retry reads the real tail (one round trip fewer per transaction meanwhile)."""
 
     @contextmanager
     def write(self) -> Iterator[WriteTransaction]:

@@ -45,7 +45,8 @@ class NatsWrite(WriteTransaction):
         return self.backend.current_versions(streams)
 
     def tail(self) -> Tail:
-        tail = self.backend.current_tail()
+        remembered = self.backend.committed_tail
+        tail = remembered if remembered is not None else self.backend.current_tail()
         self.expected_tail = tail.offset
         return tail
 
@@ -75,6 +76,8 @@ class NatsWrite(WriteTransaction):
         ]
         messages[0][1]["Nats-Expected-Last-Sequence"] = str(self.expected_tail)
         loop = self.backend.loop
+        # Until this batch is known stored, the next transaction reads the tail from the server.
+        self.backend.committed_tail = None
         try:
             ack = loop.run(publish_batch(self.backend.nc, messages, loop.timeout), "append")
         except JetStreamError as exc:
@@ -95,5 +98,7 @@ class NatsWrite(WriteTransaction):
                 f"JetStream stored the batch ending at sequence {ack.get('seq')}, not at offset "
                 f"{self.rows[-1].offset}: the stream {names.stream} is written by something else"
             )
+        last = self.rows[-1]
+        self.backend.committed_tail = Tail(last.offset, last.chain, last.recorded_at)
         if self.checkpoints:
             self.backend.add_checkpoints(self.checkpoints)
