@@ -131,6 +131,28 @@ def test_a_reading_command_does_not_create_a_sqlite_ledger(
     assert not os.path.exists(path)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", ["stats", "report", "events"])
+def test_a_reading_command_does_not_create_a_postgresql_ledger(
+    pg_url: str, pg_schema: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import psycopg
+
+    # A mistyped ?schema= must be an error, not a new empty ledger that reports "no data".
+    assert rledger(pg_url, command) == 2
+    err = capsys.readouterr().err
+    assert f"schema '{pg_schema}' has no ledger tables" in err and "only append and demo create one" in err
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s", [pg_schema]
+        ).fetchone()
+    assert found == (0,)
+
+    (tmp_path / "in.jsonl").write_text('{"type": "PlanRevised", "reason": "r"}\n')
+    assert rledger(pg_url, "append", str(tmp_path / "in.jsonl")) == 0  # a writing command creates it
+    assert rledger(pg_url, command) == 0
+
+
 def test_a_writing_command_still_creates_the_ledger(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,13 +25,15 @@ def from_url(
             user ``postgres``, host ``127.0.0.1``, port 5432, database ``postgres``, schema
             ``public``.
         shown: the URL with any password redacted (kept as the backend's ``url``).
-        create: ignored (accepted so every backend opens alike).
+        create: create the schema and tables if missing; ``False`` (the CLI's reading
+            commands) refuses a schema without the ledger's tables, so a mistyped
+            ``?schema=`` is an error, not a new empty ledger answering "no data".
         timeout: the deadline in seconds of every operation (see :mod:`ledger.deadline`).
 
     Raises:
         BackendUnavailableError: the server cannot be reached.
+        FileNotFoundError: ``create`` is false and the schema holds no ledger.
     """
-    del create  # a server's ledger is not a file a mistyped path would create
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return open_postgres(
@@ -43,6 +45,7 @@ def from_url(
         url=shown,
         schema=query.get("schema", ""),
         timeout=timeout,
+        create=create,
     )
 
 
@@ -58,8 +61,14 @@ def open_postgres(
     pool_size: int = 2,
     max_overflow: int = 8,
     timeout: float = DEFAULT_TIMEOUT,
+    create: bool = True,
 ) -> PostgresLedgerRecorder:
-    """Connect to PostgreSQL and open (creating if needed) the ledger's tables."""
+    """Connect to PostgreSQL and open the ledger's tables (creating them if ``create``).
+
+    Raises:
+        BackendUnavailableError: the server cannot be reached.
+        FileNotFoundError: ``create`` is false and the schema holds no ledger.
+    """
     options = connect_options(timeout)
     try:
         # Fail fast with a clear message rather than a pool time-out later.
@@ -87,6 +96,12 @@ def open_postgres(
         **options,
     }
     recorder = PostgresLedgerRecorder(datastore, url, connect_kwargs)
+    if not create and not recorder.exists():
+        recorder.close()
+        raise FileNotFoundError(
+            f"no ledger at {url}: schema '{datastore.schema}' has no ledger tables "
+            "(only append and demo create one; check ?schema=)"
+        )
     recorder.create_table()
     return recorder
 

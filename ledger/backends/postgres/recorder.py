@@ -43,6 +43,12 @@ class PostgresLedgerRecorder(PostgresReads, LedgerBackend):
         super().__init__(datastore, url)
         self._connect_kwargs = connect_kwargs
 
+    def exists(self) -> bool:
+        """Whether the ledger's tables are in its schema (a reader must not create them)."""
+        with psycopg.connect(**self._connect_kwargs, autocommit=True) as conn:
+            found = conn.execute("SELECT to_regclass(%s)", [self.tables.head.as_string(conn)]).fetchone()
+        return found is not None and found[0] is not None
+
     def create_table(self) -> None:
         """Create the schema and tables, serialised across processes by an advisory lock.
 
