@@ -90,11 +90,24 @@ def component_schemas() -> dict[str, Any]:
         "properties": {
             "ok": {"type": "boolean"},
             "events_checked": {"type": "integer"},
+            "first_offset": {"type": "integer", "description": "checking started after this offset"},
             "last_offset": nullable_int,
             "head_offset": nullable_int,
             "checkpoints_checked": {"type": "integer"},
-            "pruned": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "problems": {"type": "array", "items": {"type": "object"}},
+            "anchors_checked": {"type": "integer"},
+            "pruned_through": {"type": "integer", "description": "the latest prune cut (0: never pruned)"},
+            "pruned_events": {"type": "integer"},
+            "problems": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {"type": "string"},
+                        "offset": {"type": "integer"},
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
         },
     }
     return schemas

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from ledger import LedgerError
 from reliability.commands.report import full_report, parse_budget, report_document, report_facades
+from reliability.commands.store import verify_document
 from reliability.service.params import boolean, known_only, whole_number, window
 from reliability.service.problems import ApiError, ApiProblem, from_ledger_error
 from reliability.service.state import ServiceState, require
@@ -156,15 +157,6 @@ async def get_verify(request: Request) -> Response:
     known_only(request, ())
 
     def build() -> dict[str, Any]:
-        report = state.ledger.verify()
-        return {
-            "ok": report.ok,
-            "events_checked": report.events_checked,
-            "last_offset": report.last_offset,
-            "head_offset": report.head_offset,
-            "checkpoints_checked": report.checkpoints_checked,
-            "pruned": report.pruned,
-            "problems": [dataclasses.asdict(p) for p in report.problems],
-        }
+        return verify_document(state.ledger.verify())
 
     return _json(await _in_thread(state, build))

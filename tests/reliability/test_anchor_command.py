@@ -93,6 +93,22 @@ def test_anchor_to_stdout_and_since_anchor(
     line = capsys.readouterr().out
     (tmp_path / "head.json").write_text(line)
     assert json.loads(line)["offset"] == 5
+    # Nothing new since the anchor: checked up to the anchored offset, not "up to offset 0".
+    assert rledger("--db", db, "verify", "--anchor", str(tmp_path / "head.json"), "--since-anchor") == 0
+    assert "0 event(s) checked after offset 5 up to offset 5" in capsys.readouterr().out
+    args = (
+        "--db",
+        db,
+        "verify",
+        "--anchor",
+        str(tmp_path / "head.json"),
+        "--since-anchor",
+        "--format",
+        "json",
+    )
+    assert rledger(*args) == 0
+    empty = json.loads(capsys.readouterr().out)
+    assert (empty["first_offset"], empty["last_offset"], empty["events_checked"]) == (5, 5, 0)
     with open_ledger(db) as ledger:
         ledger.append([StepRecorded(agent="a", success=True) for _ in range(3)])
 

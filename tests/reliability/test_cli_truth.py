@@ -142,7 +142,7 @@ def test_a_reading_command_does_not_create_a_postgresql_ledger(
     assert rledger(pg_url, command) == 2
     err = capsys.readouterr().err
     assert f"schema '{pg_schema}' has no ledger tables" in err and "only append and demo create one" in err
-    with psycopg.connect(pg_url.split("?")[0]) as conn:
+    with psycopg.connect(pg_url.split("?", maxsplit=1)[0]) as conn:
         found = conn.execute(
             "SELECT count(*) FROM information_schema.schemata WHERE schema_name = %s", [pg_schema]
         ).fetchone()

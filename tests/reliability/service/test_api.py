@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import orjson
 
 from ledger import open_ledger
-from tests.reliability.service.conftest import StartServer
+from tests.reliability.service.conftest import ROOT, StartServer
 
 
 def ids(n: int, seed: str) -> list[str]:
@@ -89,6 +91,13 @@ def test_every_endpoint_answers_from_the_ledger(durable_url: str, serve: StartSe
         assert markdown.text.startswith("# Decision trail: wf-1")
         verify = api.get("/v1/verify").json()
         assert verify["ok"] is True and verify["last_offset"] == 11  # 10 events + the MTTE of the trail
+        cli_verify = subprocess.run(
+            [sys.executable, "-m", "cli", "--db", durable_url, "verify", "--format", "json"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        assert verify == orjson.loads(cli_verify.stdout)  # the same document, key for key
 
         assert api.get("/healthz").json() == {"status": "ok"}
         assert api.get("/readyz").json() == {"status": "ready", "head_offset": 11}
