@@ -132,9 +132,12 @@ def render_slo(r: SLOReport) -> str:
         f"{r.explanations} explanations, {r.explanation_failures} failed",
         f"  RSR {rsr} (target >= {t.rsr_min:.0%}): "
         f"{'compliant' if r.is_rsr_compliant() else 'VIOLATION'}"
-        f"{' (no data)' if not r.rsr.measured else ''}; {r.replay_attempts} replays ("
+        f"{' (no data)' if not r.rsr.measured else ''}; over "
+        f"{sum(r.replay_attempts_by_mode.get(m, 0) for m in t.rsr_modes)} {'/'.join(t.rsr_modes)} "
+        f"replay(s) of {r.replay_attempts} ("
         + ", ".join(
             f"{mode} {_pct(r.rsr_by_mode[mode])} of {r.replay_attempts_by_mode[mode]}"
+            + ("" if mode in t.rsr_modes else ", not counted")
             for mode in r.rsr_by_mode
         )
         + ")",

@@ -106,3 +106,16 @@ def test_a_tiny_amount_shows_its_digits_without_padding() -> None:
 
     assert format_amount(Decimal("0.000000001")) == "0.000000001"
     assert format_amount(Decimal("0.0000391234")) == "0.000039"
+
+
+def test_the_rsr_line_counts_only_the_modes_rsr_counts(slo: SLOTracker) -> None:
+    # A counterfactual replay is an experiment: listed by mode, never in the count RSR is over.
+    asyncio.run(slo.record_rsr("w1", replay_mode="strict", success=True))
+    asyncio.run(slo.record_rsr("w2", replay_mode="simulated", success=False))
+    asyncio.run(slo.record_rsr("w3", replay_mode="counterfactual", success=True))
+
+    line = next(x for x in render_slo(slo.report()).splitlines() if "RSR" in x)
+
+    assert "RSR 50.00% (target >= 99%): VIOLATION; over 2 strict/simulated replay(s) of 3 (" in line
+    assert "counterfactual 100.00% of 1, not counted" in line
+    assert "strict 100.00% of 1," in line and "simulated 0.00% of 1," in line
