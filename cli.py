@@ -59,8 +59,8 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object = None) 
     parser.add_argument(
         "--db",
         default=default_url() if default is None else default,
-        help="ledger URL: memory://, sqlite:///file.db, postgresql://… or redis://host:port/db "
-        f"(default: $RLEDGER_URL or {DEFAULT_URL})",
+        help="ledger URL: memory://, sqlite:///file.db, postgresql://…, redis[s]://host:port/db or "
+        f"nats://host:port/LEDGER (default: $RLEDGER_URL or {DEFAULT_URL})",
     )
 
 
@@ -70,11 +70,25 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="rledger", description="An event-sourced reliability ledger for AI-agent systems."
     )
     _global_options(parser)
+    parser.add_argument("--version", action=_Version, help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_parsers(sub, None if command is None else [command])
     for command_parser in sub.choices.values():
         _global_options(command_parser, default=argparse.SUPPRESS)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from importlib.metadata import version
+
+        print(f"rledger {version('reliability-ledger')}")
+        parser.exit()
 
 
 class _NoCommandError(Exception):

@@ -157,7 +157,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
         tickets = record_tickets(ledger, args.seed, start, args.days)
         end_offset = ledger.latest_offset()
         offsets = (
-            f"offsets {start_offset + 1}..{end_offset}" if end_offset > start_offset else "no new offsets"
+            f"offsets {start_offset + 1}..{before_tickets}"
+            if before_tickets > start_offset
+            else "no new offsets"
         )
         out.write(
             f"wrote {written} event(s) to {ledger.url} in {elapsed:.2f}s "
@@ -165,8 +167,9 @@ def run(args: argparse.Namespace, out: Output) -> int:
             f"from {start.isoformat(timespec='minutes')}; {offsets}"
         )
         out.write(
-            f"recorded {ledger.latest_offset() - before_tickets} event(s) of {len(tickets)} replayable "
+            f"recorded {end_offset - before_tickets} event(s) of {len(tickets)} replayable "
             f"ticket workflow(s) ({tickets[0]} .. {tickets[-1]})"
+            + (f", offsets {before_tickets + 1}..{end_offset}" if end_offset > before_tickets else "")
         )
         if written < args.events:
             out.write(f"{args.events - written} event(s) were already stored (same seed): not written again")
@@ -179,6 +182,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
         out.write()
         write_report(full_report(ledger, args), "text", out)
     out.write()
+    if urlsplit(args.db).scheme == "memory":
+        # The suggestions would open a new, empty ledger: this one ends with the process.
+        out.write("A memory:// ledger ends with this process: run the demo on a file or a server to")
+        out.write("try the next commands (rledger demo, or --db sqlite:///demo.db).")
+        return EXIT_OK if report.ok else EXIT_FAILED
     for line in next_commands(tickets[0], None if args.db == default_url() else args.db):
         out.write(line)
     return EXIT_OK if report.ok else EXIT_FAILED

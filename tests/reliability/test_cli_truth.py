@@ -282,3 +282,12 @@ def test_verify_reports_a_row_stored_as_text_without_a_traceback(
     assert "verify FAILED" in out
     assert "offset 2: edited" in out
     assert err == ""
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"rledger {version('reliability-ledger')}\n"

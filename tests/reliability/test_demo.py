@@ -196,3 +196,15 @@ def test_tcl_counts_the_steps_of_a_workflow_cut_off_before_its_first_tool_call()
     durations = [e.duration_ms for e in calls] + [e.tool_duration_ms for e in cut]
     assert report.tool_calls == len(calls) + 3
     assert report.tcl == pytest.approx(sum(durations) / len(durations))
+
+
+def test_a_memory_demo_suggests_no_command_that_would_open_an_empty_ledger() -> None:
+    out = _run("memory://", "demo", "--quiet", "--events", "300")
+
+    assert "Try next:" not in out and "rledger --db memory://" not in out
+    assert "A memory:// ledger ends with this process" in out
+    wrote = re.search(r"wrote 300 event\(s\) .*; offsets 1\.\.300$", out, flags=re.MULTILINE)
+    tickets = re.search(
+        r"ticket workflow\(s\) \(ticket-0-1 \.\. ticket-0-5\), offsets 301\.\.(\d+)$", out, re.M
+    )
+    assert wrote is not None and tickets is not None  # each line names the offsets it wrote
