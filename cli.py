@@ -17,8 +17,15 @@ from typing import Any, NoReturn
 
 import orjson
 
-from ledger import DEFAULT_URL, LedgerError, UnsupportedURLError, default_url
-from reliability.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, MODULES, add_parsers
+from ledger import (
+    DEFAULT_URL,
+    BackendSetupError,
+    BackendUnavailableError,
+    LedgerError,
+    UnsupportedURLError,
+    default_url,
+)
+from reliability.commands import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, MODULES, add_parsers
 
 
 class _Terminal:
@@ -122,9 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(_command_in(argv)).parse_args(argv)
     try:
         status: int = args.run(args, _Terminal())
-    except UnsupportedURLError as exc:
+    except (UnsupportedURLError, BackendSetupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BackendUnavailableError as exc:
+        # Unreachable or out of time (timeouts are a kind of it): not a finding about the ledger.
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except LedgerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

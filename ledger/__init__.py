@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ledger.errors import (
         AnchorError,
         BackendError,
+        BackendSetupError,
         BackendTimeoutError,
         BackendUnavailableError,
         BatchRejectedError,
@@ -114,6 +115,7 @@ _WHERE: dict[str, str] = {
     "AppendResult": "batch",
     "BackendError": "errors",
     "BacktestRecorded": "backtest_events",
+    "BackendSetupError": "errors",
     "BackendTimeoutError": "errors",
     "BackendUnavailableError": "errors",
     "BatchRejectedError": "errors",
@@ -239,6 +241,7 @@ __all__ = [
     "AnomalyDetected",
     "AppendResult",
     "BackendError",
+    "BackendSetupError",
     "BackendTimeoutError",
     "BackendUnavailableError",
     "BacktestRecorded",

@@ -14,6 +14,7 @@
     │   ├── UnsupportedURLError    a ledger URL no backend understands
     │   │   └── InvalidURLOptionError  a URL option (or open_ledger argument) with a bad value
     │   ├── BackendUnavailableError  the database cannot be reached or opened
+    │   │   ├── BackendSetupError      a missing client extra, a SQLite directory that does not exist
     │   │   └── BackendTimeoutError    an operation did not finish within its deadline
     │   ├── StorageFullError       the store has no room for the write (disk full, quota, maxmemory)
     │   └── LedgerLostError        the store lost a ledger it held (a Redis restarted empty)
@@ -179,6 +180,12 @@ class BackendUnavailableError(BackendError):
         self.url = url
         self.reason = reason
         super().__init__(f"cannot open ledger at {url}: {reason}")
+
+
+class BackendSetupError(BackendUnavailableError):
+    """The ledger URL cannot work on this installation: a backend's client extra is not installed,
+    or a SQLite file's directory does not exist. Fixed by the caller, not by waiting (the CLI
+    exits 2 for it, 3 for an unreachable server)."""
 
 
 class BackendTimeoutError(BackendUnavailableError):

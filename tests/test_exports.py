@@ -29,6 +29,7 @@ PUBLIC: dict[str, list[str]] = {
         "AnomalyDetected",
         "AppendResult",
         "BackendError",
+        "BackendSetupError",
         "BackendTimeoutError",
         "BackendUnavailableError",
         "BacktestRecorded",
@@ -424,6 +425,7 @@ PUBLIC: dict[str, list[str]] = {
     "reliability.commands": [
         "EXIT_FAILED",
         "EXIT_OK",
+        "EXIT_UNAVAILABLE",
         "EXIT_USAGE",
         "MODULES",
         "Output",

@@ -16,7 +16,7 @@ import argparse
 import importlib
 from collections.abc import Iterable
 
-from reliability.commands.output import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Output
+from reliability.commands.output import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, Output
 
 MODULES: dict[str, str] = {
     "append": "append",
@@ -59,4 +59,4 @@ def add_parsers(
             importlib.import_module(f"{__name__}.{module}").add_parser(subparsers)
 
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "MODULES", "Output", "add_parsers"]
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "MODULES", "Output", "add_parsers"]

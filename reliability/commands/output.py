@@ -13,6 +13,8 @@ from typing import Any, Protocol
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+"""The ledger could not be reached, or did not answer within its deadline: worth a retry."""
 
 
 class Output(Protocol):

@@ -1,4 +1,4 @@
-"""Exit codes: 2 is "not found / bad argument / unreadable input", 1 is "ran and found a problem"."""
+"""Exit codes: 2 not found / bad argument / bad input, 1 ran and found a problem, 3 unreachable."""
 
 from __future__ import annotations
 
@@ -71,3 +71,35 @@ def test_the_readme_gives_the_exit_codes() -> None:
 
     for code, meaning in (("0", "success"), ("1", "found a problem"), ("2", "not found")):
         assert f"| {code} | {meaning}" in section
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound, never listening: a connect is refused at once
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "redis"])
+def test_an_unreachable_server_exits_3_so_a_script_can_tell_it_from_a_finding(
+    scheme: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reliability.commands import EXIT_UNAVAILABLE
+
+    pytest.importorskip(scheme.replace("postgresql", "psycopg"))
+    url = f"{scheme}://127.0.0.1:{_closed_port()}/{'test' if scheme == 'postgresql' else '0'}?timeout=2"
+
+    assert cli.main(["--db", url, "stats"]) == EXIT_UNAVAILABLE == 3
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_a_sqlite_file_in_a_missing_directory_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "no" / "such" / "dir" / "l.db")
+
+    (tmp_path / "in.jsonl").write_text('{"type": "PlanRevised", "reason": "r"}\n')
+    assert cli.main(["--db", url, "append", str(tmp_path / "in.jsonl")]) == EXIT_USAGE
+    assert "directory" in capsys.readouterr().err and not (tmp_path / "no").exists()

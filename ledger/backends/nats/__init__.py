@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ledger.deadline import DEFAULT_TIMEOUT, parse_timeout
-from ledger.errors import BackendUnavailableError, UnsupportedURLError
+from ledger.errors import BackendSetupError, UnsupportedURLError
 
 if TYPE_CHECKING:
     from ledger.backends.nats.recorder import NatsLedgerRecorder
@@ -50,7 +50,7 @@ def from_url(
 
     Raises:
         UnsupportedURLError: a malformed ledger name, ``replicas`` or ``timeout``.
-        BackendUnavailableError: ``nats-py`` is not installed, the cluster cannot be reached, or
+        BackendSetupError: ``nats-py`` is not installed, the cluster cannot be reached, or
             its server is older than 2.12.
     """
     del create  # a server's ledger is not a file a mistyped path would create
@@ -79,9 +79,7 @@ def from_url(
     except ImportError as exc:
         if exc.name is None or not exc.name.startswith("nats"):
             raise
-        raise BackendUnavailableError(
-            shown, f"the NATS backend needs the nats-py client: {INSTALL_HINT}"
-        ) from exc
+        raise BackendSetupError(shown, f"the NATS backend needs the nats-py client: {INSTALL_HINT}") from exc
     return open_nats(servers, ledger=ledger, replicas=replicas, timeout=timeout, url=shown, options=options)
 
 

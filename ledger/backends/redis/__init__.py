@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ledger.deadline import DEFAULT_TIMEOUT
-from ledger.errors import BackendUnavailableError, InvalidURLOptionError
+from ledger.errors import BackendSetupError, InvalidURLOptionError
 
 if TYPE_CHECKING:
     from ledger.backends.redis.recorder import RedisLedgerRecorder
@@ -39,7 +39,7 @@ def from_url(
 
     Raises:
         InvalidURLOptionError: ``ttl_days`` is not a number.
-        BackendUnavailableError: the ``redis`` client is not installed, or the server cannot be
+        BackendSetupError: the ``redis`` client is not installed, or the server cannot be
             reached or may evict the ledger's keys.
     """
     del create  # a server's ledger is not a file a mistyped path would create
@@ -57,9 +57,7 @@ def from_url(
     except ImportError as exc:
         if exc.name != "redis":
             raise
-        raise BackendUnavailableError(
-            shown, f"the Redis backend needs the redis client: {INSTALL_HINT}"
-        ) from exc
+        raise BackendSetupError(shown, f"the Redis backend needs the redis client: {INSTALL_HINT}") from exc
     # The ledger's own parameters are not the client's: strip them before it parses the rest.
     client_url = parts._replace(
         query=urlencode([(k, v) for k, v in pairs if k not in LEDGER_PARAMS])

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from ledger.backends.sqlite.datastore import LedgerSQLiteDatastore
 from ledger.backends.sqlite.recorder import SQLiteLedgerRecorder
 from ledger.deadline import DEFAULT_TIMEOUT
-from ledger.errors import BackendUnavailableError, LedgerError, UnsupportedURLError
+from ledger.errors import BackendSetupError, BackendUnavailableError, LedgerError, UnsupportedURLError
 
 SCHEMES = ("sqlite",)
 """The URL schemes this backend serves."""
@@ -38,7 +38,7 @@ def from_url(
         raise UnsupportedURLError(url)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise BackendUnavailableError(shown, f"directory {directory} does not exist")
+        raise BackendSetupError(shown, f"directory {directory} does not exist")
     if not create and not os.path.exists(path):
         raise FileNotFoundError(f"ledger file {path} does not exist (only append and demo create one)")
     try:
