@@ -16,21 +16,29 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register ``serve``."""
     p = subparsers.add_parser("serve", help="serve the ledger over HTTP (API, OTLP, Prometheus)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     p.add_argument(
         "--tokens", type=Path, metavar="FILE", help="token file (rledger token create); re-read on change"
     )
-    p.add_argument("--max-body-mb", type=float, default=20.0, metavar="MB", help="largest request body")
-    p.add_argument("--max-events", type=int, default=10_000, help="most events in one request")
     p.add_argument(
-        "--request-timeout", type=float, default=60.0, metavar="S", help="longest request (not streams)"
+        "--max-body-mb", type=float, default=20.0, metavar="MB", help="largest request body (default: 20)"
+    )
+    p.add_argument(
+        "--max-events", type=int, default=10_000, help="most events in one request (default: 10000)"
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="longest request, streams aside (default: 60)",
     )
     p.add_argument(
         "--metrics-agents",
         type=int,
         default=50,
         metavar="N",
-        help="most agents /metrics labels",
+        help="most agents /metrics labels (default: 50)",
     )
     p.add_argument(
         "--insecure",

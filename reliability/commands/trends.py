@@ -17,8 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser("trends", help="a metric's trend, forecast and predicted breach")
     p.add_argument(
         "metric",
-        help="a recorded metric (MetricRecorded), else a built-in computed hourly: "
-        + ", ".join(BUILTIN_NAMES),
+        help="a recorded metric (MetricRecorded), else a built-in computed hourly (each point the "
+        "hour ending at its time, so the last may be the hour now under way): " + ", ".join(BUILTIN_NAMES),
     )
     p.add_argument("--hours", type=int, default=24, help="lookback window in hours (default 24)")
     p.add_argument("--forecast", type=int, default=0, metavar="H", help="forecast H hours ahead")
