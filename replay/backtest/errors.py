@@ -27,7 +27,7 @@ class BacktestError(LedgerError):
         self.name = name
         self.reason = reason
         self.known = tuple(sorted(known))
-        message = f"{subject} '{name}': {reason}"
+        message = f"{subject} '{name}': {reason}" if name else f"{subject}: {reason}"
         if self.known:
             shown = ", ".join(self.known[:20]) + (", …" if len(self.known) > 20 else "")
             message += f" (known: {shown})"

@@ -179,9 +179,14 @@ def _check(config: BacktestConfig, c: _Collected) -> None:
                 )
     if config.anomalies is not None and c.series is not None:
         names = set(c.series.series)
-        if not names:
-            raise BacktestError("metric", "*", "no metric values (MetricRecorded) in the window")
         asked = {*config.anomalies.metrics, *(t.metric_name for t in config.anomalies.rules.thresholds)}
+        if not names:
+            raise BacktestError(
+                "metric",
+                ", ".join(sorted(asked)),
+                "no metric values (MetricRecorded) in the window: anomaly back-tests read recorded "
+                "metrics (record_metric, POST MetricRecorded events)",
+            )
         for metric in sorted(asked):
             if metric not in names:
                 raise BacktestError("metric", metric, "no values of that metric in the window", names)

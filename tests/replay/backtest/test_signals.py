@@ -135,5 +135,8 @@ def test_bad_signal_input_is_named() -> None:
         ledger.append(IncidentDeclared(incident_id="x"))
         with pytest.raises(BacktestError, match="no metric values"):
             run_backtest(ledger, BacktestConfig(anomalies=AnomalySetting()))
+        # The metric asked about is named, not a placeholder.
+        with pytest.raises(BacktestError, match=r"^metric 'latency': no metric values"):
+            run_backtest(ledger, BacktestConfig(anomalies=AnomalySetting(metrics=("latency",))))
         with pytest.raises(BacktestError, match="no alerts"):
             run_backtest(ledger, BacktestConfig(alerts=AlertSetting()))
