@@ -178,5 +178,5 @@ def test_bad_breaker_input_is_named() -> None:
             run_backtest(
                 ledger, BacktestConfig(breakers=(BreakerSetting("api"),), sweep=Sweep("limit", (1,)))
             )
-        with pytest.raises(BacktestError, match="^settings: nothing to back-test"):
+        with pytest.raises(BacktestError, match=r"^settings: nothing to back-test"):
             run_backtest(ledger, BacktestConfig())
