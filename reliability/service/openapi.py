@@ -203,6 +203,7 @@ def _paths() -> dict[str, Any]:
                         {"type": "string", "enum": ["running", "succeeded", "failed"]},
                         "only workflows with this outcome",
                     ),
+                    _query("agent", {"type": "string"}, "only workflows in which this agent took a step"),
                 ],
                 "responses": {
                     **_ok(

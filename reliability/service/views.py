@@ -8,37 +8,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from decimal import Decimal
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ledger import LedgerError
 from reliability.commands.report import full_report, parse_budget, report_document
+from reliability.service.dashboard.data import DashboardData
+from reliability.service.documents import dumps, trail_document
 from reliability.service.params import boolean, known_only, whole_number, window
 from reliability.service.problems import ApiError, ApiProblem, from_ledger_error
 from reliability.service.state import ServiceState, require
 from reliability.service.workflows import WorkflowIndex
 
-__all__ = ["get_report", "get_trail", "get_verify", "get_workflows"]
+__all__ = ["dashboard_of", "get_report", "get_trail", "get_verify", "get_workflows"]
 
 
 def _json(obj: Any) -> Response:
-    return Response(orjson.dumps(obj, default=_default), media_type="application/json")
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:f}"
-    dump = getattr(value, "model_dump", None)
-    if dump is not None:
-        return dump(mode="json")
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    return str(value)
+    return Response(dumps(obj), media_type="application/json")
 
 
 async def _in_thread(state: ServiceState, fn: Any, *args: Any) -> Any:
@@ -75,18 +64,31 @@ async def get_report(request: Request) -> Response:
                 f"as_of {as_of} is outside the ledger (0..{head})",
                 [ApiProblem(message=f"outside the ledger (0..{head})", field="as_of")],
             )
-        return report_document(full_report(state.ledger, args), include_replays=include)
+        if budgets:  # overrides for this request only: facades of its own
+            reports = full_report(state.ledger, args)
+        else:  # the server's facades, which fold only what is new since the last request
+            reports = dashboard_of(state).reports(since, until, as_of, include_replays=include)
+        return report_document(reports, include_replays=include)
 
     return _json(await _in_thread(state, build))
+
+
+def dashboard_of(state: ServiceState) -> DashboardData:
+    """The server's long-lived facades and series (made on first use; call with the lock held)."""
+    data: DashboardData | None = state.caches.get("dashboard")
+    if data is None:
+        data = state.caches["dashboard"] = DashboardData(state.ledger)
+    return data
 
 
 async def get_workflows(request: Request) -> Response:
     """Workflows in order of their first event, with outcome, steps and cost; paged by ``after``."""
     state = require(request, "read")
-    known_only(request, ("after", "limit", "outcome"))
+    known_only(request, ("after", "limit", "outcome", "agent"))
     after = whole_number(request, "after", 0) or 0
     limit = whole_number(request, "limit", 100, maximum=state.config.max_page) or 0
     outcome = request.query_params.get("outcome")
+    agent = request.query_params.get("agent")
     if outcome is not None and outcome not in ("running", "succeeded", "failed"):
         raise ApiError(
             422,
@@ -97,7 +99,7 @@ async def get_workflows(request: Request) -> Response:
 
     def build() -> dict[str, Any]:
         index.catch_up(state.ledger)
-        page = index.page(after, limit, outcome) if limit else []
+        page = index.page(after, limit, outcome, agent) if limit else []
         return {
             "workflows": [s.to_json() for s in page],
             "next_after": page[-1].first_offset if page and len(page) == limit else None,
@@ -105,13 +107,6 @@ async def get_workflows(request: Request) -> Response:
         }
 
     return _json(await _in_thread(state, build))
-
-
-def _trail_json(trail: Any) -> dict[str, Any]:
-    fields = {f.name for f in dataclasses.fields(trail)} - {"history", "ledger", "build_started", "tools"}
-    out = {name: getattr(trail, name) for name in sorted(fields)}
-    out["completed"] = trail.completed
-    return out
 
 
 async def get_trail(request: Request) -> Response:
@@ -136,7 +131,7 @@ async def get_trail(request: Request) -> Response:
             trail = builder.build(workflow, checkpoint)
         except (WorkflowNotFoundError, CheckpointNotFoundError) as exc:
             raise ApiError(404, f"not found: {exc}") from None
-        return builder.explain(trail) if fmt == "markdown" else _trail_json(trail)
+        return builder.explain(trail) if fmt == "markdown" else trail_document(trail)
 
     result = await _in_thread(state, build)
     if fmt == "markdown":

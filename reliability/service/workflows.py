@@ -33,6 +33,8 @@ class WorkflowSummary:
     cost: Decimal = Decimal(0)
     currencies: set[str] = field(default_factory=set)
     unpriced_costs: int = 0
+    agents: set[str] = field(default_factory=set)
+    """The agents that recorded a step in it."""
 
     @property
     def outcome(self) -> str:
@@ -55,6 +57,7 @@ class WorkflowSummary:
             "cost": f"{self.cost:f}",
             "currency": ",".join(sorted(self.currencies)) or None,
             "unpriced_costs": self.unpriced_costs,
+            "agents": sorted(self.agents),
         }
 
 
@@ -88,6 +91,7 @@ class WorkflowIndex:
                 summary.success = event.success
             elif kind == "StepRecorded":
                 summary.steps += 1
+                summary.agents.add(event.agent)
                 summary.failed_steps += 0 if event.success else 1
             elif event.amount is None:
                 summary.unpriced_costs += 1
@@ -96,11 +100,15 @@ class WorkflowIndex:
                 summary.currencies.add(event.currency)
         self.position = head
 
-    def page(self, after: int, limit: int, outcome: str | None) -> list[WorkflowSummary]:
+    def page(
+        self, after: int, limit: int, outcome: str | None, agent: str | None = None
+    ) -> list[WorkflowSummary]:
         """Workflows whose first event is after offset ``after``, at most ``limit``."""
         out: list[WorkflowSummary] = []
         for summary in self._by_id.values():  # insertion order is first-offset order
             if summary.first_offset <= after or (outcome is not None and summary.outcome != outcome):
+                continue
+            if agent is not None and agent not in summary.agents:
                 continue
             out.append(summary)
             if len(out) >= limit:
