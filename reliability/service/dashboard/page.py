@@ -44,7 +44,10 @@ def _script_json(data: Any) -> str:
     return orjson.dumps(data).decode().replace("</", "<\\/")
 
 
-def _shell(head: str, body_data: str) -> str:
+AUTH = ' data-auth="token"'
+
+
+def _shell(head: str, body_data: str, auth: bool = False) -> str:
     return (
         "<!doctype html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -52,7 +55,7 @@ def _shell(head: str, body_data: str) -> str:
         '<meta name="color-scheme" content="light dark">\n'
         "<title>rledger dashboard</title>\n"
         '<link rel="icon" href="data:,">\n'
-        f"{head}</head>\n<body>\n"
+        f"{head}</head>\n<body{AUTH if auth else ''}>\n"
         '<header id="top"><a class="brand" href="#/">rledger</a><nav id="nav"></nav>'
         '<span id="live" aria-live="polite"></span></header>\n'
         '<main id="app"><p class="muted">Loading…</p></main>\n'
@@ -60,8 +63,11 @@ def _shell(head: str, body_data: str) -> str:
     )
 
 
-def page_html() -> str:
-    """The served page: styles and scripts from ``/static/``, data from the JSON API."""
+def page_html(*, auth: bool = False) -> str:
+    """The served page: styles and scripts from ``/static/``, data from the JSON API.
+
+    ``auth``: the server wants a token, so the script asks for one before it fetches anything.
+    """
     head = (
         f'<meta http-equiv="Content-Security-Policy" content="{CSP.format(inline="")}">\n'
         '<link rel="stylesheet" href="/static/uPlot.min.css">\n'
@@ -69,7 +75,7 @@ def page_html() -> str:
         '<script src="/static/uPlot.iife.min.js" defer></script>\n'
         '<script src="/static/dashboard.js" defer></script>\n'
     )
-    return _shell(head, "")
+    return _shell(head, "", auth)
 
 
 def report_html(data: dict[str, Any]) -> str:

@@ -29,7 +29,8 @@ SECURITY = {
 async def index(request: Request) -> Response:
     """The page. It holds no data, so it needs no token: its script asks for one when the API does."""
     known_only(request, ())
-    return Response(page_html(), media_type="text/html; charset=utf-8", headers=SECURITY)
+    auth = request.app.state.service.tokens is not None
+    return Response(page_html(auth=auth), media_type="text/html; charset=utf-8", headers=SECURITY)
 
 
 async def static(request: Request) -> Response:

@@ -351,7 +351,10 @@
         document.body.dataset.rendered = hash;
       } catch (e) {
         if (e instanceof AuthNeeded) askToken(e.message);
-        else if (e instanceof NotIncluded) app.innerHTML = `<p class="muted">${esc(e.message)}</p>`;
+        else if (e instanceof NotIncluded) {
+          app.innerHTML = `<p class="muted">${esc(e.message)}</p>`;
+          document.body.dataset.rendered = hash;
+        }
         else { app.innerHTML = `<p class="bad">${esc(e.message)}</p>`; throw e; }
       }
     });
@@ -398,5 +401,6 @@
   let width = window.innerWidth;
   window.addEventListener("resize", () => { if (Math.abs(window.innerWidth - width) > 40) { width = window.innerWidth; render(); } });
   if (FILE) live.textContent = "report of " + FILE.generated_at;
-  render().then(() => { if (!document.getElementById("token-form")) follow(); });
+  if (!FILE && !token && document.body.dataset.auth === "token") askToken("This server needs a token with the read scope.");
+  else render().then(() => { if (!document.getElementById("token-form")) follow(); });
 })();
