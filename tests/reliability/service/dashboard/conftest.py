@@ -73,9 +73,9 @@ def make_demo_ledger(path: Path) -> str:
         CostTracker(ledger=ledger).set_budget(CostBudget("daily", Decimal(5), 24))
         ledger.append(
             [
-                CircuitTransitioned(breaker="search-api", from_state="closed", to_state="open", reason="5 fails"),
+                CircuitTransitioned(breaker="search-api", from_state="closed", to_state="open"),
                 CircuitTransitioned(breaker="search-api", from_state="open", to_state="half_open"),
-                CircuitTransitioned(breaker="payments", from_state="closed", to_state="open", reason="timeouts"),
+                CircuitTransitioned(breaker="payments", from_state="closed", to_state="open", reason="slow"),
             ]
         )
     rledger(db, "monitor", "--once")
@@ -120,16 +120,16 @@ def png_colours(data: bytes, limit: int = 64) -> int:
     pos, idat, width, height, channels = 8, b"", 0, 0, 0
     while pos < len(data):
         length = int.from_bytes(data[pos : pos + 4], "big")
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
+        chunk, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if chunk == b"IHDR":
             width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
             assert body[8] == 8 and body[9] in (2, 6), "an 8-bit RGB or RGBA PNG"
             channels = 3 if body[9] == 2 else 4
-        elif kind == b"IDAT":
+        elif chunk == b"IDAT":
             idat += body
         pos += 12 + length
     raw, stride = zlib.decompress(idat), width * channels
-    previous, colours = bytearray(stride), set()
+    previous, colours = bytearray(stride), set[bytes]()
     for y in range(height):
         row = raw[y * (stride + 1) : (y + 1) * (stride + 1)]
         kind, line = row[0], bytearray(row[1:])
