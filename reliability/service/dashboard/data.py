@@ -3,8 +3,9 @@
 A server keeps one :class:`DashboardData` for its ledger: its facades start from the stored
 projections (what ``rledger follow`` saves) and fold only the events that are new since the last
 request, so a report on a large ledger does not re-scan it. The series are the report's own
-numbers over each bucket (``[start, start + bucket)``, the report's half-open window), computed
-again only when the ledger has moved; a bucket without observations is ``null``, never 0.
+numbers over each bucket (``[start, start + bucket)``, the report's half-open window); after new
+events only the buckets they can change are computed again (``buckets.py``); a bucket without
+observations is ``null``, never 0.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from reliability.service.dashboard.buckets import MetricBuckets
 
 if TYPE_CHECKING:  # the facades are imported when a dashboard is built: `rledger` starts fast
     from ledger import Ledger
@@ -73,6 +76,7 @@ class DashboardData:
         )
         self.slo: SLOTracker = SLOTracker(ledger=ledger)
         self.costs: CostTracker = CostTracker(ledger=ledger)
+        self._buckets = MetricBuckets()
         self._series: dict[str, Any] | None = None
         self._series_key: tuple[int, int] = (-1, -1)
 
@@ -114,8 +118,7 @@ class DashboardData:
         metrics: dict[str, list[float | None]] = {m: [] for m in METRICS}
         agents: dict[str, dict[str, list[float | None]]] = {}
         targets = self.metrics.targets
-        for k, a in enumerate(range(start, end, width)):
-            report = p.report(targets, since_us=a, until_us=a + width)
+        for k, (a, report) in enumerate(self._buckets.update(p, targets, width, start, end)):
             times.append(a // 1_000_000)
             for m in METRICS:
                 metrics[m].append(_number(getattr(report, m)))

@@ -120,3 +120,44 @@ def test_report_html_writes_one_self_contained_file_and_refuses_what_it_cannot_s
     unknown = _rledger("--db", db, "report", "--html", str(tmp_path / "y.html"), "--workflow", "nope")
     assert unknown.returncode == 2 and "--workflow nope: no such workflow" in unknown.stderr
     assert not (tmp_path / "x.html").exists() and not (tmp_path / "y.html").exists()
+
+
+def test_series_kept_bucket_by_bucket_equal_series_computed_afresh_after_late_events() -> None:
+    from ledger import HumanIntervened, PlanRevised, ToolCalled, WorkflowCompleted, WorkflowStarted
+
+    def at(hours: float) -> datetime:
+        return START + timedelta(hours=hours)
+
+    batches = [
+        [
+            WorkflowStarted(workflow_id="a", occurred_at=at(0)),
+            StepRecorded(workflow_id="a", agent="p", success=True, tool_duration_ms=40, occurred_at=at(0.5)),
+            WorkflowCompleted(workflow_id="a", success=True, occurred_at=at(1.5)),
+            StepRecorded(workflow_id="b", agent="q", success=False, occurred_at=at(3.2)),
+            WorkflowCompleted(workflow_id="b", success=False, duration_ms=9, occurred_at=at(3.5)),
+        ],
+        # Late facts of workflow a, stamped hours after its completion: its hour-1 bucket changes.
+        [
+            PlanRevised(workflow_id="a", occurred_at=at(4.1)),
+            HumanIntervened(workflow_id="a", occurred_at=at(4.2)),
+        ],
+        # a's first ToolCalled retracts its step's duration from TCL in hour 0.
+        [ToolCalled(workflow_id="a", agent="p", tool="t", duration_ms=7, occurred_at=at(4.5))],
+        # A later completion of b replaces the earlier one (hour 3) with one in hour 5.
+        [WorkflowCompleted(workflow_id="b", success=True, duration_ms=5, occurred_at=at(5.1))],
+        # An event stamped in the past, without a workflow, and a replay's start arriving after its rows.
+        [
+            StepRecorded(agent="q", success=False, occurred_at=at(0.2)),
+            StepRecorded(workflow_id="r", agent="p", success=False, occurred_at=at(2.5)),
+            WorkflowStarted(workflow_id="r", replay_of="a", occurred_at=at(2.4)),
+        ],
+    ]
+    with open_ledger("memory://") as ledger:
+        kept = DashboardData(ledger)
+        for batch in batches:
+            ledger.append(batch)
+            incremental = kept.series()
+            fresh = DashboardData(ledger).series()
+            assert incremental == fresh
+        assert kept._buckets.recomputed < len(incremental["times"])  # not every bucket again
+        assert incremental["metrics"]["pc"][1] == 1.0 and incremental["metrics"]["hir"][1] == 1.0
