@@ -17,9 +17,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     from projections import MetricTargets
-    from projections.metrics import MetricsReport, ReliabilityProjection
+    from projections.metrics import CostProjection, CostReport, MetricsReport, ReliabilityProjection
 
-__all__ = ["MetricBuckets"]
+__all__ = ["CostBuckets", "MetricBuckets"]
 
 TABLES = ("steps", "tools", "checks", "completed")
 WORKFLOW_FACTS = ("wf_started", "wf_replans", "wf_human", "wf_replay", "wf_tools", "wf_step_ms", "wf_done")
@@ -89,3 +89,44 @@ class MetricBuckets:
     def _remember(self, p: ReliabilityProjection) -> None:
         self._rows = {name: len(getattr(p, name)) for name in TABLES}
         self._facts = {name: getattr(p, name).array().copy() for name in WORKFLOW_FACTS}
+
+
+class CostBuckets:
+    """Cost reports per day of one cost projection, recomputed only for days new events can change.
+
+    A day's report sums the priced cost rows stamped in it, leaving out replay runs' rows: a new
+    cost row changes its own day, a workflow newly marked a replay the days of its rows.
+    """
+
+    def __init__(self) -> None:
+        self.reports: dict[int, CostReport] = {}
+        self._projection_id = 0
+        self._currency = ""
+        self._rows = 0
+        self._replays = np.zeros(0, dtype=np.bool_)
+        self.recomputed = 0
+
+    def update(self, p: CostProjection, currency: str, days: range) -> list[tuple[int, CostReport]]:
+        """The report of every day in ``days`` (starts in µs, a day apart), in time order."""
+        width = days.step
+        replays = np.array(p.wf_replay, dtype=np.bool_)
+        if id(p) != self._projection_id or currency != self._currency:
+            self._projection_id, self._currency, self.reports = id(p), currency, {}
+            dirty: set[int] = set()
+        else:
+            t, wf = p.costs["t"], p.costs["wf"]
+            starts = [t[self._rows :]]
+            common = min(len(replays), len(self._replays))
+            marked = np.flatnonzero(replays[:common] != self._replays[:common])
+            marked = np.concatenate([marked, np.flatnonzero(replays[common:]) + common])
+            if len(marked):
+                starts.append(t[np.isin(wf, marked)])
+            dirty = {int(b) for b in np.unique(np.concatenate(starts) // width * width)}
+        self._rows, self._replays = len(p.costs), replays
+        self.reports = {a: r for a, r in self.reports.items() if a in days and a not in dirty}
+        self.recomputed = 0
+        for a in days:
+            if a not in self.reports:
+                self.reports[a] = p.report(currency=currency, since_us=a, until_us=a + width)
+                self.recomputed += 1
+        return [(a, self.reports[a]) for a in days]

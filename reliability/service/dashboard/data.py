@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from reliability.service.dashboard.buckets import MetricBuckets
+from reliability.service.dashboard.buckets import CostBuckets, MetricBuckets
 
 if TYPE_CHECKING:  # the facades are imported when a dashboard is built: `rledger` starts fast
     from ledger import Ledger
@@ -77,6 +77,7 @@ class DashboardData:
         self.slo: SLOTracker = SLOTracker(ledger=ledger)
         self.costs: CostTracker = CostTracker(ledger=ledger)
         self._buckets = MetricBuckets()
+        self._days = CostBuckets()
         self._series: dict[str, Any] | None = None
         self._series_key: tuple[int, int] = (-1, -1)
 
@@ -101,7 +102,7 @@ class DashboardData:
         key = (self.metrics.projection().position, self.costs.projection().position)
         if self._series is None or key != self._series_key:
             metrics = self.metrics.compute(self._metric_series)
-            metrics["costs"] = self.costs.compute(lambda p: self._cost_series(p, metrics))
+            metrics["costs"] = self.costs.compute(self._cost_series)
             metrics["as_of_offset"] = max(key)
             self._series, self._series_key = metrics, key
         return self._series
@@ -137,20 +138,20 @@ class DashboardData:
             "agents": dict(sorted(agents.items())),
         }
 
-    def _cost_series(self, p: CostProjection, metrics: dict[str, Any]) -> dict[str, Any]:
-        """Priced spend per day (by model and agent) over the same span, in the report's currency."""
-        times = metrics["times"]
-        if not times:
+    def _cost_series(self, p: CostProjection) -> dict[str, Any]:
+        """Priced spend per day (by model and agent) over the costs' span, in the report's currency."""
+        stamps = p.costs["t"]
+        if not len(stamps):
             return {"currency": self.costs.currency, "days": [], "total": [], "by_model": {}, "by_agent": {}}
-        first = times[0] * 1_000_000 // DAY_US * DAY_US
-        last = (times[-1] * 1_000_000 + (metrics["bucket_seconds"] or 0) * 1_000_000 - 1) // DAY_US * DAY_US
+        last = int(stamps.max()) // DAY_US * DAY_US
+        first = max(int(stamps.min()) // DAY_US * DAY_US, last - (MAX_BUCKETS - 1) * DAY_US)
         days: list[int] = []
         total: list[str] = []
         unpriced: list[int] = []
         by_model: dict[str, list[str | None]] = {}
         by_agent: dict[str, list[str | None]] = {}
-        for k, a in enumerate(range(first, last + DAY_US, DAY_US)):
-            report = p.report(currency=self.costs.currency, since_us=a, until_us=a + DAY_US)
+        reports = self._days.update(p, self.costs.currency, range(first, last + DAY_US, DAY_US))
+        for k, (a, report) in enumerate(reports):
             days.append(a // 1_000_000)
             total.append(_money(report.total_cost))
             unpriced.append(report.unpriced_events)

@@ -123,7 +123,16 @@ def test_report_html_writes_one_self_contained_file_and_refuses_what_it_cannot_s
 
 
 def test_series_kept_bucket_by_bucket_equal_series_computed_afresh_after_late_events() -> None:
-    from ledger import HumanIntervened, PlanRevised, ToolCalled, WorkflowCompleted, WorkflowStarted
+    from decimal import Decimal
+
+    from ledger import (
+        CostIncurred,
+        HumanIntervened,
+        PlanRevised,
+        ToolCalled,
+        WorkflowCompleted,
+        WorkflowStarted,
+    )
 
     def at(hours: float) -> datetime:
         return START + timedelta(hours=hours)
@@ -135,6 +144,7 @@ def test_series_kept_bucket_by_bucket_equal_series_computed_afresh_after_late_ev
             WorkflowCompleted(workflow_id="a", success=True, occurred_at=at(1.5)),
             StepRecorded(workflow_id="b", agent="q", success=False, occurred_at=at(3.2)),
             WorkflowCompleted(workflow_id="b", success=False, duration_ms=9, occurred_at=at(3.5)),
+            CostIncurred(workflow_id="r", agent="p", model="m", amount=Decimal("0.25"), occurred_at=at(1)),
         ],
         # Late facts of workflow a, stamped hours after its completion: its hour-1 bucket changes.
         [
@@ -144,7 +154,10 @@ def test_series_kept_bucket_by_bucket_equal_series_computed_afresh_after_late_ev
         # a's first ToolCalled retracts its step's duration from TCL in hour 0.
         [ToolCalled(workflow_id="a", agent="p", tool="t", duration_ms=7, occurred_at=at(4.5))],
         # A later completion of b replaces the earlier one (hour 3) with one in hour 5.
-        [WorkflowCompleted(workflow_id="b", success=True, duration_ms=5, occurred_at=at(5.1))],
+        [
+            WorkflowCompleted(workflow_id="b", success=True, duration_ms=5, occurred_at=at(5.1)),
+            CostIncurred(workflow_id="b", agent="q", model="m", amount=Decimal("1.5"), occurred_at=at(25)),
+        ],
         # An event stamped in the past, without a workflow, and a replay's start arriving after its rows.
         [
             StepRecorded(agent="q", success=False, occurred_at=at(0.2)),
@@ -161,3 +174,5 @@ def test_series_kept_bucket_by_bucket_equal_series_computed_afresh_after_late_ev
             assert incremental == fresh
         assert kept._buckets.recomputed < len(incremental["times"])  # not every bucket again
         assert incremental["metrics"]["pc"][1] == 1.0 and incremental["metrics"]["hir"][1] == 1.0
+        # r's cost is left out of day 1 once r turns out to be a replay; b's counts on day 2.
+        assert incremental["costs"]["total"] == ["0", "1.5"]
