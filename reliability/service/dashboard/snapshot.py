@@ -70,10 +70,18 @@ def snapshot(
             "as_of_offset": index.position,
         },
         "trails": trails,
+        "checkpoints": {
+            w: [r.to_json_dict() for r in ledger.read(workflow_id=w, types=["CheckpointMarked"])]
+            for w in trails
+        },
     }
     # Through the service's JSON encoder: decimals stay exact strings, as the API writes them.
     parsed: dict[str, Any] = orjson.loads(dumps(out))
     return parsed
+
+
+def _checkpoints(ledger: Ledger, workflow: str) -> list[dict[str, Any]]:
+    return [r.to_json_dict() for r in ledger.read(workflow_id=workflow, types=["CheckpointMarked"])]
 
 
 def write_html_report(path: str, data: dict[str, Any]) -> int:

@@ -30,6 +30,8 @@
     if (path === "/v1/series") return FILE.series;
     if (path === "/v1/signals") return FILE.signals;
     if (path.startsWith("/v1/workflows?")) return FILE.workflows;
+    const cp = path.match(/^\/v1\/events\?type=CheckpointMarked&workflow=(.+)$/);
+    if (cp) return (FILE.checkpoints || {})[decodeURIComponent(cp[1])] || [];
     const m = path.match(/^\/v1\/workflows\/([^/]+)\/trail$/);
     if (m) {
       const trail = FILE.trails[decodeURIComponent(m[1])];
@@ -46,6 +48,15 @@
     if (r.status === 401 || r.status === 403) throw new AuthNeeded((await r.json()).error);
     if (!r.ok) throw new Error(path + ": HTTP " + r.status + " " + (await r.text()));
     return r.json();
+  }
+
+  async function checkpoints(id) {
+    const path = "/v1/events?type=CheckpointMarked&workflow=" + encodeURIComponent(id);
+    if (FILE) return fromFile(path);
+    const headers = token ? { Authorization: "Bearer " + token } : {};
+    const r = await fetch(path, { headers });
+    if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+    return (await r.text()).split("\n").filter((l) => l).map((l) => JSON.parse(l));
   }
 
   async function allWorkflows() {
@@ -249,7 +260,7 @@
   }
 
   async function workflow(id) {
-    const [trail, signals] = await Promise.all([api("/v1/workflows/" + encodeURIComponent(id) + "/trail"), api("/v1/signals")]);
+    const [trail, signals, marks] = await Promise.all([api("/v1/workflows/" + encodeURIComponent(id) + "/trail"), api("/v1/signals"), checkpoints(id)]);
     const byGrade = { verified: [], claimed: [], inferred: [] };
     trail.evidence.forEach((e) => (byGrade[e.confidence] || (byGrade[e.confidence] = [])).push(e));
     const unbacked = new Set(trail.unbacked_claims || []);
@@ -267,6 +278,7 @@
       <section class="card"><h2>Evidence</h2>${["verified", "claimed", "inferred"].map((g) => `<div class="grade" data-grade="${g}"><h3>${g} (<span class="count">${byGrade[g].length}</span>)</h3>
         ${byGrade[g].length ? `<ul>${byGrade[g].map((e) => `<li><strong>${esc(e.type)}</strong> from <em>${esc(e.source)}</em>${e.agent ? " by " + esc(e.agent) : ""} at ${time(e.timestamp)}${e.based_on.length ? ` · based on ${e.based_on.length}` : ""}${unbacked.has(e.id) ? ' <span class="warn">unbacked</span>' : ""}<pre>${esc(json(e.content))}</pre></li>`).join("")}</ul>` : '<p class="muted">none</p>'}</div>`).join("")}
         <h3>Unbacked claims (<span id="unbacked">${unbacked.size}</span>)</h3><p class="muted">claims that cite no verified evidence, directly or through an inference</p></section>
+      <section class="card" id="checkpoints"><h2>Checkpoints (${marks.length})</h2>${marks.length ? `<table><tr><th>offset</th><th>at</th><th>checkpoint</th><th>label</th></tr>${marks.map((c) => `<tr><td>${c.offset}</td><td>${time(c.occurred_at)}</td><td><code>${esc(c.checkpoint_id)}</code></td><td>${esc(c.label || "")}</td></tr>`).join("")}</table><p class="muted">a trail can be cut at any of them: <code>/v1/workflows/${esc(id)}/trail?checkpoint=ID</code></p>` : '<p class="muted">no checkpoints marked</p>'}</section>
       <section class="card"><h2>Plan and state</h2>${trail.plan.length ? `<ol>${trail.plan.map((p) => `<li>${esc(p)}</li>`).join("")}</ol>` : '<p class="muted">no plan recorded</p>'}
         ${trail.state_changes.map(([k, v]) => `<div><code>${esc(k)}</code> = <code>${esc(json(v))}</code></div>`).join("")}</section>
       <section class="card" id="replays"><h2>Replays (${replays.length})</h2>${replays.length ? `<table><tr><th>at</th><th>mode</th><th>result</th><th>differences</th><th>critical</th><th>run</th></tr>${replays.map((r) => `<tr><td>${time(r.at)}</td><td>${esc(r.replay_mode)}</td>

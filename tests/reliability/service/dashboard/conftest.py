@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ledger import CircuitTransitioned, open_ledger
+from ledger import CheckpointMarked, CircuitTransitioned, open_ledger
 from reliability.service import create_token
 from tests.reliability.service.conftest import ROOT, Server
 
@@ -77,6 +77,9 @@ def make_demo_ledger(path: Path) -> str:
                 CircuitTransitioned(breaker="search-api", from_state="open", to_state="half_open"),
                 CircuitTransitioned(breaker="payments", from_state="closed", to_state="open", reason="slow"),
             ]
+        )
+        ledger.append(
+            CheckpointMarked(workflow_id="ticket-0-1", checkpoint_id="answered", label="reply sent")
         )
     rledger(db, "monitor", "--once")
     rledger(

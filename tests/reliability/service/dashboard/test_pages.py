@@ -185,6 +185,7 @@ def test_a_replayed_workflow_shows_the_replay_side_by_side(tab: Page, api: httpx
     trail = api.get("/v1/workflows/ticket-0-1/trail").json()
     assert page.locator("table.side tr").count() == len(trail["tool_calls"]) + 1
     assert page.locator("table.side tr.differs").count() == replays[0]["differences"] == 0  # an exact match
+    assert "answered" in page.inner_text("#checkpoints") and "reply sent" in page.inner_text("#checkpoints")
 
 
 def test_costs_and_breakers_show_the_api_numbers(tab: Page, api: httpx.Client) -> None:
@@ -266,6 +267,7 @@ def test_the_html_report_opens_offline_from_file_and_shows_the_charts(
             assert same(shown[f"metrics.{metric}"], expected["metrics"][metric]), metric
         page.evaluate("() => { location.hash = '#/workflows/ticket-0-1' }")
         page.wait_for_selector("table.side")  # the trail and its replay are in the file too
+        assert "answered" in page.inner_text("#checkpoints")
         page.evaluate("() => { location.hash = '#/workflows/wf-1-0' }")
         page.wait_for_function("() => document.body.dataset.rendered === '#/workflows/wf-1-0'")
         assert "does not include" in page.inner_text("#app")
