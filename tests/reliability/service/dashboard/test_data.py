@@ -128,6 +128,7 @@ def test_series_kept_bucket_by_bucket_equal_series_computed_afresh_after_late_ev
     from ledger import (
         CostIncurred,
         HumanIntervened,
+        LedgerEvent,
         PlanRevised,
         ToolCalled,
         WorkflowCompleted,
@@ -137,7 +138,7 @@ def test_series_kept_bucket_by_bucket_equal_series_computed_afresh_after_late_ev
     def at(hours: float) -> datetime:
         return START + timedelta(hours=hours)
 
-    batches = [
+    batches: list[list[LedgerEvent]] = [
         [
             WorkflowStarted(workflow_id="a", occurred_at=at(0)),
             StepRecorded(workflow_id="a", agent="p", success=True, tool_duration_ms=40, occurred_at=at(0.5)),
