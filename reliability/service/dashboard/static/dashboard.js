@@ -7,7 +7,8 @@
   const FILE = EMBED ? JSON.parse(EMBED.textContent) : null;
   const app = document.getElementById("app");
   const live = document.getElementById("live");
-  let token = FILE ? null : sessionStorage.getItem("rledger-token");
+  // The token lives in this page's memory only (never in storage): a reload asks for it again.
+  let token = null;
   const state = { sort: { key: "agent", dir: 1 }, filters: { agent: "", outcome: "", since: "", minCost: "" } };
   const METRICS = [
     ["svr", "SVR", "step verification rate", "pct", "svr_min", ">"],
@@ -341,11 +342,10 @@
   // -- routing, auth and the live stream -------------------------------------------------------
   function askToken(message) {
     app.innerHTML = `<h1>Token needed</h1><p>${esc(message)}</p><form id="token-form"><label>read token <input type="password" name="token" autocomplete="off"></label> <button>Open</button></form>
-      <p class="muted">Kept in this tab's session storage only; sent as a bearer token to this server.</p>`;
+      <p class="muted">Kept in this page's memory only (a reload asks again); sent as a bearer token to this server.</p>`;
     document.getElementById("token-form").addEventListener("submit", (e) => {
       e.preventDefault();
       token = e.target.elements.token.value.trim();
-      sessionStorage.setItem("rledger-token", token);
       render();
       follow();
     });
@@ -413,6 +413,6 @@
   let width = window.innerWidth;
   window.addEventListener("resize", () => { if (Math.abs(window.innerWidth - width) > 40) { width = window.innerWidth; render(); } });
   if (FILE) live.textContent = "report of " + FILE.generated_at;
-  if (!FILE && !token && document.body.dataset.auth === "token") askToken("This server needs a token with the read scope.");
+  if (!FILE && document.body.dataset.auth === "token") askToken("This server needs a token with the read scope.");
   else render().then(() => { if (!document.getElementById("token-form")) follow(); });
 })();

@@ -123,6 +123,8 @@ def test_the_overview_shows_the_report_numbers(tab: Page, api: httpx.Client) -> 
     assert all(v in verdict for v in report["health"]["violations"])
     assert page.locator(".metric canvas").count() >= 7  # a uPlot chart per metric
     assert "payments: open" in page.inner_text("main")  # the open breakers
+    stored = page.evaluate("() => localStorage.length + sessionStorage.length + document.cookie.length")
+    assert stored == 0  # the token is kept in the page's memory only
     assert tab.errors == []
 
 
