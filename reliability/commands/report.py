@@ -193,6 +193,8 @@ def write_html(args: argparse.Namespace, out: Output) -> int:
             raise ValueError(
                 f"--{option.replace('_', '-')} does not apply to --html: the file shows the whole ledger"
             )
+    if args.include_replays:
+        raise ValueError("--include-replays does not apply to --html: its charts leave replay runs out")
     if args.workflows < 0:
         raise ValueError(f"--workflows {args.workflows}: give 0 or more")
     with open_db(args) as ledger:

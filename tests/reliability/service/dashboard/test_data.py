@@ -117,9 +117,11 @@ def test_report_html_writes_one_self_contained_file_and_refuses_what_it_cannot_s
     assert "wf-1" in html
     refused = _rledger("--db", db, "report", "--html", str(tmp_path / "x.html"), "--since", "2026-01-01")
     assert refused.returncode == 2 and "--since does not apply to --html" in refused.stderr
+    replays = _rledger("--db", db, "report", "--html", str(tmp_path / "z.html"), "--include-replays")
+    assert replays.returncode == 2 and "--include-replays does not apply to --html" in replays.stderr
     unknown = _rledger("--db", db, "report", "--html", str(tmp_path / "y.html"), "--workflow", "nope")
     assert unknown.returncode == 2 and "--workflow nope: no such workflow" in unknown.stderr
-    assert not (tmp_path / "x.html").exists() and not (tmp_path / "y.html").exists()
+    assert not any((tmp_path / f"{n}.html").exists() for n in "xyz")
 
 
 def test_series_kept_bucket_by_bucket_equal_series_computed_afresh_after_late_events() -> None:
