@@ -28,6 +28,7 @@ from psycopg import sql
 
 from ledger import Ledger, open_ledger
 from tests.nats_servers import NatsServer, binary_problem, delete_ledger, start_single
+from tests.reliability.service.dashboard.conftest import CHROMIUM, chromium_problem
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("RLEDGER_TEST_PG_URL", DEFAULT_PG_URL)
@@ -90,6 +91,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         _service_header("postgres", postgres_problem(), f"{PG_URL} (schema per test)"),
         _service_header("redis", redis_problem(), f"{REDIS_URL} (key prefix per test)"),
         _service_header("nats", binary_problem(), "a nats-server of the session's own (ledger per test)"),
+        _service_header("browser", chromium_problem(), f"{CHROMIUM} (the dashboard's browser tests)"),
     ]
 
 

@@ -45,6 +45,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--strict", action="store_true", help="exit 1 when a health metric is violated or none has data"
     )
     p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the dashboard (overview, agents, costs, workflows) as one self-contained HTML file",
+    )
+    p.add_argument(
+        "--workflow",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="with --html: a workflow whose trail the file shows (repeatable; default: --workflows newest)",
+    )
+    p.add_argument(
+        "--workflows",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --html and no --workflow: this many workflows, the newest failed ones first (default 10)",
+    )
+    p.add_argument(
         "--include-replays",
         action="store_true",
         help="count replay runs in the metrics and costs (default: left out, and counted as excluded)",
@@ -160,6 +179,10 @@ def write_report(reports: dict[str, Any], fmt: str, out: Output, *, include_repl
 def run(args: argparse.Namespace, out: Output) -> int:
     """Print health verdicts, per-agent metrics, SLOs, costs and budgets."""
     check_window(args)
+    if args.html is not None:
+        return write_html(args, out)
+    if args.workflow:
+        raise ValueError("--workflow chooses the workflows of an --html report: give --html FILE too")
     with open_db(args) as ledger:
         if args.as_of is not None and not 0 <= args.as_of <= ledger.latest_offset():
             raise ValueError(f"--as-of {args.as_of} is outside the ledger (0..{ledger.latest_offset()})")
@@ -172,3 +195,29 @@ def run(args: argparse.Namespace, out: Output) -> int:
         # A gate pointed at the wrong database (or window) must not pass without judging anything.
         out.error("report --strict: nothing was measured (no SVR, CR, PC, HIR or MA data): no verdict")
     return EXIT_FAILED
+
+
+def write_html(args: argparse.Namespace, out: Output) -> int:
+    """``report --html FILE``: the whole ledger's dashboard in one self-contained file."""
+    from datetime import UTC, datetime
+
+    from reliability.service.dashboard import snapshot, write_html_report
+
+    for option in ("since", "until", "as_of"):
+        if getattr(args, option) is not None:
+            raise ValueError(
+                f"--{option.replace('_', '-')} does not apply to --html: the file shows the whole ledger"
+            )
+    if args.include_replays:
+        raise ValueError("--include-replays does not apply to --html: its charts leave replay runs out")
+    if args.workflows < 0:
+        raise ValueError(f"--workflows {args.workflows}: give 0 or more")
+    with open_db(args) as ledger:
+        reports = full_report(ledger, args)
+        document = report_document(reports, include_replays=args.include_replays)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        data = snapshot(ledger, document, args.workflow, args.workflows, now)
+    size = write_html_report(args.html, data)
+    shown = len(data["workflows"]["workflows"])
+    out.error(f"report: wrote {args.html} ({size / 1024:.0f} KiB, {shown} workflow trails, self-contained)")
+    return EXIT_OK

@@ -82,6 +82,7 @@ def component_schemas() -> dict[str, Any]:
             "cost": {"type": "string", "description": "exact decimal sum of the priced costs"},
             "currency": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "unpriced_costs": {"type": "integer"},
+            "agents": {"type": "array", "items": {"type": "string"}, "description": "agents with a step"},
         },
     }
     schemas["Verify"] = {

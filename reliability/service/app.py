@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ledger import open_ledger
 from reliability.service.anchoring import Anchorer
 from reliability.service.config import ServiceConfig
+from reliability.service.dashboard.routes import ROUTES as DASHBOARD_ROUTES
 from reliability.service.ingest import post_events, post_traces
 from reliability.service.openapi import openapi_document
 from reliability.service.problems import ApiError, error_body
@@ -110,6 +111,7 @@ ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
+    *DASHBOARD_ROUTES,
 ]
 
 

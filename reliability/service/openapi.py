@@ -203,6 +203,7 @@ def _paths() -> dict[str, Any]:
                         {"type": "string", "enum": ["running", "succeeded", "failed"]},
                         "only workflows with this outcome",
                     ),
+                    _query("agent", {"type": "string"}, "only workflows in which this agent took a step"),
                 ],
                 "responses": {
                     **_ok(
@@ -255,6 +256,45 @@ def _paths() -> dict[str, Any]:
                 "summary": "Recompute the hash chain: rledger verify --format json",
                 "security": secured,
                 "responses": {**_ok("the verdict", schema=_ref("Verify")), **_errors(*READ)},
+            }
+        },
+        "/v1/series": {
+            "get": {
+                "summary": "The seven metrics overall and per agent, per hour or day; spend per day",
+                "security": secured,
+                "responses": {
+                    **_ok(
+                        "the series (a bucket without data is null)",
+                        schema={
+                            "type": "object",
+                            "required": ["bucket_seconds", "times", "metrics", "agents", "costs"],
+                        },
+                    ),
+                    **_errors(*READ),
+                },
+            }
+        },
+        "/v1/signals": {
+            "get": {
+                "summary": "Breaker states and transitions, alerts with deliveries, mode violations, replays",
+                "security": secured,
+                "responses": {
+                    **_ok(
+                        "what the dashboard's breaker, alert and workflow pages list",
+                        schema={
+                            "type": "object",
+                            "required": ["breakers", "transitions", "alerts", "replays"],
+                        },
+                    ),
+                    **_errors(*READ),
+                },
+            }
+        },
+        "/": {
+            "get": {
+                "summary": "The dashboard (an HTML page; its script asks for a read token)",
+                "security": [],
+                "responses": _ok("the page", "text/html", {"type": "string"}),
             }
         },
         "/metrics": {

@@ -7,39 +7,27 @@ worker thread so the event loop keeps serving while a report folds.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from decimal import Decimal
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ledger import LedgerError
-from reliability.commands.report import full_report, parse_budget, report_document, report_facades
+from reliability.commands.report import full_report, parse_budget, report_document
 from reliability.commands.store import verify_document
+from reliability.service.dashboard.data import DashboardData
+from reliability.service.documents import dumps, trail_document
 from reliability.service.params import boolean, known_only, whole_number, window
 from reliability.service.problems import ApiError, ApiProblem, from_ledger_error
 from reliability.service.state import ServiceState, require
 from reliability.service.workflows import WorkflowIndex
 
-__all__ = ["get_report", "get_trail", "get_verify", "get_workflows"]
+__all__ = ["dashboard_of", "get_report", "get_trail", "get_verify", "get_workflows"]
 
 
 def _json(obj: Any) -> Response:
-    return Response(orjson.dumps(obj, default=_default), media_type="application/json")
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:f}"
-    dump = getattr(value, "model_dump", None)
-    if dump is not None:
-        return dump(mode="json")
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    return str(value)
+    return Response(dumps(obj), media_type="application/json")
 
 
 async def _in_thread(state: ServiceState, fn: Any, *args: Any) -> Any:
@@ -76,24 +64,33 @@ async def get_report(request: Request) -> Response:
                 f"as_of {as_of} is outside the ledger (0..{head})",
                 [ApiProblem(message=f"outside the ledger (0..{head})", field="as_of")],
             )
-        # The facades stay between requests (one set per replay scope): each report folds only
-        # the events appended since the last one, instead of loading or folding the ledger again.
-        key = f"report:{'with' if include else 'without'}-replays"
-        facades = state.caches.get(key)
-        if facades is None:
-            facades = state.caches[key] = report_facades(state.ledger, include)
-        return report_document(full_report(state.ledger, args, facades), include_replays=include)
+        # The server's facades, kept between requests (shared with the dashboard's series): each
+        # report folds only the events appended since the last one; --budget overrides apply to
+        # this request only (full_report clears them after).
+        data = dashboard_of(state)
+        metrics = data.metrics_with_replays if include else data.metrics
+        reports = full_report(state.ledger, args, (metrics, data.slo, data.costs))
+        return report_document(reports, include_replays=include)
 
     return _json(await _in_thread(state, build))
+
+
+def dashboard_of(state: ServiceState) -> DashboardData:
+    """The server's long-lived facades and series (made on first use; call with the lock held)."""
+    data: DashboardData | None = state.caches.get("dashboard")
+    if data is None:
+        data = state.caches["dashboard"] = DashboardData(state.ledger)
+    return data
 
 
 async def get_workflows(request: Request) -> Response:
     """Workflows in order of their first event, with outcome, steps and cost; paged by ``after``."""
     state = require(request, "read")
-    known_only(request, ("after", "limit", "outcome"))
+    known_only(request, ("after", "limit", "outcome", "agent"))
     after = whole_number(request, "after", 0) or 0
     limit = whole_number(request, "limit", 100, maximum=state.config.max_page) or 0
     outcome = request.query_params.get("outcome")
+    agent = request.query_params.get("agent")
     if outcome is not None and outcome not in ("running", "succeeded", "failed"):
         raise ApiError(
             422,
@@ -104,7 +101,7 @@ async def get_workflows(request: Request) -> Response:
 
     def build() -> dict[str, Any]:
         index.catch_up(state.ledger)
-        page = index.page(after, limit, outcome) if limit else []
+        page = index.page(after, limit, outcome, agent) if limit else []
         return {
             "workflows": [s.to_json() for s in page],
             "next_after": page[-1].first_offset if page and len(page) == limit else None,
@@ -112,13 +109,6 @@ async def get_workflows(request: Request) -> Response:
         }
 
     return _json(await _in_thread(state, build))
-
-
-def _trail_json(trail: Any) -> dict[str, Any]:
-    fields = {f.name for f in dataclasses.fields(trail)} - {"history", "ledger", "build_started", "tools"}
-    out = {name: getattr(trail, name) for name in sorted(fields)}
-    out["completed"] = trail.completed
-    return out
 
 
 async def get_trail(request: Request) -> Response:
@@ -143,7 +133,7 @@ async def get_trail(request: Request) -> Response:
             trail = builder.build(workflow, checkpoint)
         except (WorkflowNotFoundError, CheckpointNotFoundError) as exc:
             raise ApiError(404, f"not found: {exc}") from None
-        return builder.explain(trail) if fmt == "markdown" else _trail_json(trail)
+        return builder.explain(trail) if fmt == "markdown" else trail_document(trail)
 
     result = await _in_thread(state, build)
     if fmt == "markdown":
