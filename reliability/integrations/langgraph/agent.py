@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -65,12 +66,8 @@ class LangGraphAgent:
         """The real tools by name (what a strict replay runs)."""
         return ToolRegistry({t.name: real_tool(t) for t in self.tools})
 
-    async def run(self, ctx: RunContext, inputs: Any) -> Any:
-        """Build the graph over recorded model and tools and run it; return the outcome.
-
-        The thread id is the workflow id; each checkpoint the graph's checkpointer saves is
-        recorded as ``CheckpointMarked`` with LangGraph's checkpoint id.
-        """
+    def _graph(self, ctx: RunContext) -> tuple[Any, Any]:
+        # The user's graph over recorded model and tools, and the run's config.
         if ctx.replay_of is None:  # recording: the real tools run from the context's registry
             for tool in self.tools:
                 if tool.name not in ctx.tools:
@@ -90,14 +87,74 @@ class LangGraphAgent:
             "callbacks": [LedgerCallbackHandler(ctx)],
             "recursion_limit": self.recursion_limit,
         }
-        state: Any = None
-        async for mode, data in graph.astream(inputs, config, stream_mode=["values", "checkpoints"]):
+        return graph, config
+
+    async def _chunks(
+        self, ctx: RunContext, inputs: Any, modes: Sequence[str], final: list[Any]
+    ) -> AsyncIterator[tuple[str, Any]]:
+        # One graph run, recorded: the chunks of the caller's stream modes, and the final
+        # state in ``final``. The run streams its values and checkpoints whatever the caller
+        # asks, so a streamed run records exactly what an unstreamed one does.
+        graph, config = self._graph(ctx)
+        asked = list(dict.fromkeys(modes))
+        async for mode, data in graph.astream(
+            inputs, config, stream_mode=list(dict.fromkeys([*asked, "values", "checkpoints"]))
+        ):
             if mode == "values":
-                state = data
-            else:
+                final[:] = [data]
+            elif mode == "checkpoints":
                 checkpoint = data["config"]["configurable"]["checkpoint_id"]
                 step = data.get("metadata", {}).get("step")
                 ctx.mark_checkpoint(
                     str(checkpoint), f"langgraph step {step}, next: {list(data.get('next', ()))}"
                 )
-        return self.outcome(state)
+            if mode in asked:
+                yield mode, data
+
+    async def run(self, ctx: RunContext, inputs: Any) -> Any:
+        """Build the graph over recorded model and tools and run it; return the outcome.
+
+        The thread id is the workflow id; each checkpoint the graph's checkpointer saves is
+        recorded as ``CheckpointMarked`` with LangGraph's checkpoint id.
+        """
+        final: list[Any] = []
+        async for _ in self._chunks(ctx, inputs, (), final):
+            pass
+        return self.outcome(final[0] if final else None)
+
+    async def astream(
+        self, ctx: RunContext, inputs: Any, stream_mode: str | Sequence[str] = "updates"
+    ) -> AsyncGenerator[Any, None]:
+        """Run the graph as ``graph.astream`` does, yielding its chunks, recorded as :meth:`run`.
+
+        ``stream_mode`` is LangGraph's: one mode yields its chunks, a list of modes yields
+        ``(mode, chunk)`` pairs. When the stream ends the workflow is completed with the
+        outcome; a stream left early leaves that to the context (which completes the run,
+        without an outcome, when it is left). Each model call's reply arrives whole (a
+        ``messages`` chunk per call, not per token): the recorded model answers once per call.
+        """
+        single = isinstance(stream_mode, str)
+        modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+        final: list[Any] = []
+        async for mode, data in self._chunks(ctx, inputs, modes, final):
+            yield data if single else (mode, data)
+        ctx.complete(self.outcome(final[0] if final else None))
+
+    def stream(
+        self, ctx: RunContext, inputs: Any, stream_mode: str | Sequence[str] = "updates"
+    ) -> Iterator[Any]:
+        """:meth:`astream` for synchronous callers (``graph.stream``): runs on an event loop of its own.
+
+        Call it from a thread with no running event loop (async code uses :meth:`astream`).
+        """
+        loop = asyncio.new_event_loop()
+        chunks = self.astream(ctx, inputs, stream_mode)
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(anext(chunks))
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(chunks.aclose())
+            loop.close()

@@ -29,7 +29,7 @@ class LedgerTracingProcessor(TracingProcessor):
     """Maps the SDK's spans to ledger events, for the runs registered with :meth:`route`.
 
     - agent span → ``StepRecorded`` (agent = the agent's name, the span's duration; failed with
-      the span's error);
+      the span's error, except a guardrail's tripwire, which is the guardrail's step);
     - handoff span → ``StateChanged`` ``active_agent`` = the agent handed to (agent = from);
     - guardrail span → ``StepRecorded`` for ``guardrail:<name>``; a tripped one is failed: the
       run (:class:`AgentsSDKRun`) records it with the guardrail's reason, a route of its own with
@@ -74,7 +74,7 @@ class LedgerTracingProcessor(TracingProcessor):
         if route is None:
             return
         data, ctx = span.span_data, route.ctx
-        error = None if span.error is None else str(span.error.get("message"))
+        error = None if span.error is None or _tripwire(span.error) else str(span.error.get("message"))
         started = route.started.pop(span.span_id, None)
         duration_ms = None if started is None else (time.perf_counter() - started) * 1000
         if isinstance(data, AgentSpanData):
@@ -97,6 +97,17 @@ class LedgerTracingProcessor(TracingProcessor):
 
     def force_flush(self) -> None:
         """Nothing to flush: events are recorded as spans end."""
+
+
+def _tripwire(error: Any) -> bool:
+    # A streamed run also puts a guardrail's tripwire on the agent's span; it is the guardrail's
+    # failed step (as an unstreamed run records it), not a second failure of the agent.
+    data = error.get("data")
+    return (
+        error.get("message") == "Guardrail tripwire triggered"
+        and isinstance(data, dict)
+        and "guardrail" in data
+    )
 
 
 PROCESSOR = LedgerTracingProcessor()
