@@ -40,6 +40,7 @@ from replay.facts import FactRecorder
 from replay.model_calls import ModelCallRecorder
 from replay.models import ModelSource
 from replay.tools import ToolError, ToolRegistry, as_tool_registry, describe_error
+from replay.values import to_json_value
 
 
 class Orchestrator(Protocol):
@@ -146,7 +147,7 @@ class RunContext(FactRecorder, ModelCallRecorder):
                 total_steps=None,
                 total_retries=total_retries,
                 duration_ms=round(duration_ms, 3),
-                outcome=outcome,
+                outcome=to_json_value(outcome),
                 occurred_at=self.now(),
             )
         )
@@ -243,8 +244,8 @@ class RunContext(FactRecorder, ModelCallRecorder):
                 workflow_id=self.workflow_id,
                 agent=self.agent,
                 tool=name,
-                arguments=arguments,
-                result=result,
+                arguments=to_json_value(arguments),
+                result=to_json_value(result),  # a value with no JSON form is marked, never a crash
                 success=error is None,
                 error=error,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
