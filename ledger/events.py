@@ -74,7 +74,12 @@ class WorkflowCompleted(LedgerEvent):
 
 
 class StepRecorded(LedgerEvent):
-    """An agent took one step; ``mode``/``declared_mode`` feed mode adherence."""
+    """An agent took one step; ``mode``/``declared_mode`` feed mode adherence.
+
+    ``duration_ms`` is how long the step itself took (a LangGraph node run, an Agents SDK agent
+    turn), when the recorder measured it. No reliability metric reads it: TCL is tool latency
+    (``tool_duration_ms``, ``ToolCalled``) and WCT workflow time; it is on the trail.
+    """
 
     type: Literal["StepRecorded"] = "StepRecorded"
     agent: Name
@@ -85,6 +90,8 @@ class StepRecorded(LedgerEvent):
     declared_mode: Mode | None = None
     tool_duration_ms: NonNegativeFloat | None = None
     error: str | None = None
+    # Added after steps were stored: left out while unset, so an older step encodes as it did.
+    duration_ms: NonNegativeFloat | None = Field(default=None, exclude_if=_unset)
 
 
 class ToolCalled(LedgerEvent):

@@ -28,6 +28,7 @@ from replay.result import Difference, ReplayDivergedError, ReplayMode, ReplayRes
 from replay.tape import NotOnTapeError
 from replay.tools import ToolError, ToolRegistry, UnknownToolError
 from replay.trail import DecisionTrail, ModelCallRecord, StepRecord, ToolCallRecord, build_trail
+from replay.values import NotReplayableValueError, from_json_value, to_json_value
 
 __all__ = [
     "AlertSetting",
@@ -50,6 +51,7 @@ __all__ = [
     "ModelReply",
     "ModelRequest",
     "NotOnTapeError",
+    "NotReplayableValueError",
     "Orchestrator",
     "ReplayDivergedError",
     "ReplayMode",
@@ -66,10 +68,12 @@ __all__ = [
     "backtest_config",
     "build_trail",
     "explain",
+    "from_json_value",
     "new_workflow_id",
     "record_backtest",
     "render_backtest",
     "run_backtest",
     "run_workflow",
     "state_as_of",
+    "to_json_value",
 ]

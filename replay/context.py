@@ -16,6 +16,7 @@ if ``complete`` was not called; an exception completes it as failed with the err
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from replay.facts import FactRecorder
 from replay.model_calls import ModelCallRecorder
 from replay.models import ModelSource
 from replay.tools import ToolError, ToolRegistry, as_tool_registry, describe_error
+from replay.values import to_json_value
 
 
 class Orchestrator(Protocol):
@@ -59,9 +61,14 @@ class RunContext(FactRecorder, ModelCallRecorder):
             of tool name to callable.
         agent: the default agent for recorded facts.
         clock: aware UTC time source.
-        buffered: keep events in memory and append them in one batch when the run completes
-            (replays use this: a replay's record is atomic and cheap); otherwise each fact is
-            appended as it happens, so a crash loses nothing recorded so far.
+        buffered: keep events in memory and append them in one batch when the run completes,
+            normally or by an exception (replays use this: a replay's record is atomic and
+            cheap; the integrations' recording is cheapest so). A process that dies mid-run
+            loses the events not yet appended: at most the whole run, or at most
+            ``flush_every`` events. Otherwise (the default) each fact is appended as it happens,
+            so a crash loses nothing recorded so far.
+        flush_every: with ``buffered``, also append the buffer whenever it holds this many
+            events (bounding what a crash can lose; order is kept: each batch follows the last).
     """
 
     ledger: Ledger
@@ -70,6 +77,7 @@ class RunContext(FactRecorder, ModelCallRecorder):
     agent: str | None = None
     clock: Clock = utc_now
     buffered: bool = False
+    flush_every: int | None = None
     prices: PriceTable = field(default_factory=PriceTable)
     price_at: datetime | None = None
     """Price LLM calls as of this time (replays use the original run's, so deltas compare like
@@ -90,10 +98,17 @@ class RunContext(FactRecorder, ModelCallRecorder):
     _pending: list[LedgerEvent] = field(default_factory=list, init=False)
     _started_at: datetime | None = field(default=None, init=False)
     _started_monotonic: float = field(default=0.0, init=False)
+    # Sync nodes and tools of a framework record from worker threads: the buffer and its
+    # flushes are one critical section, so no event is appended twice, lost or reordered.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # A plain mapping of name -> callable is a registry too (the guide passes dicts).
         self.tools = as_tool_registry(self.tools) or ToolRegistry()
+        if self.flush_every is not None and (not self.buffered or self.flush_every < 1):
+            raise ValueError(
+                f"flush_every={self.flush_every!r}: a positive batch size, and only with buffered=True"
+            )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -132,7 +147,7 @@ class RunContext(FactRecorder, ModelCallRecorder):
                 total_steps=None,
                 total_retries=total_retries,
                 duration_ms=round(duration_ms, 3),
-                outcome=outcome,
+                outcome=to_json_value(outcome),
                 occurred_at=self.now(),
             )
         )
@@ -144,9 +159,14 @@ class RunContext(FactRecorder, ModelCallRecorder):
 
     def flush(self) -> None:
         """Append buffered events (one atomic batch)."""
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         if self._pending:
-            batch, self._pending = self._pending, []
-            self.ledger.append(batch)
+            # Taken off the buffer only once appended: a failed append keeps them for a retry.
+            self.ledger.append(self._pending)
+            self._pending = []
 
     def __enter__(self) -> Self:
         return self.start()
@@ -174,11 +194,14 @@ class RunContext(FactRecorder, ModelCallRecorder):
         return as_utc(self.clock())
 
     def _record(self, event: LedgerEvent) -> None:
-        self.recorded.append(event)
-        if self.buffered:
-            self._pending.append(event)
-        else:
-            self.ledger.append(event)
+        with self._lock:
+            self.recorded.append(event)
+            if not self.buffered:
+                self.ledger.append(event)
+            else:
+                self._pending.append(event)
+                if self.flush_every is not None and len(self._pending) >= self.flush_every:
+                    self._flush_locked()
 
     async def call_tool(self, name: str, /, **arguments: Any) -> Any:
         """Run a tool through the registry and record the call (the tape)."""
@@ -221,8 +244,8 @@ class RunContext(FactRecorder, ModelCallRecorder):
                 workflow_id=self.workflow_id,
                 agent=self.agent,
                 tool=name,
-                arguments=arguments,
-                result=result,
+                arguments=to_json_value(arguments),
+                result=to_json_value(result),  # a value with no JSON form is marked, never a crash
                 success=error is None,
                 error=error,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),

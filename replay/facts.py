@@ -49,8 +49,9 @@ class FactRecorder:
         required_compensation: bool = False,
         required_human: bool = False,
         error: str | None = None,
+        duration_ms: float | None = None,
     ) -> None:
-        """Record one step of an agent."""
+        """Record one step of an agent (``duration_ms``: how long the step took, if measured)."""
         self._record(
             StepRecorded(
                 workflow_id=self.workflow_id,
@@ -61,6 +62,7 @@ class FactRecorder:
                 required_compensation=required_compensation,
                 required_human=required_human,
                 error=error,
+                duration_ms=None if duration_ms is None else round(duration_ms, 3),
                 occurred_at=self.now(),
             )
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import orjson
@@ -46,24 +47,31 @@ class ModelRequest:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     tools: tuple[Any, ...] = ()
 
-    def as_json(self) -> dict[str, Any]:
-        """The request as stored (tuples become lists)."""
-        loaded: dict[str, Any] = orjson.loads(
-            _canonical(
-                {
-                    "model": self.model,
-                    "messages": list(self.messages),
-                    "parameters": dict(self.parameters),
-                    "tools": list(self.tools),
-                }
-            )
+    @cached_property
+    def canonical(self) -> bytes:
+        """The request's canonical JSON (sorted keys; made once: requests are frozen)."""
+        return _canonical(
+            {
+                "model": self.model,
+                "messages": list(self.messages),
+                "parameters": dict(self.parameters),
+                "tools": list(self.tools),
+            }
         )
+
+    def as_json(self) -> dict[str, Any]:
+        """The request as stored (tuples become lists): a fresh copy each call."""
+        loaded: dict[str, Any] = orjson.loads(self.canonical)
         return loaded
 
-    @property
+    @cached_property
     def hash(self) -> str:
-        """SHA-256 of the canonical JSON of the request: equal requests, equal hashes."""
-        return hashlib.sha256(_canonical(self.as_json())).hexdigest()
+        """SHA-256 of the canonical JSON of the request: equal requests, equal hashes.
+
+        Canonical JSON read back and written again is the same bytes, so this is the digest
+        of the stored request too.
+        """
+        return hashlib.sha256(self.canonical).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from ledger import Clock, Ledger, ModelCalled, ReplayAttempted, ToolCalled, new_
 from projections.metrics import note_automatic
 from replay.context import Orchestrator, RunContext, run_workflow
 from replay.model_tape import Fallback, ModelChange, ModelTape, compare_model_calls
-from replay.result import Difference, ReplayMode, ReplayResult, Significance, stored_json
+from replay.result import Difference, ReplayMode, ReplayResult, Significance, live_json, stored_json
 from replay.tape import TapeRegistry, compare_calls
 from replay.tools import ToolRegistry, Tools, as_tool_registry
 from replay.trail import DecisionTrail
@@ -161,7 +161,7 @@ class Replayer:
         # A run that failed the way the recording failed has the same (error) outcome.
         del completed
         out = []
-        if stored_json(outcome) != stored_json(self.trail.outcome):
+        if live_json(outcome) != stored_json(self.trail.outcome):
             out.append(
                 Difference(
                     "outcome",
@@ -342,7 +342,7 @@ class Replayer:
             "tool_calls": ctx.call_count - len(self.trail.history.tape),
             "model_calls": ctx.model_call_count - len(self.trail.history.model_tape),
             "tokens": _tokens(replay_events) - _tokens(original_events),
-            "outcome_changed": stored_json(outcome) != stored_json(self.trail.outcome),
+            "outcome_changed": live_json(outcome) != stored_json(self.trail.outcome),
         }
         return self._finish(
             ReplayMode.COUNTERFACTUAL,

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import orjson
 
 from ledger import LedgerError
+from replay.values import to_json_value
 
 Significance = Literal["critical", "minor", "expected"]
 
@@ -97,9 +98,14 @@ class ReplayResult:
     @property
     def outcome_changed(self) -> bool:
         """Whether the replay's outcome differs from the recording's."""
-        return bool(stored_json(self.outcome) != stored_json(self.original_outcome))
+        return bool(live_json(self.outcome) != stored_json(self.original_outcome))
 
 
 def stored_json(value: Any) -> Any:
-    """The JSON form of a value, as the ledger stores it (tuples become lists, and so on)."""
+    """The JSON form of a stored value (tuples become lists, and so on)."""
     return orjson.loads(orjson.dumps(value, default=str))
+
+
+def live_json(value: Any) -> Any:
+    """The JSON form a live value is stored in (marked where it has none: ``replay.values``)."""
+    return stored_json(to_json_value(value))

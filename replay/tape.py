@@ -7,8 +7,9 @@ from typing import Any
 
 from ledger import ToolCalled
 from replay.context import RunContext
-from replay.result import Difference, Significance, stored_json
+from replay.result import Difference, Significance, live_json, stored_json
 from replay.tools import RecordedToolFailureError, ToolRegistry
+from replay.values import NotReplayableValueError, from_json_value
 
 
 class NotOnTapeError(LookupError):
@@ -72,17 +73,27 @@ class TapeRegistry(ToolRegistry):
                 f"called '{name}' where the recording called '{taped.tool}'",
             )
             raise NotOnTapeError(f"call {call_index}: the tape has '{taped.tool}', not '{name}'")
-        if stored_json(arguments) != stored_json(taped.arguments):
+        if live_json(arguments) != stored_json(taped.arguments):
             self._diverge(
                 "arguments",
                 call_index,
                 taped.arguments,
-                stored_json(arguments),
+                live_json(arguments),
                 f"'{name}' called with other arguments",
             )
         if not taped.success:
             raise RecordedToolFailureError(taped.error or "recorded failure")
-        return taped.result
+        try:
+            return from_json_value(taped.result)
+        except NotReplayableValueError as exc:
+            self._diverge(
+                "result",
+                call_index,
+                taped.result,
+                None,
+                f"'{name}' returned a value the tape cannot serve ({exc})",
+            )
+            raise
 
     async def call(self, ctx: RunContext, name: str, call_index: int, arguments: dict[str, Any]) -> Any:
         if name in self.overrides:

@@ -31,6 +31,8 @@ class StepRecord:
     declared_mode: str | None
     error: str | None
     offset: int
+    duration_ms: float | None = None
+    """How long the step took, when its recorder measured it."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,13 @@ def build_trail(
         elif kind == "StepRecorded":
             steps.append(
                 StepRecord(
-                    e["agent"], e["success"], get("mode"), get("declared_mode"), get("error"), rec.offset
+                    e["agent"],
+                    e["success"],
+                    get("mode"),
+                    get("declared_mode"),
+                    get("error"),
+                    rec.offset,
+                    get("duration_ms"),
                 )
             )
         elif kind == "ToolCalled":

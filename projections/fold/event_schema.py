@@ -130,7 +130,7 @@ def fields_of(model: type[BaseModel]) -> Callable[[S], S]:
 DICT_READS: dict[str, frozenset[str]] = {
     # replay/trail.py (the timeline) and replay/history.py
     "ToolCalled": frozenset({"tool", "arguments", "result", "success", "error"}),
-    "StepRecorded": frozenset({"agent", "success", "error", "mode", "declared_mode"}),
+    "StepRecorded": frozenset({"agent", "success", "error", "mode", "declared_mode", "duration_ms"}),
     "EvidenceCollected": frozenset({"confidence", "evidence_type", "source"}),
     "CostIncurred": frozenset(
         {"model", "tool", "category", "amount", "currency", "prompt_tokens", "completion_tokens"}

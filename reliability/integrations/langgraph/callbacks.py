@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +22,7 @@ def _node_of(name: Any, tags: list[str] | None, metadata: dict[str, Any] | None)
 
 
 class LedgerCallbackHandler(BaseCallbackHandler):
-    """Records each node run of a graph as a ``StepRecorded`` (agent = node name).
+    """Records each node run of a graph as a ``StepRecorded`` (agent = node name, duration).
 
     A node that raises is a failed step with the error; LangGraph's own control flow
     (interrupts, ``Command`` to a parent: ``GraphBubbleUp``) is not a failure and is not
@@ -36,7 +37,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self._running: dict[UUID, str] = {}
+        self._running: dict[UUID, tuple[str, float]] = {}
 
     def on_chain_start(
         self,
@@ -52,13 +53,15 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         """Note when a node starts."""
         node = _node_of(kwargs.get("name"), tags, metadata)
         if node is not None:
-            self._running[run_id] = node
+            self._running[run_id] = (node, time.perf_counter())
 
     def _finish(self, run_id: UUID, error: str | None) -> None:
         started = self._running.pop(run_id, None)
         if started is None:
             return
-        self.ctx.record_step(error is None, agent=started, error=error)
+        node, at = started
+        duration_ms = (time.perf_counter() - at) * 1000
+        self.ctx.record_step(error is None, agent=node, error=error, duration_ms=duration_ms)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Record a node that finished as a successful step."""

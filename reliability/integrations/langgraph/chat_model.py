@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -73,6 +74,13 @@ class RecordedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "reliability-ledger-recorded"
 
+    def __repr_args__(self) -> Any:
+        # LangChain serialises a non-serialisable model by its repr once per model per run, for
+        # the callbacks; the full repr walks the run context (every event recorded so far) and
+        # the inner model's fields, which cost more than the graph run itself (~8 ms a run).
+        yield "recorded_model", self.recorded_model or model_name_of(self.inner)
+        yield "inner", type(self.inner).__name__
+
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
@@ -86,17 +94,25 @@ class RecordedChatModel(BaseChatModel):
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=schemas, **kwargs)
 
+    @cached_property
+    def _inner_parameters(self) -> dict[str, Any]:
+        # Read once per wrapper (one per run): a missing attribute of a pydantic model is a
+        # raised and caught AttributeError, six times a call otherwise.
+        return {k: v for k in PARAMETERS if (v := getattr(self.inner, k, None)) is not None}
+
+    @cached_property
+    def _recorded_name(self) -> str:
+        return self.recorded_model or model_name_of(self.inner)
+
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> ModelRequest:
-        parameters = {
-            k: getattr(self.inner, k) for k in PARAMETERS if getattr(self.inner, k, None) is not None
-        }
+        parameters = dict(self._inner_parameters)
         parameters.update({k: v for k, v in kwargs.items() if k != "tools"})
         if stop:
             parameters["stop"] = list(stop)
         return ModelRequest(
-            model=self.recorded_model or model_name_of(self.inner),
+            model=self._recorded_name,
             messages=tuple(message_json(m) for m in messages),
             parameters=parameters,
             tools=tuple(kwargs.get("tools") or ()),
@@ -130,18 +146,21 @@ class RecordedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         asked = self._request(messages, stop, kwargs)
+        answered: list[tuple[ModelReply, BaseMessage]] = []
 
         # The inner model's _generate, not its invoke: this wrapper's run is the one the
         # callbacks see (one chat model run per call, not two), and it costs one layer less.
         def invoke(request: ModelRequest) -> ModelReply:
             model, call_args = self._model_for(request)
             sent = messages if request is asked else messages_of(request.messages)
-            result = model._generate(sent, **call_args)
-            return reply_of(result.generations[0].message)
+            message = model._generate(sent, **call_args).generations[0].message
+            reply = reply_of(message)
+            answered.append((reply, message))
+            return reply
 
         ctx: RunContext = self.ctx
         reply = ctx.call_model_sync(asked, invoke, agent=_node())
-        return ChatResult(generations=[ChatGeneration(message=message_from_reply(reply))])
+        return _result(reply, answered)
 
     async def _agenerate(
         self,
@@ -151,16 +170,27 @@ class RecordedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         asked = self._request(messages, stop, kwargs)
+        answered: list[tuple[ModelReply, BaseMessage]] = []
 
         async def invoke(request: ModelRequest) -> ModelReply:
             model, call_args = self._model_for(request)
             sent = messages if request is asked else messages_of(request.messages)
-            result = await model._agenerate(sent, **call_args)
-            return reply_of(result.generations[0].message)
+            message = (await model._agenerate(sent, **call_args)).generations[0].message
+            reply = reply_of(message)
+            answered.append((reply, message))
+            return reply
 
         ctx: RunContext = self.ctx
         reply = await ctx.call_model(asked, invoke, agent=_node())
-        return ChatResult(generations=[ChatGeneration(message=message_from_reply(reply))])
+        return _result(reply, answered)
+
+
+def _result(reply: ModelReply, answered: list[tuple[ModelReply, BaseMessage]]) -> ChatResult:
+    # A model that really ran answers with its own message, as it would unrecorded; a reply
+    # served from the tape is rebuilt from its recorded form.
+    ran = [message for produced, message in answered if produced is reply]
+    message = ran[0] if ran else message_from_reply(reply)
+    return ChatResult(generations=[ChatGeneration(message=message)])
 
 
 def recorded_tool(tool: BaseTool, ctx: RunContext) -> BaseTool:
@@ -175,6 +205,11 @@ def recorded_tool(tool: BaseTool, ctx: RunContext) -> BaseTool:
 
     def call(**arguments: Any) -> Any:
         return ctx.call_tool_sync(tool.name, **arguments)
+
+    # LangChain reads a tool function's type hints on every call (to find injected arguments);
+    # these take only the model's arguments, and string annotations would be evaluated each time.
+    acall.__annotations__ = {}
+    call.__annotations__ = {}
 
     return StructuredTool.from_function(
         func=call,

@@ -122,6 +122,36 @@ class RecordedModel(Model):
         prompt: Any = None,
     ) -> ModelResponse:
         """Answer from the tape in replays, else from the inner model; record the call."""
+        call = _Call(
+            self,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id,
+            conversation_id,
+            prompt,
+        )
+        request = self.request(system_instructions, input, model_settings, tools, handoffs)
+
+        async def invoke(req: ModelRequest) -> ModelReply:
+            model, sys_text, messages, settings = call.target(req)
+            response = await model.get_response(sys_text, messages, settings, *call.rest(), **call.keywords())
+            return reply_of(response)
+
+        reply = await self.ctx.call_model(request, invoke, agent=self.agent_of())
+        return response_of(reply)
+
+    def request(
+        self,
+        system_instructions: str | None,
+        input: Any,
+        model_settings: ModelSettings,
+        tools: list[Any],
+        handoffs: list[Any],
+    ) -> ModelRequest:
+        """The request a call asks, as recorded (the same for a streamed and an unstreamed call)."""
         items = [{"role": "user", "content": input}] if isinstance(input, str) else _json(list(input))
         system = [{"role": "system", "content": system_instructions}] if system_instructions else []
         offered = [
@@ -133,35 +163,79 @@ class RecordedModel(Model):
             for t in tools
         ] + [{"handoff": h.tool_name, "description": h.tool_description} for h in handoffs]
         settings = {k: v for k, v in _json(model_settings.to_json_dict()).items() if v is not None}
-        request = ModelRequest(self.name, tuple(system + items), settings, tuple(offered))
+        return ModelRequest(self.name, tuple(system + items), settings, tuple(offered))
 
-        async def invoke(req: ModelRequest) -> ModelReply:
-            messages = list(req.messages)
-            sys_text = (
-                messages.pop(0)["content"] if messages and messages[0].get("role") == "system" else None
-            )
-            fields = {f.name for f in dataclasses.fields(ModelSettings)}
-            changed = dataclasses.replace(
-                model_settings, **{k: v for k, v in req.parameters.items() if k in fields}
-            )
-            model = self.alternatives.get(req.model, self.inner) if req.model != self.name else self.inner
-            response = await model.get_response(
-                sys_text,
-                messages,
-                changed,
-                tools,
-                output_schema,
-                handoffs,
-                tracing,
-                previous_response_id=previous_response_id,
-                conversation_id=conversation_id,
-                prompt=prompt,
-            )
-            return reply_of(response)
+    def stream_response(
+        self,
+        system_instructions: str | None,
+        input: Any,
+        model_settings: ModelSettings,
+        tools: list[Any],
+        output_schema: Any,
+        handoffs: list[Any],
+        tracing: Any,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: Any = None,
+    ) -> AsyncIterator[Any]:
+        """A streamed call (``Runner.run_streamed``), recorded as :meth:`get_response` records one.
 
-        reply = await self.ctx.call_model(request, invoke, agent=self.agent_of())
-        return response_of(reply)
+        Recording, the inner model's stream events pass through as they come; the call is on
+        the tape once its stream completed. A reply from the tape arrives as one
+        ``response.completed`` event.
+        """
+        from reliability.integrations.openai_agents.streaming import stream_call
 
-    def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        """Streamed runs are not recorded: use ``Runner.run``."""
-        raise NotImplementedError("RecordedModel records Runner.run, not streamed runs (Runner.run_streamed)")
+        call = _Call(
+            self,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id,
+            conversation_id,
+            prompt,
+        )
+        request = self.request(system_instructions, input, model_settings, tools, handoffs)
+        return stream_call(self.ctx, request, call, self.agent_of())
+
+
+@dataclasses.dataclass
+class _Call:
+    """What one model call was given besides the request: how to run a (changed) request for real."""
+
+    model: RecordedModel
+    model_settings: ModelSettings
+    tools: list[Any]
+    output_schema: Any
+    handoffs: list[Any]
+    tracing: Any
+    previous_response_id: str | None
+    conversation_id: str | None
+    prompt: Any
+
+    def target(self, req: ModelRequest) -> tuple[Model, str | None, list[Any], ModelSettings]:
+        """The model to run ``req`` on, with its system text, input items and settings."""
+        messages = list(req.messages)
+        sys_text = messages.pop(0)["content"] if messages and messages[0].get("role") == "system" else None
+        fields = {f.name for f in dataclasses.fields(ModelSettings)}
+        changed = dataclasses.replace(
+            self.model_settings, **{k: v for k, v in req.parameters.items() if k in fields}
+        )
+        own = self.model
+        model = own.alternatives.get(req.model, own.inner) if req.model != own.name else own.inner
+        return model, sys_text, messages, changed
+
+    def rest(self) -> tuple[Any, ...]:
+        """The positional arguments after the settings (tools … tracing)."""
+        return (self.tools, self.output_schema, self.handoffs, self.tracing)
+
+    def keywords(self) -> dict[str, Any]:
+        """The keyword arguments of the call."""
+        return {
+            "previous_response_id": self.previous_response_id,
+            "conversation_id": self.conversation_id,
+            "prompt": self.prompt,
+        }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 from uuid import uuid4
 
@@ -19,9 +19,10 @@ from agents import (
     Runner,
     add_trace_processor,
 )
+from agents.stream_events import StreamEvent
 
 from reliability.integrations.openai_agents.model import RecordedModel
-from reliability.integrations.openai_agents.tracing import PROCESSOR
+from reliability.integrations.openai_agents.tracing import PROCESSOR, Route
 from replay import RunContext, ToolRegistry
 
 _TOOL_CONTEXT: contextvars.ContextVar[Any] = contextvars.ContextVar("sdk_tool_context")
@@ -69,6 +70,8 @@ class AgentsSDKRun:
         model_name: the model name recorded and priced.
         alternatives: models by name a counterfactual ``ModelChange(model=…)`` runs on.
         max_turns: the SDK's turn limit.
+        streamed: run with ``Runner.run_streamed`` (the model's ``stream_response``) instead of
+            ``Runner.run``; recorded the same (what a replay of a streamed run re-runs).
 
     The inputs are the SDK's input (a string, or a list of input items). A tripped guardrail
     ends the run as failed, with a failed step ``guardrail:<name>`` whose error is the reason
@@ -83,7 +86,9 @@ class AgentsSDKRun:
         *,
         alternatives: Mapping[str, Model] | None = None,
         max_turns: int = 10,
+        streamed: bool = False,
     ) -> None:
+        self.streamed = streamed
         self.agent = agent
         self.model = model
         self.model_name = model_name
@@ -106,8 +111,7 @@ class AgentsSDKRun:
             del original_id
         return clones[id(self.agent)]
 
-    async def run(self, ctx: RunContext, inputs: Any) -> Any:
-        """Run the agent; return its final output (JSON)."""
+    def _start(self, ctx: RunContext) -> tuple[str, Route, RunConfig]:
         if not PROCESSOR.installed:  # the SDK's processors are global: add the ledger's once
             add_trace_processor(PROCESSOR)
             PROCESSOR.installed = True
@@ -120,17 +124,59 @@ class AgentsSDKRun:
         model = RecordedModel(
             self.model, ctx, self.model_name, self.alternatives, agent_of=lambda: route.current_agent
         )
-        config = RunConfig(model=model, trace_id=trace_id, workflow_name=ctx.workflow_id)
+        return trace_id, route, RunConfig(model=model, trace_id=trace_id, workflow_name=ctx.workflow_id)
+
+    async def run(self, ctx: RunContext, inputs: Any) -> Any:
+        """Run the agent (``Runner.run``, or streamed if ``streamed``); return its final output (JSON)."""
+        if self.streamed:
+            final: list[Any] = []
+            async for _ in self._events(ctx, inputs, final):
+                pass
+            return _outcome(final[0])
+        trace_id, _, config = self._start(ctx)
         try:
             result = await Runner.run(
                 self._instrumented(ctx), inputs, run_config=config, max_turns=self.max_turns
             )
         except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered) as exc:
-            guardrail = exc.guardrail_result.guardrail
-            name = guardrail.get_name()
-            reason = exc.guardrail_result.output.output_info
-            ctx.record_step(False, agent=f"guardrail:{name}", error=f"tripwire triggered: {reason}")
+            _record_tripwire(ctx, exc)
             raise
         finally:
             PROCESSOR.unroute(trace_id)
         return _outcome(result.final_output)
+
+    async def _events(self, ctx: RunContext, inputs: Any, final: list[Any]) -> AsyncIterator[StreamEvent]:
+        trace_id, _, config = self._start(ctx)
+        try:
+            result = Runner.run_streamed(
+                self._instrumented(ctx), inputs, run_config=config, max_turns=self.max_turns
+            )
+            async for event in result.stream_events():
+                yield event
+            final[:] = [result.final_output]
+        except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered) as exc:
+            _record_tripwire(ctx, exc)
+            raise
+        finally:
+            PROCESSOR.unroute(trace_id)
+
+    async def stream(self, ctx: RunContext, inputs: Any) -> AsyncGenerator[StreamEvent, None]:
+        """Run the agent with ``Runner.run_streamed``, yielding its stream events, recorded as :meth:`run`.
+
+        When the stream ends the workflow is completed with the final output (JSON); a stream
+        left early leaves that to the context. A tripped guardrail is recorded as in
+        :meth:`run` and raised from the stream.
+        """
+        final: list[Any] = []
+        async for event in self._events(ctx, inputs, final):
+            yield event
+        ctx.complete(_outcome(final[0]))
+
+
+def _record_tripwire(
+    ctx: RunContext, exc: InputGuardrailTripwireTriggered | OutputGuardrailTripwireTriggered
+) -> None:
+    # The failed guardrail step, with the reason the guardrail gave (its output_info).
+    name = exc.guardrail_result.guardrail.get_name()
+    reason = exc.guardrail_result.output.output_info
+    ctx.record_step(False, agent=f"guardrail:{name}", error=f"tripwire triggered: {reason}")

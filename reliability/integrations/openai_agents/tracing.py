@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +21,15 @@ class Route:
     defer_tripwires: bool = False
     current_agent: str | None = None
     tripped: list[str] = field(default_factory=list)
+    started: dict[str, float] = field(default_factory=dict)
+    """When each open span started (``perf_counter``), by span id: steps carry their duration."""
 
 
 class LedgerTracingProcessor(TracingProcessor):
     """Maps the SDK's spans to ledger events, for the runs registered with :meth:`route`.
 
-    - agent span → ``StepRecorded`` (agent = the agent's name; failed with the span's error);
+    - agent span → ``StepRecorded`` (agent = the agent's name, the span's duration; failed with
+      the span's error, except a guardrail's tripwire, which is the guardrail's step);
     - handoff span → ``StateChanged`` ``active_agent`` = the agent handed to (agent = from);
     - guardrail span → ``StepRecorded`` for ``guardrail:<name>``; a tripped one is failed: the
       run (:class:`AgentsSDKRun`) records it with the guardrail's reason, a route of its own with
@@ -57,7 +61,11 @@ class LedgerTracingProcessor(TracingProcessor):
     def on_span_start(self, span: Span[Any]) -> None:
         """Note which agent is running (model calls are recorded for it)."""
         route = self.routes.get(span.trace_id)
-        if route is not None and isinstance(span.span_data, AgentSpanData):
+        if route is None:
+            return
+        if isinstance(span.span_data, AgentSpanData | GuardrailSpanData):
+            route.started[span.span_id] = time.perf_counter()
+        if isinstance(span.span_data, AgentSpanData):
             route.current_agent = span.span_data.name
 
     def on_span_end(self, span: Span[Any]) -> None:
@@ -66,9 +74,11 @@ class LedgerTracingProcessor(TracingProcessor):
         if route is None:
             return
         data, ctx = span.span_data, route.ctx
-        error = None if span.error is None else str(span.error.get("message"))
+        error = None if span.error is None or _tripwire(span.error) else str(span.error.get("message"))
+        started = route.started.pop(span.span_id, None)
+        duration_ms = None if started is None else (time.perf_counter() - started) * 1000
         if isinstance(data, AgentSpanData):
-            ctx.record_step(error is None, agent=data.name, error=error)
+            ctx.record_step(error is None, agent=data.name, error=error, duration_ms=duration_ms)
         elif isinstance(data, HandoffSpanData):
             ctx.set_state("active_agent", data.to_agent)
         elif isinstance(data, GuardrailSpanData):
@@ -79,6 +89,7 @@ class LedgerTracingProcessor(TracingProcessor):
                 not data.triggered,
                 agent=f"guardrail:{data.name}",
                 error="tripwire triggered" if data.triggered else None,
+                duration_ms=duration_ms,
             )
 
     def shutdown(self) -> None:
@@ -86,6 +97,17 @@ class LedgerTracingProcessor(TracingProcessor):
 
     def force_flush(self) -> None:
         """Nothing to flush: events are recorded as spans end."""
+
+
+def _tripwire(error: Any) -> bool:
+    # A streamed run also puts a guardrail's tripwire on the agent's span; it is the guardrail's
+    # failed step (as an unstreamed run records it), not a second failure of the agent.
+    data = error.get("data")
+    return (
+        error.get("message") == "Guardrail tripwire triggered"
+        and isinstance(data, dict)
+        and "guardrail" in data
+    )
 
 
 PROCESSOR = LedgerTracingProcessor()

@@ -14,7 +14,15 @@ from agents import (
     Usage,
     function_tool,
 )
-from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseFunctionToolCall,
+    ResponseOutputItemDoneEvent,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseUsage,
+)
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from reliability.integrations.openai_agents import AgentsSDKRun, keep_traces_local
@@ -46,6 +54,7 @@ class FakeModel(Model):
     def __init__(self, script: list[list[Any]]) -> None:
         self.script = list(script)
         self.asked: list[Any] = []
+        self.streamed = 0
 
     async def get_response(
         self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any
@@ -64,8 +73,37 @@ class FakeModel(Model):
         )
         return ModelResponse(output=output, usage=usage, response_id=None)
 
-    def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        raise NotImplementedError
+    async def stream_response(
+        self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """The same answer as a stream: each output item done, then the completed response."""
+        self.streamed += 1
+        answer = await self.get_response(system_instructions, input, *args, **kwargs)
+        for i, item in enumerate(answer.output):
+            yield ResponseOutputItemDoneEvent(
+                type="response.output_item.done", item=item, output_index=i, sequence_number=i
+            )
+        u = answer.usage
+        response = Response(
+            id=f"resp-{len(self.asked)}",
+            created_at=0,
+            model="fake",
+            object="response",
+            output=answer.output,
+            parallel_tool_calls=False,
+            tool_choice="auto",
+            tools=[],
+            usage=ResponseUsage(
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+                total_tokens=u.total_tokens,
+                input_tokens_details=u.input_tokens_details,
+                output_tokens_details=u.output_tokens_details,
+            ),
+        )
+        yield ResponseCompletedEvent(
+            type="response.completed", response=response, sequence_number=len(answer.output)
+        )
 
 
 @function_tool
@@ -89,7 +127,7 @@ async def no_swearing(ctx: Any, agent: Any, input: Any) -> GuardrailFunctionOutp
     return GuardrailFunctionOutput(output_info="rude word 'darn'" if rude else "ok", tripwire_triggered=rude)
 
 
-def make_run(answers: list[list[Any]] | None = None) -> AgentsSDKRun:
+def make_run(answers: list[list[Any]] | None = None, *, streamed: bool = False) -> AgentsSDKRun:
     """The triage → billing agents over a fresh scripted model."""
     billing = Agent(name="billing", instructions="You handle billing.", tools=[order_status])
     triage = Agent(
@@ -98,4 +136,5 @@ def make_run(answers: list[list[Any]] | None = None) -> AgentsSDKRun:
         handoffs=[billing],
         input_guardrails=[InputGuardrail(guardrail_function=no_swearing, run_in_parallel=False)],
     )
-    return AgentsSDKRun(triage, FakeModel(script() if answers is None else answers), "gpt-4o-mini")
+    model = FakeModel(script() if answers is None else answers)
+    return AgentsSDKRun(triage, model, "gpt-4o-mini", streamed=streamed)

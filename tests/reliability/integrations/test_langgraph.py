@@ -30,6 +30,12 @@ async def test_a_graph_run_is_recorded_with_steps_model_calls_costs_tools_and_ch
     assert outcome == "Order A-7 is refundable." == trail.outcome and trail.success
     assert [s.agent for s in trail.steps] == ["agent", "tools", "agent", "tools", "agent"]
     assert all(s.success for s in trail.steps)
+    # Each node's step carries its duration, which spans the model or tool call made inside it.
+    inside = [c.duration_ms for c in trail.history.model_tape]
+    inside[1:1] = [trail.tool_calls[0].duration_ms]
+    inside[3:3] = [trail.tool_calls[1].duration_ms]
+    spans = [(s.duration_ms, d) for s, d in zip(trail.steps, inside, strict=True)]
+    assert all(step is not None and d is not None and step >= d for step, d in spans), spans
     assert [(c.tool, c.arguments) for c in trail.tool_calls] == [
         ("search", {"query": "refunds"}),
         ("lookup", {"order_id": "A-7"}),

@@ -39,6 +39,11 @@ async def test_an_agent_run_with_a_tool_and_a_handoff_is_recorded(make_ledger: A
         ("order_status", {"order_id": "A-7"}, "order 7: delivered".replace("7", "A-7"))
     ]
     calls = trail.history.model_tape
+    # Each step carries its span's duration: an agent's spans its model calls (and its tool's).
+    guard, triage, billing = (s.duration_ms for s in trail.steps)
+    assert guard is not None and triage is not None and billing is not None
+    assert triage >= calls[0].duration_ms
+    assert billing >= calls[1].duration_ms + calls[2].duration_ms + trail.tool_calls[0].duration_ms
     assert [(c.call_index, c.agent) for c in calls] == [(0, "triage"), (1, "billing"), (2, "billing")]
     assert calls[0].messages == (
         {"role": "system", "content": "Route the customer."},
