@@ -67,9 +67,7 @@ async def get_report(request: Request) -> Response:
         # The server's facades, kept between requests (shared with the dashboard's series): each
         # report folds only the events appended since the last one; --budget overrides apply to
         # this request only (full_report clears them after).
-        data = dashboard_of(state)
-        metrics = data.metrics_with_replays if include else data.metrics
-        reports = full_report(state.ledger, args, (metrics, data.slo, data.costs))
+        reports = full_report(state.ledger, args, dashboard_of(state).facades(include))
         return report_document(reports, include_replays=include)
 
     return _json(await _in_thread(state, build))

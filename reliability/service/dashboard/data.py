@@ -10,7 +10,6 @@ observations is ``null``, never 0.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -81,21 +80,10 @@ class DashboardData:
         self._series: dict[str, Any] | None = None
         self._series_key: tuple[int, int] = (-1, -1)
 
-    def reports(
-        self,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        as_of: int | None = None,
-        *,
-        include_replays: bool = False,
-    ) -> dict[str, Any]:
-        """The metrics, SLO and cost reports (what ``commands.full_report`` builds, from kept facades)."""
+    def facades(self, include_replays: bool = False) -> tuple[Any, Any, Any]:
+        """The kept metrics, SLO and cost facades, for ``commands.full_report`` (call with the lock held)."""
         metrics = self.metrics_with_replays if include_replays else self.metrics
-        return {
-            "metrics": metrics.report(since, until, as_of=as_of),
-            "slo": self.slo.report(since, until, as_of=as_of),
-            "costs": self.costs.report(since, until, as_of=as_of, include_replays=include_replays),
-        }
+        return metrics, self.slo, self.costs
 
     def series(self) -> dict[str, Any]:
         """The seven metrics overall and per agent, and the spend, per bucket over the data's span."""
