@@ -122,18 +122,16 @@ class RecordedModel(Model):
         prompt: Any = None,
     ) -> ModelResponse:
         """Answer from the tape in replays, else from the inner model; record the call."""
-        call = _Call(
-            self,
+        call, request = self._prepare(
+            system_instructions,
+            input,
             model_settings,
             tools,
             output_schema,
             handoffs,
             tracing,
-            previous_response_id,
-            conversation_id,
-            prompt,
+            (previous_response_id, conversation_id, prompt),
         )
-        request = self.request(system_instructions, input, model_settings, tools, handoffs)
 
         async def invoke(req: ModelRequest) -> ModelReply:
             model, sys_text, messages, settings = call.target(req)
@@ -142,6 +140,21 @@ class RecordedModel(Model):
 
         reply = await self.ctx.call_model(request, invoke, agent=self.agent_of())
         return response_of(reply)
+
+    def _prepare(
+        self,
+        system_instructions: str | None,
+        input: Any,
+        model_settings: ModelSettings,
+        tools: list[Any],
+        output_schema: Any,
+        handoffs: list[Any],
+        tracing: Any,
+        keywords: tuple[str | None, str | None, Any],
+    ) -> tuple[_Call, ModelRequest]:
+        """The inner call's arguments and the recorded request (one for a streamed or plain call)."""
+        call = _Call(self, model_settings, tools, output_schema, handoffs, tracing, *keywords)
+        return call, self.request(system_instructions, input, model_settings, tools, handoffs)
 
     def request(
         self,
@@ -187,18 +200,16 @@ class RecordedModel(Model):
         """
         from reliability.integrations.openai_agents.streaming import stream_call
 
-        call = _Call(
-            self,
+        call, request = self._prepare(
+            system_instructions,
+            input,
             model_settings,
             tools,
             output_schema,
             handoffs,
             tracing,
-            previous_response_id,
-            conversation_id,
-            prompt,
+            (previous_response_id, conversation_id, prompt),
         )
-        request = self.request(system_instructions, input, model_settings, tools, handoffs)
         return stream_call(self.ctx, request, call, self.agent_of())
 
 
