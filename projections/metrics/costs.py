@@ -10,7 +10,8 @@ exceed it. Budgets themselves are events (``BudgetSet``, ``BudgetRemoved``, fold
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -75,13 +76,12 @@ class CostTracker(Facade[CostProjection]):
         """Add or replace a budget (by name), recorded in the ledger for every tracker on it.
 
         Setting a budget the ledger holds with the same values appends nothing; a change is a new
-        ``BudgetSet``, decided at the version of the budget's limits (a concurrent change makes
-        it decide again).
+        ``BudgetSet``, decided at the version of its limits (a concurrent change decides again).
 
         Args:
             budget: the budget.
-            record: ``False`` keeps it for this tracker only (an override of the ledger's budget
-                of that name, e.g. ``rledger report --budget``); nothing is appended.
+            record: ``False`` keeps it for this tracker only (an override of the ledger's budget of
+                that name); nothing is appended. :meth:`overriding` holds overrides for one block.
         """
         with self._lock:
             if not record:
@@ -90,10 +90,15 @@ class CostTracker(Facade[CostProjection]):
             self._overrides.pop(budget.name, None)
             self._change_budget(budget.name, lambda: budget.to_event(self.now()), budget)
 
-    def clear_overrides(self) -> None:
-        """Forget every budget set with ``record=False`` (the ledger's budgets stay in force)."""
+    @contextlib.contextmanager
+    def overriding(self, budgets: Iterable[CostBudget]) -> Iterator[None]:
+        """Hold ``budgets`` as overrides (``record=False``) in the block; the earlier ones after it."""
         with self._lock:
-            self._overrides.clear()
+            before, self._overrides = self._overrides, {**self._overrides, **{b.name: b for b in budgets}}
+        try:
+            yield
+        finally:
+            self._overrides = before  # one reference swap: atomic, the lock adds nothing
 
     def remove_budget(self, name: str) -> None:
         """Remove a budget: a ``BudgetRemoved`` event (or, for one kept for this tracker only, forget it).

@@ -90,26 +90,21 @@ def full_report(
     Replay workflows (``replay_of`` set) are left out of the metrics and costs, and counted as
     excluded, unless ``args.include_replays``. ``facades`` (from :func:`report_facades`, with the
     same replay scope) are reused, so a report folds only the events since their last one; the
-    ``--budget`` overrides apply to this report only.
+    ``--budget`` overrides apply to this report only (the facades' own come back after it).
     """
     replays = bool(getattr(args, "include_replays", False))
     metrics, slo, costs = facades if facades is not None else report_facades(ledger, replays)
-    costs.clear_overrides()
-    for budget in getattr(args, "budget", None) or []:
-        costs.set_budget(budget, record=False)  # an override for this run only
     since, until, as_of = (
         getattr(args, "since", None),
         getattr(args, "until", None),
         getattr(args, "as_of", None),
     )
-    try:
+    with costs.overriding(getattr(args, "budget", None) or []):  # for this report only
         return {
             "metrics": metrics.report(since, until, as_of=as_of),
             "slo": slo.report(since, until, as_of=as_of),
             "costs": costs.report(since, until, as_of=as_of, include_replays=replays),
         }
-    finally:
-        costs.clear_overrides()
 
 
 QUOTIENTS = ("cost_per_workflow", "cost_per_successful_workflow")

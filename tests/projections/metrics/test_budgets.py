@@ -201,3 +201,20 @@ def test_under_freezegun_a_cost_just_recorded_counts() -> None:
         assert not tracker.is_within_budget()
         assert [b.spend for b in tracker.get_report().budgets] == [Decimal("1.01")]
         tracker.close()
+
+
+def test_overrides_held_for_a_block_give_back_the_ones_before_and_append_nothing() -> None:
+    with open_ledger("memory://") as ledger:
+        tracker = CostTracker(ledger=ledger)
+        tracker.set_budget(CostBudget("daily", "1.00", 24))  # the ledger's
+        tracker.set_budget(CostBudget("weekly", "5.00", 168), record=False)  # this tracker's own
+        before = ledger.latest_offset()
+
+        with tracker.overriding([CostBudget("daily", "0.10", 24), CostBudget("hourly", "0.01", 1)]):
+            held = tracker.get_budgets()
+        after = tracker.get_budgets()
+        appended = ledger.latest_offset() - before
+
+    assert held["daily"].total_limit == Decimal("0.10") and "hourly" in held and "weekly" in held
+    assert after["daily"].total_limit == Decimal("1.00") and "hourly" not in after and "weekly" in after
+    assert appended == 0
