@@ -44,6 +44,7 @@ def test_the_server_signs_each_new_head_and_the_last_one_at_shutdown(
     heads.mkdir()
     assert cli.main(["anchor", "--new-key", str(key)]) == 0
     server = serve(db, "--anchor-every", "0.2", "--anchor-out", str(heads), "--anchor-key", str(key))
+    _wait_for(heads, 0)  # the start-up anchor, before anything is appended
     with server.client("ingest") as client:
         assert client.post("/v1/events", json=[_step(0), _step(1)]).status_code in (200, 201)
         _wait_for(heads, 2)
