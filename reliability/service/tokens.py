@@ -237,6 +237,7 @@ class TokenStore:
         True for a token checked before (right or wrong) and for one that names no known key,
         which is refused at once; False means a scrypt check (~tens of ms of CPU) is due.
         """
+        self.refresh()  # a key added to the file since the last look is known here too
         fingerprint = hashlib.sha256(token.encode()).digest()
         with self._lock:
             if fingerprint in self._checked:
