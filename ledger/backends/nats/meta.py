@@ -238,12 +238,14 @@ class NatsMeta(NatsReads):
         """Every stored projection's position (what pruning may not pass)."""
 
         async def keys() -> list[str]:
-            try:
-                return [k for k in await self.meta.keys() if k.startswith("view.")]
-            except Exception as exc:  # nats-py raises NoKeysError when the bucket has none
-                if type(exc).__name__ == "NoKeysError":
-                    return []
-                raise
+            # The stream's per-subject counts, one request. Not ``KeyValue.keys()``: its watcher
+            # can signal "no more" before the first entry arrives (nats-py checks the consumer's
+            # pending count against what its callback has counted so far), so under load it
+            # answered "no keys" for a bucket that had them.
+            prefix = f"{self.meta._pre}view."
+            info = await self.meta._js.stream_info(self.meta._stream, subjects_filter=f"{prefix}>")
+            subjects = info.state.subjects or {}
+            return [s[len(self.meta._pre) :] for s in subjects]
 
         out: dict[str, int] = {}
         for key in self.loop.run(keys(), "read"):
