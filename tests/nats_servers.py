@@ -52,9 +52,16 @@ class NatsServer:
     """One nats-server process with JetStream (optionally a node of a cluster)."""
 
     def __init__(
-        self, store: Path, *, name: str = "n1", cluster_port: int | None = None, routes: list[int] = ()
-    ) -> None:  # type: ignore[assignment]
+        self,
+        store: Path,
+        *,
+        name: str = "n1",
+        cluster_port: int | None = None,
+        routes: list[int] = (),  # type: ignore[assignment]
+        advertise: str | None = None,
+    ) -> None:
         self.store = store
+        self.advertise = advertise
         self.name = name
         self.port = free_port()
         self.monitor = free_port()
@@ -94,6 +101,14 @@ class NatsServer:
                 "--routes",
                 routes,
             ]
+            if self.advertise is not None:
+                # Routes only where told (through a test's proxies): no route learned by gossip
+                # goes around them, and clients learn no other server to fail over to.
+                # One route per pair, not a pool: pooled connections are dialled at the address
+                # a peer advertises, which here leads nowhere.
+                config = self.store.parent / f"{self.name}.conf"
+                config.write_text("cluster { pool_size: -1 }\n")
+                args += ["-c", str(config), "--cluster_advertise", self.advertise, "--no_advertise=true"]
         log = open(self.store.parent / f"{self.name}.log", "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(args, stdout=log, stderr=log)
         log.close()
