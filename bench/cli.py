@@ -62,6 +62,10 @@ def measure(runs: int, events: int, tmp: str | None) -> list[dict[str, Any]]:
         url = f"sqlite:///{os.path.join(d, 'startup.db')}"
         fill(url, events)
         env = {**os.environ, "RLEDGER_URL": url}
+        # A user's interpreter caches compiled modules; one told not to (this workplace sets
+        # PYTHONDONTWRITEBYTECODE) compiles every project module at each start, ~25 ms of
+        # ``--help``. The warm-up round writes the cache, as a user's first run does.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cases: dict[str, Callable[[], float]] = {
             "python -c pass": partial(wall_ms, [python, "-c", "pass"], env)
         }
