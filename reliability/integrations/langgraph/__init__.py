@@ -29,6 +29,7 @@ from reliability.integrations.versions import require
 require("langgraph")
 require("langchain-core")
 
+from reliability.integrations.langgraph import commands as _commands  # noqa: E402, F401  (registers Command)
 from reliability.integrations.langgraph.agent import LangGraphAgent  # noqa: E402
 from reliability.integrations.langgraph.callbacks import LedgerCallbackHandler  # noqa: E402
 from reliability.integrations.langgraph.chat_model import RecordedChatModel, recorded_tool  # noqa: E402
