@@ -23,6 +23,7 @@ from reliability.integrations.langgraph.messages import (
     messages_of,
     reply_of,
 )
+from reliability.integrations.langgraph.steps import path_of
 from replay import ModelReply, ModelRequest, RunContext
 
 PARAMETERS = ("temperature", "max_tokens", "top_p", "seed", "frequency_penalty", "presence_penalty")
@@ -30,13 +31,18 @@ PARAMETERS = ("temperature", "max_tokens", "top_p", "seed", "frequency_penalty",
 
 
 def _node() -> str | None:
-    # The LangGraph node the call happens in: the agent it is recorded for.
+    # The LangGraph node the call happens in: the agent it is recorded for (a subgraph's node by
+    # its path, "outer:inner", as its step is named).
     try:
         from langgraph.config import get_config
 
-        node = get_config().get("metadata", {}).get("langgraph_node")
+        metadata = get_config().get("metadata", {})
     except RuntimeError:  # called outside a graph run
         return None
+    namespace = metadata.get("langgraph_checkpoint_ns")
+    if isinstance(namespace, str) and "|" in namespace:
+        return path_of(namespace)
+    node = metadata.get("langgraph_node")
     return str(node) if node else None
 
 
