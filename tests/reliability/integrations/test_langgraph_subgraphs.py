@@ -110,3 +110,18 @@ async def test_a_stream_yields_the_outer_chunks_unless_subgraphs_are_asked(make_
     for workflow in ("outer", "inner"):
         trail = await DecisionTrailBuilder(ledger).build_trail(workflow)
         assert [s.agent for s in trail.steps] == STEPS
+
+
+@sync
+async def test_the_callback_handler_names_a_subgraphs_nodes_by_their_path(make_ledger: Any) -> None:
+    from reliability.integrations.langgraph import LedgerCallbackHandler
+    from tests.reliability.integrations.test_langgraph_streaming import ToolTakingFake
+
+    ledger = make_ledger()
+    graph = build(ToolTakingFake(responses=answers()), [lookup])  # run by hand, unrecorded tools
+    async with RunContext(ledger, "by-hand", inputs=INPUTS) as ctx:
+        config: Any = {"configurable": {"thread_id": "h"}, "callbacks": [LedgerCallbackHandler(ctx)]}
+        await graph.ainvoke(INPUTS, config)
+
+    trail = await DecisionTrailBuilder(ledger).build_trail("by-hand")
+    assert sorted(s.agent for s in trail.steps) == sorted(STEPS)
