@@ -12,6 +12,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from reliability.integrations.langgraph.callbacks import LedgerCallbackHandler
 from reliability.integrations.langgraph.chat_model import RecordedChatModel, real_tool, recorded_tool
 from reliability.integrations.langgraph.steps import NodeSteps
 from replay import RunContext, ToolRegistry
@@ -128,9 +129,17 @@ class LangGraphAgent:
         asked = list(dict.fromkeys(modes))
         steps = NodeSteps(ctx)
         own = ["values", "checkpoints", "tasks", "updates"]
-        async for namespace, mode, data in graph.astream(
-            inputs, config, stream_mode=list(dict.fromkeys([*asked, *own])), subgraphs=True
+        # LangGraph's "messages" stream differs with subgraphs streamed (a subgraph's messages
+        # come from its nodes, not whole from the subgraph node): for a caller who asks for it
+        # without subgraphs, a callback handler records the subgraphs' nodes instead (the
+        # messages stream runs callbacks anyway).
+        nested = subgraphs or "messages" not in asked
+        if not nested:
+            config["callbacks"] = [LedgerCallbackHandler(ctx, subgraph_nodes_only=True)]
+        async for item in graph.astream(
+            inputs, config, stream_mode=list(dict.fromkeys([*asked, *own])), subgraphs=nested
         ):
+            namespace, mode, data = item if nested else ((), *item)
             if mode == "tasks":
                 steps.task(namespace, data)
             elif mode == "updates":

@@ -37,12 +37,16 @@ class LedgerCallbackHandler(BaseCallbackHandler):
 
     Args:
         ctx: the run context the steps are recorded in.
+        subgraph_nodes_only: record only the nodes of subgraphs (``LangGraphAgent`` records the
+            graph's own nodes from its stream, and a subgraph's this way when a ``messages``
+            stream must not stream subgraphs).
     """
 
     run_inline = True  # record in the graph's own order, not from a thread pool
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, *, subgraph_nodes_only: bool = False) -> None:
         self.ctx = ctx
+        self.subgraph_nodes_only = subgraph_nodes_only
         self._running: dict[UUID, tuple[str, float]] = {}
 
     def on_chain_start(
@@ -58,7 +62,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """Note when a node starts."""
         node = _node_of(kwargs.get("name"), tags, metadata)
-        if node is not None:
+        if node is not None and (":" in node or not self.subgraph_nodes_only):
             self._running[run_id] = (node, time.perf_counter())
 
     def _finish(self, run_id: UUID, error: str | None) -> None:

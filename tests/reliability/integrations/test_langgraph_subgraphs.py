@@ -125,3 +125,30 @@ async def test_the_callback_handler_names_a_subgraphs_nodes_by_their_path(make_l
 
     trail = await DecisionTrailBuilder(ledger).build_trail("by-hand")
     assert sorted(s.agent for s in trail.steps) == sorted(STEPS)
+
+
+@sync
+async def test_a_messages_stream_is_langgraphs_own_and_still_records_the_inner_steps(
+    make_ledger: Any,
+) -> None:
+    from tests.reliability.integrations.test_langgraph_streaming import ToolTakingFake
+
+    def seen(chunks: list[Any]) -> list[tuple[str, str, Any]]:
+        return [(type(m).__name__, meta["langgraph_node"], m.content) for m, meta in chunks]
+
+    unrecorded = build(ToolTakingFake(responses=answers()), [lookup])
+    expected = [
+        c
+        async for c in unrecorded.astream(
+            INPUTS, {"configurable": {"thread_id": "u"}}, stream_mode="messages"
+        )
+    ]
+    ledger = make_ledger()
+    async with RunContext(ledger, "messages", inputs=INPUTS) as ctx:
+        chunks = [c async for c in agent().astream(ctx, INPUTS, stream_mode="messages")]
+
+    assert seen(chunks) == seen(expected) and len(chunks) == 4
+    trail = await DecisionTrailBuilder(ledger).build_trail("messages")
+    assert [s.agent for s in trail.steps] == STEPS
+    result = await Replayer(trail).simulated_replay(agent(scripted=False))
+    assert result.success and result.is_exact_match(), result.differences
