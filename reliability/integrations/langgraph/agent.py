@@ -197,8 +197,8 @@ class LangGraphAgent:
         (``break`` out of :meth:`stream`, ``aclose()``), or leaves the run context with it still
         open — completes the workflow as not successful, with the outcome
         :func:`abandoned_outcome` (``{"abandoned": "the caller stopped reading the stream after N
-        chunks", …}``), and flushes a buffered context. Each model call's reply arrives whole
-        (a ``messages`` chunk per call, not per token): the recorded model answers once per call.
+        chunks", …}``), and flushes a buffered context. In ``messages`` mode a chat model that
+        streams sends its reply token by token, recorded once whole (``RecordedChatModel._stream``).
         """
         single = isinstance(stream_mode, str)
         modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
