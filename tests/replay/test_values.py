@@ -219,7 +219,7 @@ class Point:
 
 
 def test_a_registered_kind_is_stored_by_its_encoder_and_rebuilt_by_its_decoder() -> None:
-    from replay.values import register_value_kind
+    from replay import register_value_kind
 
     def encode(p: Point) -> dict[str, Any]:
         if p.fail:

@@ -26,8 +26,7 @@ from reliability.integrations.langgraph.messages import (
     whole_chunk,
 )
 from reliability.integrations.langgraph.steps import path_of
-from replay import ModelReply, ModelRequest, RunContext
-from replay.model_calls import PendingModelCall
+from replay import ModelReply, ModelRequest, PendingModelCall, RunContext
 
 PARAMETERS = ("temperature", "max_tokens", "top_p", "seed", "frequency_penalty", "presence_penalty")
 """The inner model's attributes recorded as a request's parameters (when it has them)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from langgraph.types import Command, Send
 
-from replay.values import from_json_value, register_value_kind, to_json_value
+from replay import from_json_value, register_value_kind, to_json_value
 
 COMMAND = "langgraph.command"
 SEND = "langgraph.send"
