@@ -25,7 +25,8 @@ class NodeSteps:
     (a node that finished; so a caller who stops reading right after a node's update still has
     the step), or its result chunk (a node that failed, with the error, or wrote nothing). An
     interrupted node is not a step yet (it runs again when resumed), nor a failure. A subgraph
-    node's step comes after its inner nodes' steps (it finishes last) and spans them.
+    node's step comes after its inner nodes' steps (it finishes last) and spans them; an inner
+    node that handed a ``Command`` to the parent graph ends when its subgraph node does.
     """
 
     def __init__(self, ctx: RunContext) -> None:
@@ -42,6 +43,14 @@ class NodeSteps:
 
     def _record(self, task_id: str, error: Any = None) -> None:
         node, started = self.running.pop(task_id)
+        if error is None and len(self.running) > 0:
+            # A subgraph node that finished while nodes of its own are still "running": they
+            # ended by handing a Command to this graph's parent (``Command.PARENT``, LangGraph's
+            # control flow, not a failure), which has no update of its own. They are steps that
+            # succeeded, before their subgraph node's.
+            inner = node + ":"
+            for waiting in [t for t, (name, _) in self.running.items() if name.startswith(inner)]:
+                self._record(waiting)
         self.ctx.record_step(
             error is None,
             agent=node,

@@ -190,3 +190,50 @@ def test_every_command_field_round_trips() -> None:
     assert (back.goto[1].node, back.goto[1].arg) == ("worker", {"x": b"\x00"})
     assert back.resume == {"interrupt-1": "yes"}
     assert from_json_value(to_json_value(Command(goto=Send("a", 1)))).goto == Send("a", 1)
+
+
+@tool
+def handoff(to: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command:
+    """Hand the conversation to another agent of the parent graph."""
+    note = ToolMessage(content=f"handed to {to}", tool_call_id=tool_call_id)
+    return Command(graph=Command.PARENT, goto=to, update={"messages": [note]})
+
+
+def build_handoff(model: BaseChatModel, tools: list[BaseTool]) -> Any:
+    """``triage`` (a subgraph: ``think`` → ``tools``) hands off to the parent's ``billing``."""
+    bound = model.bind_tools(tools)
+    triage = StateGraph(MessagesState)
+    triage.add_node("think", lambda state: {"messages": [bound.invoke(state["messages"])]})
+    triage.add_node("tools", ToolNode(tools))
+    triage.add_edge(START, "think")
+    triage.add_edge("think", "tools")
+    graph = StateGraph(MessagesState)
+    graph.add_node("triage", triage.compile(), destinations=("billing",))
+    graph.add_node("billing", lambda state: {"messages": [AIMessage(content="billing here")]})
+    graph.add_edge(START, "triage")
+    graph.add_edge("billing", END)
+    return graph.compile(checkpointer=InMemorySaver())
+
+
+@sync
+async def test_a_command_to_the_parent_graph_is_a_handoff_step_and_replays(make_ledger: Any) -> None:
+    ledger = make_ledger()
+    call = {"name": "handoff", "args": {"to": "billing"}, "id": "call-h"}
+
+    def make_handoff(answers: list[Any]) -> LangGraphAgent:
+        return LangGraphAgent(build_handoff, fake_model(answers), [handoff], model_name="gpt-4o")
+
+    ctx = RunContext(ledger, "handoff", inputs=INPUTS)
+    await run_workflow(make_handoff([AIMessage(content="", tool_calls=[call])]), ctx, INPUTS)
+    trail = await DecisionTrailBuilder(ledger).build_trail("handoff")
+
+    steps = [(s.agent, s.success) for s in trail.steps]
+    assert steps == [("triage:think", True), ("triage:tools", True), ("triage", True), ("billing", True)]
+    assert trail.tool_calls[0].result["graph"] == "__parent__" and trail.outcome == "billing here"
+    for result in (
+        await Replayer(trail).simulated_replay(make_handoff([])),
+        await Replayer(trail).strict_replay(make_handoff([]), make_handoff([]).tool_registry),
+    ):
+        assert result.success and result.differences == (), result.differences
+        replayed = await DecisionTrailBuilder(ledger).build_trail(result.replay_workflow_id)
+        assert [(s.agent, s.success) for s in replayed.steps] == steps
