@@ -31,7 +31,8 @@ class NodeSteps:
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self.running: dict[str, tuple[str, float]] = {}  # task id -> (node path, started)
+        # task id -> (node path, started, its namespace, the namespace of a subgraph it runs)
+        self.running: dict[str, tuple[str, float, tuple[str, ...], tuple[str, ...]]] = {}
         self._prefixes: dict[tuple[str, ...], str] = {(): ""}
 
     def _prefix(self, namespace: tuple[str, ...]) -> str:
@@ -42,14 +43,15 @@ class NodeSteps:
         return prefix
 
     def _record(self, task_id: str, error: Any = None) -> None:
-        node, started = self.running.pop(task_id)
-        if error is None and len(self.running) > 0:
-            # A subgraph node that finished while nodes of its own are still "running": they
+        node, started, _, inner = self.running.pop(task_id)
+        if error is None and self.running:
+            # A subgraph node that finished while nodes of its own run are still "running": they
             # ended by handing a Command to this graph's parent (``Command.PARENT``, LangGraph's
             # control flow, not a failure), which has no update of its own. They are steps that
-            # succeeded, before their subgraph node's.
-            inner = node + ":"
-            for waiting in [t for t, (name, _) in self.running.items() if name.startswith(inner)]:
+            # succeeded, before their subgraph node's (matched by namespace, so another run of
+            # the same subgraph in parallel keeps its own).
+            depth = len(inner)
+            for waiting in [t for t, (*_, ns, _) in self.running.items() if ns[:depth] == inner]:
                 self._record(waiting)
         self.ctx.record_step(
             error is None,
@@ -62,7 +64,9 @@ class NodeSteps:
         """A "tasks" chunk: a node run starting (its input) or ending (its result or error)."""
         task_id = chunk["id"]
         if "input" in chunk:
-            self.running[task_id] = (self._prefix(namespace) + str(chunk["name"]), time.perf_counter())
+            name = str(chunk["name"])
+            subgraph = (*namespace, f"{name}:{task_id}")  # the namespace of a subgraph it runs
+            self.running[task_id] = (self._prefix(namespace) + name, time.perf_counter(), namespace, subgraph)
         elif task_id in self.running and (chunk.get("error") is not None or not chunk.get("interrupts")):
             self._record(task_id, chunk.get("error"))
 
@@ -71,6 +75,6 @@ class NodeSteps:
         prefix = self._prefix(namespace)
         for node in chunk if isinstance(chunk, dict) else ():
             path = prefix + node
-            task_id = next((t for t, (name, _) in self.running.items() if name == path), None)
+            task_id = next((t for t, (name, *_) in self.running.items() if name == path), None)
             if task_id is not None:
                 self._record(task_id)
