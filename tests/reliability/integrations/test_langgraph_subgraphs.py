@@ -152,3 +152,28 @@ async def test_a_messages_stream_is_langgraphs_own_and_still_records_the_inner_s
     assert [s.agent for s in trail.steps] == STEPS
     result = await Replayer(trail).simulated_replay(agent(scripted=False))
     assert result.success and result.is_exact_match(), result.differences
+
+
+@sync
+async def test_a_subgraph_invoked_inside_a_node_function_has_its_nodes_recorded(make_ledger: Any) -> None:
+    inner = StateGraph(MessagesState)
+    inner.add_node("draft", lambda state: {"messages": [AIMessage(content="drafted")]})
+    inner.add_edge(START, "draft")
+    compiled = inner.compile()
+
+    def by_hand(model: BaseChatModel, tools: list[BaseTool]) -> Any:
+        async def write(state: MessagesState) -> Any:
+            return await compiled.ainvoke(state)
+
+        graph = StateGraph(MessagesState)
+        graph.add_node("write", write)
+        graph.add_edge(START, "write")
+        return graph.compile(checkpointer=InMemorySaver())
+
+    ledger = make_ledger()
+    agent = LangGraphAgent(by_hand, fake_model([]))
+    await run_workflow(agent, RunContext(ledger, "in-function", inputs=INPUTS), INPUTS)
+
+    trail = await DecisionTrailBuilder(ledger).build_trail("in-function")
+    assert [s.agent for s in trail.steps] == ["write:draft", "write"]
+    assert trail.outcome == "drafted"
