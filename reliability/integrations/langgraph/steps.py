@@ -31,8 +31,8 @@ class NodeSteps:
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        # task id -> (node path, started, its namespace, the namespace of a subgraph it runs)
-        self.running: dict[str, tuple[str, float, tuple[str, ...], tuple[str, ...]]] = {}
+        # task id -> (node path, started, its namespace, node name)
+        self.running: dict[str, tuple[str, float, tuple[str, ...], str]] = {}
         self._prefixes: dict[tuple[str, ...], str] = {(): ""}
 
     def _prefix(self, namespace: tuple[str, ...]) -> str:
@@ -43,13 +43,14 @@ class NodeSteps:
         return prefix
 
     def _record(self, task_id: str, error: Any = None) -> None:
-        node, started, _, inner = self.running.pop(task_id)
+        node, started, namespace, name = self.running.pop(task_id)
         if error is None and self.running:
             # A subgraph node that finished while nodes of its own run are still "running": they
             # ended by handing a Command to this graph's parent (``Command.PARENT``, LangGraph's
             # control flow, not a failure), which has no update of its own. They are steps that
             # succeeded, before their subgraph node's (matched by namespace, so another run of
             # the same subgraph in parallel keeps its own).
+            inner = (*namespace, f"{name}:{task_id}")  # the namespace of the subgraph it ran
             depth = len(inner)
             for waiting in [t for t, (*_, ns, _) in self.running.items() if ns[:depth] == inner]:
                 self._record(waiting)
@@ -65,8 +66,7 @@ class NodeSteps:
         task_id = chunk["id"]
         if "input" in chunk:
             name = str(chunk["name"])
-            subgraph = (*namespace, f"{name}:{task_id}")  # the namespace of a subgraph it runs
-            self.running[task_id] = (self._prefix(namespace) + name, time.perf_counter(), namespace, subgraph)
+            self.running[task_id] = (self._prefix(namespace) + name, time.perf_counter(), namespace, name)
         elif task_id in self.running and (chunk.get("error") is not None or not chunk.get("interrupts")):
             self._record(task_id, chunk.get("error"))
 
