@@ -21,6 +21,7 @@ from replay.builder import DecisionTrailBuilder
 from replay.context import Orchestrator, RunContext, new_workflow_id, run_workflow
 from replay.explanation import explain
 from replay.history import CheckpointNotFoundError, History, WorkflowNotFoundError
+from replay.model_calls import PendingModelCall
 from replay.model_tape import ModelChange
 from replay.models import ModelCallError, ModelReply, ModelRequest
 from replay.replayer import Replayer
@@ -28,7 +29,7 @@ from replay.result import Difference, ReplayDivergedError, ReplayMode, ReplayRes
 from replay.tape import NotOnTapeError
 from replay.tools import ToolError, ToolRegistry, UnknownToolError
 from replay.trail import DecisionTrail, ModelCallRecord, StepRecord, ToolCallRecord, build_trail
-from replay.values import NotReplayableValueError, from_json_value, to_json_value
+from replay.values import NotReplayableValueError, from_json_value, register_value_kind, to_json_value
 
 __all__ = [
     "AlertSetting",
@@ -53,6 +54,7 @@ __all__ = [
     "NotOnTapeError",
     "NotReplayableValueError",
     "Orchestrator",
+    "PendingModelCall",
     "ReplayDivergedError",
     "ReplayMode",
     "ReplayResult",
@@ -71,6 +73,7 @@ __all__ = [
     "from_json_value",
     "new_workflow_id",
     "record_backtest",
+    "register_value_kind",
     "render_backtest",
     "run_backtest",
     "run_workflow",

@@ -89,6 +89,12 @@ class RunContext(FactRecorder, ModelCallRecorder):
     models: ModelSource | None = None
     """Where model replies come from: ``None`` runs each model for real (recording); replays
     pass their tape (``replay.model_tape``)."""
+    original_outcome: Any = None
+    """A replay's: the recorded run's stored outcome (an orchestrator that must stop where the
+    recording stopped reads it: a LangGraph stream its caller left early)."""
+    on_leave: Callable[[], None] | None = field(default=None, init=False, repr=False, compare=False)
+    """Set while something inside the run is unfinished (an open stream): leaving the context
+    normally before the run completed calls it first, so it records how the run ended."""
     completed: bool = field(default=False, init=False)
     outcome: Any = field(default=None, init=False)
     success: bool | None = field(default=None, init=False)
@@ -177,6 +183,8 @@ class RunContext(FactRecorder, ModelCallRecorder):
         if exc is not None:
             self.fail(exc)
         else:
+            if not self.completed and self.on_leave is not None:
+                self.on_leave()
             self.complete(self.outcome)
 
     async def __aenter__(self) -> Self:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -93,6 +94,29 @@ class ModelCallRecorder:
         self._model_event(decision.request, index, reply, started, agent)
         return reply
 
+    def start_model_call(self, request: ModelRequest, *, agent: str | None = None) -> PendingModelCall:
+        """Begin a model call whose reply arrives piece by piece (a stream); finish it when whole.
+
+        :meth:`call_model` in two halves, for a caller that cannot hand over an ``invoke``: the
+        pending call says what to do — serve ``reply`` (a replay's tape answered), run
+        ``invoke`` (a counterfactual's own), or call the model with ``request`` for real — and
+        :meth:`PendingModelCall.finish` records the whole reply once (or ``fail`` the error).
+
+        Raises:
+            ModelCallError: the recording failed at this call (the failure is recorded).
+            NotOnTapeError: a replay's tape cannot answer this call (a divergence, recorded).
+        """
+        index = self.model_call_count
+        self.model_call_count += 1
+        started = time.perf_counter()
+        decision = self._decide(request, index)
+        try:
+            reply = self._served(decision)
+        except Exception as exc:
+            self._model_event(decision.request, index, None, started, agent, error=_describe(exc))
+            raise ModelCallError(decision.request.model, index, str(exc)) from exc
+        return PendingModelCall(self, decision.request, index, agent, started, reply, decision.invoke)
+
     @staticmethod
     def _served(decision: ModelDecision) -> ModelReply | None:
         if decision.failure is not None:
@@ -161,6 +185,42 @@ class ModelCallRecorder:
         )
 
 
+@dataclass
+class PendingModelCall:
+    """A model call begun by :meth:`ModelCallRecorder.start_model_call`, recorded once it ends.
+
+    Attributes:
+        request: what to ask (a counterfactual may have changed the request it was begun with).
+        reply: the reply a replay's tape serves (``None``: the model must run).
+        invoke: a counterfactual's own way to call the model (``None``: the real one).
+    """
+
+    recorder: ModelCallRecorder
+    request: ModelRequest
+    index: int
+    agent: str | None
+    started: float
+    reply: ModelReply | None
+    invoke: ModelInvoke | None
+    done: bool = False
+
+    def finish(self, reply: ModelReply) -> ModelReply:
+        """Record the call with its whole reply (once) and return the reply."""
+        if not self.done:
+            self.done = True
+            self.recorder._model_event(self.request, self.index, reply, self.started, self.agent)
+        return reply
+
+    def fail(self, exc: BaseException) -> ModelCallError:
+        """Record the call as failed with ``exc`` (once); return the error to raise."""
+        if not self.done:
+            self.done = True
+            self.recorder._model_event(
+                self.request, self.index, None, self.started, self.agent, error=_describe(exc)
+            )
+        return ModelCallError(self.request.model, self.index, str(exc))
+
+
 class RecordedModelFailureError(Exception):
     """A model failure served from a recording, carrying the recorded error text."""
 
@@ -179,4 +239,4 @@ def reply_of(response: Any, usage: Mapping[str, Any] | None = None) -> ModelRepl
     return ModelReply(response, dict(usage or {}))
 
 
-__all__ = ["ModelCallRecorder", "RecordedModelFailureError", "reply_of"]
+__all__ = ["ModelCallRecorder", "PendingModelCall", "RecordedModelFailureError", "reply_of"]

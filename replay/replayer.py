@@ -98,6 +98,7 @@ class Replayer:
             replay_mode=mode.value,
             price_at=self.trail.history.started_at,
             models=models,
+            original_outcome=self.trail.outcome,
         )
         try:
             outcome = await run_workflow(orchestrator, ctx, inputs)

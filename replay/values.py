@@ -25,6 +25,11 @@ import a module (a tampered ledger cannot run import-time code). A ``repr`` — 
 is not loaded — is not replayable as a value: serving it raises :class:`NotReplayableValueError`
 and the replay reports a divergence at that call, rather than hand the orchestrator a stand-in.
 Recording never fails on a value: the user's run gets the real value back either way.
+
+An integration adds a kind of its own for a framework's type with :func:`register_value_kind`
+(LangGraph's ``Command`` and ``Send``: ``reliability.integrations.langgraph.commands``): its
+encoder stores the value's fields (each encoded as above), its decoder rebuilds the value; a
+stored kind no loaded integration registered is not replayable, as an unknown kind always is.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import base64
 import dataclasses
 import math
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -46,6 +52,45 @@ REPR_LIMIT = 2000
 """At most this many characters of an unencodable value's repr are stored."""
 
 _PLAIN = (str, int, bool, type(None))
+
+_BUILTIN_KINDS = frozenset(
+    [
+        "bytes",
+        "float",
+        "datetime",
+        "date",
+        "decimal",
+        "uuid",
+        "set",
+        "frozenset",
+        "dict",
+        "pydantic",
+        "dataclass",
+        "enum",
+        "repr",
+    ]
+)
+_ENCODERS: dict[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {}
+_DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def register_value_kind(
+    kind: str,
+    cls: type,
+    encode: Callable[[Any], dict[str, Any]],
+    decode: Callable[[dict[str, Any]], Any],
+) -> None:
+    """Store instances of exactly ``cls`` as ``{MARK: kind, **encode(value)}``; rebuild with ``decode``.
+
+    ``encode`` returns the value's fields as JSON (encoding nested values with
+    :func:`to_json_value`); ``decode`` gets the stored object back and rebuilds the value (nested
+    values with :func:`from_json_value`). An encoder that raises falls back to the generic forms,
+    so recording never fails; a decoder that raises makes the value not replayable.
+    """
+    if kind in _BUILTIN_KINDS:
+        raise ValueError(f"value kind {kind!r} is built in: an integration's kind needs a name of its own")
+    _ENCODERS[cls] = (kind, encode)
+    _DECODERS[kind] = decode
 
 
 class NotReplayableValueError(LookupError):
@@ -79,6 +124,12 @@ def to_json_value(value: Any) -> Any:
 
 
 def _marked(value: Any) -> dict[str, Any]:
+    custom = _ENCODERS.get(type(value)) if _ENCODERS else None
+    if custom is not None:
+        try:
+            return {MARK: custom[0], **custom[1](value)}
+        except Exception:  # a value its integration cannot encode is still recorded, generically
+            pass
     if isinstance(value, bytes | bytearray | memoryview):
         return {MARK: "bytes", "base64": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, datetime | date):
@@ -147,6 +198,14 @@ def from_json_value(stored: Any) -> Any:
         raise NotReplayableValueError(
             stored, f"a {stored.get('class')} recorded as its repr {stored.get('repr')!r}"
         )
+    decode = _DECODERS.get(kind)
+    if decode is not None:
+        try:
+            return decode(stored)
+        except NotReplayableValueError:
+            raise
+        except Exception as exc:  # stored by another version of the integration, or tampered with
+            raise NotReplayableValueError(stored, f"a {kind} that cannot be rebuilt: {exc}") from exc
     if kind not in ("pydantic", "dataclass", "enum"):
         raise NotReplayableValueError(stored, f"unknown value kind {kind!r}")
     cls = _loaded_class(stored)

@@ -174,3 +174,56 @@ def test_a_prompt_change_replaces_the_system_message() -> None:
 
     assert changed.messages[0] == {"role": "system", "content": "new"} and changed.hash != request.hash
     assert added.messages[0] == {"role": "system", "content": "first"}
+
+
+class PieceAsker(Asker):
+    """Asks as a streaming integration does: ``start_model_call``, the reply in pieces, one record."""
+
+    async def run(self, ctx: RunContext, inputs: Any) -> Any:
+        answers = []
+        for q in self.questions:
+            request = ModelRequest("gpt-4o", ({"role": "user", "content": q},))
+            call = ctx.start_model_call(request, agent="streamer")
+            reply = call.reply
+            if reply is None:  # recording: the model runs, its text arrives piece by piece
+                try:
+                    whole = self.model(call.request)
+                except RuntimeError as exc:
+                    raise call.fail(exc) from exc
+                pieces = list(whole.response["content"])
+                reply = ModelReply({**whole.response, "content": "".join(pieces)}, whole.usage)
+            call.finish(reply)
+            call.finish(reply)  # finishing twice records once
+            answers.append(reply.response["content"])
+        return answers
+
+
+def test_a_call_started_and_finished_in_pieces_is_one_model_call_and_replays(make_ledger: Any) -> None:
+    ledger = make_ledger()
+    ctx = RunContext(ledger, "wf-pieces")
+    asyncio.run(run_workflow(PieceAsker(Echo(), ["ab", "cd"]), ctx, None))
+    trail = asyncio.run(DecisionTrailBuilder(ledger).build_trail("wf-pieces"))
+
+    calls = trail.history.model_tape
+    assert [(c.call_index, c.agent, c.response["content"]) for c in calls] == [
+        (0, "streamer", "AB"),
+        (1, "streamer", "CD"),
+    ]
+    assert all(c.cost_event_id is not None and c.duration_ms is not None for c in calls)
+
+    model = Echo()
+    result = asyncio.run(Replayer(trail).simulated_replay(PieceAsker(model, ["ab", "cd"])))
+    assert result.success and result.is_exact_match(), result.differences
+    assert model.calls == 0  # the tape answered: call.reply was set
+
+
+def test_a_call_started_in_pieces_that_fails_is_recorded_failed_once(make_ledger: Any) -> None:
+    ledger = make_ledger()
+    with pytest.raises(ModelCallError, match="overloaded"):
+        asyncio.run(run_workflow(PieceAsker(Echo(fail_on="b"), ["a", "b"]), RunContext(ledger, "wf-f"), None))
+    trail = asyncio.run(DecisionTrailBuilder(ledger).build_trail("wf-f"))
+
+    assert [(c.success, c.error) for c in trail.model_calls] == [
+        (True, None),
+        (False, "RuntimeError: overloaded"),
+    ]

@@ -209,3 +209,31 @@ def test_a_strict_replay_compares_marked_results_as_stored(ledger: Ledger) -> No
     result = asyncio.run(Replayer(trail).strict_replay(orchestrator=shop, tool_registry=tools))
 
     assert [(d.location, d.field) for d in result.differences] == [("call 0", "result")]
+
+
+class Point:
+    """A type of an integration's own: no JSON form, not a dataclass, not pydantic."""
+
+    def __init__(self, x: int, fail: bool = False) -> None:
+        self.x, self.fail = x, fail
+
+
+def test_a_registered_kind_is_stored_by_its_encoder_and_rebuilt_by_its_decoder() -> None:
+    from replay import register_value_kind
+
+    def encode(p: Point) -> dict[str, Any]:
+        if p.fail:
+            raise RuntimeError("cannot encode")
+        return {"x": p.x}
+
+    register_value_kind("test.point", Point, encode, lambda stored: Point(stored["x"] + 0))
+    stored = to_json_value({"p": Point(3)})
+    assert stored == {"p": {"__ledger_value__": "test.point", "x": 3}}
+    assert from_json_value(stored)["p"].x == 3
+    # An encoder that raises: recorded generically (as its repr), never a crash.
+    assert to_json_value(Point(1, fail=True))["__ledger_value__"] == "repr"
+    # A stored form its decoder cannot rebuild is not replayable, with the reason.
+    with pytest.raises(NotReplayableValueError, match=r"a test\.point that cannot be rebuilt"):
+        from_json_value({"__ledger_value__": "test.point"})
+    with pytest.raises(ValueError, match="built in"):
+        register_value_kind("bytes", Point, encode, lambda stored: None)

@@ -8,7 +8,10 @@ same graph over the tape: simulated (no model, no tool runs), strict (real tools
 model) or counterfactual (another model, parameters or prompt). :class:`LedgerCallbackHandler`
 records each node run as a step (agent = node name, success or the error); each checkpoint the
 graph's checkpointer saves is a ``CheckpointMarked`` with LangGraph's checkpoint id, so a trail
-can be cut at it. The workflow id is the run's thread id.
+can be cut at it. The workflow id is the run's thread id. A subgraph's nodes are steps named by
+their path (``"outer:inner"``); a tool's ``Command`` is recorded as its fields and replayed as a
+``Command`` (:mod:`~reliability.integrations.langgraph.commands`); a stream its caller leaves
+early completes the run as not successful, ``{"abandoned": …}`` (:meth:`LangGraphAgent.astream`).
 
 Example::
 
@@ -29,6 +32,7 @@ from reliability.integrations.versions import require
 require("langgraph")
 require("langchain-core")
 
+from reliability.integrations.langgraph import commands as _commands  # noqa: E402, F401  (registers Command)
 from reliability.integrations.langgraph.agent import LangGraphAgent  # noqa: E402
 from reliability.integrations.langgraph.callbacks import LedgerCallbackHandler  # noqa: E402
 from reliability.integrations.langgraph.chat_model import RecordedChatModel, recorded_tool  # noqa: E402

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -12,7 +12,9 @@ from langchain_core.messages import BaseMessage
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from reliability.integrations.langgraph.callbacks import LedgerCallbackHandler
 from reliability.integrations.langgraph.chat_model import RecordedChatModel, real_tool, recorded_tool
+from reliability.integrations.langgraph.steps import NodeSteps
 from replay import RunContext, ToolRegistry
 
 GraphBuilder = Callable[[BaseChatModel, list[BaseTool]], Any]
@@ -28,42 +30,30 @@ def last_message_content(state: Any) -> Any:
     return last.content if isinstance(last, BaseMessage) else last
 
 
-class _NodeSteps:
-    """Node runs as steps, from the "tasks" and "updates" streams (no callback handler needed).
+ABANDONED = "abandoned"
+"""The key of the outcome of a run whose stream its caller left early (see :meth:`LangGraphAgent.astream`)."""
 
-    A task's start chunk starts its clock. Its step is recorded at the first of: its update
-    (a node that finished; so a caller who stops reading right after a node's update still has
-    the step), or its result chunk (a node that failed, with the error, or wrote nothing). An
-    interrupted node is not a step yet (it runs again when resumed), nor a failure.
-    """
 
-    def __init__(self, ctx: RunContext) -> None:
-        self.ctx = ctx
-        self.running: dict[str, tuple[str, float]] = {}  # task id -> (node, started)
+def abandoned_outcome(chunks: int, stream_mode: str | Sequence[str], subgraphs: bool) -> dict[str, Any]:
+    """The outcome of a run its caller stopped reading after ``chunks`` chunks: the reason, and
+    what a replay needs to stop at the same chunk (the stream's modes and ``subgraphs``)."""
+    return {
+        ABANDONED: f"the caller stopped reading the stream after {chunks} chunks",
+        "chunks": chunks,
+        "stream_mode": stream_mode if isinstance(stream_mode, str) else list(stream_mode),
+        "subgraphs": subgraphs,
+    }
 
-    def _record(self, task_id: str, error: Any = None) -> None:
-        node, started = self.running.pop(task_id)
-        self.ctx.record_step(
-            error is None,
-            agent=node,
-            error=None if error is None else f"{type(error).__name__}: {error}",
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
 
-    def task(self, chunk: Any) -> None:
-        """A "tasks" chunk: a node run starting (its input) or ending (its result or error)."""
-        task_id = chunk["id"]
-        if "input" in chunk:
-            self.running[task_id] = (str(chunk["name"]), time.perf_counter())
-        elif task_id in self.running and (chunk.get("error") is not None or not chunk.get("interrupts")):
-            self._record(task_id, chunk.get("error"))
-
-    def update(self, chunk: Any) -> None:
-        """An "updates" chunk: the nodes named in it finished (the oldest running task of each)."""
-        for node in chunk if isinstance(chunk, dict) else ():
-            task_id = next((t for t, (name, _) in self.running.items() if name == node), None)
-            if task_id is not None:
-                self._record(task_id)
+def _left_at(ctx: RunContext) -> tuple[int, str | list[str], bool] | None:
+    # A strict or simulated replay of a run its caller left early leaves it at the same chunk
+    # (a counterfactual one runs the graph to its end: what its caller would read is unknown).
+    recorded = ctx.original_outcome
+    if ctx.replay_mode not in ("strict", "simulated") or not isinstance(recorded, dict):
+        return None
+    if ABANDONED not in recorded or not isinstance(recorded.get("chunks"), int):
+        return None
+    return recorded["chunks"], recorded.get("stream_mode", "updates"), bool(recorded.get("subgraphs"))
 
 
 class LangGraphAgent:
@@ -129,71 +119,130 @@ class LangGraphAgent:
         return graph, config
 
     async def _chunks(
-        self, ctx: RunContext, inputs: Any, modes: Sequence[str], final: list[Any]
-    ) -> AsyncIterator[tuple[str, Any]]:
-        # One graph run, recorded: the chunks of the caller's stream modes, and the final
-        # state in ``final``. The run streams its values and checkpoints whatever the caller
-        # asks, so a streamed run records exactly what an unstreamed one does.
+        self, ctx: RunContext, inputs: Any, modes: Sequence[str], subgraphs: bool, final: list[Any]
+    ) -> AsyncGenerator[tuple[tuple[str, ...], str, Any], None]:
+        # One graph run, recorded: the chunks of the caller's stream modes (with their namespace),
+        # and the final state in ``final``. The run streams its values and checkpoints whatever
+        # the caller asks, so a streamed run records exactly what an unstreamed one does; it
+        # streams its subgraphs too (their nodes are steps), the caller gets theirs if asked.
         graph, config = self._graph(ctx)
         asked = list(dict.fromkeys(modes))
-        steps = _NodeSteps(ctx)
+        steps = NodeSteps(ctx)
         own = ["values", "checkpoints", "tasks", "updates"]
-        async for mode, data in graph.astream(
-            inputs, config, stream_mode=list(dict.fromkeys([*asked, *own]))
+        # Subgraphs are streamed only for a graph that has some (streaming them costs LangGraph
+        # ~5 % of a run that has none). LangGraph's "messages" stream differs with subgraphs
+        # streamed (a subgraph's messages come from its nodes, not whole from the subgraph
+        # node): for a caller who asks for it without subgraphs, a callback handler records the
+        # subgraphs' nodes instead (the messages stream runs callbacks anyway).
+        has_subgraphs = next(iter(graph.get_subgraphs()), None) is not None
+        nested = subgraphs or (has_subgraphs and "messages" not in asked)
+        if has_subgraphs and not nested:
+            config["callbacks"] = [LedgerCallbackHandler(ctx, subgraph_nodes_only=True)]
+        async for item in graph.astream(
+            inputs, config, stream_mode=list(dict.fromkeys([*asked, *own])), subgraphs=nested
         ):
-            if mode == "values":
-                final[:] = [data]
-            elif mode == "tasks":
-                steps.task(data)
+            namespace, mode, data = item if nested else ((), *item)
+            if mode == "tasks":
+                steps.task(namespace, data)
             elif mode == "updates":
-                steps.update(data)
+                steps.update(namespace, data)
+            elif namespace:  # a subgraph's values and checkpoints are its parent's business
+                pass
+            elif mode == "values":
+                final[:] = [data]
             elif mode == "checkpoints":
                 checkpoint = data["config"]["configurable"]["checkpoint_id"]
                 step = data.get("metadata", {}).get("step")
                 ctx.mark_checkpoint(
                     str(checkpoint), f"langgraph step {step}, next: {list(data.get('next', ()))}"
                 )
-            if mode in asked:
-                yield mode, data
+            if mode in asked and (subgraphs or not namespace):
+                yield namespace, mode, data
 
     async def run(self, ctx: RunContext, inputs: Any) -> Any:
         """Build the graph over recorded model and tools and run it; return the outcome.
 
         The thread id is the workflow id; each checkpoint the graph's checkpointer saves is
-        recorded as ``CheckpointMarked`` with LangGraph's checkpoint id.
+        recorded as ``CheckpointMarked`` with LangGraph's checkpoint id. A strict or simulated
+        replay of a stream its caller left early streams the same modes and leaves it at the
+        same chunk, so it reproduces that run (and its ``abandoned`` outcome).
         """
+        left = _left_at(ctx)
+        if left is not None:
+            chunks, stream_mode, subgraphs = left
+            read = 0
+            async with contextlib.aclosing(self.astream(ctx, inputs, stream_mode, subgraphs=subgraphs)) as s:
+                async for _ in s:
+                    read += 1
+                    if read >= chunks:
+                        break
+            return ctx.outcome
         final: list[Any] = []
-        async for _ in self._chunks(ctx, inputs, (), final):
+        async for _ in self._chunks(ctx, inputs, (), False, final):
             pass
         return self.outcome(final[0] if final else None)
 
     async def astream(
-        self, ctx: RunContext, inputs: Any, stream_mode: str | Sequence[str] = "updates"
+        self,
+        ctx: RunContext,
+        inputs: Any,
+        stream_mode: str | Sequence[str] = "updates",
+        *,
+        subgraphs: bool = False,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph as ``graph.astream`` does, yielding its chunks, recorded as :meth:`run`.
 
-        ``stream_mode`` is LangGraph's: one mode yields its chunks, a list of modes yields
-        ``(mode, chunk)`` pairs. When the stream ends the workflow is completed with the
-        outcome; a stream left early leaves that to the context (which completes the run,
-        without an outcome, when it is left). Each model call's reply arrives whole (a
-        ``messages`` chunk per call, not per token): the recorded model answers once per call.
+        ``stream_mode`` and ``subgraphs`` are LangGraph's: one mode yields its chunks, a list of
+        modes yields ``(mode, chunk)`` pairs; with ``subgraphs=True`` each is preceded by its
+        namespace (``(namespace, chunk)``, ``(namespace, mode, chunk)``). When the stream ends the
+        workflow is completed with the outcome. A stream its caller leaves early — closes it
+        (``break`` out of :meth:`stream`, ``aclose()``), or leaves the run context with it still
+        open — completes the workflow as not successful, with the outcome
+        :func:`abandoned_outcome` (``{"abandoned": "the caller stopped reading the stream after N
+        chunks", …}``), and flushes a buffered context. In ``messages`` mode a chat model that
+        streams sends its reply token by token, recorded once whole (``RecordedChatModel._stream``).
         """
         single = isinstance(stream_mode, str)
         modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
         final: list[Any] = []
-        async for mode, data in self._chunks(ctx, inputs, modes, final):
-            yield data if single else (mode, data)
+        read = [0]
+
+        def abandon() -> None:
+            ctx.on_leave = None
+            ctx.complete(abandoned_outcome(read[0], stream_mode, subgraphs), success=False)
+
+        ctx.on_leave = abandon
+        chunks = self._chunks(ctx, inputs, modes, subgraphs, final)
+        try:
+            async for namespace, mode, data in chunks:
+                read[0] += 1
+                if subgraphs:
+                    yield (namespace, data) if single else (namespace, mode, data)
+                else:
+                    yield data if single else (mode, data)
+        except GeneratorExit:  # the caller closed the stream before its end
+            await chunks.aclose()  # stop the graph first: nothing it records comes after the end
+            abandon()
+            raise
+        finally:
+            if ctx.on_leave is abandon:
+                ctx.on_leave = None
         ctx.complete(self.outcome(final[0] if final else None))
 
     def stream(
-        self, ctx: RunContext, inputs: Any, stream_mode: str | Sequence[str] = "updates"
+        self,
+        ctx: RunContext,
+        inputs: Any,
+        stream_mode: str | Sequence[str] = "updates",
+        *,
+        subgraphs: bool = False,
     ) -> Iterator[Any]:
         """:meth:`astream` for synchronous callers (``graph.stream``): runs on an event loop of its own.
 
         Call it from a thread with no running event loop (async code uses :meth:`astream`).
         """
         loop = asyncio.new_event_loop()
-        chunks = self.astream(ctx, inputs, stream_mode)
+        chunks = self.astream(ctx, inputs, stream_mode, subgraphs=subgraphs)
         try:
             while True:
                 try:

@@ -9,20 +9,26 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langgraph.errors import GraphBubbleUp
 
+from reliability.integrations.langgraph.steps import path_of
 from replay import RunContext
 
 
 def _node_of(name: Any, tags: list[str] | None, metadata: dict[str, Any] | None) -> str | None:
     # A node's own run carries a "graph:step:N" tag and is named after its node; the runnables
-    # inside it inherit the node's metadata but not that tag.
-    node = (metadata or {}).get("langgraph_node")
+    # inside it inherit the node's metadata but not that tag. A subgraph's node is named by its
+    # path ("outer:inner"), as the agent's own recording names it.
+    meta = metadata or {}
+    node = meta.get("langgraph_node")
     if node and name == node and any(t.startswith("graph:step:") for t in tags or ()):
-        return str(node)
+        namespace = meta.get("langgraph_checkpoint_ns")
+        return path_of(namespace) if isinstance(namespace, str) and "|" in namespace else str(node)
     return None
 
 
 class LedgerCallbackHandler(BaseCallbackHandler):
     """Records each node run of a graph as a ``StepRecorded`` (agent = node name, duration).
+
+    A subgraph's nodes are steps too, named by their path (``"outer:inner"``).
 
     A node that raises is a failed step with the error; LangGraph's own control flow
     (interrupts, ``Command`` to a parent: ``GraphBubbleUp``) is not a failure and is not
@@ -31,12 +37,16 @@ class LedgerCallbackHandler(BaseCallbackHandler):
 
     Args:
         ctx: the run context the steps are recorded in.
+        subgraph_nodes_only: record only the nodes of subgraphs (``LangGraphAgent`` records the
+            graph's own nodes from its stream, and a subgraph's this way when a ``messages``
+            stream must not stream subgraphs).
     """
 
     run_inline = True  # record in the graph's own order, not from a thread pool
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, *, subgraph_nodes_only: bool = False) -> None:
         self.ctx = ctx
+        self.subgraph_nodes_only = subgraph_nodes_only
         self._running: dict[UUID, tuple[str, float]] = {}
 
     def on_chain_start(
@@ -52,7 +62,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """Note when a node starts."""
         node = _node_of(kwargs.get("name"), tags, metadata)
-        if node is not None:
+        if node is not None and (":" in node or not self.subgraph_nodes_only):
             self._running[run_id] = (node, time.perf_counter())
 
     def _finish(self, run_id: UUID, error: str | None) -> None:

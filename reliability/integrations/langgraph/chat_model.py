@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_message
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableBinding
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.tools import BaseTool, StructuredTool
@@ -22,21 +23,28 @@ from reliability.integrations.langgraph.messages import (
     message_json,
     messages_of,
     reply_of,
+    whole_chunk,
 )
-from replay import ModelReply, ModelRequest, RunContext
+from reliability.integrations.langgraph.steps import path_of
+from replay import ModelReply, ModelRequest, PendingModelCall, RunContext
 
 PARAMETERS = ("temperature", "max_tokens", "top_p", "seed", "frequency_penalty", "presence_penalty")
 """The inner model's attributes recorded as a request's parameters (when it has them)."""
 
 
 def _node() -> str | None:
-    # The LangGraph node the call happens in: the agent it is recorded for.
+    # The LangGraph node the call happens in: the agent it is recorded for (a subgraph's node by
+    # its path, "outer:inner", as its step is named).
     try:
         from langgraph.config import get_config
 
-        node = get_config().get("metadata", {}).get("langgraph_node")
+        metadata = get_config().get("metadata", {})
     except RuntimeError:  # called outside a graph run
         return None
+    namespace = metadata.get("langgraph_checkpoint_ns")
+    if isinstance(namespace, str) and "|" in namespace:
+        return path_of(namespace)
+    node = metadata.get("langgraph_node")
     return str(node) if node else None
 
 
@@ -183,6 +191,93 @@ class RecordedChatModel(BaseChatModel):
         ctx: RunContext = self.ctx
         reply = await ctx.call_model(asked, invoke, agent=_node())
         return _result(reply, answered)
+
+    # -- streaming: a "messages" stream mode (or any streaming callback) calls these ----------
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        ctx: RunContext = self.ctx
+        asked = self._request(messages, stop, kwargs)
+        call = ctx.start_model_call(asked, agent=_node())
+        try:
+            served = _served_sync(call)
+            if served is not None:  # the tape's reply, or a counterfactual's own model's
+                yield from whole_chunk(message_from_reply(served), split=True)
+                call.finish(served)
+                return
+            model, call_args = self._model_for(call.request)
+            sent = messages if call.request is asked else messages_of(call.request.messages)
+            if type(model)._stream is BaseChatModel._stream:  # a model that cannot stream: whole
+                message = model._generate(sent, **call_args).generations[0].message
+                yield from whole_chunk(message)
+            else:
+                merged: ChatGenerationChunk | None = None
+                for chunk in model._stream(sent, **call_args):
+                    merged = chunk if merged is None else merged + chunk
+                    yield chunk  # live, as the model sends it
+                message = _merged(merged)
+            call.finish(reply_of(message))  # the whole reply, once
+        except Exception as exc:
+            raise call.fail(exc) from exc
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        ctx: RunContext = self.ctx
+        asked = self._request(messages, stop, kwargs)
+        call = ctx.start_model_call(asked, agent=_node())
+        try:
+            served = call.reply
+            if served is None and call.invoke is not None:
+                answered = call.invoke(call.request)
+                served = await answered if inspect.isawaitable(answered) else answered
+            if served is not None:  # the tape's reply, or a counterfactual's own model's
+                for chunk in whole_chunk(message_from_reply(served), split=True):
+                    yield chunk
+                call.finish(served)
+                return
+            model, call_args = self._model_for(call.request)
+            sent = messages if call.request is asked else messages_of(call.request.messages)
+            cls = type(model)
+            if cls._astream is BaseChatModel._astream and cls._stream is BaseChatModel._stream:
+                message = (await model._agenerate(sent, **call_args)).generations[0].message
+                for chunk in whole_chunk(message):
+                    yield chunk
+            else:
+                merged: ChatGenerationChunk | None = None
+                async for chunk in model._astream(sent, **call_args):
+                    merged = chunk if merged is None else merged + chunk
+                    yield chunk
+                message = _merged(merged)
+            call.finish(reply_of(message))
+        except Exception as exc:
+            raise call.fail(exc) from exc
+
+
+def _served_sync(call: PendingModelCall) -> ModelReply | None:
+    # The reply a sync stream serves without the inner model: the tape's, or a counterfactual's.
+    if call.reply is not None or call.invoke is None:
+        return call.reply
+    answered = call.invoke(call.request)
+    if inspect.isawaitable(answered):
+        if inspect.iscoroutine(answered):
+            answered.close()  # never awaited: close it rather than leak a warning
+        raise TypeError("the model is async: a sync node cannot stream it")
+    return answered
+
+
+def _merged(merged: ChatGenerationChunk | None) -> BaseMessage:
+    # A stream's chunks as the one reply LangChain itself makes of them.
+    return AIMessage(content="") if merged is None else message_chunk_to_message(merged.message)
 
 
 def _result(reply: ModelReply, answered: list[tuple[ModelReply, BaseMessage]]) -> ChatResult:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import (
     AIMessage,
+    AIMessageChunk,
     BaseMessage,
     HumanMessage,
     SystemMessage,
@@ -14,8 +16,11 @@ from langchain_core.messages import (
     message_to_dict,
     messages_from_dict,
 )
+from langchain_core.outputs import ChatGenerationChunk
 
 from replay import ModelReply
+
+_TOKEN = re.compile(r"\s*\S+\s*|\s+")
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
@@ -90,3 +95,30 @@ def message_from_reply(reply: ModelReply) -> BaseMessage:
     if isinstance(response, Mapping):  # a reply from a plain fake: content and tool calls
         return message_of({"role": "assistant", **response})
     return AIMessage(content=str(response))
+
+
+def whole_chunk(message: BaseMessage, *, split: bool = False) -> list[ChatGenerationChunk]:
+    """A whole reply as stream chunks: one, or (``split``) one per word of its text content.
+
+    The chunks add up to the message (LangChain merges a stream's chunks into the reply the
+    graph sees): the words carry the text, the last chunk everything else — tool calls, usage,
+    metadata, id — so the merged reply asks the next model call the same question.
+    """
+    content = message.content
+    pieces: list[Any] = [content]
+    if split and isinstance(content, str) and content:
+        pieces = _TOKEN.findall(content)
+    ai = message if isinstance(message, AIMessage) else AIMessage(content=content)
+    chunks = [ChatGenerationChunk(message=AIMessageChunk(content=p, id=ai.id)) for p in pieces[:-1]]
+    last = AIMessageChunk(
+        content=pieces[-1],
+        id=ai.id,
+        name=ai.name,
+        additional_kwargs=ai.additional_kwargs,
+        response_metadata=ai.response_metadata,
+        tool_calls=ai.tool_calls,
+        usage_metadata=ai.usage_metadata,
+        chunk_position="last",
+    )
+    chunks.append(ChatGenerationChunk(message=last))
+    return chunks
