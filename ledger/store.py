@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from ledger.batch import AppendResult, EventInput, ExpectedVersion, PreparedBatch
     from ledger.commit import Clock, Committer
     from ledger.groupcommit import GroupCommitter
-    from ledger.redaction import Redactor
     from ledger.recorded import Recorded, to_recorded
+    from ledger.redaction import Redactor
 
 __all__ = ["AppendResult", "Clock", "EventInput", "ExpectedVersion", "Ledger", "Recorded", "to_recorded"]
 

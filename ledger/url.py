@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from datetime import timedelta
 from collections.abc import Mapping
+from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit

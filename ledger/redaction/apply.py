@@ -20,7 +20,7 @@ from typing import Any
 
 from ledger.event_base import _FREE_FORM_FIELDS, LedgerEvent, Redaction
 from ledger.redaction.detectors import DETECTORS, Detector, prefilter
-from ledger.redaction.policy import RedactionPolicy, RedactionPolicyError, load_policy, parse_path
+from ledger.redaction.policy import Action, RedactionPolicy, RedactionPolicyError, load_policy, parse_path
 from ledger.redaction.rules import DROP, HASH_PREFIX, apply_path, keyed_hash
 
 __all__ = ["Redactor", "count_records"]
@@ -32,7 +32,7 @@ _MIN_TEXT = 6
 @dataclass(frozen=True, slots=True)
 class _Rule:
     steps: tuple[str | int, ...]
-    action: str
+    action: Action
     name: str
 
 
@@ -76,7 +76,7 @@ class Redactor:
         self.policy = load_policy(policy)
         self._key = self.policy.hash_key()
         self._rules = _compile_rules(self.policy)
-        self._detectors: list[tuple[Detector, str]] = [
+        self._detectors: list[tuple[Detector, Action]] = [
             (DETECTORS[d.name], d.action) for d in self.policy.detectors
         ]
         self._prefilter = prefilter(d.name for d in self.policy.detectors)
@@ -115,16 +115,20 @@ class Redactor:
         for rule in rules or ():
             field = str(rule.steps[0])
             current = values.get(field, getattr(event, field))
-            new, paths = apply_path(
-                {field: current}, rule.steps, "", lambda v, _p, r=rule: self._replacement(v, r.action, r.name)
-            )
+
+            def rewrite(value: Any, path: str, r: _Rule = rule) -> Any:
+                if (path, r.name) in done:
+                    return value  # redacted when first stored (an import, a re-append): kept as is
+                return self._replacement(value, r.action, r.name)
+
+            new, paths = apply_path({field: current}, rule.steps, "", rewrite)
             paths = [p for p in paths if (p, rule.name) not in done]
             if not paths:
                 continue
             values[field] = new.get(
                 field, type(event).model_fields[field].get_default(call_default_factory=True)
             )
-            records += [Redaction(path=p, action=rule.action, kind="rule", by=rule.name) for p in paths]  # type: ignore[arg-type]
+            records += [Redaction(path=p, action=rule.action, kind="rule", by=rule.name) for p in paths]
         if scan:
             for field in _FREE_FORM_FIELDS:
                 if field in type(event).model_fields:
@@ -167,7 +171,7 @@ class Redactor:
             check = detector.check
             found = False
 
-            def replace(match: Any, d: Detector = detector, a: str = action, c: Any = check) -> str:
+            def replace(match: Any, d: Detector = detector, a: Action = action, c: Any = check) -> str:
                 nonlocal found
                 if c is not None and not c(match.group(0)):
                     return str(match.group(0))
@@ -176,7 +180,7 @@ class Redactor:
 
             text = detector.compiled().sub(replace, text)
             if found:
-                records.append(Redaction(path=path, action=action, kind="detector", by=detector.name))  # type: ignore[arg-type]
+                records.append(Redaction(path=path, action=action, kind="detector", by=detector.name))
         return original if text == original else text
 
     def redact_batch(self, events: list[LedgerEvent], states: list[bytes], max_bytes: int) -> None:

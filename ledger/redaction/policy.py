@@ -169,7 +169,8 @@ class RedactionPolicy(BaseModel):
                 model = EVENT_TYPES.get(rule.type)
                 if model is None:
                     raise ValueError(
-                        f"rules[{n}].type: unknown event type {rule.type!r} (known: {', '.join(sorted(EVENT_TYPES))})"
+                        f"rules[{n}].type: unknown event type {rule.type!r} "
+                        f"(known: {', '.join(sorted(EVENT_TYPES))})"
                     )
                 if first not in model.model_fields:
                     raise ValueError(f"rules[{n}].path: {rule.type} has no field {first!r}")
