@@ -5,27 +5,46 @@ which a ledger opened with ``open_ledger(url, redaction=…)`` runs on every bat
 :func:`ledger.batch.prepare`: a redacted value never reaches the backend, its log or a replica.
 Each redacted event records what was redacted (``LedgerEvent.redactions``: paths, actions, rule
 or detector; never the value). See the README's "Privacy" section for the policy's shape.
+
+Names load lazily: ``rledger stats`` counts records (:func:`count_records`) without pydantic.
 """
 
 from __future__ import annotations
 
-from ledger.redaction.apply import Redactor, count_records
-from ledger.redaction.detectors import DETECTORS, Detector, luhn_ok
-from ledger.redaction.policy import (
-    DetectorSetting,
-    FieldRule,
-    RedactionPolicy,
-    RedactionPolicyError,
-    load_policy,
-    parse_path,
-)
-from ledger.redaction.rules import HASH_PREFIX, keyed_hash
+import importlib
+from typing import TYPE_CHECKING, Any
 
-DEFAULT_DETECTORS = tuple(DETECTORS)
-"""Every detector: what ``{"detectors": "default"}``-style policies and the benchmark switch on."""
+if TYPE_CHECKING:
+    from ledger.redaction.apply import Redactor
+    from ledger.redaction.counts import count_records
+    from ledger.redaction.detectors import DETECTORS, Detector, luhn_ok
+    from ledger.redaction.policy import (
+        DetectorSetting,
+        FieldRule,
+        RedactionPolicy,
+        RedactionPolicyError,
+        load_policy,
+        parse_path,
+    )
+    from ledger.redaction.rules import HASH_PREFIX, keyed_hash
+
+_WHERE = {
+    "DETECTORS": "detectors",
+    "Detector": "detectors",
+    "luhn_ok": "detectors",
+    "DetectorSetting": "policy",
+    "FieldRule": "policy",
+    "RedactionPolicy": "policy",
+    "RedactionPolicyError": "policy",
+    "load_policy": "policy",
+    "parse_path": "policy",
+    "HASH_PREFIX": "rules",
+    "keyed_hash": "rules",
+    "Redactor": "apply",
+    "count_records": "counts",
+}
 
 __all__ = [
-    "DEFAULT_DETECTORS",
     "DETECTORS",
     "HASH_PREFIX",
     "Detector",
@@ -40,3 +59,16 @@ __all__ = [
     "luhn_ok",
     "parse_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ledger.redaction' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ledger.redaction.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.event_base import _FREE_FORM_FIELDS, LedgerEvent, Redaction
+from ledger.redaction.counts import as_counts, tally
 from ledger.redaction.detectors import DETECTORS, Detector, prefilter
 from ledger.redaction.policy import Action, RedactionPolicy, RedactionPolicyError, load_policy, parse_path
 from ledger.redaction.rules import DROP, HASH_PREFIX, apply_path, keyed_hash
 
-__all__ = ["Redactor", "count_records"]
+__all__ = ["Redactor"]
 
 _MIN_TEXT = 6
 """Shorter strings hold nothing a detector finds (``a@b.co`` is 6)."""
@@ -213,7 +214,7 @@ class Redactor:
         add: Counter[tuple[str, str]] = Counter()
         for event in events:
             if event.redactions:
-                _tally(add, [(r.action, r.kind, r.by) for r in event.redactions])
+                tally(add, [(r.action, r.kind, r.by) for r in event.redactions])
         if add:
             with self._lock:
                 self._counts.update(add)
@@ -221,41 +222,4 @@ class Redactor:
     def counts(self) -> dict[str, Any]:
         """What this process redacted in committed appends (retries of an event count again)."""
         with self._lock:
-            return _as_counts(self._counts)
-
-
-def _tally(counter: Counter[tuple[str, str]], items: list[tuple[str, str, str]]) -> None:
-    counter["events", ""] += 1
-    for action, kind, by in items:
-        counter["redactions", ""] += 1
-        counter["action", action] += 1
-        counter[kind, by] += 1
-
-
-def _as_counts(counter: Counter[tuple[str, str]]) -> dict[str, Any]:
-    def part(kind: str) -> dict[str, int]:
-        return dict(sorted((by, n) for (k, by), n in counter.items() if k == kind))
-
-    return {
-        "events": counter["events", ""],
-        "redactions": counter["redactions", ""],
-        "by_action": part("action"),
-        "by_rule": part("rule"),
-        "by_detector": part("detector"),
-    }
-
-
-def count_records(states: Any) -> dict[str, Any]:
-    """Count the redaction records in stored encodings (an iterable of bytes), as :meth:`Redactor.counts`.
-
-    Only an encoding that mentions ``"redactions"`` is parsed.
-    """
-    import orjson
-
-    counter: Counter[tuple[str, str]] = Counter()
-    for state in states:
-        if b'"redactions":[' in state:
-            records = orjson.loads(state).get("redactions") or ()
-            if records:
-                _tally(counter, [(r["action"], r["kind"], r["by"]) for r in records])
-    return _as_counts(counter)
+            return as_counts(self._counts)
