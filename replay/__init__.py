@@ -23,6 +23,7 @@ from replay.explanation import explain
 from replay.history import CheckpointNotFoundError, History, WorkflowNotFoundError
 from replay.model_tape import ModelChange
 from replay.models import ModelCallError, ModelReply, ModelRequest
+from replay.redacted import NotComparable
 from replay.replayer import Replayer
 from replay.result import Difference, ReplayDivergedError, ReplayMode, ReplayResult
 from replay.tape import NotOnTapeError
@@ -50,6 +51,7 @@ __all__ = [
     "ModelChange",
     "ModelReply",
     "ModelRequest",
+    "NotComparable",
     "NotOnTapeError",
     "NotReplayableValueError",
     "Orchestrator",

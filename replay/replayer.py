@@ -30,7 +30,7 @@ original) and a ``ReplayAttempted`` event, which feeds RSR.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,7 @@ from ledger import Clock, Ledger, ModelCalled, ReplayAttempted, ToolCalled, new_
 from projections.metrics import note_automatic
 from replay.context import Orchestrator, RunContext, run_workflow
 from replay.model_tape import Fallback, ModelChange, ModelTape, compare_model_calls
+from replay.redacted import NotComparable
 from replay.result import Difference, ReplayMode, ReplayResult, Significance, live_json, stored_json
 from replay.tape import TapeRegistry, compare_calls
 from replay.tools import ToolRegistry, Tools, as_tool_registry
@@ -126,6 +127,7 @@ class Replayer:
         *,
         success: bool,
         deltas: Mapping[str, Any] | None = None,
+        not_comparable: Sequence[NotComparable] = (),
     ) -> ReplayResult:
         result = ReplayResult(
             mode=mode,
@@ -139,6 +141,7 @@ class Replayer:
             duration_ms=(time.perf_counter() - started) * 1000,
             error=error,
             deltas=dict(deltas or {}),
+            not_comparable=tuple(not_comparable),
         )
         attempt = ReplayAttempted(
             workflow_id=self.trail.workflow_id,
@@ -148,6 +151,7 @@ class Replayer:
             replay_workflow_id=ctx.workflow_id,
             differences=len(differences),
             critical_differences=len(result.critical_differences),
+            not_comparable=len(not_comparable),
             error=error,
             occurred_at=self.clock(),
         )
@@ -220,15 +224,24 @@ class Replayer:
             (e for e in ctx.recorded if isinstance(e, ToolCalled)), key=lambda c: c.call_index or 0
         )
         tape = self.trail.history.tape
+        unknown: list[NotComparable] = []
         if self.cut:
-            differences = compare_calls(tape, replayed[: len(tape)])
+            differences = compare_calls(tape, replayed[: len(tape)], unknown)
         else:
-            differences = compare_calls(tape, replayed)
+            differences = compare_calls(tape, replayed, unknown)
             differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
         differences = model_divergences + differences
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
-            ReplayMode.STRICT, ctx, completed, outcome, error, differences, started, success=ok
+            ReplayMode.STRICT,
+            ctx,
+            completed,
+            outcome,
+            error,
+            differences,
+            started,
+            success=ok,
+            not_comparable=unknown,
         )
         return result.raise_if_diverged() if raise_on_divergence else result
 
@@ -247,7 +260,7 @@ class Replayer:
         started = time.perf_counter()
         tape = self.trail.history.tape
         divergences: list[Difference] = []
-        tools = TapeRegistry(tape, divergences, significance="critical", cut=self.cut)
+        tools = TapeRegistry(tape, divergences, significance="critical", cut=self.cut, not_comparable=[])
         models = self._model_tape(divergences, model_fallback)
         ctx, completed, outcome, error = await self._run(
             ReplayMode.SIMULATED, orchestrator, tools, self.trail.inputs, models
@@ -274,7 +287,15 @@ class Replayer:
             differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
-            ReplayMode.SIMULATED, ctx, completed, outcome, error, differences, started, success=ok
+            ReplayMode.SIMULATED,
+            ctx,
+            completed,
+            outcome,
+            error,
+            differences,
+            started,
+            success=ok,
+            not_comparable=tools.not_comparable,
         )
         return result.raise_if_diverged() if raise_on_divergence else result
 

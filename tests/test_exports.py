@@ -334,6 +334,7 @@ PUBLIC: dict[str, list[str]] = {
         "ModelChange",
         "ModelReply",
         "ModelRequest",
+        "NotComparable",
         "NotOnTapeError",
         "NotReplayableValueError",
         "Orchestrator",

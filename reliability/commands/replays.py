@@ -203,6 +203,7 @@ def replay(args: argparse.Namespace, out: Output) -> int:
                 "error": result.error,
                 "deltas": result.deltas,
                 "differences": result.differences,  # Difference dataclasses, field by field
+                "not_comparable": result.not_comparable,
             },
             indent=True,
         )
@@ -223,6 +224,14 @@ def replay(args: argparse.Namespace, out: Output) -> int:
             table(
                 [(d.location, d.field, d.significance, d.description) for d in result.differences],
                 ("where", "field", "significance", "difference"),
+            )
+        )
+    if result.not_comparable:
+        out.write(f"not comparable (redacted when recorded): {len(result.not_comparable)}")
+        out.write(
+            table(
+                [(n.location, n.path, n.action) for n in result.not_comparable],
+                ("where", "path", "redacted"),
             )
         )
     if result.deltas:
