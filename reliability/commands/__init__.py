@@ -31,6 +31,7 @@ MODULES: dict[str, str] = {
     "follow": "runner",
     "trail": "replays",
     "export": "replays",
+    "import": "transfer",
     "replay": "replays",
     "alerts": "guards",
     "breakers": "guards",

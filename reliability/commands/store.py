@@ -136,7 +136,7 @@ def stats(args: argparse.Namespace, out: Output) -> int:
     with open_db(args) as ledger:
         counts = ledger.stats()
         # Read from the stored records (one pass; only encodings naming redactions are parsed).
-        counts["redactions"] = count_records(row[3] for row in ledger.scan())
+        counts["redactions"] = count_records(row[3] for row in ledger.scan(after=ledger.pruned_through()))
     if args.format == "json":
         out.json_line(counts)
         return EXIT_OK
