@@ -12,6 +12,21 @@ import pytest
 
 PUBLIC: dict[str, list[str]] = {
     "ledger": [
+        "Redaction",
+        "RedactionPolicy",
+        "RedactionPolicyError",
+        "Redactor",
+        "count_redactions",
+        "ExportCheck",
+        "ExportFormatError",
+        "ExportRange",
+        "ExportRecord",
+        "ImportResult",
+        "check_export",
+        "export_records",
+        "import_records",
+        "read_export",
+        "write_export",
         "DEFAULT_URL",
         "DEFAULT_TIMEOUT",
         "EVENT_ADAPTER",

@@ -6,7 +6,7 @@ which a ledger opened with ``open_ledger(url, redaction=…)`` runs on every bat
 Each redacted event records what was redacted (``LedgerEvent.redactions``: paths, actions, rule
 or detector; never the value). See the README's "Privacy" section for the policy's shape.
 
-Names load lazily: ``rledger stats`` counts records (:func:`count_records`) without pydantic.
+Names load lazily: ``rledger stats`` counts records (:func:`count_redactions`) without pydantic.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ledger.redaction.apply import Redactor
-    from ledger.redaction.counts import count_records
+    from ledger.redaction.counts import count_redactions
     from ledger.redaction.detectors import DETECTORS, Detector, luhn_ok
     from ledger.redaction.policy import (
         DetectorSetting,
@@ -41,7 +41,7 @@ _WHERE = {
     "HASH_PREFIX": "rules",
     "keyed_hash": "rules",
     "Redactor": "apply",
-    "count_records": "counts",
+    "count_redactions": "counts",
 }
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
     "RedactionPolicy",
     "RedactionPolicyError",
     "Redactor",
-    "count_records",
+    "count_redactions",
     "keyed_hash",
     "load_policy",
     "luhn_ok",

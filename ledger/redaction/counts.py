@@ -1,6 +1,6 @@
 """Counts of redactions: what a process redacted, or what stored events record (no pydantic needed).
 
-``rledger stats`` counts the stored records with :func:`count_records` from the encoded events
+``rledger stats`` counts the stored records with :func:`count_redactions` from the encoded events
 alone, so it still starts without the codec and the event models.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["as_counts", "count_records", "tally"]
+__all__ = ["as_counts", "count_redactions", "tally"]
 
 
 def tally(counter: Counter[tuple[str, str]], items: list[tuple[str, str, str]]) -> None:
@@ -39,7 +39,7 @@ def as_counts(counter: Counter[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def count_records(states: Iterable[bytes]) -> dict[str, Any]:
+def count_redactions(states: Iterable[bytes]) -> dict[str, Any]:
     """Count the redaction records in stored encodings, in the shape of ``Redactor.counts``.
 
     Only an encoding that mentions ``"redactions"`` is parsed.

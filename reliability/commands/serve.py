@@ -75,7 +75,7 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         raise ValueError(f"--port {args.port} is not a TCP port")
     redaction = getattr(args, "redaction", None)
     if redaction is not None:
-        from ledger.redaction import Redactor
+        from ledger import Redactor
 
         Redactor(redaction)  # a bad policy or a missing hash key stops the start, not the first POST
     if args.tokens is not None:

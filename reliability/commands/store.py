@@ -131,12 +131,12 @@ def schema(args: argparse.Namespace, out: Output) -> int:
 
 def stats(args: argparse.Namespace, out: Output) -> int:
     """Print counts for the whole ledger, with what its events record as redacted."""
-    from ledger.redaction import count_records
+    from ledger import count_redactions
 
     with open_db(args) as ledger:
         counts = ledger.stats()
         # Read from the stored records (one pass; only encodings naming redactions are parsed).
-        counts["redactions"] = count_records(row[3] for row in ledger.scan(after=ledger.pruned_through()))
+        counts["redactions"] = count_redactions(row[3] for row in ledger.scan(after=ledger.pruned_through()))
     if args.format == "json":
         out.json_line(counts)
         return EXIT_OK

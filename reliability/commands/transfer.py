@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def export_range(args: argparse.Namespace, out: Output) -> int:
     """Write a range of the ledger (``--since/--until/--after/--before-offset`` and filters) to ``--out``."""
-    from ledger.export import ExportRange, export_records, write_export
+    from ledger import ExportRange, export_records, write_export
 
     if not args.out:
         raise ValueError("a range export needs --out FILE")
@@ -73,7 +73,7 @@ def export_range(args: argparse.Namespace, out: Output) -> int:
 
 def import_file(args: argparse.Namespace, out: Output) -> int:
     """Verify an export; unless ``--check``, append it. Exit 1 when the check finds a problem."""
-    from ledger.export import check_export, import_records, read_export
+    from ledger import check_export, import_records, read_export
 
     report = check_export(read_export(args.file))
     summary = {
