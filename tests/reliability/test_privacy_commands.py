@@ -1,4 +1,4 @@
-"""``--redaction`` / ``$RLEDGER_REDACTION``, the counts in ``rledger stats``, ``export`` of a range and ``import``."""
+"""``--redaction``, ``$RLEDGER_REDACTION``, redaction counts in ``rledger stats``, ``export``, ``import``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``rledger serve --redaction FILE``: HTTP and OTLP ingest are redacted before they are stored; /metrics counts it."""
+"""``rledger serve --redaction FILE``: HTTP and OTLP ingest redacted before storing; /metrics counts it."""
 
 from __future__ import annotations
 
