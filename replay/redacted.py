@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import ToolCalled
+from ledger import LedgerEvent
 
 __all__ = ["NotComparable", "compare_redacted", "redacted_paths"]
 
@@ -26,17 +26,17 @@ class NotComparable:
     """A value a replay could not compare: the recording holds it redacted.
 
     Attributes:
-        field: ``arguments`` or ``result``.
+        field: ``arguments``, ``result`` or ``outcome``.
         path: the redacted path (``arguments.card``), as the recording's ``redactions`` say.
-        location: ``call N``.
-        call_index: the tool call's ordinal.
+        location: ``call N``, or ``outcome``.
+        call_index: the tool call's ordinal (``None`` for the outcome).
         action: how it was redacted (``drop``, ``mask`` or ``hash``).
     """
 
     field: str
     path: str
     location: str
-    call_index: int
+    call_index: int | None
     action: str
 
     @property
@@ -45,7 +45,7 @@ class NotComparable:
         return f"{self.path} was redacted ({self.action}) when recorded: not comparable"
 
 
-def redacted_paths(event: ToolCalled, field: str) -> dict[str, str]:
+def redacted_paths(event: LedgerEvent, field: str) -> dict[str, str]:
     """The paths under ``field`` the recording redacted, with the action of each."""
     prefix = (f"{field}.", f"{field}[")
     return {r.path: r.action for r in event.redactions if r.path == field or r.path.startswith(prefix)}
@@ -69,18 +69,19 @@ def _without(value: Any, path: str, gone: dict[str, str]) -> Any:
 
 
 def compare_redacted(
-    taped: ToolCalled, field: str, original: Any, replayed: Any, call_index: int
+    taped: LedgerEvent | None, field: str, original: Any, replayed: Any, call_index: int | None
 ) -> tuple[bool, list[NotComparable]]:
-    """Compare one field of a call with the recording's, leaving the redacted paths out.
+    """Compare one field of a recorded event (a call, the workflow's completion) with the
+    re-run's, leaving the redacted paths out.
 
     ``original`` and ``replayed`` are JSON values (``replay.result.stored_json``). Returns
     whether they differ outside the redacted paths, and the redacted paths (not comparable)
     when they do not; a recording with nothing redacted in the field is compared as it is.
     """
-    gone = redacted_paths(taped, field)
+    gone = {} if taped is None else redacted_paths(taped, field)
     if not gone:
         return original != replayed, []
     if _without(original, field, gone) != _without(replayed, field, gone):
         return True, []
-    loc = f"call {call_index}"
+    loc = "outcome" if call_index is None else f"call {call_index}"
     return False, [NotComparable(field, p, loc, call_index, a) for p, a in sorted(gone.items())]

@@ -38,7 +38,7 @@ from ledger import Clock, Ledger, ModelCalled, ReplayAttempted, ToolCalled, new_
 from projections.metrics import note_automatic
 from replay.context import Orchestrator, RunContext, run_workflow
 from replay.model_tape import Fallback, ModelChange, ModelTape, compare_model_calls
-from replay.redacted import NotComparable
+from replay.redacted import NotComparable, compare_redacted
 from replay.result import Difference, ReplayMode, ReplayResult, Significance, live_json, stored_json
 from replay.tape import TapeRegistry, compare_calls
 from replay.tools import ToolRegistry, Tools, as_tool_registry
@@ -160,12 +160,24 @@ class Replayer:
         return result
 
     def _outcome_differences(
-        self, completed: bool, outcome: Any, success: bool | None, significance: Significance
+        self,
+        completed: bool,
+        outcome: Any,
+        success: bool | None,
+        significance: Significance,
+        not_comparable: list[NotComparable] | None = None,
     ) -> list[Difference]:
         # A run that failed the way the recording failed has the same (error) outcome.
         del completed
         out = []
-        if live_json(outcome) != stored_json(self.trail.outcome):
+        ends = self.trail.history.of_type("WorkflowCompleted")
+        done = ends[-1] if ends else None
+        differs, unknown = compare_redacted(
+            done, "outcome", stored_json(self.trail.outcome), live_json(outcome), None
+        )
+        if not_comparable is not None:
+            not_comparable += unknown
+        if differs:
             out.append(
                 Difference(
                     "outcome",
@@ -229,7 +241,7 @@ class Replayer:
             differences = compare_calls(tape, replayed[: len(tape)], unknown)
         else:
             differences = compare_calls(tape, replayed, unknown)
-            differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
+            differences += self._outcome_differences(completed, outcome, ctx.success, "critical", unknown)
         differences = model_divergences + differences
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
@@ -284,7 +296,9 @@ class Replayer:
                 )
         differences = sorted(divergences, key=lambda d: d.call_index if d.call_index is not None else 1 << 30)
         if not self.cut:
-            differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
+            differences += self._outcome_differences(
+                completed, outcome, ctx.success, "critical", tools.not_comparable
+            )
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
             ReplayMode.SIMULATED,
