@@ -30,6 +30,30 @@ _MIN_TEXT = 6
 """Shorter strings hold nothing a detector finds (``a@b.co`` is 6)."""
 
 
+def _free_form_regions() -> dict[type[LedgerEvent], tuple[bytes, bytes | None]]:
+    from ledger.events import EVENT_TYPES
+
+    regions: dict[type[LedgerEvent], tuple[bytes, bytes | None]] = {}
+    for model in EVENT_TYPES.values():
+        names = list(model.model_fields)
+        free = [i for i, name in enumerate(names) if name in _FREE_FORM_FIELDS]
+        if free:
+            after = names[free[-1] + 1] if free[-1] + 1 < len(names) else None
+            regions[model] = (
+                f'"{names[free[0]]}":'.encode(),
+                None if after is None else f',"{after}":'.encode(),
+            )
+    return regions
+
+
+_REGIONS = _free_form_regions()
+"""Where each event type's free-form values are in its encoding: from the first free-form
+field's key to the key of the field after the last one. Only these bytes are pre-checked:
+the id, the time and the named fields (digits, dashes, colons) would only raise false alarms.
+The end is found from the right: a free-form value may hold that key too, the field itself
+comes after it (the named fields after it are strings, in which a quote is escaped)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
     steps: tuple[str | int, ...]
@@ -104,10 +128,15 @@ class Redactor:
         ``state`` is its encoding, if known: the detectors' pre-check runs on it.
         """
         rules = self._rules.get(type(event))
-        pre = self._prefilter
-        if state is None and pre is not None:
-            state = event.__pydantic_serializer__.to_json(event)
-        scan = pre is not None and state is not None and pre.search(state) is not None
+        region = _REGIONS.get(type(event))
+        pre = self._prefilter if region is not None else None
+        scan = False
+        if pre is not None and region is not None:
+            if state is None:
+                state = event.__pydantic_serializer__.to_json(event)
+            start = state.find(region[0])
+            end = len(state) if region[1] is None else state.rfind(region[1])
+            scan = pre(state[start : end if end > start else len(state)])
         if not rules and not scan:
             return event
         done = {(r.path, r.by) for r in event.redactions}

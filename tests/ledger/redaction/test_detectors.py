@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger import Redactor, ToolCalled
-from ledger.redaction import DETECTORS, luhn_ok
+from ledger.redaction import luhn_ok
 from ledger.redaction.detectors import prefilter
 
 
@@ -72,9 +72,9 @@ def test_luhn() -> None:
 def test_the_prefilter_finds_a_candidate_after_an_escape() -> None:
     # In the encoded event, a newline before an address is "\n": the pre-check must still see it.
     event = ToolCalled(tool="t", arguments={"text": "line\nbob@example.com"})
-    pattern = prefilter(DETECTORS)
-    assert pattern is not None
-    assert pattern.search(event.model_dump_json().encode())
+    may_hold = prefilter(["email"])
+    assert may_hold is not None
+    assert may_hold(event.model_dump_json().encode())
     assert masked("email", "line\nbob@example.com") == "line\n[redacted:email]"
 
 
@@ -96,3 +96,27 @@ def test_a_switched_off_detector_finds_nothing() -> None:
     event = ToolCalled(tool="t", arguments={"text": "card 4111 1111 1111 1111 from 10.0.0.1"})
 
     assert redactor.redact(event) is event
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain words only",
+        "mail bob@example.com",
+        "call 415-555-1234",
+        "card 4111-1111-1111-1111",
+        "Bearer abc",
+        "ghp_x and sk-y",
+        "at 10.0.0.1",
+        "v6 ::1",
+        "time 12:30",
+        "price 12.50 and 3 items",
+    ],
+)
+def test_the_every_detector_precheck_agrees_with_the_detectors_own(text: str) -> None:
+    data = ToolCalled(tool="t", arguments={"text": text}).model_dump_json().encode()
+    all_at_once = prefilter(DETECTORS)
+    one_by_one = [prefilter([name]) for name in DETECTORS]
+    assert all_at_once is not None and all(one_by_one)
+
+    assert all_at_once(data) == any(check(data) for check in one_by_one if check is not None)
