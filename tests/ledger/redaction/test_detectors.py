@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger import Redactor, ToolCalled
-from ledger.redaction import luhn_ok
+from ledger.redaction import DETECTORS, luhn_ok
 from ledger.redaction.detectors import prefilter
 
 
