@@ -13,7 +13,6 @@ import argparse
 from reliability.commands.options import (
     check_window,
     event_type,
-    input_file,
     non_negative,
     open_db,
     parse_time,
@@ -42,7 +41,8 @@ def add_range_options(p: argparse.ArgumentParser) -> None:
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``import``."""
     p = subparsers.add_parser("import", help="check an export, or append it into this ledger (idempotent)")
-    p.add_argument("file", type=input_file, help="a file `rledger export` wrote (JSON lines or Parquet)")
+    # Not checked while parsing: a missing file is FileNotFoundError when read (exit 2).
+    p.add_argument("file", help="a file `rledger export` wrote (JSON lines or Parquet)")
     p.add_argument("--check", action="store_true", help="only verify the export on its own; import nothing")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(run=import_file)
