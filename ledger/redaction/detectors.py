@@ -98,15 +98,12 @@ def _card_quick(folded: bytes) -> bool:
 
 def _key_quick(folded: bytes) -> bool:
     lowered = folded.lower()  # "Bearer" in any case; the other marks are a superset lowered
-    return (
-        b"bearer" in lowered
-        or b"sk-" in lowered
-        or (b"gh" in lowered and _GITHUB.search(lowered) is not None)
-        or b"akia" in lowered
-        or b"asia" in lowered
-        or b"xox" in lowered
-        or b"eyj" in lowered
-    )
+    if b"bearer" in lowered or b"akia" in lowered or b"asia" in lowered or b"eyj" in lowered:
+        return True
+    # "sk-" and "xox?-" have a dash, GitHub's "gh?_" an underscore: look for them only then.
+    if b"-" in folded and (b"sk-" in lowered or b"xox" in lowered):
+        return True
+    return b"_" in folded and _GITHUB.search(lowered) is not None
 
 
 def _ip_quick(folded: bytes) -> bool:
