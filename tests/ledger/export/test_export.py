@@ -181,3 +181,16 @@ def test_an_export_with_a_policy_redacts_and_marks_the_records(tmp_path: Path) -
     report = check_export(read_export(tmp_path / "p.jsonl"))
     assert b"bob@example.com" not in text
     assert report.ok and report.unverifiable == 1 and report.verified == 3 and report.links == 3
+
+
+def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # an import of it now fails
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with open_ledger("memory://") as ledger:
+        ledger.append(events(2))
+        with pytest.raises(ValueError, match=r"pip install 'reliability-ledger\[parquet\]'"):
+            write_export(export_records(ledger, ExportRange()), tmp_path / "x.parquet", "parquet")
+
+    assert not (tmp_path / "x.parquet").exists() and not (tmp_path / "x.parquet.partial").exists()
