@@ -58,7 +58,8 @@ class _Terminal:
 
 
 def _global_options(parser: argparse.ArgumentParser, *, default: object = None) -> None:
-    """Add ``--db``: to the top parser with its default, to each command's with none (SUPPRESS).
+    """Add ``--db`` and ``--redaction``: to the top parser with defaults, to each command's with
+    none (SUPPRESS).
 
     A command's parser sets ``db`` only when ``--db`` comes after the command, so
     ``rledger demo --db URL`` means ``rledger --db URL demo`` and neither hides the other's value.
@@ -68,6 +69,13 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object = None) 
         default=default_url() if default is None else default,
         help="ledger URL: memory://, sqlite:///file.db, postgresql://…, redis[s]://host:port/db or "
         f"nats://host:port/LEDGER (default: $RLEDGER_URL or {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--redaction",
+        metavar="FILE",
+        default=os.environ.get("RLEDGER_REDACTION") or None if default is None else default,
+        help="redaction policy (JSON) applied to every event appended: detectors and field rules "
+        "(default: $RLEDGER_REDACTION, else none)",
     )
 
 

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
         VersionConflictError,
         ViewConflictError,
     )
-    from ledger.event_base import Confidence, LedgerEvent
+    from ledger.event_base import Confidence, LedgerEvent, Redaction
     from ledger.events import (
         EVENT_ADAPTER,
         EVENT_TYPES,
@@ -79,6 +79,18 @@ if TYPE_CHECKING:
         WorkflowStarted,
         event_json_schema,
     )
+    from ledger.export import (
+        ExportCheck,
+        ExportFormatError,
+        ExportRange,
+        ExportRecord,
+        ImportResult,
+        check_export,
+        export_records,
+        import_records,
+        read_export,
+        write_export,
+    )
     from ledger.guard_events import (
         AgentModeSet,
         AlertAcknowledged,
@@ -95,6 +107,7 @@ if TYPE_CHECKING:
     from ledger.limits import MAX_DEPTH
     from ledger.model_events import ModelCalled
     from ledger.recorded import Recorded
+    from ledger.redaction import RedactionPolicy, RedactionPolicyError, Redactor, count_redactions
     from ledger.schema_file import stored_event_schema
     from ledger.shadows import SHADOW_SUFFIX, clear_stale_shadows, shadow_name, take_shadow_lease
     from ledger.store import Ledger
@@ -203,6 +216,21 @@ _WHERE: dict[str, str] = {
     "validate_lines": "codec",
     "validate_one": "codec",
     "write_anchor": "anchors",
+    "Redaction": "event_base",
+    "RedactionPolicy": "redaction",
+    "RedactionPolicyError": "redaction",
+    "Redactor": "redaction",
+    "count_redactions": "redaction",
+    "ExportCheck": "export",
+    "ExportFormatError": "export",
+    "ExportRange": "export",
+    "ExportRecord": "export",
+    "ImportResult": "export",
+    "check_export": "export",
+    "export_records": "export",
+    "import_records": "export",
+    "read_export": "export",
+    "write_export": "export",
 }
 """Each export's module under ``ledger``."""
 
@@ -265,7 +293,12 @@ __all__ = [
     "Event",
     "EvidenceCollected",
     "ExplanationRecorded",
+    "ExportCheck",
+    "ExportFormatError",
+    "ExportRange",
+    "ExportRecord",
     "HumanIntervened",
+    "ImportResult",
     "IncidentDeclared",
     "IncidentResolved",
     "IntegrityProblem",
@@ -285,6 +318,10 @@ __all__ = [
     "PrunedRangeError",
     "ReadQuery",
     "Recorded",
+    "Redaction",
+    "RedactionPolicy",
+    "RedactionPolicyError",
+    "Redactor",
     "ReplayAttempted",
     "RunnerLock",
     "SavedView",
@@ -300,17 +337,22 @@ __all__ = [
     "WorkflowCompleted",
     "WorkflowStarted",
     "as_utc",
+    "check_export",
     "clear_stale_shadows",
+    "count_redactions",
     "default_url",
     "event_json_schema",
+    "export_records",
     "from_epoch_us",
     "generate_workload",
+    "import_records",
     "load_anchor_key",
     "load_public_key",
     "new_anchor_key",
     "new_event_id",
     "open_ledger",
     "read_anchors",
+    "read_export",
     "shadow_name",
     "sign_head",
     "stored_event_schema",
@@ -322,4 +364,5 @@ __all__ = [
     "validate_lines",
     "validate_one",
     "write_anchor",
+    "write_export",
 ]

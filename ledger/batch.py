@@ -10,11 +10,14 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.codec import validate_and_encode
 from ledger.errors import BatchTooLargeError
 from ledger.event_base import LedgerEvent
+
+if TYPE_CHECKING:
+    from ledger.redaction import Redactor
 
 __all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "prepare"]
 
@@ -73,12 +76,17 @@ MAX_BATCH_BYTES = 32 << 20
 
 
 def prepare(
-    events: Iterable[EventInput] | EventInput, expected: ExpectedVersion, *, max_event_bytes: int
+    events: Iterable[EventInput] | EventInput,
+    expected: ExpectedVersion,
+    *,
+    max_event_bytes: int,
+    redaction: Redactor | None = None,
 ) -> PreparedBatch:
     """Validate and encode one caller's events (one or many) into a batch ready to commit.
 
     A batch is one transaction holding the write lock while it is written, so it is bounded:
     at most :data:`MAX_BATCH_EVENTS` events and :data:`MAX_BATCH_BYTES` encoded bytes.
+    A ``redaction`` policy rewrites the validated events here, before the bytes are chained.
 
     Raises:
         BatchRejectedError: some events are invalid.
@@ -89,6 +97,8 @@ def prepare(
     if len(items) > MAX_BATCH_EVENTS:
         raise BatchTooLargeError(len(items), MAX_BATCH_EVENTS, "events")
     validated, states = validate_and_encode(items, max_bytes=max_event_bytes)
+    if redaction is not None:
+        redaction.redact_batch(validated, states, max_event_bytes)
     size = sum(map(len, states))
     if size > MAX_BATCH_BYTES:
         raise BatchTooLargeError(size, MAX_BATCH_BYTES, "encoded bytes")

@@ -22,7 +22,7 @@ from pydantic_core import PydanticSerializationError
 
 from ledger import limits
 from ledger.errors import BatchRejectedError, Problem
-from ledger.event_base import LedgerEvent, non_finite_field
+from ledger.event_base import LedgerEvent, Redaction, non_finite_field
 from ledger.events import EVENT_ADAPTER, EVENT_TYPES, LEGACY_TYPE_NAMES, Event
 
 DEFAULT_MAX_EVENT_BYTES = 1 << 20
@@ -33,7 +33,9 @@ _REGISTERED = frozenset(EVENT_TYPES.values())
 
 # Annotations whose values can never encode as a bare Infinity or NaN token: a float is
 # finite once validated (the models set allow_inf_nan=False); a Decimal encodes as a string.
-_FINITE_LEAVES: frozenset[object] = frozenset({type(None), bool, int, float, str, UUID, datetime, Decimal})
+_FINITE_LEAVES: frozenset[object] = frozenset(
+    {type(None), bool, int, float, str, UUID, datetime, Decimal, Redaction}
+)
 
 
 def _allows_non_finite(constraint: object) -> bool:

@@ -68,6 +68,28 @@ Mode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Confidence = Literal["verified", "claimed", "inferred"]
 
 
+class Redaction(BaseModel):
+    """What was redacted from an event before it was stored, and how (never the value).
+
+    Attributes:
+        path: where the value was, from the event's top (``arguments.password``, ``result[2]``).
+        action: ``drop`` (removed), ``mask`` (replaced by a marker) or ``hash`` (a keyed hash).
+        kind: whether a field ``rule`` or a text ``detector`` redacted it.
+        by: the rule's or detector's name (``rule[0]``, ``email``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    action: Literal["drop", "mask", "hash"]
+    kind: Literal["rule", "detector"]
+    by: Name
+
+
+def _no_redactions(value: tuple[Redaction, ...]) -> bool:
+    return not value
+
+
 class LedgerEvent(BaseModel):
     """Fields every event carries.
 
@@ -76,6 +98,8 @@ class LedgerEvent(BaseModel):
         occurred_at: when it happened (aware UTC; defaults to now).
         workflow_id: the workflow (run) it belongs to, if any; its stream.
         agent: the agent that did or reported it, if any.
+        redactions: what a redaction policy removed or replaced before it was stored (see
+            :mod:`ledger.redaction`); left out of the stored form when empty.
     """
 
     # JSON has no Infinity or NaN: typed numbers refuse them here; free-form values encode them
@@ -88,6 +112,8 @@ class LedgerEvent(BaseModel):
     occurred_at: UTCDateTime = Field(default_factory=utc_now)
     workflow_id: Name | None = None
     agent: Name | None = None
+    # Not stored while empty: an event no policy touched encodes byte for byte as before.
+    redactions: tuple[Redaction, ...] = Field(default=(), exclude_if=_no_redactions)
 
     # Every instance is a validated one: the two pydantic routes around validation validate
     # here, so the ledger can store any instance without checking that it reads back.

@@ -222,6 +222,8 @@ class ReplayAttempted(LedgerEvent):
     differences: NonNegativeInt = 0
     critical_differences: NonNegativeInt = 0
     error: str | None = None
+    # Values the recording holds redacted (replay.redacted); left out while 0, as added fields are.
+    not_comparable: NonNegativeInt = Field(default=0, exclude_if=lambda n: n == 0)
 
     @property
     def stream(self) -> str:

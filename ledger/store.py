@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ledger.commit import Clock, Committer
     from ledger.groupcommit import GroupCommitter
     from ledger.recorded import Recorded, to_recorded
+    from ledger.redaction import Redactor
 
 __all__ = ["AppendResult", "Clock", "EventInput", "ExpectedVersion", "Ledger", "Recorded", "to_recorded"]
 
@@ -64,6 +65,7 @@ class Ledger(LedgerReads):
         backend: where events are stored.
         clock: returns an aware UTC datetime; used for commit times.
         max_event_bytes: largest accepted encoded event.
+        redaction: a compiled redaction policy applied to every append (see :mod:`ledger.redaction`).
     """
 
     def __init__(
@@ -72,8 +74,10 @@ class Ledger(LedgerReads):
         *,
         clock: Clock = utc_now,
         max_event_bytes: int = MAX_EVENT_BYTES,
+        redaction: Redactor | None = None,
     ) -> None:
         self.backend = backend
+        self.redaction = redaction
         self.clock = clock
         self.max_event_bytes = max_event_bytes
         self._committer: Committer | None = None
@@ -138,8 +142,12 @@ class Ledger(LedgerReads):
         from ledger.batch import prepare
 
         self._check_open()
-        batch = prepare(events, expected_version, max_event_bytes=self.max_event_bytes)
+        batch = prepare(
+            events, expected_version, max_event_bytes=self.max_event_bytes, redaction=self.redaction
+        )
         result = self.committer.commit([batch])[0]
+        if self.redaction is not None:
+            self.redaction.count(batch.events)
         self.after_commit()
         return result
 
@@ -156,11 +164,16 @@ class Ledger(LedgerReads):
         from ledger.batch import prepare
 
         self._check_open()
-        batch: PreparedBatch = prepare(events, expected_version, max_event_bytes=self.max_event_bytes)
+        batch: PreparedBatch = prepare(
+            events, expected_version, max_event_bytes=self.max_event_bytes, redaction=self.redaction
+        )
         group = self._group_committer()
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         group.submit(batch, future)
-        return await future
+        result = await future
+        if self.redaction is not None:
+            self.redaction.count(batch.events)
+        return result
 
     def _group_committer(self) -> GroupCommitter:
         with self._group_lock:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ledger.deadline import timeout_of, without_timeout
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     # The store (pydantic, the codec, the chain) loads on the first open: the CLI imports this
     # module for DEFAULT_URL, and `rledger --help` opens nothing.
     from ledger.backends.base import LedgerBackend
+    from ledger.redaction import RedactionPolicy, Redactor
     from ledger.store import Clock, Ledger
 
 DEFAULT_URL = "sqlite:///ledger.db"
@@ -90,6 +92,7 @@ def open_ledger(
     ttl_days: float | None = None,
     create: bool = True,
     timeout: float | None = None,
+    redaction: Redactor | RedactionPolicy | Mapping[str, Any] | str | None = None,
 ) -> Ledger:
     """Open the ledger a URL names.
 
@@ -107,17 +110,26 @@ def open_ledger(
             transaction, one page), on every backend; the URL may carry it as ``?timeout=S``.
             Default :data:`ledger.deadline.DEFAULT_TIMEOUT` (5 s). One that runs out raises
             :class:`~ledger.errors.BackendTimeoutError` naming the operation and the deadline.
+        redaction: a redaction policy applied to every append before it is encoded and
+            hashed: a :class:`~ledger.redaction.Redactor`, a policy, its mapping, or the path
+            of its JSON file (see :mod:`ledger.redaction`).
 
     Raises:
         UnsupportedURLError: no backend understands the URL.
         InvalidURLOptionError: ``timeout`` (or ``?timeout=``) is not a positive number.
         BackendUnavailableError: the database cannot be reached or opened.
         FileNotFoundError: ``create`` is false and the SQLite file does not exist.
+        RedactionPolicyError: the redaction policy is invalid or its hash key cannot be read.
     """
     from ledger.store import Ledger
 
+    redactor = None
+    if redaction is not None:  # before the backend: a bad policy opens nothing
+        from ledger.redaction import Redactor
+
+        redactor = redaction if isinstance(redaction, Redactor) else Redactor(redaction)
     backend = open_backend(url, create=create, timeout=timeout)
-    ledger = Ledger(backend, clock=clock)
+    ledger = Ledger(backend, clock=clock, redaction=redactor)
     days = ttl_days if ttl_days is not None else backend.ttl_days
     if days is not None:
         try:

@@ -24,6 +24,7 @@ from replay.history import CheckpointNotFoundError, History, WorkflowNotFoundErr
 from replay.model_calls import PendingModelCall
 from replay.model_tape import ModelChange
 from replay.models import ModelCallError, ModelReply, ModelRequest
+from replay.redacted import NotComparable
 from replay.replayer import Replayer
 from replay.result import Difference, ReplayDivergedError, ReplayMode, ReplayResult
 from replay.tape import NotOnTapeError
@@ -51,6 +52,7 @@ __all__ = [
     "ModelChange",
     "ModelReply",
     "ModelRequest",
+    "NotComparable",
     "NotOnTapeError",
     "NotReplayableValueError",
     "Orchestrator",

@@ -30,7 +30,7 @@ original) and a ``ReplayAttempted`` event, which feeds RSR.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,7 @@ from ledger import Clock, Ledger, ModelCalled, ReplayAttempted, ToolCalled, new_
 from projections.metrics import note_automatic
 from replay.context import Orchestrator, RunContext, run_workflow
 from replay.model_tape import Fallback, ModelChange, ModelTape, compare_model_calls
+from replay.redacted import NotComparable, compare_redacted
 from replay.result import Difference, ReplayMode, ReplayResult, Significance, live_json, stored_json
 from replay.tape import TapeRegistry, compare_calls
 from replay.tools import ToolRegistry, Tools, as_tool_registry
@@ -127,6 +128,7 @@ class Replayer:
         *,
         success: bool,
         deltas: Mapping[str, Any] | None = None,
+        not_comparable: Sequence[NotComparable] = (),
     ) -> ReplayResult:
         result = ReplayResult(
             mode=mode,
@@ -140,6 +142,7 @@ class Replayer:
             duration_ms=(time.perf_counter() - started) * 1000,
             error=error,
             deltas=dict(deltas or {}),
+            not_comparable=tuple(not_comparable),
         )
         attempt = ReplayAttempted(
             workflow_id=self.trail.workflow_id,
@@ -149,6 +152,7 @@ class Replayer:
             replay_workflow_id=ctx.workflow_id,
             differences=len(differences),
             critical_differences=len(result.critical_differences),
+            not_comparable=len(not_comparable),
             error=error,
             occurred_at=self.clock(),
         )
@@ -157,12 +161,24 @@ class Replayer:
         return result
 
     def _outcome_differences(
-        self, completed: bool, outcome: Any, success: bool | None, significance: Significance
+        self,
+        completed: bool,
+        outcome: Any,
+        success: bool | None,
+        significance: Significance,
+        not_comparable: list[NotComparable] | None = None,
     ) -> list[Difference]:
         # A run that failed the way the recording failed has the same (error) outcome.
         del completed
         out = []
-        if live_json(outcome) != stored_json(self.trail.outcome):
+        ends = self.trail.history.of_type("WorkflowCompleted")
+        done = ends[-1] if ends else None
+        differs, unknown = compare_redacted(
+            done, "outcome", stored_json(self.trail.outcome), live_json(outcome), None
+        )
+        if not_comparable is not None:
+            not_comparable += unknown
+        if differs:
             out.append(
                 Difference(
                     "outcome",
@@ -221,15 +237,24 @@ class Replayer:
             (e for e in ctx.recorded if isinstance(e, ToolCalled)), key=lambda c: c.call_index or 0
         )
         tape = self.trail.history.tape
+        unknown: list[NotComparable] = []
         if self.cut:
-            differences = compare_calls(tape, replayed[: len(tape)])
+            differences = compare_calls(tape, replayed[: len(tape)], unknown)
         else:
-            differences = compare_calls(tape, replayed)
-            differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
+            differences = compare_calls(tape, replayed, unknown)
+            differences += self._outcome_differences(completed, outcome, ctx.success, "critical", unknown)
         differences = model_divergences + differences
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
-            ReplayMode.STRICT, ctx, completed, outcome, error, differences, started, success=ok
+            ReplayMode.STRICT,
+            ctx,
+            completed,
+            outcome,
+            error,
+            differences,
+            started,
+            success=ok,
+            not_comparable=unknown,
         )
         return result.raise_if_diverged() if raise_on_divergence else result
 
@@ -248,7 +273,7 @@ class Replayer:
         started = time.perf_counter()
         tape = self.trail.history.tape
         divergences: list[Difference] = []
-        tools = TapeRegistry(tape, divergences, significance="critical", cut=self.cut)
+        tools = TapeRegistry(tape, divergences, significance="critical", cut=self.cut, not_comparable=[])
         models = self._model_tape(divergences, model_fallback)
         ctx, completed, outcome, error = await self._run(
             ReplayMode.SIMULATED, orchestrator, tools, self.trail.inputs, models
@@ -272,10 +297,20 @@ class Replayer:
                 )
         differences = sorted(divergences, key=lambda d: d.call_index if d.call_index is not None else 1 << 30)
         if not self.cut:
-            differences += self._outcome_differences(completed, outcome, ctx.success, "critical")
+            differences += self._outcome_differences(
+                completed, outcome, ctx.success, "critical", tools.not_comparable
+            )
         ok = not any(d.significance == "critical" for d in differences)
         result = self._finish(
-            ReplayMode.SIMULATED, ctx, completed, outcome, error, differences, started, success=ok
+            ReplayMode.SIMULATED,
+            ctx,
+            completed,
+            outcome,
+            error,
+            differences,
+            started,
+            success=ok,
+            not_comparable=tools.not_comparable,
         )
         return result.raise_if_diverged() if raise_on_divergence else result
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import orjson
 
 from ledger import LedgerError
+from replay.redacted import NotComparable
 from replay.values import to_json_value
 
 Significance = Literal["critical", "minor", "expected"]
@@ -74,6 +75,8 @@ class ReplayResult:
     duration_ms: float
     error: str | None = None
     deltas: Mapping[str, Any] = field(default_factory=dict)
+    not_comparable: tuple[NotComparable, ...] = ()
+    """Values the recording holds redacted, left out of the comparison (``replay.redacted``)."""
 
     @property
     def first_divergence(self) -> Difference | None:
@@ -86,8 +89,9 @@ class ReplayResult:
         return [d for d in self.differences if d.significance == "critical"]
 
     def is_exact_match(self) -> bool:
-        """True when nothing at all differs (not even a minor tool result)."""
-        return not self.differences
+        """True when nothing at all differs (not even a minor tool result) and nothing was left
+        uncompared: a redacted value that could not be compared is never called a match."""
+        return not self.differences and not self.not_comparable
 
     def raise_if_diverged(self) -> ReplayResult:
         """Raise :class:`ReplayDivergedError` unless the replay succeeded; else return self."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from ledger import ToolCalled
 from replay.context import RunContext
+from replay.redacted import NotComparable, compare_redacted
 from replay.result import Difference, Significance, live_json, stored_json
 from replay.tools import RecordedToolFailureError, ToolRegistry
 from replay.values import NotReplayableValueError, from_json_value
@@ -32,6 +33,7 @@ class TapeRegistry(ToolRegistry):
         overrides: Mapping[str, Any] | None = None,
         real: ToolRegistry | None = None,
         cut: bool = False,
+        not_comparable: list[NotComparable] | None = None,
     ) -> None:
         super().__init__()
         # A tape cut at a checkpoint ends where the trail ends: what the original did after
@@ -43,6 +45,7 @@ class TapeRegistry(ToolRegistry):
         self.significance = significance
         self.overrides = dict(overrides or {})
         self.real = real
+        self.not_comparable = [] if not_comparable is None else not_comparable
 
     def _diverge(self, field_: str, index: int, original: Any, replayed: Any, text: str) -> None:
         self.divergences.append(
@@ -73,7 +76,11 @@ class TapeRegistry(ToolRegistry):
                 f"called '{name}' where the recording called '{taped.tool}'",
             )
             raise NotOnTapeError(f"call {call_index}: the tape has '{taped.tool}', not '{name}'")
-        if live_json(arguments) != stored_json(taped.arguments):
+        differs, unknown = compare_redacted(
+            taped, "arguments", stored_json(taped.arguments), live_json(arguments), call_index
+        )
+        self.not_comparable += unknown
+        if differs:
             self._diverge(
                 "arguments",
                 call_index,
@@ -112,12 +119,19 @@ class TapeRegistry(ToolRegistry):
         return self._serve(name, call_index, arguments)
 
 
-def compare_calls(original: list[ToolCalled], replayed: list[ToolCalled]) -> list[Difference]:
+def compare_calls(
+    original: list[ToolCalled],
+    replayed: list[ToolCalled],
+    not_comparable: list[NotComparable] | None = None,
+) -> list[Difference]:
     """Compare a re-run's tool calls with the recording's, ordinal by ordinal.
 
     Another tool, other arguments, a missing or extra call, or a call that now fails (or no
     longer does) is critical: the workflow did something else. A changed result alone is minor.
+    What the recording holds redacted is left out of the comparison and added to
+    ``not_comparable`` (:mod:`replay.redacted`).
     """
+    unknown: list[NotComparable] = [] if not_comparable is None else not_comparable
     out: list[Difference] = []
     for i in range(max(len(original), len(replayed))):
         loc = f"call {i}"
@@ -141,7 +155,11 @@ def compare_calls(original: list[ToolCalled], replayed: list[ToolCalled]) -> lis
                 )
             )
             continue
-        if stored_json(o.arguments) != stored_json(r.arguments):
+        differs, gone = compare_redacted(
+            o, "arguments", stored_json(o.arguments), stored_json(r.arguments), i
+        )
+        unknown += gone
+        if differs:
             out.append(
                 Difference(
                     "arguments",
@@ -165,10 +183,13 @@ def compare_calls(original: list[ToolCalled], replayed: list[ToolCalled]) -> lis
                     f"'{o.tool}' {'now fails' if o.success else 'no longer fails'}",
                 )
             )
-        elif stored_json(o.result) != stored_json(r.result):
-            out.append(
-                Difference(
-                    "result", loc, "minor", o.result, r.result, i, f"'{o.tool}' returned another result"
+        else:
+            differs, gone = compare_redacted(o, "result", stored_json(o.result), stored_json(r.result), i)
+            unknown += gone
+            if differs:
+                out.append(
+                    Difference(
+                        "result", loc, "minor", o.result, r.result, i, f"'{o.tool}' returned another result"
+                    )
                 )
-            )
     return out

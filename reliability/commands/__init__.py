@@ -32,6 +32,7 @@ MODULES: dict[str, str] = {
     "trail": "replays",
     "export": "replays",
     "replay": "replays",
+    "import": "transfer",
     "alerts": "guards",
     "breakers": "guards",
     "violations": "guards",

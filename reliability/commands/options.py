@@ -72,14 +72,14 @@ def input_file(path: str) -> str:
 
 
 def open_db(args: argparse.Namespace, *, create: bool = False) -> Ledger:
-    """Open the ledger the global ``--db`` option names.
+    """Open the ledger the global ``--db`` option names, with the ``--redaction`` policy if any.
 
     Only commands that write pass ``create=True``: a reading command given a SQLite path that
     does not exist fails (exit 2) instead of creating an empty ledger and answering from it.
     """
     from ledger import open_ledger
 
-    return open_ledger(args.db, create=create)
+    return open_ledger(args.db, create=create, redaction=getattr(args, "redaction", None))
 
 
 def when(value: datetime | None) -> str:

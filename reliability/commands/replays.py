@@ -13,6 +13,7 @@ import orjson
 
 from reliability.commands.options import input_file, open_db, table
 from reliability.commands.output import EXIT_FAILED, EXIT_OK, Output
+from reliability.commands.transfer import RANGE_OPTIONS, add_range_options, export_range
 
 if TYPE_CHECKING:  # at run time each command imports what it uses: `rledger` starts fast
     from replay import (
@@ -37,8 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--checkpoint", help="a CheckpointMarked id, an event id or an offset")
     p.set_defaults(run=trail)
 
-    p = subparsers.add_parser("export", help="a workflow's history as JSON lines")
-    p.add_argument("workflow")
+    p = subparsers.add_parser(
+        "export", help="a workflow's history as JSON lines, or (no WORKFLOW) a range with chain values"
+    )
+    p.add_argument("workflow", nargs="?", help="the workflow (omit it to export a range: --since …)")
     p.add_argument("--checkpoint", help="a CheckpointMarked id, an event id or an offset")
     p.add_argument("--out", help="file to write (default: stdout)")
     p.add_argument(
@@ -47,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="send it as OpenTelemetry GenAI spans to this OTLP/HTTP endpoint instead "
         "(e.g. http://127.0.0.1:4318/v1/traces; needs the otlp extra)",
     )
+    add_range_options(p)
     p.set_defaults(run=export)
 
     p = subparsers.add_parser(
@@ -128,9 +132,18 @@ def trail(args: argparse.Namespace, out: Output) -> int:
 def export(args: argparse.Namespace, out: Output) -> int:
     """Write a workflow's history as JSON lines (to replay it elsewhere); not found is exit 2.
 
+    Without a WORKFLOW, a range of the ledger with its chain values (``transfer.export_range``).
+
     With ``--otlp URL`` the history is sent as GenAI spans instead; exit 1 when the endpoint
     rejected some of them.
     """
+    if args.workflow is None:
+        if args.checkpoint or args.otlp:
+            raise ValueError("--checkpoint and --otlp export one WORKFLOW: name it")
+        return export_range(args, out)
+    given = [f"--{o.replace('_filter', '').replace('_', '-')}" for o in RANGE_OPTIONS if getattr(args, o)]
+    if given:
+        raise ValueError(f"{', '.join(given)} export a range: leave out WORKFLOW (or use --workflow)")
     from replay import History
 
     with open_db(args) as ledger, _recorded():
@@ -203,6 +216,7 @@ def replay(args: argparse.Namespace, out: Output) -> int:
                 "error": result.error,
                 "deltas": result.deltas,
                 "differences": result.differences,  # Difference dataclasses, field by field
+                "not_comparable": result.not_comparable,
             },
             indent=True,
         )
@@ -223,6 +237,14 @@ def replay(args: argparse.Namespace, out: Output) -> int:
             table(
                 [(d.location, d.field, d.significance, d.description) for d in result.differences],
                 ("where", "field", "significance", "difference"),
+            )
+        )
+    if result.not_comparable:
+        out.write(f"not comparable (redacted when recorded): {len(result.not_comparable)}")
+        out.write(
+            table(
+                [(n.location, n.path, n.action) for n in result.not_comparable],
+                ("where", "path", "redacted"),
             )
         )
     if result.deltas:

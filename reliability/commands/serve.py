@@ -73,6 +73,11 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         raise ValueError("--max-body-mb, --max-events and --request-timeout must be positive")
     if not 0 < args.port < 65536:
         raise ValueError(f"--port {args.port} is not a TCP port")
+    redaction = getattr(args, "redaction", None)
+    if redaction is not None:
+        from ledger import Redactor
+
+        Redactor(redaction)  # a bad policy or a missing hash key stops the start, not the first POST
     if args.tokens is not None:
         if not args.tokens.exists():
             raise FileNotFoundError(
@@ -87,6 +92,7 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         max_events=args.max_events,
         request_timeout=args.request_timeout,
         metrics_agents=args.metrics_agents,
+        redaction=getattr(args, "redaction", None),
     )
 
 

@@ -130,9 +130,13 @@ def schema(args: argparse.Namespace, out: Output) -> int:
 
 
 def stats(args: argparse.Namespace, out: Output) -> int:
-    """Print counts for the whole ledger."""
+    """Print counts for the whole ledger, with what its events record as redacted."""
+    from ledger import count_redactions
+
     with open_db(args) as ledger:
         counts = ledger.stats()
+        # Read from the stored records (one pass; only encodings naming redactions are parsed).
+        counts["redactions"] = count_redactions(row[3] for row in ledger.scan(after=ledger.pruned_through()))
     if args.format == "json":
         out.json_line(counts)
         return EXIT_OK
@@ -141,6 +145,17 @@ def stats(args: argparse.Namespace, out: Output) -> int:
     if counts["by_type"]:
         out.write()
         out.write(table(sorted(counts["by_type"].items()), ("type", "events")))
+    red = counts["redactions"]
+    if red["events"]:
+        out.write()
+        out.write(f"{'redacted events':18} {red['events']}")
+        out.write(f"{'redactions':18} {red['redactions']}")
+        rows = [
+            (kind, name, n)
+            for kind, key in (("action", "by_action"), ("rule", "by_rule"), ("detector", "by_detector"))
+            for name, n in red[key].items()
+        ]
+        out.write(table(rows, ("by", "name", "redactions")))
     return EXIT_OK
 
 

@@ -182,7 +182,7 @@ def create_app(config: ServiceConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        ledger = open_ledger(config.url, create=True)
+        ledger = open_ledger(config.url, create=True, redaction=config.redaction)
         watcher = HeadWatcher(ledger, asyncio.get_running_loop())
         tokens = TokenStore(config.tokens) if config.tokens is not None else None
         state = ServiceState(

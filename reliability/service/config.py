@@ -48,6 +48,7 @@ class ServiceConfig:
         metrics_cache_seconds: a scrape within this of the last one is answered from it.
         sse_heartbeat_seconds: an idle event stream sends a comment this often.
         anchor: sign the chain's head periodically into a directory (``None``: never).
+        redaction: the redaction policy's JSON file applied to HTTP and OTLP ingest (``None``: none).
     """
 
     url: str
@@ -62,6 +63,7 @@ class ServiceConfig:
     metrics_cache_seconds: float = 5.0
     sse_heartbeat_seconds: float = 15.0
     anchor: AnchorSchedule | None = None
+    redaction: str | None = None
 
 
 def is_loopback(host: str) -> bool:

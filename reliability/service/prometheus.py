@@ -69,6 +69,26 @@ def _facades(state: ServiceState) -> tuple[Any, Any, Any]:
     return facades
 
 
+def _redaction_metrics(state: ServiceState) -> Iterator[Metric]:
+    """What the server's redaction policy redacted from ingest since it started (none: nothing)."""
+    redactor = state.ledger.redaction
+    if redactor is None:
+        return
+    counts = redactor.counts()
+    yield CounterMetricFamily(
+        "rledger_redacted_events", "events appended with something redacted", value=counts["events"]
+    )
+    for key, label, help_text in (
+        ("by_action", "action", "redactions by action (drop, mask, hash)"),
+        ("by_rule", "rule", "redactions by field rule"),
+        ("by_detector", "detector", "redactions by detector"),
+    ):
+        family = CounterMetricFamily(f"rledger_redactions_{key}", help_text, labels=[label])
+        for name, n in counts[key].items():
+            family.add_metric([name], n)
+        yield family
+
+
 def _ledger_metrics(state: ServiceState) -> Iterator[Metric]:
     from projections import CORE_PROJECTIONS, AlertManager, CircuitBreakerRegistry
 
@@ -89,6 +109,7 @@ def _ledger_metrics(state: ServiceState) -> Iterator[Metric]:
         if view is not None:
             lag.add_metric([projection.name], max(head - view.position, 0))
     yield lag
+    yield from _redaction_metrics(state)
 
     metrics_facade, slo_facade, cost_facade = _facades(state)
     report = metrics_facade.report()

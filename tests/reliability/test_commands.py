@@ -207,6 +207,7 @@ ARGS = {
     "trail": ["wf"],
     "export": ["wf"],
     "replay": ["wf", "--orchestrator", "m:a"],
+    "import": ["export.jsonl"],
     "trends": ["svr"],
     "prune": ["--older-than", "3"],
     "token": ["create", "--tokens", "t.json", "--scope", "read"],
