@@ -92,8 +92,10 @@ if TYPE_CHECKING:
         MetricRecorded,
         ModeChecked,
     )
+    from ledger.keys.errors import MasterKeyError, PrivacyError, SubjectsUnsupportedError
     from ledger.limits import MAX_DEPTH
     from ledger.model_events import ModelCalled
+    from ledger.privacy_events import SubjectForgotten
     from ledger.recorded import Recorded
     from ledger.schema_file import stored_event_schema
     from ledger.shadows import SHADOW_SUFFIX, clear_stale_shadows, shadow_name, take_shadow_lease
@@ -157,10 +159,12 @@ _WHERE: dict[str, str] = {
     "MAX_BATCH_EVENTS": "batch",
     "MAX_DEPTH": "limits",
     "MetricRecorded": "guard_events",
+    "MasterKeyError": "keys.errors",
     "ModeChecked": "guard_events",
     "ModeViolated": "events",
     "ModelCalled": "model_events",
     "PlanRevised": "events",
+    "PrivacyError": "keys.errors",
     "Problem": "errors",
     "PrunedRangeError": "errors",
     "ReadQuery": "backends.rows",
@@ -173,6 +177,8 @@ _WHERE: dict[str, str] = {
     "StateChanged": "events",
     "StepRecorded": "events",
     "StorageFullError": "errors",
+    "SubjectForgotten": "privacy_events",
+    "SubjectsUnsupportedError": "keys.errors",
     "ToolCalled": "events",
     "UnsupportedURLError": "errors",
     "VerifyReport": "verify",
@@ -276,11 +282,13 @@ __all__ = [
     "LedgerError",
     "LedgerEvent",
     "LedgerLostError",
+    "MasterKeyError",
     "MetricRecorded",
     "ModeChecked",
     "ModeViolated",
     "ModelCalled",
     "PlanRevised",
+    "PrivacyError",
     "Problem",
     "PrunedRangeError",
     "ReadQuery",
@@ -292,6 +300,8 @@ __all__ = [
     "StateChanged",
     "StepRecorded",
     "StorageFullError",
+    "SubjectForgotten",
+    "SubjectsUnsupportedError",
     "ToolCalled",
     "UnsupportedURLError",
     "VerifyReport",

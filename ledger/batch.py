@@ -8,7 +8,7 @@ answers each with an :class:`AppendResult`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from ledger.codec import validate_and_encode
 from ledger.errors import BatchTooLargeError
 from ledger.event_base import LedgerEvent
 
-__all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "prepare"]
+__all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "Sealer", "prepare"]
 
 EventInput = LedgerEvent | Mapping[str, Any] | str | bytes
 """One event as a caller may pass it: a model, a mapping, or its JSON text or bytes."""
@@ -24,6 +24,9 @@ ExpectedVersion = int | Mapping[str, int] | None
 """A batch's ``expected_version``: one stream's version, a version per stream, or no check."""
 
 _stream_of = operator.attrgetter("stream")
+
+Sealer = Callable[[list[LedgerEvent], list[bytes], int], list[bytes]]
+"""Turns a validated batch's encodings into the stored ones (:meth:`ledger.keys.Envelope.seal`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +76,31 @@ MAX_BATCH_BYTES = 32 << 20
 
 
 def prepare(
-    events: Iterable[EventInput] | EventInput, expected: ExpectedVersion, *, max_event_bytes: int
+    events: Iterable[EventInput] | EventInput,
+    expected: ExpectedVersion,
+    *,
+    max_event_bytes: int,
+    seal: Sealer | None = None,
 ) -> PreparedBatch:
     """Validate and encode one caller's events (one or many) into a batch ready to commit.
 
     A batch is one transaction holding the write lock while it is written, so it is bounded:
     at most :data:`MAX_BATCH_EVENTS` events and :data:`MAX_BATCH_BYTES` encoded bytes.
+    ``seal`` (the ledger's crypto-shredding) runs after validation and before the chain, so the
+    chain covers the ciphertexts of events that name a subject.
 
     Raises:
         BatchRejectedError: some events are invalid.
         BatchTooLargeError: the batch is over a limit (nothing written; split it).
+        PrivacyError: an event names a subject and this ledger cannot encrypt it (nothing written).
     """
     items: list[EventInput]
     items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else list(events)
     if len(items) > MAX_BATCH_EVENTS:
         raise BatchTooLargeError(len(items), MAX_BATCH_EVENTS, "events")
     validated, states = validate_and_encode(items, max_bytes=max_event_bytes)
+    if seal is not None:
+        states = seal(validated, states, max_event_bytes)
     size = sum(map(len, states))
     if size > MAX_BATCH_BYTES:
         raise BatchTooLargeError(size, MAX_BATCH_BYTES, "encoded bytes")

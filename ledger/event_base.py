@@ -68,6 +68,10 @@ Mode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Confidence = Literal["verified", "claimed", "inferred"]
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class LedgerEvent(BaseModel):
     """Fields every event carries.
 
@@ -76,6 +80,9 @@ class LedgerEvent(BaseModel):
         occurred_at: when it happened (aware UTC; defaults to now).
         workflow_id: the workflow (run) it belongs to, if any; its stream.
         agent: the agent that did or reported it, if any.
+        subject: the data subject it is about, if any (a customer, a user): its free-form fields
+            are then stored encrypted with that subject's key, and the subject as a keyed
+            pseudonym (see :mod:`ledger.keys`); ``rledger forget`` erases them.
     """
 
     # JSON has no Infinity or NaN: typed numbers refuse them here; free-form values encode them
@@ -88,6 +95,9 @@ class LedgerEvent(BaseModel):
     occurred_at: UTCDateTime = Field(default_factory=utc_now)
     workflow_id: Name | None = None
     agent: Name | None = None
+    # Added after events were stored: left out while unset, so an event without a subject
+    # encodes (and chains) byte for byte as before.
+    subject: Name | None = Field(default=None, exclude_if=_is_none)
 
     # Every instance is a validated one: the two pydantic routes around validation validate
     # here, so the ledger can store any instance without checking that it reads back.

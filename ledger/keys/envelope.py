@@ -1,0 +1,266 @@
+"""Sealing and opening the personal fields of events that name a subject (AES-GCM, one key per subject).
+
+:meth:`Envelope.seal` runs in :func:`ledger.batch.prepare`, after validation and before the
+chain: the stored (and hashed) form of such an event has its subject as a keyed pseudonym and
+each field of :data:`ledger.keys.fields.ENCRYPTED_FIELDS` as a marker object::
+
+    {"$enc": "v1", "k": KEY_ID, "n": NONCE_B64, "c": CIPHERTEXT_B64}
+
+The associated data is the event id and the field name, so a ciphertext cannot be moved to
+another event or field. The nonce is synthetic (an HMAC of the associated data and the
+plaintext under the data key): the same event appended again seals to the same bytes, so an
+idempotent retry is still recognised as the same event, and distinct plaintexts never share one.
+
+:meth:`Envelope.reveal` opens the markers of a stored event on read; a destroyed key reads as
+:data:`ledger.keys.fields.ERASED`. Keys are cached per ledger for ``cache_seconds`` (monotonic):
+another process's ``forget`` is seen by this one within that time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.errors import BatchRejectedError, Problem
+from ledger.keys.errors import MasterKeyError, PrivacyError, SubjectsUnsupportedError
+from ledger.keys.fields import ENCRYPTED_FIELDS, erased_value
+from ledger.keys.master import ENV_KEY, ENV_KEY_FILE, MasterKey
+
+if TYPE_CHECKING:
+    from ledger.event_base import LedgerEvent
+    from ledger.keys.stores import KeyStore
+
+MARK = "$enc"
+VERSION = "v1"
+MARKER_BYTES = b'"$enc"'
+"""A stored event holding sealed fields contains these bytes (a cheap filter before parsing)."""
+
+_NO_MASTER = (
+    f"none is set: events with a 'subject' are stored encrypted and need one (set ${ENV_KEY} to "
+    f"base64 of 32 random bytes, or ${ENV_KEY_FILE} / ?master_key_file= to a file holding it); "
+    "nothing was written"
+)
+
+
+class Envelope:
+    """One ledger's sealing and opening of subject fields.
+
+    Args:
+        url: the ledger's URL (for messages).
+        master: the master key, or ``None`` when none is configured.
+        store: the key store, or ``None`` when the backend keeps no subject keys.
+        horizons: retention by field: ``"Type"`` or ``"Type.field"`` → whole days its content is kept.
+        cache_seconds: how long a key (or its absence) is remembered.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        master: MasterKey | None,
+        store: KeyStore | None,
+        *,
+        horizons: Mapping[str, int] | None = None,
+        cache_seconds: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.master = master
+        self.store = store
+        self.horizons: dict[str, int] = dict(horizons or {})
+        self.cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._cache: dict[str, tuple[AESGCM | None, bytes | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Envelope(url={self.url!r}, master={self.master!r})"
+
+    # -- opening the ledger ----------------------------------------------------------------
+
+    def check(self) -> None:
+        """Refuse to open a ledger whose key store holds keys the master key cannot open.
+
+        Raises:
+            MasterKeyError: keys are stored but no master key is set (reads would otherwise show
+                every subject's fields as erased), or the master key is not the one that wrapped them.
+        """
+        if self.store is None:
+            return
+        sample = self.store.sample()
+        if sample is None:
+            return
+        if self.master is None:
+            raise MasterKeyError(
+                f"${ENV_KEY}",
+                f"none is set, but the ledger at {self.url} holds subject keys: without it their "
+                "events cannot be read (set the key it was written with)",
+            )
+        self.master.unwrap(sample[1], sample[0])
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def _key(self, key_id: str, create: tuple[str, int | None, str | None] | None) -> tuple[AESGCM, bytes] | None:
+        now = self._monotonic()
+        hit = self._cache.get(key_id)
+        if hit is not None and hit[2] > now and (hit[0] is not None or create is None):
+            return None if hit[0] is None or hit[1] is None else (hit[0], hit[1])
+        assert self.store is not None and self.master is not None
+        wrapped = self.store.get(key_id)
+        if wrapped is None and create is not None:
+            subject, horizon, day = create
+            wrapped = self.store.create(
+                key_id, subject, horizon, day, self.master.wrap(os.urandom(32), key_id)
+            )
+        if wrapped is None:
+            with self._lock:
+                self._cache[key_id] = (None, None, now + self.cache_seconds)
+            return None
+        raw = self.master.unwrap(wrapped, key_id)
+        entry = (AESGCM(raw), hmac.digest(raw, b"rledger/nonce/v1", hashlib.sha256))
+        with self._lock:
+            self._cache[key_id] = (entry[0], entry[1], now + self.cache_seconds)
+        return entry
+
+    def evict(self, key_ids: Sequence[str] | None = None) -> None:
+        """Forget cached keys (all of them by default): the next use reads the store."""
+        with self._lock:
+            if key_ids is None:
+                self._cache.clear()
+            else:
+                for k in key_ids:
+                    self._cache.pop(k, None)
+
+    def _horizon(self, event_type: str, field: str) -> int | None:
+        if not self.horizons:
+            return None
+        days = self.horizons.get(f"{event_type}.{field}")
+        return self.horizons.get(event_type) if days is None else days
+
+    # -- sealing -------------------------------------------------------------------------------
+
+    def seal(self, events: Sequence[LedgerEvent], states: list[bytes], max_bytes: int) -> list[bytes]:
+        """Return ``states`` with every subject's event sealed (the others as they were).
+
+        Raises:
+            SubjectsUnsupportedError: an event names a subject and the backend keeps no keys.
+            MasterKeyError: an event names a subject and no master key is set.
+            BatchRejectedError: a sealed event is over ``max_bytes``.
+        """
+        todo = [i for i, e in enumerate(events) if e.subject is not None]
+        if not todo:
+            return states
+        if self.store is None:
+            raise SubjectsUnsupportedError(self.url)
+        if self.master is None:
+            raise MasterKeyError(f"${ENV_KEY}", _NO_MASTER)
+        out = list(states)
+        problems = []
+        for i in todo:
+            sealed = self._seal_one(orjson.loads(states[i]), self.master)
+            if len(sealed) > max_bytes:
+                problems.append(
+                    Problem(i, None, None, f"encrypted event is {len(sealed)} bytes, over the limit of {max_bytes}")
+                )
+            out[i] = sealed
+        if problems:
+            raise BatchRejectedError(problems, len(events))
+        return out
+
+    def _seal_one(self, data: dict[str, Any], master: MasterKey) -> bytes:
+        subject = master.pseudonym(str(data["subject"]))
+        data["subject"] = subject
+        event_type = str(data["type"])
+        event_id = str(data["event_id"])
+        for field in ENCRYPTED_FIELDS.get(event_type, ()):
+            value = data.get(field)
+            if value is None:
+                continue
+            horizon = self._horizon(event_type, field)
+            day = None if horizon is None else _day_of(str(data["occurred_at"]))
+            key_id = subject if horizon is None else f"{subject}/{horizon}d/{day}"
+            key = self._key(key_id, (subject, horizon, day))
+            assert key is not None
+            cipher, nonce_key = key
+            aad = f"{event_id}\x00{field}".encode()
+            plaintext = orjson.dumps(value)
+            nonce = hmac.digest(nonce_key, aad + b"\x00" + plaintext, hashlib.sha256)[:12]
+            data[field] = {
+                MARK: VERSION,
+                "k": key_id,
+                "n": base64.b64encode(nonce).decode("ascii"),
+                "c": base64.b64encode(cipher.encrypt(nonce, plaintext, aad)).decode("ascii"),
+            }
+        return orjson.dumps(data)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def reveal(self, data: dict[str, Any]) -> tuple[str, ...]:
+        """Open the sealed fields of a stored event's dict in place; return the fields that are erased.
+
+        Raises:
+            PrivacyError: a sealed field does not decrypt with its key (its bytes were changed).
+        """
+        if data.get("subject") is None:
+            return ()
+        event_type = str(data.get("type"))
+        erased = []
+        for field in ENCRYPTED_FIELDS.get(event_type, ()):
+            value = data.get(field)
+            if not (isinstance(value, dict) and value.get(MARK) == VERSION):
+                continue
+            key = None if self.master is None or self.store is None else self._key(str(value["k"]), None)
+            if key is None:
+                data[field] = erased_value(event_type, field)
+                erased.append(field)
+                continue
+            aad = f"{data.get('event_id')}\x00{field}".encode()
+            try:
+                plaintext = key[0].decrypt(base64.b64decode(value["n"]), base64.b64decode(value["c"]), aad)
+            except (InvalidTag, ValueError, KeyError):
+                raise PrivacyError(
+                    f"event {data.get('event_id')} of the ledger at {self.url}: field '{field}' does not "
+                    "decrypt with its subject's key (its stored bytes were changed; run verify)"
+                ) from None
+            data[field] = orjson.loads(plaintext)
+        return tuple(erased)
+
+    # -- destroying ----------------------------------------------------------------------------
+
+    def destroy_subject(self, subject_ref: str) -> int:
+        """Destroy every key of a subject (its pseudonym); return how many were destroyed."""
+        if self.store is None:
+            raise SubjectsUnsupportedError(self.url)
+        count = self.store.destroy_subject(subject_ref)
+        self.evict()
+        return count
+
+    def destroy_expired(self, now: datetime) -> int:
+        """Destroy the keys of every field horizon whose events are all past it; return how many."""
+        if self.store is None or not self.horizons:
+            return 0
+        count = 0
+        for days in sorted(set(self.horizons.values())):
+            cutoff = (now.astimezone(UTC) - timedelta(days=days)).date().isoformat()
+            count += self.store.destroy_expired(days, cutoff)
+        if count:
+            self.evict()
+        return count
+
+
+def _day_of(occurred_at: str) -> str:
+    """The UTC day (ISO date) of a stored ``occurred_at``."""
+    return datetime.fromisoformat(occurred_at).astimezone(UTC).date().isoformat()
+
+
+__all__ = ["MARKER_BYTES", "Envelope"]

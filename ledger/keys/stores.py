@@ -1,0 +1,279 @@
+"""Where subject data keys are kept: a :class:`KeyStore`, apart from the events.
+
+Each key is stored wrapped by the master key (:mod:`ledger.keys.master`), under a key id, with
+the subject's pseudonym (for ``forget``) and, for keys of a field horizon, the horizon in days
+and the day its events occurred on (for retention by field). By default the store is a table,
+``rledger_subject_keys``, in the ledger's own SQLite file or PostgreSQL schema; a KMS-backed
+store implements the same protocol. Destroying a key deletes its row: the ciphertexts of the
+events it encrypted stay in the chain, unreadable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ledger.keys.errors import SubjectsUnsupportedError
+
+if TYPE_CHECKING:
+    from ledger.backends.base import LedgerBackend
+
+TABLE = "rledger_subject_keys"
+"""The key table's name (in the ledger's SQLite file or PostgreSQL schema)."""
+
+
+class KeyStore(Protocol):
+    """Get, create and destroy subjects' wrapped data keys."""
+
+    def get(self, key_id: str) -> bytes | None:
+        """Return the wrapped key stored under ``key_id`` (``None``: none, or destroyed)."""
+        ...
+
+    def create(self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes) -> bytes:
+        """Store ``wrapped`` under ``key_id`` unless a key is there; return the one stored (a race's winner)."""
+        ...
+
+    def destroy_subject(self, subject: str) -> int:
+        """Delete every key of the subject (its pseudonym); return how many were deleted."""
+        ...
+
+    def destroy_expired(self, horizon_days: int, before_day: str) -> int:
+        """Delete the keys of a horizon whose day is before ``before_day`` (ISO date); return how many."""
+        ...
+
+    def sample(self) -> tuple[str, bytes] | None:
+        """Return one stored (key id, wrapped key), or ``None`` when the store holds none."""
+        ...
+
+
+class MemoryKeyStore:
+    """Keys in a dict: for ``memory://`` ledgers and tests."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[str, int | None, str | None, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_id: str) -> bytes | None:
+        """Return the wrapped key stored under ``key_id``."""
+        row = self._rows.get(key_id)
+        return None if row is None else row[3]
+
+    def create(self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes) -> bytes:
+        """Store ``wrapped`` unless a key is there; return the stored one."""
+        with self._lock:
+            return self._rows.setdefault(key_id, (subject, horizon_days, day, wrapped))[3]
+
+    def destroy_subject(self, subject: str) -> int:
+        """Delete every key of the subject."""
+        with self._lock:
+            gone = [k for k, row in self._rows.items() if row[0] == subject]
+            for k in gone:
+                del self._rows[k]
+        return len(gone)
+
+    def destroy_expired(self, horizon_days: int, before_day: str) -> int:
+        """Delete the keys of a horizon whose day is before ``before_day``."""
+        with self._lock:
+            gone = [
+                k
+                for k, (_, h, day, _w) in self._rows.items()
+                if h == horizon_days and day is not None and day < before_day
+            ]
+            for k in gone:
+                del self._rows[k]
+        return len(gone)
+
+    def sample(self) -> tuple[str, bytes] | None:
+        """Return one stored key."""
+        for key_id, row in list(self._rows.items()):
+            return key_id, row[3]
+        return None
+
+
+_SQLITE_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, "
+    "horizon_days INTEGER, day TEXT, wrapped BLOB NOT NULL)"
+)
+
+
+class SQLiteKeyStore:
+    """The key table in the ledger's SQLite file.
+
+    Its connections set ``secure_delete``, so a destroyed key's row is overwritten with zeros
+    in the file (and in the WAL frame that records the delete), not just unlinked.
+    """
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        conn.execute("PRAGMA secure_delete = ON")
+        return conn
+
+    def _exists(self, conn: sqlite3.Connection) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (TABLE,)).fetchone() is not None
+
+    def get(self, key_id: str) -> bytes | None:
+        """Return the wrapped key stored under ``key_id``."""
+        with _closing(self._connect()) as conn:
+            if not self._exists(conn):
+                return None
+            row = conn.execute(f"SELECT wrapped FROM {TABLE} WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def create(self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes) -> bytes:
+        """Store ``wrapped`` unless a key is there; return the stored one."""
+        with _closing(self._connect()) as conn:
+            conn.execute(_SQLITE_CREATE)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING",
+                    (key_id, subject, horizon_days, day, wrapped),
+                )
+                row = conn.execute(f"SELECT wrapped FROM {TABLE} WHERE key_id = ?", (key_id,)).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return bytes(row[0])
+
+    def _delete(self, where: str, params: tuple[Any, ...]) -> int:
+        with _closing(self._connect()) as conn:
+            if not self._exists(conn):
+                return 0
+            count = conn.execute(f"DELETE FROM {TABLE} WHERE {where}", params).rowcount
+        return max(count, 0)
+
+    def destroy_subject(self, subject: str) -> int:
+        """Delete every key of the subject."""
+        return self._delete("subject = ?", (subject,))
+
+    def destroy_expired(self, horizon_days: int, before_day: str) -> int:
+        """Delete the keys of a horizon whose day is before ``before_day``."""
+        return self._delete("horizon_days = ? AND day < ?", (horizon_days, before_day))
+
+    def sample(self) -> tuple[str, bytes] | None:
+        """Return one stored key."""
+        with _closing(self._connect()) as conn:
+            if not self._exists(conn):
+                return None
+            row = conn.execute(f"SELECT key_id, wrapped FROM {TABLE} LIMIT 1").fetchone()
+        return None if row is None else (str(row[0]), bytes(row[1]))
+
+
+class PostgresKeyStore:
+    """The key table in the ledger's PostgreSQL schema, through the ledger's connection pool.
+
+    A destroy vacuums the table afterwards, so the deleted row's tuple does not linger in its
+    pages until autovacuum gets to it.
+    """
+
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        from psycopg.sql import SQL, Identifier
+
+        self._table = SQL("{0}.{1}").format(Identifier(datastore.schema), Identifier(TABLE))
+        self._sql = SQL
+
+    def _run(self, statement: str, params: list[Any], *, create: bool = False) -> list[Any]:
+        import psycopg
+
+        query = self._sql(statement).format(t=self._table)
+        with self.datastore.get_connection("write") as conn:
+            try:
+                with conn.transaction():
+                    if create:
+                        conn.execute(
+                            self._sql(
+                                "CREATE TABLE IF NOT EXISTS {t} (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, "
+                                "horizon_days INTEGER, day TEXT, wrapped BYTEA NOT NULL)"
+                            ).format(t=self._table)
+                        )
+                    cur = conn.execute(query, params)
+                    return list(cur.fetchall()) if cur.description else [cur.rowcount]
+            except psycopg.errors.UndefinedTable:
+                return []
+
+    def _vacuum(self) -> None:
+        with self.datastore.get_connection("write") as conn:
+            conn.commit()  # VACUUM cannot run inside a transaction block
+            conn.autocommit = True
+            try:
+                conn.execute(self._sql("VACUUM {t}").format(t=self._table))
+            finally:
+                conn.autocommit = False
+
+    def get(self, key_id: str) -> bytes | None:
+        """Return the wrapped key stored under ``key_id``."""
+        rows = self._run("SELECT wrapped FROM {t} WHERE key_id = %s", [key_id])
+        return bytes(rows[0]["wrapped"]) if rows else None
+
+    def create(self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes) -> bytes:
+        """Store ``wrapped`` unless a key is there; return the stored one."""
+        rows = self._run(
+            "INSERT INTO {t} VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING",
+            [key_id, subject, horizon_days, day, wrapped],
+            create=True,
+        )
+        del rows
+        stored = self.get(key_id)
+        if stored is None:  # pragma: no cover - destroyed between the insert and the read
+            raise KeyError(key_id)
+        return stored
+
+    def _delete(self, where: str, params: list[Any]) -> int:
+        rows = self._run("DELETE FROM {t} WHERE " + where, params)
+        count = int(rows[0]) if rows else 0
+        if count:
+            self._vacuum()
+        return count
+
+    def destroy_subject(self, subject: str) -> int:
+        """Delete every key of the subject."""
+        return self._delete("subject = %s", [subject])
+
+    def destroy_expired(self, horizon_days: int, before_day: str) -> int:
+        """Delete the keys of a horizon whose day is before ``before_day``."""
+        return self._delete("horizon_days = %s AND day < %s", [horizon_days, before_day])
+
+    def sample(self) -> tuple[str, bytes] | None:
+        """Return one stored key."""
+        rows = self._run("SELECT key_id, wrapped FROM {t} LIMIT 1", [])
+        return (str(rows[0]["key_id"]), bytes(rows[0]["wrapped"])) if rows else None
+
+
+class _closing:
+    """Close a sqlite3 connection on exit (its own context manager only ends a transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+def key_store_for(backend: LedgerBackend) -> KeyStore:
+    """Return the default key store of a ledger's backend: a table in the same database.
+
+    Raises:
+        SubjectsUnsupportedError: the backend keeps no subject keys (Redis, NATS).
+    """
+    module = type(backend).__module__
+    if module.startswith("ledger.backends.sqlite"):
+        pool = backend.datastore.pool  # type: ignore[attr-defined]
+        return SQLiteKeyStore(pool.db_name, backend.timeout)
+    if module.startswith("ledger.backends.postgres"):
+        return PostgresKeyStore(backend.datastore)  # type: ignore[attr-defined]
+    if module.startswith("ledger.backends.memory"):
+        return MemoryKeyStore()
+    raise SubjectsUnsupportedError(backend.url)
+
+
+__all__ = ["TABLE", "KeyStore", "MemoryKeyStore", "PostgresKeyStore", "SQLiteKeyStore", "key_store_for"]
