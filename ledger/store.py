@@ -162,7 +162,7 @@ class Ledger(LedgerReads):
         return envelope
 
     def forget(self, subject: str, *, reason: str, by: str | None = None) -> ForgetResult:
-        """Destroy a data subject's keys and record a ``SubjectForgotten`` (see :func:`ledger.keys.forget`)."""
+        """Destroy a data subject's keys and record a ``SubjectForgotten`` (:func:`ledger.keys.forget`)."""
         from ledger.keys.shredder import forget
 
         self._check_open()

@@ -110,7 +110,9 @@ class Envelope:
 
     # -- keys --------------------------------------------------------------------------------
 
-    def _key(self, key_id: str, create: tuple[str, int | None, str | None] | None) -> tuple[AESGCM, bytes] | None:
+    def _key(
+        self, key_id: str, create: tuple[str, int | None, str | None] | None
+    ) -> tuple[AESGCM, bytes] | None:
         now = self._monotonic()
         hit = self._cache.get(key_id)
         if hit is not None and hit[2] > now and (hit[0] is not None or create is None):
@@ -170,7 +172,12 @@ class Envelope:
             sealed = self._seal_one(orjson.loads(states[i]), self.master)
             if len(sealed) > max_bytes:
                 problems.append(
-                    Problem(i, None, None, f"encrypted event is {len(sealed)} bytes, over the limit of {max_bytes}")
+                    Problem(
+                        i,
+                        None,
+                        None,
+                        f"encrypted event is {len(sealed)} bytes, over the limit of {max_bytes}",
+                    )
                 )
             out[i] = sealed
         if problems:

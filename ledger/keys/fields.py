@@ -1,4 +1,4 @@
-"""Which fields of which events are encrypted when the event names a subject, and what they read as once erased.
+"""Which fields are encrypted when an event names a subject, and what they read as once erased.
 
 The free-form fields — what a person may have typed or a tool may have returned about them:
 goals and inputs, outcomes, arguments and results, model messages, parameters and responses,

@@ -82,9 +82,8 @@ class MasterKey:
 def is_pseudonym(subject: str) -> bool:
     """Whether ``subject`` is already a stored pseudonym (``sub:`` and 32 hex digits)."""
     tail = subject[len(PSEUDONYM_PREFIX) :]
-    return (
-        subject.startswith(PSEUDONYM_PREFIX) and len(tail) == 32 and all(c in "0123456789abcdef" for c in tail)
-    )
+    hexdigits = "0123456789abcdef"
+    return subject.startswith(PSEUDONYM_PREFIX) and len(tail) == 32 and all(c in hexdigits for c in tail)
 
 
 def parse_master_key(text: str | bytes, source: str) -> MasterKey:
@@ -100,8 +99,10 @@ def parse_master_key(text: str | bytes, source: str) -> MasterKey:
     return MasterKey(raw, source)
 
 
-def load_master_key(key_file: str | None = None, environ: Mapping[str, str] | None = None) -> MasterKey | None:
-    """Return the master key from ``key_file``, else ``$RLEDGER_MASTER_KEY``, else its file; ``None`` if none.
+def load_master_key(
+    key_file: str | None = None, environ: Mapping[str, str] | None = None
+) -> MasterKey | None:
+    """Return the master key: from ``key_file``, else ``$RLEDGER_MASTER_KEY``, else its file (or ``None``).
 
     Raises:
         MasterKeyError: a key is given but cannot be read or used.

@@ -60,7 +60,7 @@ def parse_horizons(text: str, shown: str = "the ledger URL") -> dict[str, int]:
         spec, _, days = entry.rpartition(":")
         if spec not in specs:
             raise InvalidURLOptionError(
-                shown, RETAIN, entry, "TYPE[.FIELD]:DAYS naming a sealed field (" + ", ".join(sorted(specs)) + ")"
+                shown, RETAIN, entry, f"TYPE[.FIELD]:DAYS naming a sealed field ({', '.join(sorted(specs))})"
             )
         if not days.isdigit() or int(days) <= 0:
             raise InvalidURLOptionError(shown, RETAIN, entry, "a positive whole number of days after the ':'")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ledger.keys.errors import SubjectsUnsupportedError
@@ -30,8 +31,11 @@ class KeyStore(Protocol):
         """Return the wrapped key stored under ``key_id`` (``None``: none, or destroyed)."""
         ...
 
-    def create(self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes) -> bytes:
-        """Store ``wrapped`` under ``key_id`` unless a key is there; return the one stored (a race's winner)."""
+    def create(
+        self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes
+    ) -> bytes:
+        """Store ``wrapped`` under ``key_id`` unless a key is there; return the one stored (a race's
+        winner)."""
         ...
 
     def destroy_subject(self, subject: str) -> int:
@@ -59,7 +63,9 @@ class MemoryKeyStore:
         row = self._rows.get(key_id)
         return None if row is None else row[3]
 
-    def create(self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes) -> bytes:
+    def create(
+        self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes
+    ) -> bytes:
         """Store ``wrapped`` unless a key is there; return the stored one."""
         with self._lock:
             return self._rows.setdefault(key_id, (subject, horizon_days, day, wrapped))[3]
@@ -118,15 +124,17 @@ class SQLiteKeyStore:
 
     def get(self, key_id: str) -> bytes | None:
         """Return the wrapped key stored under ``key_id``."""
-        with _closing(self._connect()) as conn:
+        with closing(self._connect()) as conn:
             if not self._exists(conn):
                 return None
             row = conn.execute(f"SELECT wrapped FROM {TABLE} WHERE key_id = ?", (key_id,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def create(self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes) -> bytes:
+    def create(
+        self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes
+    ) -> bytes:
         """Store ``wrapped`` unless a key is there; return the stored one."""
-        with _closing(self._connect()) as conn:
+        with closing(self._connect()) as conn:
             conn.execute(_SQLITE_CREATE)
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -142,7 +150,7 @@ class SQLiteKeyStore:
         return bytes(row[0])
 
     def _delete(self, where: str, params: tuple[Any, ...]) -> int:
-        with _closing(self._connect()) as conn:
+        with closing(self._connect()) as conn:
             if not self._exists(conn):
                 return 0
             count = conn.execute(f"DELETE FROM {TABLE} WHERE {where}", params).rowcount
@@ -158,11 +166,17 @@ class SQLiteKeyStore:
 
     def sample(self) -> tuple[str, bytes] | None:
         """Return one stored key."""
-        with _closing(self._connect()) as conn:
+        with closing(self._connect()) as conn:
             if not self._exists(conn):
                 return None
             row = conn.execute(f"SELECT key_id, wrapped FROM {TABLE} LIMIT 1").fetchone()
         return None if row is None else (str(row[0]), bytes(row[1]))
+
+
+_PG_CREATE = (
+    "CREATE TABLE IF NOT EXISTS {t} (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, "
+    "horizon_days INTEGER, day TEXT, wrapped BYTEA NOT NULL)"
+)
 
 
 class PostgresKeyStore:
@@ -187,12 +201,7 @@ class PostgresKeyStore:
             try:
                 with conn.transaction():
                     if create:
-                        conn.execute(
-                            self._sql(
-                                "CREATE TABLE IF NOT EXISTS {t} (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, "
-                                "horizon_days INTEGER, day TEXT, wrapped BYTEA NOT NULL)"
-                            ).format(t=self._table)
-                        )
+                        conn.execute(self._sql(_PG_CREATE).format(t=self._table))
                     cur = conn.execute(query, params)
                     return list(cur.fetchall()) if cur.description else [cur.rowcount]
             except psycopg.errors.UndefinedTable:
@@ -212,7 +221,9 @@ class PostgresKeyStore:
         rows = self._run("SELECT wrapped FROM {t} WHERE key_id = %s", [key_id])
         return bytes(rows[0]["wrapped"]) if rows else None
 
-    def create(self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes) -> bytes:
+    def create(
+        self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes
+    ) -> bytes:
         """Store ``wrapped`` unless a key is there; return the stored one."""
         rows = self._run(
             "INSERT INTO {t} VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING",
@@ -244,19 +255,6 @@ class PostgresKeyStore:
         """Return one stored key."""
         rows = self._run("SELECT key_id, wrapped FROM {t} LIMIT 1", [])
         return (str(rows[0]["key_id"]), bytes(rows[0]["wrapped"])) if rows else None
-
-
-class _closing:
-    """Close a sqlite3 connection on exit (its own context manager only ends a transaction)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.close()
 
 
 def key_store_for(backend: LedgerBackend) -> KeyStore:
