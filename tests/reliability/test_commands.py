@@ -209,6 +209,7 @@ ARGS = {
     "replay": ["wf", "--orchestrator", "m:a"],
     "trends": ["svr"],
     "prune": ["--older-than", "3"],
+    "forget": ["someone", "--reason", "a request"],
     "token": ["create", "--tokens", "t.json", "--scope", "read"],
 }
 """What each command needs besides ``--db`` to parse."""
