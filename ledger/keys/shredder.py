@@ -37,7 +37,7 @@ def forget(ledger: Ledger, subject: str, *, reason: str, by: str | None = None) 
     """Destroy every key of ``subject`` and record it; its events' sealed fields read as erased.
 
     ``subject`` is the id events were appended with, or its pseudonym (``sub:…``, as events
-    read back show it: that needs no master key).
+    read back show it).
 
     Raises:
         MasterKeyError: ``subject`` is not a pseudonym and no master key is set.
