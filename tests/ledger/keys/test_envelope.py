@@ -33,7 +33,7 @@ def test_subject_fields_read_back_as_appended_and_are_stored_sealed(keyed_url: s
         ledger.append(subject_events())
         records = list(ledger.read())
         rows = [bytes(r.state) for r in ledger.read_rows(_all())]
-    started, alice_call, bob_call, plain = (r.event for r in records)
+    started, alice_call, bob_call, _plain = (r.event for r in records)
     assert started.goal == f"help {ALICE_SECRET}" and started.input == {"note": ALICE_SECRET}  # type: ignore[union-attr]
     assert alice_call.arguments == {"q": ALICE_SECRET} and alice_call.result == {"address": ALICE_SECRET}  # type: ignore[union-attr]
     assert bob_call.result == BOB_SECRET  # type: ignore[union-attr]
@@ -82,7 +82,7 @@ def test_appending_a_subject_without_a_master_key_is_refused_and_writes_nothing(
 ) -> None:
     monkeypatch.delenv(ENV_KEY)
     with open_ledger(keyed_url) as ledger:
-        with pytest.raises(MasterKeyError, match="none is set.*nothing was written"):
+        with pytest.raises(MasterKeyError, match=r"none is set.*nothing was written"):
             ledger.append(subject_events())
         assert ledger.latest_offset() == 0
 
@@ -160,7 +160,7 @@ def test_an_event_over_the_size_limit_once_sealed_is_rejected() -> None:
         ledger.max_event_bytes = 600
         big = StateChanged(key="k", value="x" * 350, subject="alice")
         assert len(big.__pydantic_serializer__.to_json(big)) < 600
-        with pytest.raises(BatchRejectedError, match="encrypted event is .* over the limit of 600"):
+        with pytest.raises(BatchRejectedError, match=r"encrypted event is .* over the limit of 600"):
             ledger.append(big)
         assert ledger.latest_offset() == 0
 

@@ -1,4 +1,4 @@
-"""Forgetting a subject: its fields read as erased, nothing else changes, the record holds no personal data."""
+"""Forgetting a subject: its fields read as erased, nothing else changes, the record names no one."""
 
 from __future__ import annotations
 

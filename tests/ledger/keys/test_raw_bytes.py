@@ -55,7 +55,8 @@ def _schema_relation_bytes(server_url: str, schema: str) -> bytes:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
         rows = conn.execute(
-            "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relkind IN ('r', 't', 'i') "
             "UNION SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.reltoastrelid <> 0",
