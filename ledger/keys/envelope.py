@@ -82,6 +82,7 @@ class Envelope:
         self._monotonic = monotonic
         self._cache: dict[str, tuple[AESGCM | None, bytes | None, float]] = {}
         self._lock = threading.Lock()
+        self._pseudonyms: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"Envelope(url={self.url!r}, master={self.master!r})"
@@ -110,29 +111,60 @@ class Envelope:
 
     # -- keys --------------------------------------------------------------------------------
 
-    def _key(
-        self, key_id: str, create: tuple[str, int | None, str | None] | None
-    ) -> tuple[AESGCM, bytes] | None:
-        now = self._monotonic()
+    def _key(self, key_id: str) -> tuple[AESGCM, bytes] | None:
+        """The cipher and nonce key of ``key_id`` (``None``: destroyed, or never made)."""
         hit = self._cache.get(key_id)
-        if hit is not None and hit[2] > now and (hit[0] is not None or create is None):
+        if hit is not None and hit[2] > self._monotonic():
             return None if hit[0] is None or hit[1] is None else (hit[0], hit[1])
-        assert self.store is not None and self.master is not None
+        assert self.store is not None
         wrapped = self.store.get(key_id)
-        if wrapped is None and create is not None:
-            subject, horizon, day = create
-            wrapped = self.store.create(
-                key_id, subject, horizon, day, self.master.wrap(os.urandom(32), key_id)
-            )
         if wrapped is None:
             with self._lock:
-                self._cache[key_id] = (None, None, now + self.cache_seconds)
+                self._cache[key_id] = (None, None, self._monotonic() + self.cache_seconds)
             return None
+        return self._remember(key_id, wrapped)
+
+    def _remember(self, key_id: str, wrapped: bytes) -> tuple[AESGCM, bytes]:
+        assert self.master is not None
         raw = self.master.unwrap(wrapped, key_id)
         entry = (AESGCM(raw), hmac.digest(raw, b"rledger/nonce/v1", hashlib.sha256))
         with self._lock:
-            self._cache[key_id] = (entry[0], entry[1], now + self.cache_seconds)
+            self._cache[key_id] = (entry[0], entry[1], self._monotonic() + self.cache_seconds)
         return entry
+
+    def _keys_for(
+        self, wanted: dict[str, tuple[str, int | None, str | None]]
+    ) -> dict[str, tuple[AESGCM, bytes]]:
+        """The keys of a batch, made where missing: one read and at most one write for all of them."""
+        assert self.store is not None and self.master is not None
+        now = self._monotonic()
+        found: dict[str, tuple[AESGCM, bytes]] = {}
+        missing = []
+        for key_id in wanted:
+            hit = self._cache.get(key_id)
+            if hit is not None and hit[2] > now and hit[0] is not None and hit[1] is not None:
+                found[key_id] = (hit[0], hit[1])
+            else:
+                missing.append(key_id)
+        if missing:
+            stored = self.store.get_many(missing)
+            absent = [k for k in missing if k not in stored]
+            if absent:
+                master = self.master
+                stored.update(
+                    self.store.create_many([(k, *wanted[k], master.wrap(os.urandom(32), k)) for k in absent])
+                )
+            for key_id, wrapped in stored.items():
+                found[key_id] = self._remember(key_id, wrapped)
+        return found
+
+    def _pseudonym(self, master: MasterKey, subject: str) -> str:
+        ref = self._pseudonyms.get(subject)
+        if ref is None:
+            if len(self._pseudonyms) >= 100_000:  # bounded: a long-lived server meets many subjects
+                self._pseudonyms = {}
+            ref = self._pseudonyms[subject] = master.pseudonym(subject)
+        return ref
 
     def evict(self, key_ids: Sequence[str] | None = None) -> None:
         """Forget cached keys (all of them by default): the next use reads the store."""
@@ -166,10 +198,28 @@ class Envelope:
             raise SubjectsUnsupportedError(self.url)
         if self.master is None:
             raise MasterKeyError(f"${ENV_KEY}", _NO_MASTER)
+        master = self.master
+        plans = []
+        wanted: dict[str, tuple[str, int | None, str | None]] = {}
+        for i in todo:
+            data = orjson.loads(states[i])
+            subject = data["subject"] = self._pseudonym(master, str(data["subject"]))
+            event_type = str(data["type"])
+            fields = []
+            for field in ENCRYPTED_FIELDS.get(event_type, ()):
+                if data.get(field) is None:
+                    continue
+                horizon = self._horizon(event_type, field)
+                day = None if horizon is None else _day_of(str(data["occurred_at"]))
+                key_id = subject if horizon is None else f"{subject}/{horizon}d/{day}"
+                fields.append((field, key_id))
+                wanted[key_id] = (subject, horizon, day)
+            plans.append((i, data, fields))
+        keys = self._keys_for(wanted) if wanted else {}
         out = list(states)
         problems = []
-        for i in todo:
-            sealed = self._seal_one(orjson.loads(states[i]), self.master)
+        for i, data, fields in plans:
+            sealed = _sealed(data, fields, keys)
             if len(sealed) > max_bytes:
                 problems.append(
                     Problem(
@@ -183,32 +233,6 @@ class Envelope:
         if problems:
             raise BatchRejectedError(problems, len(events))
         return out
-
-    def _seal_one(self, data: dict[str, Any], master: MasterKey) -> bytes:
-        subject = master.pseudonym(str(data["subject"]))
-        data["subject"] = subject
-        event_type = str(data["type"])
-        event_id = str(data["event_id"])
-        for field in ENCRYPTED_FIELDS.get(event_type, ()):
-            value = data.get(field)
-            if value is None:
-                continue
-            horizon = self._horizon(event_type, field)
-            day = None if horizon is None else _day_of(str(data["occurred_at"]))
-            key_id = subject if horizon is None else f"{subject}/{horizon}d/{day}"
-            key = self._key(key_id, (subject, horizon, day))
-            assert key is not None
-            cipher, nonce_key = key
-            aad = f"{event_id}\x00{field}".encode()
-            plaintext = orjson.dumps(value)
-            nonce = hmac.digest(nonce_key, aad + b"\x00" + plaintext, hashlib.sha256)[:12]
-            data[field] = {
-                MARK: VERSION,
-                "k": key_id,
-                "n": base64.b64encode(nonce).decode("ascii"),
-                "c": base64.b64encode(cipher.encrypt(nonce, plaintext, aad)).decode("ascii"),
-            }
-        return orjson.dumps(data)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -226,7 +250,7 @@ class Envelope:
             value = data.get(field)
             if not (isinstance(value, dict) and value.get(MARK) == VERSION):
                 continue
-            key = None if self.master is None or self.store is None else self._key(str(value["k"]), None)
+            key = None if self.master is None or self.store is None else self._key(str(value["k"]))
             if key is None:
                 data[field] = erased_value(event_type, field)
                 erased.append(field)
@@ -263,6 +287,26 @@ class Envelope:
         if count:
             self.evict()
         return count
+
+
+def _sealed(
+    data: dict[str, Any], fields: list[tuple[str, str]], keys: dict[str, tuple[AESGCM, bytes]]
+) -> bytes:
+    """The stored form of one event: ``fields`` replaced by their markers."""
+    event_id = str(data["event_id"])
+    b64 = base64.b64encode
+    for field, key_id in fields:
+        cipher, nonce_key = keys[key_id]
+        aad = f"{event_id}\x00{field}".encode()
+        plaintext = orjson.dumps(data[field])
+        nonce = hmac.digest(nonce_key, aad + b"\x00" + plaintext, hashlib.sha256)[:12]
+        data[field] = {
+            MARK: VERSION,
+            "k": key_id,
+            "n": b64(nonce).decode("ascii"),
+            "c": b64(cipher.encrypt(nonce, plaintext, aad)).decode("ascii"),
+        }
+    return orjson.dumps(data)
 
 
 def _day_of(occurred_at: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 TABLE = "rledger_subject_keys"
 """The key table's name (in the ledger's SQLite file or PostgreSQL schema)."""
 
+KeyRow = tuple[str, str, int | None, str | None, bytes]
+"""One key as stored: key id, subject pseudonym, horizon in days, day (ISO date), wrapped key."""
+
 
 class KeyStore(Protocol):
     """Get, create and destroy subjects' wrapped data keys."""
@@ -31,11 +35,13 @@ class KeyStore(Protocol):
         """Return the wrapped key stored under ``key_id`` (``None``: none, or destroyed)."""
         ...
 
-    def create(
-        self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes
-    ) -> bytes:
-        """Store ``wrapped`` under ``key_id`` unless a key is there; return the one stored (a race's
-        winner)."""
+    def get_many(self, key_ids: Sequence[str]) -> dict[str, bytes]:
+        """Return the wrapped keys stored under any of ``key_ids`` (the others are left out)."""
+        ...
+
+    def create_many(self, rows: Sequence[KeyRow]) -> dict[str, bytes]:
+        """Store each row's wrapped key unless a key is there, in one transaction; return the keys
+        stored under those ids (a race's winner where another writer made one first)."""
         ...
 
     def destroy_subject(self, subject: str) -> int:
@@ -63,12 +69,15 @@ class MemoryKeyStore:
         row = self._rows.get(key_id)
         return None if row is None else row[3]
 
-    def create(
-        self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes
-    ) -> bytes:
-        """Store ``wrapped`` unless a key is there; return the stored one."""
+    def get_many(self, key_ids: Sequence[str]) -> dict[str, bytes]:
+        """Return the wrapped keys stored under any of ``key_ids``."""
+        rows = self._rows
+        return {k: rows[k][3] for k in key_ids if k in rows}
+
+    def create_many(self, rows: Sequence[KeyRow]) -> dict[str, bytes]:
+        """Store each row's key unless one is there; return the stored ones."""
         with self._lock:
-            return self._rows.setdefault(key_id, (subject, horizon_days, day, wrapped))[3]
+            return {r[0]: self._rows.setdefault(r[0], r[1:])[3] for r in rows}
 
     def destroy_subject(self, subject: str) -> int:
         """Delete every key of the subject."""
@@ -130,24 +139,33 @@ class SQLiteKeyStore:
             row = conn.execute(f"SELECT wrapped FROM {TABLE} WHERE key_id = ?", (key_id,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def create(
-        self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes
-    ) -> bytes:
-        """Store ``wrapped`` unless a key is there; return the stored one."""
+    def get_many(self, key_ids: Sequence[str]) -> dict[str, bytes]:
+        """Return the wrapped keys stored under any of ``key_ids``."""
+        found: dict[str, bytes] = {}
+        with closing(self._connect()) as conn:
+            if not self._exists(conn):
+                return found
+            for i in range(0, len(key_ids), 500):  # under SQLite's bound-parameter limit
+                chunk = list(key_ids[i : i + 500])
+                marks = ", ".join("?" * len(chunk))
+                query = f"SELECT key_id, wrapped FROM {TABLE} WHERE key_id IN ({marks})"
+                found.update((str(k), bytes(w)) for k, w in conn.execute(query, chunk))
+        return found
+
+    def create_many(self, rows: Sequence[KeyRow]) -> dict[str, bytes]:
+        """Store each row's key unless one is there, in one transaction; return the stored ones."""
         with closing(self._connect()) as conn:
             conn.execute(_SQLITE_CREATE)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING",
-                    (key_id, subject, horizon_days, day, wrapped),
+                conn.executemany(
+                    f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING", rows
                 )
-                row = conn.execute(f"SELECT wrapped FROM {TABLE} WHERE key_id = ?", (key_id,)).fetchone()
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return bytes(row[0])
+        return self.get_many([r[0] for r in rows])
 
     def _delete(self, where: str, params: tuple[Any, ...]) -> int:
         with closing(self._connect()) as conn:
@@ -221,20 +239,18 @@ class PostgresKeyStore:
         rows = self._run("SELECT wrapped FROM {t} WHERE key_id = %s", [key_id])
         return bytes(rows[0]["wrapped"]) if rows else None
 
-    def create(
-        self, key_id: str, subject: str, horizon_days: int | None, day: str | None, wrapped: bytes
-    ) -> bytes:
-        """Store ``wrapped`` unless a key is there; return the stored one."""
-        rows = self._run(
-            "INSERT INTO {t} VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING",
-            [key_id, subject, horizon_days, day, wrapped],
-            create=True,
-        )
-        del rows
-        stored = self.get(key_id)
-        if stored is None:  # pragma: no cover - destroyed between the insert and the read
-            raise KeyError(key_id)
-        return stored
+    def get_many(self, key_ids: Sequence[str]) -> dict[str, bytes]:
+        """Return the wrapped keys stored under any of ``key_ids``."""
+        rows = self._run("SELECT key_id, wrapped FROM {t} WHERE key_id = ANY(%s)", [list(key_ids)])
+        return {str(r["key_id"]): bytes(r["wrapped"]) for r in rows}
+
+    def create_many(self, rows: Sequence[KeyRow]) -> dict[str, bytes]:
+        """Store each row's key unless one is there, in one transaction; return the stored ones."""
+        insert = self._sql("INSERT INTO {t} VALUES (%s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING")
+        with self.datastore.get_connection("write") as conn, conn.transaction():
+            conn.execute(self._sql(_PG_CREATE).format(t=self._table))
+            conn.cursor().executemany(insert.format(t=self._table), list(rows))
+        return self.get_many([r[0] for r in rows])
 
     def _delete(self, where: str, params: list[Any]) -> int:
         rows = self._run("DELETE FROM {t} WHERE " + where, params)
@@ -274,4 +290,12 @@ def key_store_for(backend: LedgerBackend) -> KeyStore:
     raise SubjectsUnsupportedError(backend.url)
 
 
-__all__ = ["TABLE", "KeyStore", "MemoryKeyStore", "PostgresKeyStore", "SQLiteKeyStore", "key_store_for"]
+__all__ = [
+    "TABLE",
+    "KeyRow",
+    "KeyStore",
+    "MemoryKeyStore",
+    "PostgresKeyStore",
+    "SQLiteKeyStore",
+    "key_store_for",
+]
