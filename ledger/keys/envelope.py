@@ -7,9 +7,10 @@ each field of :data:`ledger.keys.fields.ENCRYPTED_FIELDS` as a marker object::
     {"$enc": "v1", "k": KEY_ID, "n": NONCE_B64, "c": CIPHERTEXT_B64}
 
 The associated data is the event id and the field name, so a ciphertext cannot be moved to
-another event or field. The nonce is synthetic (an HMAC of the associated data and the
-plaintext under the data key): the same event appended again seals to the same bytes, so an
-idempotent retry is still recognised as the same event, and distinct plaintexts never share one.
+another event or field. The nonce is synthetic (a keyed BLAKE2b of the associated data and
+the plaintext, under a key derived from the data key): the same event appended again seals to
+the same bytes, so an idempotent retry is still recognised as the same event, and distinct
+plaintexts never share one.
 
 :meth:`Envelope.reveal` opens the markers of a stored event on read; a destroyed key reads as
 :data:`ledger.keys.fields.ERASED`. Keys are cached per ledger for ``cache_seconds`` (monotonic):
@@ -19,6 +20,7 @@ another process's ``forget`` is seen by this one within that time.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -82,7 +84,7 @@ class Envelope:
         self._monotonic = monotonic
         self._cache: dict[str, tuple[AESGCM | None, bytes | None, float]] = {}
         self._lock = threading.Lock()
-        self._pseudonyms: dict[str, str] = {}
+        self._pseudonyms: dict[str, tuple[str, bytes, bytes]] = {}
 
     def __repr__(self) -> str:
         return f"Envelope(url={self.url!r}, master={self.master!r})"
@@ -158,13 +160,16 @@ class Envelope:
                 found[key_id] = self._remember(key_id, wrapped)
         return found
 
-    def _pseudonym(self, master: MasterKey, subject: str) -> str:
-        ref = self._pseudonyms.get(subject)
-        if ref is None:
+    def _pseudonym(self, master: MasterKey, subject: str) -> tuple[str, bytes, bytes]:
+        """The subject's pseudonym, and its stored field as given and as it is to be stored."""
+        known = self._pseudonyms.get(subject)
+        if known is None:
             if len(self._pseudonyms) >= 100_000:  # bounded: a long-lived server meets many subjects
                 self._pseudonyms = {}
-            ref = self._pseudonyms[subject] = master.pseudonym(subject)
-        return ref
+            ref = master.pseudonym(subject)
+            known = (ref, b'"subject":' + orjson.dumps(subject), b'"subject":' + orjson.dumps(ref))
+            self._pseudonyms[subject] = known
+        return known
 
     def evict(self, key_ids: Sequence[str] | None = None) -> None:
         """Forget cached keys (all of them by default): the next use reads the store."""
@@ -199,27 +204,44 @@ class Envelope:
         if self.master is None:
             raise MasterKeyError(f"${ENV_KEY}", _NO_MASTER)
         master = self.master
+        horizons = self.horizons
+        out = list(states)
         plans = []
         wanted: dict[str, tuple[str, int | None, str | None]] = {}
         for i in todo:
-            data = orjson.loads(states[i])
-            subject = data["subject"] = self._pseudonym(master, str(data["subject"]))
-            event_type = str(data["type"])
+            event = events[i]
+            subject, old, new = self._pseudonym(master, str(event.subject))
+            event_type = str(getattr(event, "type", ""))
+            names = ENCRYPTED_FIELDS.get(event_type)
+            present = [f for f in names if getattr(event, f, None) is not None] if names else None
+            state = states[i]
+            # Nothing to seal, only the subject to replace. The first '"subject":' is the field's
+            # own: the base fields come first, and a quote inside a string is escaped.
+            if not present and old in state:
+                out[i] = state.replace(old, new, 1)
+                continue
+            data = orjson.loads(state)
+            data["subject"] = subject
             fields = []
-            for field in ENCRYPTED_FIELDS.get(event_type, ()):
+            for field in present or ():
                 if data.get(field) is None:
                     continue
-                horizon = self._horizon(event_type, field)
-                day = None if horizon is None else _day_of(str(data["occurred_at"]))
-                key_id = subject if horizon is None else f"{subject}/{horizon}d/{day}"
+                if horizons:
+                    horizon = self._horizon(event_type, field)
+                    day = None if horizon is None else _day_of(str(data["occurred_at"]))
+                    key_id = subject if horizon is None else f"{subject}/{horizon}d/{day}"
+                else:
+                    horizon = day = None
+                    key_id = subject
                 fields.append((field, key_id))
                 wanted[key_id] = (subject, horizon, day)
             plans.append((i, data, fields))
         keys = self._keys_for(wanted) if wanted else {}
-        out = list(states)
-        problems = []
         for i, data, fields in plans:
-            sealed = _sealed(data, fields, keys)
+            out[i] = _sealed(data, fields, keys)
+        problems = []
+        for i in todo:
+            sealed = out[i]
             if len(sealed) > max_bytes:
                 problems.append(
                     Problem(
@@ -229,7 +251,6 @@ class Envelope:
                         f"encrypted event is {len(sealed)} bytes, over the limit of {max_bytes}",
                     )
                 )
-            out[i] = sealed
         if problems:
             raise BatchRejectedError(problems, len(events))
         return out
@@ -293,20 +314,23 @@ def _sealed(
     data: dict[str, Any], fields: list[tuple[str, str]], keys: dict[str, tuple[AESGCM, bytes]]
 ) -> bytes:
     """The stored form of one event: ``fields`` replaced by their markers."""
-    event_id = str(data["event_id"])
-    b64 = base64.b64encode
+    prefix = str(data["event_id"]) + "\x00"
+    dumps = orjson.dumps
+    b64 = binascii.b2a_base64
+    blake2b = hashlib.blake2b
     for field, key_id in fields:
         cipher, nonce_key = keys[key_id]
-        aad = f"{event_id}\x00{field}".encode()
-        plaintext = orjson.dumps(data[field])
-        nonce = hmac.digest(nonce_key, aad + b"\x00" + plaintext, hashlib.sha256)[:12]
+        aad = (prefix + field).encode()
+        plaintext = dumps(data[field])
+        # The synthetic nonce: a keyed BLAKE2b (a PRF) of the associated data and the plaintext.
+        nonce = blake2b(aad + b"\x00" + plaintext, key=nonce_key, digest_size=12).digest()
         data[field] = {
             MARK: VERSION,
             "k": key_id,
-            "n": b64(nonce).decode("ascii"),
-            "c": b64(cipher.encrypt(nonce, plaintext, aad)).decode("ascii"),
+            "n": b64(nonce, newline=False).decode("ascii"),
+            "c": b64(cipher.encrypt(nonce, plaintext, aad), newline=False).decode("ascii"),
         }
-    return orjson.dumps(data)
+    return dumps(data)
 
 
 def _day_of(occurred_at: str) -> str:
