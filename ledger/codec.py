@@ -80,12 +80,21 @@ def encode(event: LedgerEvent) -> bytes:
 
 
 def decode(state: bytes | memoryview, topic: str | None = None) -> Event:
-    """Return the event stored as ``state`` (upcasting a legacy type name if needed)."""
+    """Return the event stored as ``state`` (upcasting a legacy type name if needed).
+
+    The sealed fields of an event about a subject (:mod:`ledger.keys`) decode as erased: opening
+    them needs the ledger's keys (:meth:`ledger.Ledger.read` does).
+    """
     if topic is not None and topic in LEGACY_TYPE_NAMES:
         data = orjson.loads(state)
         data["type"] = LEGACY_TYPE_NAMES[topic]
         return EVENT_ADAPTER.validate_python(data)
-    return EVENT_ADAPTER.validate_json(bytes(state) if isinstance(state, memoryview) else state)
+    raw = bytes(state) if isinstance(state, memoryview) else state
+    if b'"$enc"' in raw:
+        from ledger.keys.fields import unsealed
+
+        return EVENT_ADAPTER.validate_python(unsealed(orjson.loads(raw)))
+    return EVENT_ADAPTER.validate_json(raw)
 
 
 def payload_digest(state: bytes) -> str:

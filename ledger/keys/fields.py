@@ -45,9 +45,21 @@ def erased_value(event_type: str, field: str) -> Any:
     return ERASED
 
 
+def unsealed(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's dict with each sealed field read as erased (for readers without the keys)."""
+    if data.get("subject") is None:
+        return data
+    event_type = str(data.get("type"))
+    for field in ENCRYPTED_FIELDS.get(event_type, ()):
+        value = data.get(field)
+        if isinstance(value, dict) and "$enc" in value:
+            data[field] = erased_value(event_type, field)
+    return data
+
+
 def field_specs() -> frozenset[str]:
     """Every ``Type`` and ``Type.field`` a retention horizon may name."""
     return frozenset(ENCRYPTED_FIELDS) | {f"{t}.{f}" for t, fs in ENCRYPTED_FIELDS.items() for f in fs}
 
 
-__all__ = ["ENCRYPTED_FIELDS", "ERASED", "erased_value", "field_specs"]
+__all__ = ["ENCRYPTED_FIELDS", "ERASED", "erased_value", "field_specs", "unsealed"]

@@ -175,3 +175,15 @@ def test_erased_fields_keep_their_json_shape() -> None:
 
 def _all() -> ReadQuery:
     return ReadQuery()
+
+
+def test_a_reader_without_the_keys_decodes_sealed_fields_as_erased() -> None:
+    from ledger.codec import decode
+
+    with open_ledger("memory://") as ledger:
+        ledger.append(subject_events())
+        rows = list(ledger.read_rows(_all()))
+    started, call = decode(rows[0].state), decode(rows[1].state)
+    assert started.goal == ERASED and started.workflow_id == "wf-1"  # type: ignore[union-attr]
+    assert call.arguments == {ERASED: True} and call.tool == "crm_lookup"  # type: ignore[union-attr]
+    assert decode(rows[3].state).result == PLAIN_SECRET  # type: ignore[union-attr]
