@@ -148,3 +148,25 @@ def test_the_forget_record_is_a_registered_event_type() -> None:
     assert EVENT_TYPES["SubjectForgotten"] is SubjectForgotten
     with pytest.raises(ValueError, match="subject_ref only"):
         SubjectForgotten(subject_ref="sub:" + "0" * 32, reason="r", subject="alice")
+
+
+def test_the_evidence_collector_shows_sealed_content_opened_then_erased() -> None:
+    from ledger import EvidenceCollected
+    from projections.guards.evidence import EvidenceCollector
+
+    with open_ledger("memory://") as ledger:
+        ledger.append(
+            EvidenceCollected(
+                workflow_id="wf-1",
+                evidence_type="database_read",
+                source="crm",
+                content={"address": ALICE_SECRET},
+                confidence="verified",
+                subject="alice",
+            )
+        )
+        collector = EvidenceCollector(ledger=ledger)
+        assert collector.get_evidence()[0].content == {"address": ALICE_SECRET}
+        ledger.forget("alice", reason="r")
+        (item,) = collector.get_verified_evidence()
+    assert item.content == ERASED and item.source == "crm"
