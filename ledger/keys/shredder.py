@@ -45,9 +45,12 @@ def forget(ledger: Ledger, subject: str, *, reason: str, by: str | None = None) 
         BatchRejectedError: ``reason`` or ``by`` is not valid (nothing destroyed).
     """
     from ledger.codec import validate_one
-    from ledger.errors import BatchRejectedError
+    from ledger.errors import BatchRejectedError, Problem
     from ledger.privacy_events import SubjectForgotten
 
+    problem = _subject_problem(subject)
+    if problem is not None:
+        raise BatchRejectedError([Problem(None, None, "subject", problem)], 1)
     envelope = ledger.envelope
     if is_pseudonym(subject):
         ref = subject
@@ -64,6 +67,17 @@ def forget(ledger: Ledger, subject: str, *, reason: str, by: str | None = None) 
     assert isinstance(event, SubjectForgotten)
     result = ledger.append(event.model_copy(update={"keys_destroyed": destroyed}))
     return ForgetResult(ref, destroyed, result.offsets[0])
+
+
+def _subject_problem(subject: str) -> str | None:
+    """What is wrong with a subject id to forget, if anything (the rules of an event's ``subject``)."""
+    if not 1 <= len(subject) <= 256:
+        return f"a subject is 1 to 256 characters, got {len(subject)}"
+    try:
+        subject.encode()
+    except UnicodeEncodeError:
+        return "text that is not valid Unicode (a lone surrogate) cannot be a subject"
+    return None
 
 
 __all__ = ["ForgetResult", "forget"]

@@ -19,7 +19,6 @@ from ledger import (
     DuplicateEventError,
     LedgerError,
     LedgerLostError,
-    MasterKeyError,
     PrivacyError,
     PrunedRangeError,
     StorageFullError,
@@ -85,9 +84,7 @@ def from_ledger_error(exc: LedgerError) -> ApiError:
         return ApiError(409, str(exc), [ApiProblem(message=str(exc), index=exc.index, field="event_id")])
     if isinstance(exc, ConflictError | PrunedRangeError):
         return ApiError(409, str(exc))
-    if isinstance(exc, MasterKeyError):
-        return ApiError(503, f"{exc} (the server's configuration)")
-    if isinstance(exc, PrivacyError):
+    if isinstance(exc, PrivacyError):  # no master key, or no key store: this ledger cannot protect it
         return ApiError(422, str(exc))
     if isinstance(exc, StorageFullError):
         return ApiError(507, str(exc))

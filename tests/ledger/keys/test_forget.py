@@ -170,3 +170,13 @@ def test_the_evidence_collector_shows_sealed_content_opened_then_erased() -> Non
         ledger.forget("alice", reason="r")
         (item,) = collector.get_verified_evidence()
     assert item.content == ERASED and item.source == "crm"
+
+
+@pytest.mark.parametrize(
+    ("subject", "message"), [("", "1 to 256"), ("x" * 257, "1 to 256"), ("\ud800", "lone surrogate")]
+)
+def test_a_subject_that_could_not_have_been_appended_is_refused(subject: str, message: str) -> None:
+    with open_ledger("memory://") as ledger:
+        with pytest.raises(BatchRejectedError, match=message):
+            ledger.forget(subject, reason="r")
+        assert ledger.latest_offset() == 0
