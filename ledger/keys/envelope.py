@@ -31,8 +31,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.errors import BatchRejectedError, Problem
 from ledger.keys.errors import MasterKeyError, PrivacyError, SubjectsUnsupportedError
@@ -40,6 +38,8 @@ from ledger.keys.fields import ENCRYPTED_FIELDS, erased_value
 from ledger.keys.master import ENV_KEY, ENV_KEY_FILE, MasterKey
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     from ledger.event_base import LedgerEvent
     from ledger.keys.stores import KeyStore
 
@@ -127,6 +127,8 @@ class Envelope:
         return self._remember(key_id, wrapped)
 
     def _remember(self, key_id: str, wrapped: bytes) -> tuple[AESGCM, Any]:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         assert self.master is not None
         raw = self.master.unwrap(wrapped, key_id)
         nonce_key = hmac.digest(raw, b"rledger/nonce/v1", hashlib.sha256)
@@ -278,6 +280,8 @@ class Envelope:
                 data[field] = erased_value(event_type, field)
                 erased.append(field)
                 continue
+            from cryptography.exceptions import InvalidTag
+
             aad = f"{data.get('event_id')}\x00{field}".encode()
             try:
                 plaintext = key[0].decrypt(base64.b64decode(value["n"]), base64.b64decode(value["c"]), aad)

@@ -14,11 +14,12 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from ledger.keys.errors import MasterKeyError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ENV_KEY = "RLEDGER_MASTER_KEY"
 """The environment variable holding the master key (base64 of 32 bytes)."""
@@ -42,9 +43,12 @@ class MasterKey:
     def __init__(self, raw: bytes, source: str) -> None:
         if len(raw) != KEY_BYTES:
             raise MasterKeyError(source, f"a master key is {KEY_BYTES} bytes, this one is {len(raw)}")
+        # The cipher loads with the first key (~40 ms): a ledger opened without one never needs it.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self.source = source
         # Separate derived keys: a pseudonym never doubles as (or reveals) the wrapping key.
-        self._wrap = AESGCM(hmac.digest(raw, b"rledger/wrap/v1", hashlib.sha256))
+        self._wrap: AESGCM = AESGCM(hmac.digest(raw, b"rledger/wrap/v1", hashlib.sha256))
         self._pseudonym_key = hmac.digest(raw, b"rledger/subject/v1", hashlib.sha256)
 
     def __repr__(self) -> str:
@@ -71,6 +75,8 @@ class MasterKey:
         Raises:
             MasterKeyError: this master key did not wrap it (a wrong key, or a row moved).
         """
+        from cryptography.exceptions import InvalidTag
+
         try:
             return self._wrap.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
         except (InvalidTag, ValueError):
