@@ -104,8 +104,10 @@ if TYPE_CHECKING:
         MetricRecorded,
         ModeChecked,
     )
+    from ledger.keys.errors import MasterKeyError, PrivacyError, SubjectsUnsupportedError
     from ledger.limits import MAX_DEPTH
     from ledger.model_events import ModelCalled
+    from ledger.privacy_events import SubjectForgotten
     from ledger.recorded import Recorded
     from ledger.redaction import RedactionPolicy, RedactionPolicyError, Redactor, count_redactions
     from ledger.schema_file import stored_event_schema
@@ -170,10 +172,12 @@ _WHERE: dict[str, str] = {
     "MAX_BATCH_EVENTS": "batch",
     "MAX_DEPTH": "limits",
     "MetricRecorded": "guard_events",
+    "MasterKeyError": "keys.errors",
     "ModeChecked": "guard_events",
     "ModeViolated": "events",
     "ModelCalled": "model_events",
     "PlanRevised": "events",
+    "PrivacyError": "keys.errors",
     "Problem": "errors",
     "PrunedRangeError": "errors",
     "ReadQuery": "backends.rows",
@@ -186,6 +190,8 @@ _WHERE: dict[str, str] = {
     "StateChanged": "events",
     "StepRecorded": "events",
     "StorageFullError": "errors",
+    "SubjectForgotten": "privacy_events",
+    "SubjectsUnsupportedError": "keys.errors",
     "ToolCalled": "events",
     "UnsupportedURLError": "errors",
     "VerifyReport": "verify",
@@ -309,11 +315,13 @@ __all__ = [
     "LedgerError",
     "LedgerEvent",
     "LedgerLostError",
+    "MasterKeyError",
     "MetricRecorded",
     "ModeChecked",
     "ModeViolated",
     "ModelCalled",
     "PlanRevised",
+    "PrivacyError",
     "Problem",
     "PrunedRangeError",
     "ReadQuery",
@@ -329,6 +337,8 @@ __all__ = [
     "StateChanged",
     "StepRecorded",
     "StorageFullError",
+    "SubjectForgotten",
+    "SubjectsUnsupportedError",
     "ToolCalled",
     "UnsupportedURLError",
     "VerifyReport",

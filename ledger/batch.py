@@ -8,7 +8,7 @@ answers each with an :class:`AppendResult`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from ledger.event_base import LedgerEvent
 if TYPE_CHECKING:
     from ledger.redaction import Redactor
 
-__all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "prepare"]
+__all__ = ["AppendResult", "EventInput", "ExpectedVersion", "PreparedBatch", "Sealer", "prepare"]
 
 EventInput = LedgerEvent | Mapping[str, Any] | str | bytes
 """One event as a caller may pass it: a model, a mapping, or its JSON text or bytes."""
@@ -27,6 +27,9 @@ ExpectedVersion = int | Mapping[str, int] | None
 """A batch's ``expected_version``: one stream's version, a version per stream, or no check."""
 
 _stream_of = operator.attrgetter("stream")
+
+Sealer = Callable[[list[LedgerEvent], list[bytes], int], list[bytes]]
+"""Turns a validated batch's encodings into the stored ones (:meth:`ledger.keys.Envelope.seal`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +84,20 @@ def prepare(
     *,
     max_event_bytes: int,
     redaction: Redactor | None = None,
+    seal: Sealer | None = None,
 ) -> PreparedBatch:
     """Validate and encode one caller's events (one or many) into a batch ready to commit.
 
     A batch is one transaction holding the write lock while it is written, so it is bounded:
     at most :data:`MAX_BATCH_EVENTS` events and :data:`MAX_BATCH_BYTES` encoded bytes.
-    A ``redaction`` policy rewrites the validated events here, before the bytes are chained.
+    A ``redaction`` policy rewrites the validated events here, before the bytes are chained;
+    ``seal`` (the ledger's crypto-shredding) runs after it, also before the chain, so the chain
+    covers the ciphertexts of events that name a subject (and never a redacted value).
 
     Raises:
         BatchRejectedError: some events are invalid.
         BatchTooLargeError: the batch is over a limit (nothing written; split it).
+        PrivacyError: an event names a subject and this ledger cannot encrypt it (nothing written).
     """
     items: list[EventInput]
     items = [events] if isinstance(events, LedgerEvent | Mapping | str | bytes) else list(events)
@@ -99,6 +106,8 @@ def prepare(
     validated, states = validate_and_encode(items, max_bytes=max_event_bytes)
     if redaction is not None:
         redaction.redact_batch(validated, states, max_event_bytes)
+    if seal is not None:
+        states = seal(validated, states, max_event_bytes)
     size = sum(map(len, states))
     if size > MAX_BATCH_BYTES:
         raise BatchTooLargeError(size, MAX_BATCH_BYTES, "encoded bytes")

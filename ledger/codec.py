@@ -24,6 +24,7 @@ from ledger import limits
 from ledger.errors import BatchRejectedError, Problem
 from ledger.event_base import LedgerEvent, Redaction, non_finite_field
 from ledger.events import EVENT_ADAPTER, EVENT_TYPES, LEGACY_TYPE_NAMES, Event
+from ledger.keys.fields import unsealed
 
 DEFAULT_MAX_EVENT_BYTES = 1 << 20
 """Largest encoded event accepted (1 MiB); larger payloads belong in a blob store."""
@@ -82,12 +83,15 @@ def encode(event: LedgerEvent) -> bytes:
 
 
 def decode(state: bytes | memoryview, topic: str | None = None) -> Event:
-    """Return the event stored as ``state`` (upcasting a legacy type name if needed)."""
+    """Return the event stored as ``state`` (legacy names upcast; sealed fields read as erased)."""
     if topic is not None and topic in LEGACY_TYPE_NAMES:
         data = orjson.loads(state)
         data["type"] = LEGACY_TYPE_NAMES[topic]
         return EVENT_ADAPTER.validate_python(data)
-    return EVENT_ADAPTER.validate_json(bytes(state) if isinstance(state, memoryview) else state)
+    raw = bytes(state) if isinstance(state, memoryview) else state
+    if b'"$enc"' in raw:
+        return EVENT_ADAPTER.validate_python(unsealed(orjson.loads(raw)))
+    return EVENT_ADAPTER.validate_json(raw)
 
 
 def payload_digest(state: bytes) -> str:

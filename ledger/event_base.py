@@ -90,6 +90,10 @@ def _no_redactions(value: tuple[Redaction, ...]) -> bool:
     return not value
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class LedgerEvent(BaseModel):
     """Fields every event carries.
 
@@ -100,6 +104,9 @@ class LedgerEvent(BaseModel):
         agent: the agent that did or reported it, if any.
         redactions: what a redaction policy removed or replaced before it was stored (see
             :mod:`ledger.redaction`); left out of the stored form when empty.
+        subject: the data subject it is about, if any (a customer, a user): its free-form fields
+            are then stored encrypted with that subject's key, and the subject as a keyed
+            pseudonym (see :mod:`ledger.keys`); ``rledger forget`` erases them.
     """
 
     # JSON has no Infinity or NaN: typed numbers refuse them here; free-form values encode them
@@ -114,6 +121,9 @@ class LedgerEvent(BaseModel):
     agent: Name | None = None
     # Not stored while empty: an event no policy touched encodes byte for byte as before.
     redactions: tuple[Redaction, ...] = Field(default=(), exclude_if=_no_redactions)
+    # Added after events were stored: left out while unset, so an event without a subject
+    # encodes (and chains) byte for byte as before.
+    subject: Name | None = Field(default=None, exclude_if=_is_none)
 
     # Every instance is a validated one: the two pydantic routes around validation validate
     # here, so the ledger can store any instance without checking that it reads back.

@@ -42,6 +42,7 @@ from ledger.guard_events import (
     ModeChecked,
 )
 from ledger.model_events import ModelCalled
+from ledger.privacy_events import SubjectForgotten
 
 
 def _unset(value: Any) -> bool:
@@ -280,7 +281,8 @@ Event: TypeAlias = Annotated[
     | AlertAcknowledged
     | IncidentDeclared
     | IncidentResolved
-    | BacktestRecorded,
+    | BacktestRecorded
+    | SubjectForgotten,
     Field(discriminator="type"),
 ]
 """Any ledger event; validate input with :data:`EVENT_ADAPTER`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ledger.anchors import Anchor, anchor_pins
 from ledger.backends.base import LedgerBackend
@@ -20,6 +20,7 @@ from ledger.timeutil import as_utc
 
 if TYPE_CHECKING:
     from ledger import verify as verify_mod
+    from ledger.keys.envelope import Envelope
 
 
 class LedgerReads:
@@ -31,6 +32,11 @@ class LedgerReads:
 
     backend: LedgerBackend
     _closed: bool
+
+    @property
+    def envelope(self) -> Envelope:
+        """The ledger's crypto-shredding (:attr:`ledger.Ledger.envelope`)."""
+        raise NotImplementedError
 
     def _check_open(self) -> None:
         if self._closed:
@@ -77,6 +83,7 @@ class LedgerReads:
             since=as_utc(since) if since is not None else None,
             until=as_utc(until) if until is not None else None,
         )
+        envelope = self.envelope
         remaining = limit
         size = page_size if remaining is None else min(page_size, max(remaining, 1))
         for row in self.backend.iter_rows(query, page_size=size):
@@ -84,7 +91,14 @@ class LedgerReads:
                 if remaining <= 0:
                     return
                 remaining -= 1
-            yield to_recorded(row)
+            yield to_recorded(row, envelope)
+
+    def open_sealed(self, data: dict[str, Any]) -> tuple[str, ...]:
+        """Open the sealed fields of a stored event's decoded dict in place (readers of raw rows:
+        trails); return the fields that read as erased. See :mod:`ledger.keys`."""
+        if data.get("subject") is None:
+            return ()
+        return self.envelope.reveal(data)
 
     def read_rows(self, query: ReadQuery, page_size: int = 1000) -> Iterator[StoredRow]:
         """Yield raw stored rows (undecoded) for fast folds; see :meth:`read` for filters."""

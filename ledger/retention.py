@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
@@ -35,6 +35,10 @@ class Prunable(Protocol):
         """Remove the events recorded before ``before`` that every stored projection has folded."""
         ...
 
+    def expire_fields(self, now: datetime) -> int:
+        """Erase (by destroying their keys) the sealed fields past their horizon; return keys destroyed."""
+        ...
+
 
 L = TypeVar("L", bound=Prunable)
 
@@ -45,19 +49,28 @@ class RetentionPolicy(Generic[L]):
 
     Attributes:
         ttl: events recorded longer ago than this are removed (once every stored projection
-            has folded them).
+            has folded them); ``None``: events are kept whole.
         every: sweep at most this often (on the ledger's clock).
         prepare: run before each sweep, e.g. to fold new events into the stored projections so
             that the sweep may remove them.
+        fields: retention by field, ``"Type"`` or ``"Type.field"`` → horizon (whole days): the
+            sealed fields of events about a subject are erased by shredding after it (see
+            :mod:`ledger.keys`).
     """
 
-    ttl: timedelta
+    ttl: timedelta | None
     every: timedelta = timedelta(hours=1)
     prepare: Callable[[L], None] | None = None
+    fields: Mapping[str, timedelta] | None = None
 
     def __post_init__(self) -> None:
-        if self.ttl <= timedelta(0):
+        if self.ttl is not None and self.ttl <= timedelta(0):
             raise ValueError(f"a retention ttl must be positive, got {self.ttl}")
+        for spec, horizon in (self.fields or {}).items():
+            if horizon <= timedelta(0) or horizon % timedelta(days=1):
+                raise ValueError(f"a field horizon is a positive whole number of days, {spec} has {horizon}")
+        if self.ttl is None and not self.fields:
+            raise ValueError("a retention policy needs a ttl or field horizons")
 
 
 class RetentionSweeper(Generic[L]):
@@ -75,12 +88,16 @@ class RetentionSweeper(Generic[L]):
         self._next_at: datetime | None = None
         self._running = threading.Lock()
 
-    def sweep(self, ledger: L, now: datetime) -> PruneResult:
-        """Prepare, then prune everything older than ``now - ttl`` that may go."""
+    def sweep(self, ledger: L, now: datetime) -> PruneResult | None:
+        """Erase sealed fields past their horizons; prepare, then prune everything older than
+        ``now - ttl`` that may go (``None`` without a ttl)."""
         self._next_at = now + self.policy.every
-        if self.policy.prepare is not None:
-            self.policy.prepare(ledger)
-        self.last = ledger.prune(now - self.policy.ttl)
+        if self.policy.fields:
+            ledger.expire_fields(now)
+        if self.policy.ttl is not None:
+            if self.policy.prepare is not None:
+                self.policy.prepare(ledger)
+            self.last = ledger.prune(now - self.policy.ttl)
         self.last_error = None
         return self.last
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,11 @@ if TYPE_CHECKING:
     from ledger.backends.pruning import PruneResult
     from ledger.batch import AppendResult, EventInput, ExpectedVersion, PreparedBatch
     from ledger.commit import Clock, Committer
+    from ledger.event_base import LedgerEvent
     from ledger.groupcommit import GroupCommitter
+    from ledger.keys.envelope import Envelope
+    from ledger.keys.shredder import ForgetResult
+    from ledger.keys.stores import KeyStore
     from ledger.recorded import Recorded, to_recorded
     from ledger.redaction import Redactor
 
@@ -86,6 +90,7 @@ class Ledger(LedgerReads):
         self._closed = False
         self._group: GroupCommitter | None = None
         self._group_lock = threading.Lock()
+        self._envelope: Envelope | None = None
 
     def _now(self) -> datetime:
         # Read at each commit: the ledger's clock may be replaced after it was opened.
@@ -117,6 +122,64 @@ class Ledger(LedgerReads):
         return 0 if self._committer is None else self._committer.commit_conflicts
 
     @property
+    def envelope(self) -> Envelope:
+        """This ledger's crypto-shredding: seals subjects' fields on append, opens them on read.
+
+        Made on first use from ``$RLEDGER_MASTER_KEY`` (or its file) and the backend's key
+        table unless :meth:`use_keys` set one (``open_ledger`` does, and checks it at open).
+        """
+        envelope = self._envelope
+        if envelope is None:
+            envelope = self._envelope = self.use_keys(check=False)
+        return envelope
+
+    def use_keys(
+        self,
+        *,
+        master_key_file: str | None = None,
+        horizons: dict[str, int] | None = None,
+        store: KeyStore | None = None,
+        check: bool = True,
+    ) -> Envelope:
+        """Set up crypto-shredding: the master key (``master_key_file``, else the environment),
+        the key ``store`` (default: a table in the ledger's own database) and the field horizons
+        (``"Type[.field]"`` → days, see :meth:`keep_for`).
+
+        Raises:
+            MasterKeyError: with ``check``: the key store holds keys and no master key is set, or
+                the master key does not open them (never "erased" everywhere instead).
+        """
+        from ledger.keys.envelope import Envelope
+        from ledger.keys.errors import SubjectsUnsupportedError
+        from ledger.keys.master import load_master_key
+        from ledger.keys.stores import key_store_for
+
+        if store is None:
+            try:
+                store = key_store_for(self.backend)
+            except SubjectsUnsupportedError:
+                store = None
+        envelope = Envelope(self.url, load_master_key(master_key_file), store, horizons=horizons)
+        if check:
+            envelope.check()
+        self._envelope = envelope
+        return envelope
+
+    def forget(self, subject: str, *, reason: str, by: str | None = None) -> ForgetResult:
+        """Destroy a data subject's keys and record a ``SubjectForgotten`` (:func:`ledger.keys.forget`)."""
+        from ledger.keys.shredder import forget
+
+        self._check_open()
+        return forget(self, subject, reason=reason, by=by)
+
+    def _seal(self, events: list[LedgerEvent], states: list[bytes], max_bytes: int) -> list[bytes]:
+        # Most batches name no subject: answer those without making the envelope.
+        for event in events:
+            if event.subject is not None:
+                return self.envelope.seal(events, states, max_bytes)
+        return states
+
+    @property
     def url(self) -> str:
         """The backend's URL (password redacted)."""
         return self.backend.url
@@ -143,7 +206,11 @@ class Ledger(LedgerReads):
 
         self._check_open()
         batch = prepare(
-            events, expected_version, max_event_bytes=self.max_event_bytes, redaction=self.redaction
+            events,
+            expected_version,
+            max_event_bytes=self.max_event_bytes,
+            redaction=self.redaction,
+            seal=self._seal,
         )
         result = self.committer.commit([batch])[0]
         if self.redaction is not None:
@@ -165,7 +232,11 @@ class Ledger(LedgerReads):
 
         self._check_open()
         batch: PreparedBatch = prepare(
-            events, expected_version, max_event_bytes=self.max_event_bytes, redaction=self.redaction
+            events,
+            expected_version,
+            max_event_bytes=self.max_event_bytes,
+            redaction=self.redaction,
+            seal=self._seal,
         )
         group = self._group_committer()
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
@@ -211,18 +282,37 @@ class Ledger(LedgerReads):
 
     def keep_for(
         self,
-        ttl: timedelta,
+        ttl: timedelta | None,
         *,
         every: timedelta = timedelta(hours=1),
         prepare: Callable[[Ledger], None] | None = None,
+        fields: Mapping[str, timedelta] | None = None,
     ) -> RetentionSweeper[Ledger]:
         """Remove events older than ``ttl`` automatically, sweeping after appends.
 
         Sweeps run at most once per ``every`` of the ledger's clock, first calling ``prepare``
         (e.g. to bring the stored projections up to date), then :meth:`prune` without force.
+
+        ``fields`` is retention by field: ``{"ToolCalled.result": timedelta(days=30)}`` erases
+        the tool results of events about a subject 30 days after the day they occurred (whole
+        days; ``"ToolCalled"`` names every sealed field of the type). Such fields are sealed
+        with a key per subject, horizon and day, and a sweep destroys the keys of the days past
+        their horizon (:meth:`expire_fields`); the events stay, so the chain still verifies.
+        Horizons apply to events appended after they are set.
         """
-        self.retention = RetentionSweeper(RetentionPolicy(ttl=ttl, every=every, prepare=prepare))
+        policy = RetentionPolicy(ttl=ttl, every=every, prepare=prepare, fields=dict(fields or {}))
+        horizons = {spec: horizon.days for spec, horizon in (policy.fields or {}).items()}
+        if horizons:
+            self.envelope.horizons = horizons
+        elif self._envelope is not None:
+            self._envelope.horizons = {}
+        self.retention = RetentionSweeper(policy)
         return self.retention
+
+    def expire_fields(self, now: datetime) -> int:
+        """Erase the sealed fields past their horizon (see :meth:`keep_for`); return keys destroyed."""
+        self._check_open()
+        return self.envelope.destroy_expired(as_utc(now))
 
     def after_commit(self) -> None:
         """Run a due retention sweep (after each commit; see :meth:`keep_for`)."""

@@ -99,7 +99,10 @@ def open_ledger(
     Args:
         url: ``memory://`` (default; nothing persists), ``sqlite:///path/to/file.db``,
             ``postgresql://user:password@host:port/dbname[?schema=name]`` or
-            ``redis://[:password@]host:port/db[?prefix=name][&ttl_days=N]``.
+            ``redis://[:password@]host:port/db[?prefix=name][&ttl_days=N]``. Any URL may
+            carry ``?master_key_file=PATH`` (the master key of crypto-shredding, else
+            ``$RLEDGER_MASTER_KEY``) and ``?retain=TYPE[.FIELD]:DAYS[,…]`` (retention by
+            field, see :mod:`ledger.keys`).
         clock: returns aware UTC datetimes; the ledger's commit times come from it.
         ttl_days: remove events older than this many days automatically, after appends (at
             most hourly), once every stored projection has folded them (see
@@ -120,9 +123,12 @@ def open_ledger(
         BackendUnavailableError: the database cannot be reached or opened.
         FileNotFoundError: ``create`` is false and the SQLite file does not exist.
         RedactionPolicyError: the redaction policy is invalid or its hash key cannot be read.
+        MasterKeyError: the ledger holds subject keys and no master key (or another one) is set.
     """
+    from ledger.keys.options import split_options
     from ledger.store import Ledger
 
+    url, key_file, horizons = split_options(url, redact(url))
     redactor = None
     if redaction is not None:  # before the backend: a bad policy opens nothing
         from ledger.redaction import Redactor
@@ -131,10 +137,14 @@ def open_ledger(
     backend = open_backend(url, create=create, timeout=timeout)
     ledger = Ledger(backend, clock=clock, redaction=redactor)
     days = ttl_days if ttl_days is not None else backend.ttl_days
-    if days is not None:
-        try:
-            ledger.keep_for(timedelta(days=days))
-        except ValueError:
-            ledger.close()
-            raise
+    try:
+        ledger.use_keys(master_key_file=key_file, horizons=horizons)
+        if days is not None or horizons:
+            ledger.keep_for(
+                None if days is None else timedelta(days=days),
+                fields={spec: timedelta(days=d) for spec, d in horizons.items()},
+            )
+    except BaseException:
+        ledger.close()
+        raise
     return ledger

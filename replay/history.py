@@ -126,12 +126,17 @@ class History:
     def load(cls, ledger: Ledger, workflow_id: str, checkpoint: str | int | None = None) -> History:
         """Read a workflow's events from the ledger, up to ``checkpoint`` if given."""
         loads = orjson.loads
+        opened = ledger.open_sealed
         stream = f"wf:{workflow_id}"
         with gc_paused():
             events = tuple(
                 HistoryRecord(offset, stream, version, recorded_us, loads(state))
                 for offset, version, recorded_us, state in ledger.read_stream(stream)
             )
+            # Events about a subject hold sealed fields: open them (or read them as erased).
+            for record in events:
+                if record.data.get("subject") is not None:
+                    opened(record.data)
         if not events:
             raise WorkflowNotFoundError(workflow_id)
         return cls(workflow_id, events).upto(checkpoint)

@@ -8,6 +8,7 @@ carries the SHA-256 of the content's canonical JSON instead of the content.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -155,7 +156,7 @@ class EvidenceCollector(Bound):
         """Return evidence in recording order, of one confidence or all, for the workflow in scope."""
         wf = workflow_id if workflow_id is not None else self.workflow_id
         return [
-            e
+            self._shown(e)
             for e in self.projection().items.values()
             if (confidence is None or e.confidence == confidence) and (wf is None or e.workflow_id == wf)
         ]
@@ -176,7 +177,7 @@ class EvidenceCollector(Bound):
         """Return one evidence item by id (raises :class:`EvidenceError` when unknown)."""
         key = _evidence_id(evidence_id)
         try:
-            return self.projection().items[key]
+            return self._shown(self.projection().items[key])
         except KeyError:
             raise EvidenceError(f"no evidence with id {key}") from None
 
@@ -191,9 +192,19 @@ class EvidenceCollector(Bound):
             if key in seen or key not in items:
                 continue
             seen.add(key)
-            out.append(items[key])
+            out.append(self._shown(items[key]))
             frontier.extend(items[key].based_on)
         return out
+
+    def _shown(self, item: Evidence) -> Evidence:
+        """The item with sealed content opened, or erased (``ledger.keys``): the fold keeps what
+        is stored, the ciphertext of evidence about a data subject."""
+        content = item.content
+        if not (isinstance(content, dict) and content.get("$enc") == "v1"):
+            return item
+        data = {"type": "EvidenceCollected", "subject": "-", "event_id": str(item.id), "content": content}
+        self.ledger.open_sealed(data)
+        return dataclasses.replace(item, content=data["content"])
 
 
 def _evidence_id(value: Evidence | UUID | str) -> UUID:

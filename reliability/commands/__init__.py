@@ -25,6 +25,7 @@ MODULES: dict[str, str] = {
     "schema": "store",
     "stats": "store",
     "prune": "store",
+    "forget": "privacy",
     "anchor": "anchor",
     "report": "report",
     "rebuild": "runner",

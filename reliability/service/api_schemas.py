@@ -111,4 +111,26 @@ def component_schemas() -> dict[str, Any]:
             },
         },
     }
+    schemas["ForgetRequest"] = {
+        "type": "object",
+        "required": ["subject", "reason"],
+        "additionalProperties": False,
+        "properties": {
+            "subject": {
+                "type": "string",
+                "description": "the id events were appended with, or its sub:… pseudonym",
+            },
+            "reason": {"type": "string", "description": "why (a request reference): recorded"},
+            "by": {"type": "string", "description": "who asks (default: the token's name): recorded"},
+        },
+    }
+    schemas["Forget"] = {
+        "type": "object",
+        "required": ["subject_ref", "keys_destroyed", "offset"],
+        "properties": {
+            "subject_ref": {"type": "string", "description": "the subject's pseudonym"},
+            "keys_destroyed": WHOLE,
+            "offset": {"type": "integer", "description": "the offset of the SubjectForgotten recorded"},
+        },
+    }
     return schemas

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger import open_ledger
+from reliability.service.admin import post_forget
 from reliability.service.anchoring import Anchorer
 from reliability.service.config import ServiceConfig
 from reliability.service.dashboard.routes import ROUTES as DASHBOARD_ROUTES
@@ -107,6 +108,7 @@ ROUTES = [
     Route("/v1/workflows", get_workflows, methods=["GET"]),
     Route("/v1/workflows/{workflow_id}/trail", get_trail, methods=["GET"]),
     Route("/v1/verify", get_verify, methods=["GET"]),
+    Route("/v1/admin/forget", post_forget, methods=["POST"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),

@@ -258,6 +258,17 @@ def _paths() -> dict[str, Any]:
                 "responses": {**_ok("the verdict", schema=_ref("Verify")), **_errors(*READ)},
             }
         },
+        "/v1/admin/forget": {
+            "post": {
+                "summary": "Crypto-shred a data subject: destroy its keys, record SubjectForgotten (admin)",
+                "security": secured,
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("ForgetRequest")}}},
+                "responses": {
+                    **_ok("what was destroyed and where it is recorded", schema=_ref("Forget")),
+                    **_errors("400", "401", "403", "413", "422", "503"),
+                },
+            }
+        },
         "/v1/series": {
             "get": {
                 "summary": "The seven metrics overall and per agent, per hour or day; spend per day",

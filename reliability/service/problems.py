@@ -19,6 +19,7 @@ from ledger import (
     DuplicateEventError,
     LedgerError,
     LedgerLostError,
+    PrivacyError,
     PrunedRangeError,
     StorageFullError,
     VersionConflictError,
@@ -83,6 +84,8 @@ def from_ledger_error(exc: LedgerError) -> ApiError:
         return ApiError(409, str(exc), [ApiProblem(message=str(exc), index=exc.index, field="event_id")])
     if isinstance(exc, ConflictError | PrunedRangeError):
         return ApiError(409, str(exc))
+    if isinstance(exc, PrivacyError):  # no master key, or no key store: this ledger cannot protect it
+        return ApiError(422, str(exc))
     if isinstance(exc, StorageFullError):
         return ApiError(507, str(exc))
     if isinstance(exc, BackendUnavailableError | LedgerLostError):

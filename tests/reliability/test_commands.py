@@ -210,6 +210,7 @@ ARGS = {
     "import": ["export.jsonl"],
     "trends": ["svr"],
     "prune": ["--older-than", "3"],
+    "forget": ["someone", "--reason", "a request"],
     "token": ["create", "--tokens", "t.json", "--scope", "read"],
 }
 """What each command needs besides ``--db`` to parse."""
