@@ -61,10 +61,12 @@ def _chunks(f: BinaryIO, size: int) -> Iterator[Chunk]:
         start += len(chunk)
 
 
-ENVELOPE = ("offset", "stream", "version", "recorded_at")
+ENVELOPE = ("offset", "stream", "version", "recorded_at", "erased")
 """What ``rledger events --format json`` and ``rledger export`` add to each event: where the
 source ledger stored it. On append ``offset``, ``version`` and ``recorded_at`` are ignored (the
-target ledger assigns its own); ``stream``, when given, must be the event's own stream."""
+target ledger assigns its own); ``stream``, when given, must be the event's own stream;
+``erased`` (the fields a forgotten subject's event read as erased) is ignored: what is appended
+is the event as it was read, its erased fields included."""
 
 
 def _validate(lines: list[bytes], start: int) -> tuple[list[LedgerEvent], list[int], list[Problem]]:

@@ -56,3 +56,20 @@ def test_forget_without_the_master_key_fails_clearly(
     monkeypatch.delenv("RLEDGER_MASTER_KEY")
     assert cli.main(["--db", url, "forget", "alice", "--reason", "r"]) != 0
     assert "holds subject keys" in capsys.readouterr().err
+
+
+def test_events_after_forget_feed_append(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``rledger events --format json`` after a forget is input ``rledger append`` takes as it is."""
+    url = _ledger(tmp_path)
+    assert cli.main(["--db", url, "forget", "alice", "--reason", "r"]) == 0
+    capsys.readouterr()
+    assert cli.main(["--db", url, "events", "--format", "json"]) == 0
+    lines = capsys.readouterr().out
+    assert '"erased"' in lines
+    dump = tmp_path / "events.jsonl"
+    dump.write_text(lines)
+    copy = sqlite_url(tmp_path / "copy.db")
+    assert cli.main(["--db", copy, "append", str(dump)]) == 0
+    with open_ledger(url) as source, open_ledger(copy) as target:
+        read = [r.event for r in source.read()]
+        assert [r.event for r in target.read()] == read
