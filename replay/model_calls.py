@@ -56,10 +56,7 @@ class ModelCallRecorder:
             ModelCallError: the model (or the recording) failed; the failure is recorded.
             NotOnTapeError: a replay's tape cannot answer this call (a divergence, recorded).
         """
-        index = self.model_call_count
-        self.model_call_count += 1
-        started = time.perf_counter()
-        decision = self._decide(request, index)
+        index, started, decision = self._begin(request)
         try:
             reply = self._served(decision)
             if reply is None:
@@ -75,10 +72,7 @@ class ModelCallRecorder:
         self, request: ModelRequest, invoke: ModelInvoke, *, agent: str | None = None
     ) -> ModelReply:
         """:meth:`call_model` for synchronous code (``invoke`` must then be synchronous)."""
-        index = self.model_call_count
-        self.model_call_count += 1
-        started = time.perf_counter()
-        decision = self._decide(request, index)
+        index, started, decision = self._begin(request)
         try:
             reply = self._served(decision)
             if reply is None:
@@ -94,6 +88,12 @@ class ModelCallRecorder:
         self._model_event(decision.request, index, reply, started, agent)
         return reply
 
+    def _begin(self, request: ModelRequest) -> tuple[int, float, ModelDecision]:
+        """Number the call, start its clock, and decide who answers it (tape, own invoke, model)."""
+        index = self.model_call_count
+        self.model_call_count += 1
+        return index, time.perf_counter(), self._decide(request, index)
+
     def start_model_call(self, request: ModelRequest, *, agent: str | None = None) -> PendingModelCall:
         """Begin a model call whose reply arrives piece by piece (a stream); finish it when whole.
 
@@ -106,10 +106,7 @@ class ModelCallRecorder:
             ModelCallError: the recording failed at this call (the failure is recorded).
             NotOnTapeError: a replay's tape cannot answer this call (a divergence, recorded).
         """
-        index = self.model_call_count
-        self.model_call_count += 1
-        started = time.perf_counter()
-        decision = self._decide(request, index)
+        index, started, decision = self._begin(request)
         try:
             reply = self._served(decision)
         except Exception as exc:
