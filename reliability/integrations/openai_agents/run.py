@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 from uuid import uuid4
 
@@ -58,6 +59,26 @@ def _agents(start: Agent[Any]) -> list[Agent[Any]]:
 
 def _outcome(output: Any) -> Any:
     return output.model_dump(mode="json") if hasattr(output, "model_dump") else output
+
+
+ABANDONED = "abandoned"
+"""The key of the outcome of a run whose stream its caller left early (see :meth:`AgentsSDKRun.stream`)."""
+
+
+def abandoned_outcome(events: int) -> dict[str, Any]:
+    """The outcome of a run its caller stopped reading after ``events`` stream events: the
+    reason, and what a replay needs to stop at the same event."""
+    return {ABANDONED: f"the caller stopped reading the stream after {events} events", "events": events}
+
+
+def _left_at(ctx: RunContext) -> int | None:
+    # A strict or simulated replay of a run its caller left early leaves it at the same event
+    # (a counterfactual one runs to its end: what its caller would read is unknown).
+    recorded = ctx.original_outcome
+    if ctx.replay_mode not in ("strict", "simulated") or not isinstance(recorded, dict):
+        return None
+    events = recorded.get("events")
+    return events if ABANDONED in recorded and isinstance(events, int) else None
 
 
 class AgentsSDKRun:
@@ -127,7 +148,20 @@ class AgentsSDKRun:
         return trace_id, route, RunConfig(model=model, trace_id=trace_id, workflow_name=ctx.workflow_id)
 
     async def run(self, ctx: RunContext, inputs: Any) -> Any:
-        """Run the agent (``Runner.run``, or streamed if ``streamed``); return its final output (JSON)."""
+        """Run the agent (``Runner.run``, or streamed if ``streamed``); return its final output (JSON).
+
+        A strict or simulated replay of a stream its caller left early streams and leaves it at
+        the same event, so it reproduces that run (and its ``abandoned`` outcome).
+        """
+        left = _left_at(ctx)
+        if left is not None:
+            read = 0
+            async with contextlib.aclosing(self.stream(ctx, inputs)) as s:
+                async for _ in s:
+                    read += 1
+                    if read >= left:
+                        break
+            return ctx.outcome
         if self.streamed:
             final: list[Any] = []
             async for _ in self._events(ctx, inputs, final):
@@ -145,7 +179,9 @@ class AgentsSDKRun:
             PROCESSOR.unroute(trace_id)
         return _outcome(result.final_output)
 
-    async def _events(self, ctx: RunContext, inputs: Any, final: list[Any]) -> AsyncIterator[StreamEvent]:
+    async def _events(
+        self, ctx: RunContext, inputs: Any, final: list[Any]
+    ) -> AsyncGenerator[StreamEvent, None]:
         trace_id, _, config = self._start(ctx)
         try:
             result = Runner.run_streamed(
@@ -163,13 +199,32 @@ class AgentsSDKRun:
     async def stream(self, ctx: RunContext, inputs: Any) -> AsyncGenerator[StreamEvent, None]:
         """Run the agent with ``Runner.run_streamed``, yielding its stream events, recorded as :meth:`run`.
 
-        When the stream ends the workflow is completed with the final output (JSON); a stream
-        left early leaves that to the context. A tripped guardrail is recorded as in
-        :meth:`run` and raised from the stream.
+        When the stream ends the workflow is completed with the final output (JSON). A stream
+        its caller leaves early — closes it (``aclose()``, ``break`` inside ``aclosing``), or
+        leaves the run context with it still open — completes the workflow as not successful,
+        with the outcome :func:`abandoned_outcome`, and flushes a buffered context. A tripped
+        guardrail is recorded as in :meth:`run` and raised from the stream.
         """
         final: list[Any] = []
-        async for event in self._events(ctx, inputs, final):
-            yield event
+        read = 0
+
+        def abandon() -> None:
+            ctx.on_leave = None
+            ctx.complete(abandoned_outcome(read), success=False)
+
+        ctx.on_leave = abandon
+        events = self._events(ctx, inputs, final)
+        try:
+            async for event in events:
+                read += 1
+                yield event
+        except GeneratorExit:  # the caller closed the stream before its end
+            await events.aclose()  # stop the run first: nothing it records comes after the end
+            abandon()
+            raise
+        finally:
+            if ctx.on_leave is abandon:
+                ctx.on_leave = None
         ctx.complete(_outcome(final[0]))
 
 

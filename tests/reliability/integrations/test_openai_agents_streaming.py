@@ -105,3 +105,43 @@ async def test_a_tripped_guardrail_in_a_streamed_run_is_a_failed_step_with_its_r
     # The tripwire is one failed step, as in an unstreamed run (the SDK also marks the agent's span).
     assert [(s.agent, s.success) for s in trail.steps] == [("triage", True), ("guardrail:no_swearing", False)]
     assert trail.success is False
+
+
+async def _left_early(ledger: Ledger, workflow: str, after: int, close: bool) -> None:
+    """Stream a run and stop reading after ``after`` events (closing the stream, or not)."""
+    async with RunContext(ledger, workflow, inputs=QUESTION) as ctx:
+        stream = make_run().stream(ctx, QUESTION)
+        read = 0
+        async for _ in stream:
+            read += 1
+            if read == after:
+                break
+        if close:
+            await stream.aclose()
+
+
+@sync
+@pytest.mark.parametrize("close", [True, False], ids=["closed", "left-open"])
+async def test_a_stream_left_early_completes_the_run_as_abandoned(make_ledger: Any, close: bool) -> None:
+    ledger = make_ledger()
+    await _left_early(ledger, "early", 3, close)
+    trail = await DecisionTrailBuilder(ledger).build_trail("early")
+    assert trail.success is False
+    assert trail.outcome == {"abandoned": "the caller stopped reading the stream after 3 events", "events": 3}
+    assert [r.data["type"] for r in trail.history].count("WorkflowCompleted") == 1
+
+
+@sync
+async def test_a_stream_left_early_replays_to_the_same_event_with_no_difference(make_ledger: Any) -> None:
+    ledger = make_ledger()
+    await _left_early(ledger, "early-r", 5, True)
+    trail = await DecisionTrailBuilder(ledger).build_trail("early-r")
+    for mode in ("strict", "simulated"):
+        run = make_run([])  # no answer left: the tape answers or the replay fails
+        replayer = Replayer(trail)
+        if mode == "strict":
+            result = await replayer.strict_replay(run, run.tool_registry)
+        else:
+            result = await replayer.simulated_replay(run)
+        assert result.is_exact_match(), (mode, result.differences)
+        assert result.outcome == trail.outcome
