@@ -18,11 +18,11 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from ledger import (
     Clock,
@@ -41,6 +41,8 @@ from replay.model_calls import ModelCallRecorder
 from replay.models import ModelSource
 from replay.tools import ToolError, ToolRegistry, as_tool_registry, describe_error
 from replay.values import to_json_value
+
+T = TypeVar("T")
 
 
 class Orchestrator(Protocol):
@@ -186,6 +188,35 @@ class RunContext(FactRecorder, ModelCallRecorder):
             if not self.completed and self.on_leave is not None:
                 self.on_leave()
             self.complete(self.outcome)
+
+    async def read_through(
+        self, source: AsyncGenerator[T, None], abandoned: Callable[[int], Any]
+    ) -> AsyncGenerator[T, None]:
+        """Yield ``source``'s items; a caller that stops reading early abandons the run.
+
+        Closed before its end (or the context left with it still open), the stream closes
+        ``source`` first (nothing it records comes after the end), then completes the workflow
+        as not successful with the outcome ``abandoned(items read)``. Use it under
+        ``contextlib.aclosing`` so a close of the caller's own generator reaches it at once.
+        """
+        read = 0
+
+        def abandon() -> None:
+            self.on_leave = None
+            self.complete(abandoned(read), success=False)
+
+        self.on_leave = abandon
+        try:
+            async for item in source:
+                read += 1
+                yield item
+        except GeneratorExit:  # the caller closed the stream before its end
+            await source.aclose()
+            abandon()
+            raise
+        finally:
+            if self.on_leave is abandon:
+                self.on_leave = None
 
     async def __aenter__(self) -> Self:
         return self.start()

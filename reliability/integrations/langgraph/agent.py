@@ -205,28 +205,16 @@ class LangGraphAgent:
         single = isinstance(stream_mode, str)
         modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
         final: list[Any] = []
-        read = [0]
-
-        def abandon() -> None:
-            ctx.on_leave = None
-            ctx.complete(abandoned_outcome(read[0], stream_mode, subgraphs), success=False)
-
-        ctx.on_leave = abandon
-        chunks = self._chunks(ctx, inputs, modes, subgraphs, final)
-        try:
-            async for namespace, mode, data in chunks:
-                read[0] += 1
+        chunks = ctx.read_through(
+            self._chunks(ctx, inputs, modes, subgraphs, final),
+            lambda read: abandoned_outcome(read, stream_mode, subgraphs),
+        )
+        async with contextlib.aclosing(chunks) as items:
+            async for namespace, mode, data in items:
                 if subgraphs:
                     yield (namespace, data) if single else (namespace, mode, data)
                 else:
                     yield data if single else (mode, data)
-        except GeneratorExit:  # the caller closed the stream before its end
-            await chunks.aclose()  # stop the graph first: nothing it records comes after the end
-            abandon()
-            raise
-        finally:
-            if ctx.on_leave is abandon:
-                ctx.on_leave = None
         ctx.complete(self.outcome(final[0] if final else None))
 
     def stream(

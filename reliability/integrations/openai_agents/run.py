@@ -206,25 +206,10 @@ class AgentsSDKRun:
         guardrail is recorded as in :meth:`run` and raised from the stream.
         """
         final: list[Any] = []
-        read = 0
-
-        def abandon() -> None:
-            ctx.on_leave = None
-            ctx.complete(abandoned_outcome(read), success=False)
-
-        ctx.on_leave = abandon
-        events = self._events(ctx, inputs, final)
-        try:
-            async for event in events:
-                read += 1
+        events = ctx.read_through(self._events(ctx, inputs, final), abandoned_outcome)
+        async with contextlib.aclosing(events) as items:
+            async for event in items:
                 yield event
-        except GeneratorExit:  # the caller closed the stream before its end
-            await events.aclose()  # stop the run first: nothing it records comes after the end
-            abandon()
-            raise
-        finally:
-            if ctx.on_leave is abandon:
-                ctx.on_leave = None
         ctx.complete(_outcome(final[0]))
 
 
